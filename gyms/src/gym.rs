@@ -1,0 +1,91 @@
+//! The `Gym` and `Codec` traits: what a data source must provide to be trained on.
+//!
+//! An *episode* is one pass over one source (a corpus split, a file, a stream); an *iteration*
+//! consumes one `Step`, a batch of `B` lanes × `T` time steps. Like Gymnasium, `reset` takes a
+//! seed and the same seed gives the same stream, which is what makes runs reproducible and
+//! resumable (the trainer replays steps after a restart).
+
+use std::sync::Arc;
+
+use crate::GymError;
+
+/// Which part of the data an episode is drawn from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// The training split.
+    Train,
+    /// The held-out validation split.
+    Val,
+}
+
+/// The window shape a gym serves: `batch` lanes of `seq` time steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// B: parallel lanes.
+    pub batch: usize,
+    /// T: time steps per window.
+    pub seq: usize,
+}
+
+/// What `reset` reports about the episode it started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpisodeInfo {
+    /// Human-readable name of the source (file name, "train split", ...).
+    pub name: String,
+    /// Number of windows (`step` calls) in the episode, when known in advance.
+    pub windows: Option<usize>,
+    /// Tokens in the episode's source.
+    pub tokens: usize,
+}
+
+/// One window of training data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// Input tokens `[B, T]`, row-major (lane-major).
+    pub inputs: Vec<u32>,
+    /// Target tokens `[B, T]`: the token following each input.
+    pub targets: Vec<u32>,
+    /// `[B]`: lanes whose recurrent state must be zeroed before this window (new source).
+    pub reset: Vec<bool>,
+    /// True on the last window of the episode; the next `step` needs a new `reset`.
+    pub episode_done: bool,
+}
+
+/// How to treat characters (or values) that the vocabulary does not contain.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownPolicy {
+    /// Stop with an error naming the character and its position.
+    #[default]
+    Error,
+    /// Drop it silently.
+    Skip,
+}
+
+/// Tokens ↔ domain values. Saved inside checkpoints (via [`Codec::spec`]) so sampling never
+/// needs the corpus again.
+pub trait Codec: Send + Sync {
+    /// Kind tag stored in checkpoints ("char", "opaque", ...).
+    fn kind(&self) -> &str;
+    /// V: number of distinct tokens.
+    fn vocab_size(&self) -> usize;
+    /// Encodes user text (a priming string) into tokens.
+    fn encode(&self, text: &str, policy: UnknownPolicy) -> Result<Vec<u32>, GymError>;
+    /// Renders tokens for humans (text for text codecs).
+    fn render(&self, tokens: &[u32]) -> String;
+    /// A self-describing JSON value from which [`crate::codec_from_spec`] rebuilds the codec.
+    fn spec(&self) -> serde_json::Value;
+}
+
+/// A source of token windows. Implement this to train on your own data.
+pub trait Gym: Send {
+    /// Versioned id this gym is registered under ("text-v1").
+    fn id(&self) -> &str;
+    /// The codec shared by every split of this gym.
+    fn codec(&self) -> Arc<dyn Codec>;
+    /// Starts an episode on `split`; the same `(split, seed, shape)` gives the same windows.
+    fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError>;
+    /// The next window. Calling it after `episode_done` without a `reset` is an error.
+    fn step(&mut self) -> Result<Step, GymError>;
+}

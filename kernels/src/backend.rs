@@ -1,0 +1,370 @@
+//! The `Backend` trait: every numeric operation the model needs, written once per device.
+//!
+//! Shapes follow the design notes: B batch, T time steps, H hidden, G gates (4H LSTM, 3H GRU,
+//! H RNN), V vocab. Matrices are row-major. Operands are addressed BLAS-style (buffer + element
+//! offset + leading dimension) so the model can work on slices of big per-window buffers
+//! (`[T, B, G]`, `[T + 1, B, H]`) without copies or allocations inside the time loop.
+
+use crate::KernelError;
+
+/// Result type of every backend operation.
+pub type Result<T> = std::result::Result<T, KernelError>;
+
+/// One GEMM call: `C[m, n] = alpha * op(A)[m, k] · op(B)[k, n] + beta * C[m, n]`.
+///
+/// `op(X)` is `X` or `Xᵀ` by `trans_*`; `ld*` is the row stride of the matrix *as stored*
+/// (so `A` stored `[k, m]` with `trans_a = true` has `lda >= m`). With `beta == 0` the old
+/// contents of `C` are ignored (may be uninitialised / NaN).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Gemm {
+    /// Rows of `op(A)` and `C`.
+    pub m: usize,
+    /// Columns of `op(B)` and `C`.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// Scale of the product.
+    pub alpha: f32,
+    /// Scale of the old `C`.
+    pub beta: f32,
+    /// Whether `A` is stored transposed.
+    pub trans_a: bool,
+    /// Whether `B` is stored transposed.
+    pub trans_b: bool,
+    /// Element offset of `A` in its buffer.
+    pub a_off: usize,
+    /// Row stride of `A` as stored.
+    pub lda: usize,
+    /// Element offset of `B` in its buffer.
+    pub b_off: usize,
+    /// Row stride of `B` as stored.
+    pub ldb: usize,
+    /// Element offset of `C` in its buffer.
+    pub c_off: usize,
+    /// Row stride of `C`.
+    pub ldc: usize,
+}
+
+impl Gemm {
+    /// Dense, untransposed, contiguous `C = A · B` at offset 0 (tight leading dimensions).
+    pub fn nn(m: usize, n: usize, k: usize) -> Self {
+        Gemm {
+            m,
+            n,
+            k,
+            alpha: 1.0,
+            beta: 0.0,
+            trans_a: false,
+            trans_b: false,
+            a_off: 0,
+            lda: k,
+            b_off: 0,
+            ldb: n,
+            c_off: 0,
+            ldc: n,
+        }
+    }
+    /// `C = A · Bᵀ` with `B` stored `[n, k]` (the `x · Wᵀ` of a linear layer).
+    pub fn nt(m: usize, n: usize, k: usize) -> Self {
+        Gemm { trans_b: true, ldb: k, ..Self::nn(m, n, k) }
+    }
+    /// `C = Aᵀ · B` with `A` stored `[k, m]` (weight gradients `dYᵀ · X`).
+    pub fn tn(m: usize, n: usize, k: usize) -> Self {
+        Gemm { trans_a: true, lda: m, ..Self::nn(m, n, k) }
+    }
+    /// Sets the element offsets of A, B and C.
+    pub fn offsets(self, a_off: usize, b_off: usize, c_off: usize) -> Self {
+        Gemm { a_off, b_off, c_off, ..self }
+    }
+    /// Sets `alpha` and `beta`.
+    pub fn scale(self, alpha: f32, beta: f32) -> Self {
+        Gemm { alpha, beta, ..self }
+    }
+}
+
+/// Dimensions of one recurrent time step: `b` rows (batch), `h` hidden units.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellDims {
+    /// Batch rows in this step.
+    pub b: usize,
+    /// Hidden units.
+    pub h: usize,
+}
+
+/// Hyper-parameters of one Adam(W) step over a flat parameter buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    /// Learning rate for this step.
+    pub lr: f32,
+    /// First-moment decay.
+    pub beta1: f32,
+    /// Second-moment decay.
+    pub beta2: f32,
+    /// Denominator epsilon.
+    pub eps: f32,
+    /// Decoupled weight decay (AdamW); 0 for plain Adam.
+    pub weight_decay: f32,
+    /// 1-based step count, for bias correction.
+    pub step: u64,
+}
+
+/// Hyper-parameters of one RMSProp step (PyTorch semantics, no momentum).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropStep {
+    /// Learning rate for this step.
+    pub lr: f32,
+    /// Squared-gradient decay.
+    pub alpha: f32,
+    /// Denominator epsilon.
+    pub eps: f32,
+}
+
+/// A numeric device. The CPU backend is the reference; others must match it (parity tests).
+///
+/// Buffers are flat `f32` (`Buf`) or `u32` token ids (`IBuf`). All offsets and lengths are in
+/// elements. Implementations check bounds and return `KernelError::Shape` rather than panic.
+pub trait Backend: Send + Sync + 'static {
+    /// Device buffer of `f32`.
+    type Buf: Send + Sync;
+    /// Device buffer of `u32` token ids.
+    type IBuf: Send + Sync;
+
+    /// Short human-readable device name for logs ("cpu (2 threads)", "cuda:0 NVIDIA H100").
+    fn name(&self) -> String;
+
+    // ---- memory ----
+    /// A zero-filled buffer of `n` elements.
+    fn zeros(&self, n: usize) -> Result<Self::Buf>;
+    /// A buffer holding a copy of `data`.
+    fn upload(&self, data: &[f32]) -> Result<Self::Buf>;
+    /// Overwrites `buf[off .. off + data.len()]` with `data`.
+    fn write(&self, buf: &mut Self::Buf, off: usize, data: &[f32]) -> Result<()>;
+    /// Copies `buf[off .. off + out.len()]` to the host.
+    fn read(&self, buf: &Self::Buf, off: usize, out: &mut [f32]) -> Result<()>;
+    /// Number of elements in `buf`.
+    fn len(&self, buf: &Self::Buf) -> usize;
+    /// A token-id buffer of `n` zeros.
+    fn zeros_ids(&self, n: usize) -> Result<Self::IBuf>;
+    /// Overwrites `buf[0 .. ids.len()]` with `ids`.
+    fn write_ids(&self, buf: &mut Self::IBuf, ids: &[u32]) -> Result<()>;
+    /// Sets `buf[off .. off + n]` to `value`.
+    fn fill(&self, buf: &mut Self::Buf, off: usize, n: usize, value: f32) -> Result<()>;
+    /// Copies `n` elements from `src[src_off..]` to `dst[dst_off..]` (different buffers).
+    fn copy(
+        &self,
+        src: &Self::Buf,
+        src_off: usize,
+        dst: &mut Self::Buf,
+        dst_off: usize,
+        n: usize,
+    ) -> Result<()>;
+    /// Copies `n` elements inside one buffer; the ranges must not overlap.
+    fn copy_within(&self, buf: &mut Self::Buf, src_off: usize, dst_off: usize, n: usize)
+        -> Result<()>;
+
+    // ---- dense algebra ----
+    /// `C = alpha * op(A) · op(B) + beta * C` (see [`Gemm`]); `a`, `b` and `c` are distinct.
+    fn gemm(&self, g: &Gemm, a: &Self::Buf, b: &Self::Buf, c: &mut Self::Buf) -> Result<()>;
+    /// Sets every row of `out[off..]` (`rows × cols`, tight) to `bias[bias_off .. bias_off + cols]`.
+    fn broadcast_rows(
+        &self,
+        bias: &Self::Buf,
+        bias_off: usize,
+        out: &mut Self::Buf,
+        off: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<()>;
+    /// `dst[dst_off + c] (+)= Σ_r src[src_off + r * cols + c]`; adds when `accumulate`.
+    #[allow(clippy::too_many_arguments)]
+    fn sum_rows(
+        &self,
+        src: &Self::Buf,
+        src_off: usize,
+        rows: usize,
+        cols: usize,
+        dst: &mut Self::Buf,
+        dst_off: usize,
+        accumulate: bool,
+    ) -> Result<()>;
+    /// `a[a_off + i] *= b[b_off + i]` for `i < n`.
+    fn mul_assign(
+        &self,
+        a: &mut Self::Buf,
+        a_off: usize,
+        b: &Self::Buf,
+        b_off: usize,
+        n: usize,
+    ) -> Result<()>;
+    /// `buf[off + i] *= s` for `i < n`.
+    fn scale(&self, buf: &mut Self::Buf, off: usize, n: usize, s: f32) -> Result<()>;
+    /// `Σ buf[off + i]²` for `i < n`, accumulated in f64 (global-norm clipping).
+    fn sum_squares(&self, buf: &Self::Buf, off: usize, n: usize) -> Result<f64>;
+
+    // ---- embedding ----
+    /// `out[r, :] = table[ids[r], :]` for `r < ids_n`; `table` is `[V, cols]`.
+    fn gather_rows(
+        &self,
+        table: &Self::Buf,
+        cols: usize,
+        ids: &Self::IBuf,
+        ids_n: usize,
+        out: &mut Self::Buf,
+    ) -> Result<()>;
+    /// `d_table[ids[r], :] += src[r, :]` for `r < ids_n` (embedding backward).
+    fn scatter_add_rows(
+        &self,
+        src: &Self::Buf,
+        cols: usize,
+        ids: &Self::IBuf,
+        ids_n: usize,
+        d_table: &mut Self::Buf,
+        table_off: usize,
+    ) -> Result<()>;
+
+    // ---- recurrent cells (one time step, fused pointwise math) ----
+    /// LSTM forward pointwise step (PyTorch gate order i, f, g, o).
+    ///
+    /// `gates[g_off..]` is `[B, 4H]` pre-activations (input and recurrent parts and both biases
+    /// already summed); it is overwritten with the activations (σi, σf, tanh g, σo) for backward.
+    /// `cs` is the cell-state buffer: reads `c_prev` at `c_prev_off`, writes `c` at `c_off`.
+    /// Writes `h = σo · tanh(c)` to `hs[h_off..]`.
+    #[allow(clippy::too_many_arguments)]
+    fn lstm_fwd(
+        &self,
+        d: CellDims,
+        gates: &mut Self::Buf,
+        g_off: usize,
+        cs: &mut Self::Buf,
+        c_prev_off: usize,
+        c_off: usize,
+        hs: &mut Self::Buf,
+        h_off: usize,
+    ) -> Result<()>;
+    /// LSTM backward pointwise step.
+    ///
+    /// Reads the activations in `gates[g_off..]` and `c_prev`, `c` from `cs`, the total gradient
+    /// `dh` at `dhs[dh_off..]` (`[B, H]`) and the carried `dc` (`[B, H]`, grad w.r.t. `c`).
+    /// Overwrites `gates[g_off..]` with the pre-activation gradients `d_gates` and `dc` with the
+    /// gradient w.r.t. `c_prev`.
+    #[allow(clippy::too_many_arguments)]
+    fn lstm_bwd(
+        &self,
+        d: CellDims,
+        gates: &mut Self::Buf,
+        g_off: usize,
+        cs: &Self::Buf,
+        c_prev_off: usize,
+        c_off: usize,
+        dhs: &Self::Buf,
+        dh_off: usize,
+        dc: &mut Self::Buf,
+    ) -> Result<()>;
+    /// GRU forward pointwise step (PyTorch `nn.GRU`: gate order r, z, n).
+    ///
+    /// `gx[gx_off..]` is `[B, 3H]` = `x·W_ihᵀ + b_ih`; `gh[gh_off..]` is `[B, 3H]` =
+    /// `h_prev·W_hhᵀ + b_hh`. Computes `r = σ(x_r + h_r)`, `z = σ(x_z + h_z)`,
+    /// `n = tanh(x_n + r·h_n)`, `h = (1 − z)·n + z·h_prev`; overwrites `gx` with (r, z, n), leaves
+    /// `gh` unchanged, reads `h_prev` at `hs[h_prev_off..]` and writes `h` at `hs[h_off..]`.
+    #[allow(clippy::too_many_arguments)]
+    fn gru_fwd(
+        &self,
+        d: CellDims,
+        gx: &mut Self::Buf,
+        gx_off: usize,
+        gh: &Self::Buf,
+        gh_off: usize,
+        hs: &mut Self::Buf,
+        h_prev_off: usize,
+        h_off: usize,
+    ) -> Result<()>;
+    /// GRU backward pointwise step.
+    ///
+    /// Reads (r, z, n) from `gx`, `h_n` from `gh`, `h_prev` from `hs` and the total `dh` from
+    /// `dhs[dh_off..]`. Overwrites `gx` with `d(x-part pre-activations)` and `gh` with
+    /// `d(h-part pre-activations)`, and adds the direct path `dh·z` into `dhs[dh_prev_off..]`.
+    #[allow(clippy::too_many_arguments)]
+    fn gru_bwd(
+        &self,
+        d: CellDims,
+        gx: &mut Self::Buf,
+        gx_off: usize,
+        gh: &mut Self::Buf,
+        gh_off: usize,
+        hs: &Self::Buf,
+        h_prev_off: usize,
+        dhs: &mut Self::Buf,
+        dh_off: usize,
+        dh_prev_off: usize,
+    ) -> Result<()>;
+    /// Vanilla RNN forward step: `gates[g_off..]` (`[B, H]` pre-activations) becomes
+    /// `tanh(·)` and is also written to `hs[h_off..]`.
+    fn rnn_fwd(
+        &self,
+        d: CellDims,
+        gates: &mut Self::Buf,
+        g_off: usize,
+        hs: &mut Self::Buf,
+        h_off: usize,
+    ) -> Result<()>;
+    /// Vanilla RNN backward step: overwrites `gates[g_off..]` (holding `h = tanh(·)`) with
+    /// `dh · (1 − h²)`, `dh` read from `dhs[dh_off..]`.
+    fn rnn_bwd(
+        &self,
+        d: CellDims,
+        gates: &mut Self::Buf,
+        g_off: usize,
+        dhs: &Self::Buf,
+        dh_off: usize,
+    ) -> Result<()>;
+
+    // ---- loss ----
+    /// Softmax cross-entropy over `rows` rows of `logits` (`[rows, cols]`, tight).
+    ///
+    /// Returns the *sum* of the negative log-likelihoods (nats, f64). When `d_logits` is given,
+    /// writes `(softmax − onehot(target)) · grad_scale` into it.
+    #[allow(clippy::too_many_arguments)]
+    fn softmax_xent(
+        &self,
+        logits: &Self::Buf,
+        rows: usize,
+        cols: usize,
+        targets: &Self::IBuf,
+        d_logits: Option<&mut Self::Buf>,
+        grad_scale: f32,
+    ) -> Result<f64>;
+
+    // ---- regularisation ----
+    /// Inverted dropout: fills `mask[..n]` with `0` or `1/(1-p)` from a counter-based hash of
+    /// `(seed, i)` (so every backend draws the same mask) and multiplies `x[x_off..]` by it.
+    fn dropout(
+        &self,
+        x: &mut Self::Buf,
+        x_off: usize,
+        mask: &mut Self::Buf,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()>;
+
+    // ---- optimizers (over one flat parameter buffer) ----
+    /// One Adam(W) step on `params[..n]` with gradients `grads` and moments `m`, `v`.
+    fn adam_step(
+        &self,
+        params: &mut Self::Buf,
+        grads: &Self::Buf,
+        m: &mut Self::Buf,
+        v: &mut Self::Buf,
+        n: usize,
+        s: &AdamStep,
+    ) -> Result<()>;
+    /// One RMSProp step on `params[..n]` with squared-gradient average `sq`.
+    fn rmsprop_step(
+        &self,
+        params: &mut Self::Buf,
+        grads: &Self::Buf,
+        sq: &mut Self::Buf,
+        n: usize,
+        s: &RmsPropStep,
+    ) -> Result<()>;
+}

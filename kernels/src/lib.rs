@@ -1,0 +1,23 @@
+//! Numeric backends for rnngym: the `Backend` trait, the CPU backend (the reference) and,
+//! later, the CUDA backend. Model code is written once against [`Backend`].
+
+pub mod backend;
+pub mod cpu;
+pub mod hash;
+
+pub use backend::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+pub use cpu::CpuBackend;
+
+/// Errors from numeric backends.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// An operand does not fit its buffer or the shapes disagree.
+    #[error("shape error: {0}")]
+    Shape(String),
+    /// The device is not available (library missing, no GPU, ...).
+    #[error("device unavailable: {0}")]
+    Unavailable(String),
+    /// The device reported an error.
+    #[error("device error: {0}")]
+    Device(String),
+}
