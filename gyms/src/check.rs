@@ -1,0 +1,271 @@
+//! `check_gym`: the conformance suite every gym (built-in or custom) must pass before training.
+//! Modelled on Gymnasium's `env_checker`: each failed property becomes a [`GymError::Contract`]
+//! naming the property, the split and the window.
+
+use std::fmt;
+
+use crate::{codec_from_spec, Codec, EpisodeInfo, Gym, GymError, Shape, Split, Step};
+
+/// Episodes with unknown length must end within this many windows.
+const MAX_UNKNOWN_WINDOWS: usize = 1_000_000;
+/// Windows compared when replaying an episode with the same seed.
+const REPLAY_WINDOWS: usize = 50;
+/// Seed used for the checked episodes.
+const SEED: u64 = 0x5eed;
+
+/// What `check_gym` found about a conforming gym.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// V of the gym's codec.
+    pub vocab_size: usize,
+    /// Windows in one train episode.
+    pub train_windows: usize,
+    /// Windows in one validation episode, `None` when the gym has no usable validation split.
+    pub val_windows: Option<usize>,
+    /// Remarks that are not failures (e.g. why there is no validation split).
+    pub notes: Vec<String>,
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gym check passed: vocab_size={}, train windows={}",
+            self.vocab_size, self.train_windows
+        )?;
+        match self.val_windows {
+            Some(w) => write!(f, ", val windows={w}")?,
+            None => write!(f, ", no validation split")?,
+        }
+        for note in &self.notes {
+            write!(f, "\n  note: {note}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the conformance suite on `gym` with windows of `shape`. Contract violations come back
+/// as [`GymError::Contract`]; a train split that cannot serve `shape` (a `Data`/`Config`/`Io`
+/// error from `reset`) is passed through unchanged, since the fix is in the data or config.
+pub fn check_gym(gym: &mut dyn Gym, shape: Shape) -> Result<CheckReport, GymError> {
+    let codec = gym.codec();
+    let vocab_size = codec.vocab_size();
+    if vocab_size < 2 {
+        return Err(contract(format!(
+            "codec.vocab_size() is {vocab_size}; a gym needs at least 2 tokens"
+        )));
+    }
+    let mut notes = Vec::new();
+    let info = gym.reset(Split::Train, SEED, shape)?;
+    let train = check_split(gym, Split::Train, info, shape, codec.as_ref())?;
+    let val_windows = match gym.reset(Split::Val, SEED, shape) {
+        Ok(info) => Some(check_split(gym, Split::Val, info, shape, codec.as_ref())?.windows),
+        Err(GymError::Data(msg)) => {
+            notes.push(format!("no validation episodes: {msg}"));
+            None
+        }
+        Err(e) => {
+            return Err(contract(format!(
+                "reset(val) must succeed or fail with a Data error, got: {e}"
+            )));
+        }
+    };
+    check_codec(codec.as_ref(), &train.first.inputs)?;
+    Ok(CheckReport {
+        vocab_size,
+        train_windows: train.windows,
+        val_windows,
+        notes,
+    })
+}
+
+fn contract(msg: String) -> GymError {
+    GymError::Contract(msg)
+}
+
+/// What one checked episode looked like.
+struct SplitSummary {
+    windows: usize,
+    first: Step,
+}
+
+fn check_split(
+    gym: &mut dyn Gym,
+    split: Split,
+    info: EpisodeInfo,
+    shape: Shape,
+    codec: &dyn Codec,
+) -> Result<SplitSummary, GymError> {
+    let name = format!("{split:?} split").to_lowercase();
+    let cap = info.windows.unwrap_or(MAX_UNKNOWN_WINDOWS);
+    if info.windows == Some(0) {
+        return Err(contract(format!(
+            "{name}: reset() reported windows=Some(0); an episode has at least one window"
+        )));
+    }
+    let mut replay: Vec<Step> = Vec::new();
+    let mut prev: Option<Step> = None;
+    let mut count = 0usize;
+    loop {
+        let step = gym.step().map_err(|e| {
+            contract(format!(
+                "{name}: step() failed at window {count} of the episode: {e}"
+            ))
+        })?;
+        check_step(&step, shape, codec.vocab_size(), prev.as_ref())
+            .map_err(|m| contract(format!("{name}, window {count}: {m}")))?;
+        count += 1;
+        let done = step.episode_done;
+        if replay.len() < REPLAY_WINDOWS {
+            replay.push(step.clone());
+        }
+        prev = Some(step);
+        if done {
+            break;
+        }
+        if count >= cap {
+            return Err(contract(match info.windows {
+                Some(w) => format!(
+                    "{name}: reset() reported {w} windows but episode_done was still false \
+                     after window {}",
+                    w - 1
+                ),
+                None => format!("{name}: the episode did not end within {cap} windows"),
+            }));
+        }
+    }
+    if let Some(w) = info.windows {
+        if count != w {
+            return Err(contract(format!(
+                "{name}: reset() reported {w} windows but the episode ended after {count}"
+            )));
+        }
+    }
+    if gym.step().is_ok() {
+        return Err(contract(format!(
+            "{name}: step() after episode_done (without reset) must be an error, got a window"
+        )));
+    }
+    let again = gym.reset(split, SEED, shape).map_err(|e| {
+        contract(format!(
+            "{name}: a second reset() with the same seed failed: {e}"
+        ))
+    })?;
+    if again != info {
+        return Err(contract(format!(
+            "{name}: reset() with the same seed reported {again:?}, first time {info:?}"
+        )));
+    }
+    for (i, expected) in replay.iter().enumerate() {
+        let got = gym.step().map_err(|e| {
+            contract(format!(
+                "{name}: replay with the same seed failed at window {i}: {e}"
+            ))
+        })?;
+        if &got != expected {
+            return Err(contract(format!(
+                "{name}: not deterministic: window {i} differs when replayed with the same seed"
+            )));
+        }
+    }
+    let first = replay.swap_remove(0);
+    Ok(SplitSummary {
+        windows: count,
+        first,
+    })
+}
+
+/// Checks one window's shape, token range, target alignment and lane continuity.
+fn check_step(step: &Step, shape: Shape, vocab: usize, prev: Option<&Step>) -> Result<(), String> {
+    let Shape { batch, seq } = shape;
+    for (what, len) in [
+        ("inputs", step.inputs.len()),
+        ("targets", step.targets.len()),
+    ] {
+        if len != batch * seq {
+            return Err(format!(
+                "{what} has {len} tokens, expected batch × seq = {batch} × {seq} = {}",
+                batch * seq
+            ));
+        }
+    }
+    if step.reset.len() != batch {
+        return Err(format!(
+            "reset has {} flags, expected batch = {batch}",
+            step.reset.len()
+        ));
+    }
+    for (what, tokens) in [("inputs", &step.inputs), ("targets", &step.targets)] {
+        if let Some(i) = tokens.iter().position(|&t| t as usize >= vocab) {
+            return Err(format!(
+                "{what}[{i}] (lane {}, t {}) = {} is outside the vocabulary 0..{vocab}",
+                i / seq,
+                i % seq,
+                tokens[i]
+            ));
+        }
+    }
+    if prev.is_none() {
+        if let Some(b) = step.reset.iter().position(|r| !r) {
+            return Err(format!(
+                "the first window after reset() must set every reset flag; lane {b} is false"
+            ));
+        }
+    }
+    for b in 0..batch {
+        let lane = b * seq..(b + 1) * seq;
+        let (x, y) = (&step.inputs[lane.clone()], &step.targets[lane]);
+        if let Some(j) = (1..seq).find(|&j| x[j] != y[j - 1]) {
+            return Err(format!(
+                "lane {b}: targets[t={}] = {} but inputs[t={j}] = {}; targets must be the \
+                 token following each input",
+                j - 1,
+                y[j - 1],
+                x[j]
+            ));
+        }
+        if let Some(p) = prev.filter(|_| !step.reset[b]) {
+            let (last_target, first_input) = (p.targets[(b + 1) * seq - 1], x[0]);
+            if last_target != first_input {
+                return Err(format!(
+                    "lane {b} is not contiguous: reset is false but its first input {first_input} \
+                     is not the previous window's last target {last_target}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Round trips: `encode(render(t)) == t`, and `spec()` rebuilds an equivalent codec.
+fn check_codec(codec: &dyn Codec, tokens: &[u32]) -> Result<(), GymError> {
+    let text = codec.render(tokens);
+    let back = codec
+        .encode(&text, crate::UnknownPolicy::Error)
+        .map_err(|e| contract(format!("codec: encode(render(tokens)) failed: {e}")))?;
+    if back != tokens {
+        return Err(contract(format!(
+            "codec: encode(render(tokens)) != tokens for the first train window ({} tokens in, \
+             {} out)",
+            tokens.len(),
+            back.len()
+        )));
+    }
+    let spec = codec.spec();
+    let rebuilt = codec_from_spec(&spec)
+        .map_err(|e| contract(format!("codec: spec() {spec} does not rebuild: {e}")))?;
+    if rebuilt.vocab_size() != codec.vocab_size() {
+        return Err(contract(format!(
+            "codec: spec() rebuilds a codec with vocab_size {} instead of {}",
+            rebuilt.vocab_size(),
+            codec.vocab_size()
+        )));
+    }
+    if rebuilt.render(tokens) != text {
+        return Err(contract(
+            "codec: the codec rebuilt from spec() renders the first train window differently"
+                .into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! Built-in codecs: [`CharCodec`] (Unicode characters) and [`OpaqueCodec`] (bare token ids),
+//! and [`codec_from_spec`], which rebuilds either from the JSON stored in a checkpoint.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::{Codec, GymError, UnknownPolicy};
+
+/// Tokens are the sorted distinct Unicode scalar values (chars, not bytes) of a corpus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CharCodec {
+    /// Token id → char, sorted ascending.
+    chars: Vec<char>,
+    /// Char → token id.
+    index: HashMap<char, u32>,
+}
+
+impl CharCodec {
+    /// The codec whose vocabulary is the distinct chars of `chars`, sorted.
+    pub fn from_chars(chars: impl IntoIterator<Item = char>) -> CharCodec {
+        let set: BTreeSet<char> = chars.into_iter().collect();
+        let chars: Vec<char> = set.into_iter().collect();
+        let index = chars
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (c, i as u32))
+            .collect();
+        CharCodec { chars, index }
+    }
+
+    /// The codec whose vocabulary is the distinct chars of `text`, sorted.
+    pub fn from_text(text: &str) -> CharCodec {
+        Self::from_chars(text.chars())
+    }
+
+    /// The vocabulary, in token order (ascending code point).
+    pub fn chars(&self) -> &[char] {
+        &self.chars
+    }
+
+    /// The char of token `token`, or `None` when it is outside the vocabulary.
+    pub fn char_of(&self, token: u32) -> Option<char> {
+        self.chars.get(token as usize).copied()
+    }
+
+    /// The token of `c`, or `None` when `c` is not in the vocabulary.
+    pub fn token_of(&self, c: char) -> Option<u32> {
+        self.index.get(&c).copied()
+    }
+
+    /// Encodes a whole corpus whose chars are known to be in the vocabulary.
+    pub(crate) fn encode_known(&self, text: &str) -> Result<Vec<u32>, GymError> {
+        self.encode(text, UnknownPolicy::Error)
+    }
+}
+
+impl Codec for CharCodec {
+    fn kind(&self) -> &str {
+        "char"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.chars.len()
+    }
+
+    fn encode(&self, text: &str, policy: UnknownPolicy) -> Result<Vec<u32>, GymError> {
+        let mut out = Vec::with_capacity(text.len());
+        let (mut line, mut column) = (1usize, 1usize);
+        for (pos, c) in text.chars().enumerate() {
+            match (self.token_of(c), policy) {
+                (Some(t), _) => out.push(t),
+                (None, UnknownPolicy::Skip) => {}
+                (None, UnknownPolicy::Error) => {
+                    return Err(GymError::Unknown(format!(
+                        "character '{}' at position {pos} (line {line}, column {column}) is not \
+                         in the vocabulary ({} characters); use --set sample.unknown=skip to \
+                         drop unknown characters",
+                        c.escape_debug(),
+                        self.chars.len()
+                    )));
+                }
+            }
+            if c == '\n' {
+                line += 1;
+                column = 1;
+            } else {
+                column += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    fn render(&self, tokens: &[u32]) -> String {
+        tokens
+            .iter()
+            .map(|&t| self.char_of(t).unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect()
+    }
+
+    fn spec(&self) -> Value {
+        json!({ "kind": "char", "vocab": self.chars.iter().collect::<String>() })
+    }
+}
+
+/// A codec for gyms whose tokens have no text form: token `17` renders as `⟨17⟩`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpaqueCodec {
+    /// V: number of distinct tokens.
+    pub vocab_size: usize,
+}
+
+impl OpaqueCodec {
+    /// A codec over tokens `0..vocab_size`.
+    pub fn new(vocab_size: usize) -> OpaqueCodec {
+        OpaqueCodec { vocab_size }
+    }
+}
+
+impl Codec for OpaqueCodec {
+    fn kind(&self) -> &str {
+        "opaque"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.vocab_size
+    }
+
+    fn encode(&self, text: &str, policy: UnknownPolicy) -> Result<Vec<u32>, GymError> {
+        let bad = |pos: usize, what: &str| {
+            GymError::Unknown(format!(
+                "opaque tokens must be written as ⟨N⟩⟨M⟩... with no other characters; {what} \
+                 at character {pos}"
+            ))
+        };
+        let mut out = Vec::new();
+        let mut chars = text.chars().enumerate().peekable();
+        while let Some((start, c)) = chars.next() {
+            if c != '⟨' {
+                return Err(bad(start, &format!("found '{}'", c.escape_debug())));
+            }
+            let mut digits = String::new();
+            loop {
+                match chars.next() {
+                    Some((_, d)) if d.is_ascii_digit() => digits.push(d),
+                    Some((_, '⟩')) if !digits.is_empty() => break,
+                    Some((p, d)) => {
+                        return Err(bad(p, &format!("found '{}'", d.escape_debug())));
+                    }
+                    None => return Err(bad(start, "unterminated token")),
+                }
+            }
+            let token = digits
+                .parse::<u64>()
+                .ok()
+                .filter(|&t| t < self.vocab_size as u64);
+            match (token, policy) {
+                (Some(t), _) => out.push(t as u32),
+                (None, UnknownPolicy::Skip) => {}
+                (None, UnknownPolicy::Error) => {
+                    return Err(GymError::Unknown(format!(
+                        "token ⟨{digits}⟩ at character {start} is outside the vocabulary \
+                         (0..{}); use --set sample.unknown=skip to drop it",
+                        self.vocab_size
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn render(&self, tokens: &[u32]) -> String {
+        tokens.iter().map(|t| format!("⟨{t}⟩")).collect()
+    }
+
+    fn spec(&self) -> Value {
+        json!({ "kind": "opaque", "vocab_size": self.vocab_size })
+    }
+}
+
+/// Rebuilds a codec from its [`Codec::spec`] (as stored in checkpoints); never panics.
+pub fn codec_from_spec(v: &Value) -> Result<Arc<dyn Codec>, GymError> {
+    let bad = |msg: String| GymError::Config(format!("codec spec: {msg}"));
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad(format!("expected a JSON object, got {v}")))?;
+    let kind = match obj.get("kind") {
+        Some(Value::String(k)) => k.as_str(),
+        Some(other) => return Err(bad(format!("'kind' must be a string, got {other}"))),
+        None => {
+            return Err(bad(
+                "missing 'kind' (expected \"char\" or \"opaque\")".into()
+            ))
+        }
+    };
+    match kind {
+        "char" => {
+            let vocab = match obj.get("vocab") {
+                Some(Value::String(s)) => s,
+                Some(other) => {
+                    return Err(bad(format!("'vocab' must be a string, got {other}")));
+                }
+                None => return Err(bad("kind \"char\" needs a 'vocab' string".into())),
+            };
+            let chars: Vec<char> = vocab.chars().collect();
+            if chars.is_empty() {
+                return Err(bad("'vocab' is empty".into()));
+            }
+            if let Some(w) = chars.windows(2).find(|w| w[0] >= w[1]) {
+                return Err(bad(format!(
+                    "'vocab' must be sorted distinct characters; '{}' is followed by '{}'",
+                    w[0].escape_debug(),
+                    w[1].escape_debug()
+                )));
+            }
+            Ok(Arc::new(CharCodec::from_chars(chars)))
+        }
+        "opaque" => {
+            let n = match obj.get("vocab_size") {
+                Some(n) => n.as_u64().ok_or_else(|| {
+                    bad(format!(
+                        "'vocab_size' must be a non-negative integer, got {n}"
+                    ))
+                })?,
+                None => return Err(bad("kind \"opaque\" needs 'vocab_size'".into())),
+            };
+            if n == 0 || n > u64::from(u32::MAX) {
+                return Err(bad(format!(
+                    "'vocab_size' must be in 1..={}, got {n}",
+                    u32::MAX
+                )));
+            }
+            Ok(Arc::new(OpaqueCodec::new(n as usize)))
+        }
+        other => Err(bad(format!(
+            "unknown kind \"{other}\" (known: \"char\", \"opaque\")"
+        ))),
+    }
+}

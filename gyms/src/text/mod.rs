@@ -1,0 +1,11 @@
+//! The built-in text gym (`text-v1`): a UTF-8 corpus (file, directory or glob) served as
+//! char-rnn style windows over a [`crate::CharCodec`] vocabulary.
+
+mod corpus;
+mod gym;
+
+pub use corpus::{load_corpus, Corpus};
+pub use gym::TextGym;
+
+/// The versioned id of the text gym.
+pub const ID: &str = "text-v1";
