@@ -60,7 +60,9 @@ impl Default for GymRegistry {
 impl GymRegistry {
     /// An empty registry.
     pub fn empty() -> Self {
-        GymRegistry { ctors: BTreeMap::new() }
+        GymRegistry {
+            ctors: BTreeMap::new(),
+        }
     }
 
     /// A registry holding the built-in gyms (`text-v1`).
@@ -73,16 +75,18 @@ impl GymRegistry {
 
     /// Registers `id`; ids must look like `name-vN` and be new.
     pub fn register(&mut self, id: &str, ctor: GymCtor) -> Result<(), GymError> {
-        let versioned = id
-            .rsplit_once("-v")
-            .is_some_and(|(name, v)| !name.is_empty() && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()));
+        let versioned = id.rsplit_once("-v").is_some_and(|(name, v)| {
+            !name.is_empty() && !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())
+        });
         if !versioned {
             return Err(GymError::Config(format!(
                 "gym id '{id}' must be versioned like 'name-v1'"
             )));
         }
         if self.ctors.contains_key(id) {
-            return Err(GymError::Config(format!("gym id '{id}' is already registered")));
+            return Err(GymError::Config(format!(
+                "gym id '{id}' is already registered"
+            )));
         }
         self.ctors.insert(id.to_string(), ctor);
         Ok(())

@@ -66,19 +66,36 @@ impl Gemm {
     }
     /// `C = A · Bᵀ` with `B` stored `[n, k]` (the `x · Wᵀ` of a linear layer).
     pub fn nt(m: usize, n: usize, k: usize) -> Self {
-        Gemm { trans_b: true, ldb: k, ..Self::nn(m, n, k) }
+        Gemm {
+            trans_b: true,
+            ldb: k,
+            ..Self::nn(m, n, k)
+        }
     }
     /// `C = Aᵀ · B` with `A` stored `[k, m]` (weight gradients `dYᵀ · X`).
     pub fn tn(m: usize, n: usize, k: usize) -> Self {
-        Gemm { trans_a: true, lda: m, ..Self::nn(m, n, k) }
+        Gemm {
+            trans_a: true,
+            lda: m,
+            ..Self::nn(m, n, k)
+        }
     }
     /// Sets the element offsets of A, B and C.
     pub fn offsets(self, a_off: usize, b_off: usize, c_off: usize) -> Self {
-        Gemm { a_off, b_off, c_off, ..self }
+        Gemm {
+            a_off,
+            b_off,
+            c_off,
+            ..self
+        }
     }
     /// Sets `alpha` and `beta`.
     pub fn scale(self, alpha: f32, beta: f32) -> Self {
-        Gemm { alpha, beta, ..self }
+        Gemm {
+            alpha,
+            beta,
+            ..self
+        }
     }
 }
 
@@ -159,8 +176,13 @@ pub trait Backend: Send + Sync + 'static {
         n: usize,
     ) -> Result<()>;
     /// Copies `n` elements inside one buffer; the ranges must not overlap.
-    fn copy_within(&self, buf: &mut Self::Buf, src_off: usize, dst_off: usize, n: usize)
-        -> Result<()>;
+    fn copy_within(
+        &self,
+        buf: &mut Self::Buf,
+        src_off: usize,
+        dst_off: usize,
+        n: usize,
+    ) -> Result<()>;
 
     // ---- dense algebra ----
     /// `C = alpha * op(A) · op(B) + beta * C` (see [`Gemm`]); `a`, `b` and `c` are distinct.

@@ -1,0 +1,402 @@
+//! `CpuBackend`: the `Backend` trait on host memory (`Vec<f32>`), checking every operand range
+//! before handing exact-size slices to the fast kernels in `gemm`, `cells` and `ops`.
+
+use super::check::{self, same_or_disjoint, shape_err, span, split_src_dst};
+use super::{cells, gemm, ops};
+use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+
+/// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
+#[derive(Clone, Debug)]
+pub struct CpuBackend {
+    threads: usize,
+}
+
+impl CpuBackend {
+    /// A backend using `threads` threads for large GEMMs; 0 means all available cores.
+    pub fn new(threads: usize) -> Self {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            threads
+        };
+        CpuBackend { threads }
+    }
+
+    /// Number of threads large GEMMs may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+/// `b · k · h` elements, overflow-checked (a `[B, kH]` block).
+fn block(what: &str, d: CellDims, k: usize) -> Result<usize> {
+    check::mul(what, check::mul(what, d.b, d.h)?, k)
+}
+
+impl Backend for CpuBackend {
+    type Buf = Vec<f32>;
+    type IBuf = Vec<u32>;
+
+    fn name(&self) -> String {
+        format!("cpu ({} threads)", self.threads)
+    }
+
+    fn zeros(&self, n: usize) -> Result<Vec<f32>> {
+        Ok(vec![0.0; n])
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<Vec<f32>> {
+        Ok(data.to_vec())
+    }
+
+    fn write(&self, buf: &mut Vec<f32>, off: usize, data: &[f32]) -> Result<()> {
+        span("write", buf.len(), off, data.len())?;
+        buf[off..off + data.len()].copy_from_slice(data);
+        Ok(())
+    }
+
+    fn read(&self, buf: &Vec<f32>, off: usize, out: &mut [f32]) -> Result<()> {
+        span("read", buf.len(), off, out.len())?;
+        out.copy_from_slice(&buf[off..off + out.len()]);
+        Ok(())
+    }
+
+    fn len(&self, buf: &Vec<f32>) -> usize {
+        buf.len()
+    }
+
+    fn zeros_ids(&self, n: usize) -> Result<Vec<u32>> {
+        Ok(vec![0; n])
+    }
+
+    fn write_ids(&self, buf: &mut Vec<u32>, ids: &[u32]) -> Result<()> {
+        span("write_ids", buf.len(), 0, ids.len())?;
+        buf[..ids.len()].copy_from_slice(ids);
+        Ok(())
+    }
+
+    fn fill(&self, buf: &mut Vec<f32>, off: usize, n: usize, value: f32) -> Result<()> {
+        span("fill", buf.len(), off, n)?;
+        buf[off..off + n].fill(value);
+        Ok(())
+    }
+
+    fn copy(
+        &self,
+        src: &Vec<f32>,
+        src_off: usize,
+        dst: &mut Vec<f32>,
+        dst_off: usize,
+        n: usize,
+    ) -> Result<()> {
+        span("copy src", src.len(), src_off, n)?;
+        span("copy dst", dst.len(), dst_off, n)?;
+        dst[dst_off..dst_off + n].copy_from_slice(&src[src_off..src_off + n]);
+        Ok(())
+    }
+
+    fn copy_within(
+        &self,
+        buf: &mut Vec<f32>,
+        src_off: usize,
+        dst_off: usize,
+        n: usize,
+    ) -> Result<()> {
+        span("copy_within src", buf.len(), src_off, n)?;
+        span("copy_within dst", buf.len(), dst_off, n)?;
+        if !check::disjoint(src_off, dst_off, n) {
+            return shape_err(format!(
+                "copy_within: ranges at {src_off} and {dst_off} of {n} elements overlap"
+            ));
+        }
+        buf.copy_within(src_off..src_off + n, dst_off);
+        Ok(())
+    }
+
+    fn gemm(&self, g: &Gemm, a: &Vec<f32>, b: &Vec<f32>, c: &mut Vec<f32>) -> Result<()> {
+        gemm::gemm(g, self.threads, a, b, c)
+    }
+
+    fn broadcast_rows(
+        &self,
+        bias: &Vec<f32>,
+        bias_off: usize,
+        out: &mut Vec<f32>,
+        off: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<()> {
+        ops::broadcast_rows(bias, bias_off, out, off, rows, cols)
+    }
+
+    fn sum_rows(
+        &self,
+        src: &Vec<f32>,
+        src_off: usize,
+        rows: usize,
+        cols: usize,
+        dst: &mut Vec<f32>,
+        dst_off: usize,
+        accumulate: bool,
+    ) -> Result<()> {
+        ops::sum_rows(src, src_off, rows, cols, dst, dst_off, accumulate)
+    }
+
+    fn mul_assign(
+        &self,
+        a: &mut Vec<f32>,
+        a_off: usize,
+        b: &Vec<f32>,
+        b_off: usize,
+        n: usize,
+    ) -> Result<()> {
+        span("mul_assign a", a.len(), a_off, n)?;
+        span("mul_assign b", b.len(), b_off, n)?;
+        let b = &b[b_off..b_off + n];
+        a[a_off..a_off + n]
+            .iter_mut()
+            .zip(b)
+            .for_each(|(x, &y)| *x *= y);
+        Ok(())
+    }
+
+    fn scale(&self, buf: &mut Vec<f32>, off: usize, n: usize, s: f32) -> Result<()> {
+        span("scale", buf.len(), off, n)?;
+        buf[off..off + n].iter_mut().for_each(|x| *x *= s);
+        Ok(())
+    }
+
+    fn sum_squares(&self, buf: &Vec<f32>, off: usize, n: usize) -> Result<f64> {
+        ops::sum_squares(buf, off, n)
+    }
+
+    fn gather_rows(
+        &self,
+        table: &Vec<f32>,
+        cols: usize,
+        ids: &Vec<u32>,
+        ids_n: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<()> {
+        ops::gather_rows(table, cols, ids, ids_n, out)
+    }
+
+    fn scatter_add_rows(
+        &self,
+        src: &Vec<f32>,
+        cols: usize,
+        ids: &Vec<u32>,
+        ids_n: usize,
+        d_table: &mut Vec<f32>,
+        table_off: usize,
+    ) -> Result<()> {
+        ops::scatter_add_rows(src, cols, ids, ids_n, d_table, table_off)
+    }
+
+    fn lstm_fwd(
+        &self,
+        d: CellDims,
+        gates: &mut Vec<f32>,
+        g_off: usize,
+        cs: &mut Vec<f32>,
+        c_prev_off: usize,
+        c_off: usize,
+        hs: &mut Vec<f32>,
+        h_off: usize,
+    ) -> Result<()> {
+        let (ng, nh) = (block("lstm_fwd", d, 4)?, block("lstm_fwd", d, 1)?);
+        span("lstm_fwd gates", gates.len(), g_off, ng)?;
+        span("lstm_fwd c_prev", cs.len(), c_prev_off, nh)?;
+        span("lstm_fwd c", cs.len(), c_off, nh)?;
+        span("lstm_fwd h", hs.len(), h_off, nh)?;
+        same_or_disjoint("lstm_fwd c_prev / c", c_prev_off, c_off, nh)?;
+        // The kernel updates c in place; a separate c_prev is copied in first (B·H floats,
+        // negligible next to the GEMM) so one kernel serves both layouts.
+        if c_prev_off != c_off {
+            cs.copy_within(c_prev_off..c_prev_off + nh, c_off);
+        }
+        let c = &mut cs[c_off..c_off + nh];
+        cells::lstm_fwd(
+            d.h,
+            &mut gates[g_off..g_off + ng],
+            c,
+            &mut hs[h_off..h_off + nh],
+        );
+        Ok(())
+    }
+
+    fn lstm_bwd(
+        &self,
+        d: CellDims,
+        gates: &mut Vec<f32>,
+        g_off: usize,
+        cs: &Vec<f32>,
+        c_prev_off: usize,
+        c_off: usize,
+        dhs: &Vec<f32>,
+        dh_off: usize,
+        dc: &mut Vec<f32>,
+    ) -> Result<()> {
+        let (ng, nh) = (block("lstm_bwd", d, 4)?, block("lstm_bwd", d, 1)?);
+        span("lstm_bwd gates", gates.len(), g_off, ng)?;
+        span("lstm_bwd c_prev", cs.len(), c_prev_off, nh)?;
+        span("lstm_bwd c", cs.len(), c_off, nh)?;
+        span("lstm_bwd dh", dhs.len(), dh_off, nh)?;
+        span("lstm_bwd dc", dc.len(), 0, nh)?;
+        cells::lstm_bwd(
+            d.h,
+            &mut gates[g_off..g_off + ng],
+            &cs[c_prev_off..c_prev_off + nh],
+            &cs[c_off..c_off + nh],
+            &dhs[dh_off..dh_off + nh],
+            &mut dc[..nh],
+        );
+        Ok(())
+    }
+
+    fn gru_fwd(
+        &self,
+        d: CellDims,
+        gx: &mut Vec<f32>,
+        gx_off: usize,
+        gh: &Vec<f32>,
+        gh_off: usize,
+        hs: &mut Vec<f32>,
+        h_prev_off: usize,
+        h_off: usize,
+    ) -> Result<()> {
+        let (ng, nh) = (block("gru_fwd", d, 3)?, block("gru_fwd", d, 1)?);
+        span("gru_fwd gx", gx.len(), gx_off, ng)?;
+        span("gru_fwd gh", gh.len(), gh_off, ng)?;
+        span("gru_fwd h_prev", hs.len(), h_prev_off, nh)?;
+        span("gru_fwd h", hs.len(), h_off, nh)?;
+        same_or_disjoint("gru_fwd h_prev / h", h_prev_off, h_off, nh)?;
+        // As in lstm_fwd: the kernel updates h in place from h_prev.
+        if h_prev_off != h_off {
+            hs.copy_within(h_prev_off..h_prev_off + nh, h_off);
+        }
+        let (gx, gh) = (&mut gx[gx_off..gx_off + ng], &gh[gh_off..gh_off + ng]);
+        cells::gru_fwd(d.h, gx, gh, &mut hs[h_off..h_off + nh]);
+        Ok(())
+    }
+
+    fn gru_bwd(
+        &self,
+        d: CellDims,
+        gx: &mut Vec<f32>,
+        gx_off: usize,
+        gh: &mut Vec<f32>,
+        gh_off: usize,
+        hs: &Vec<f32>,
+        h_prev_off: usize,
+        dhs: &mut Vec<f32>,
+        dh_off: usize,
+        dh_prev_off: usize,
+    ) -> Result<()> {
+        let (ng, nh) = (block("gru_bwd", d, 3)?, block("gru_bwd", d, 1)?);
+        span("gru_bwd gx", gx.len(), gx_off, ng)?;
+        span("gru_bwd gh", gh.len(), gh_off, ng)?;
+        span("gru_bwd h_prev", hs.len(), h_prev_off, nh)?;
+        span("gru_bwd dh", dhs.len(), dh_off, nh)?;
+        span("gru_bwd dh_prev", dhs.len(), dh_prev_off, nh)?;
+        if !check::disjoint(dh_off, dh_prev_off, nh) {
+            return shape_err(format!(
+                "gru_bwd: dh at {dh_off} and dh_prev at {dh_prev_off} ({nh} elements) overlap"
+            ));
+        }
+        let (dh, dh_prev) = split_src_dst(dhs, dh_off, dh_prev_off, nh);
+        let (gx, gh) = (&mut gx[gx_off..gx_off + ng], &mut gh[gh_off..gh_off + ng]);
+        cells::gru_bwd(d.h, gx, gh, &hs[h_prev_off..h_prev_off + nh], dh, dh_prev);
+        Ok(())
+    }
+
+    fn rnn_fwd(
+        &self,
+        d: CellDims,
+        gates: &mut Vec<f32>,
+        g_off: usize,
+        hs: &mut Vec<f32>,
+        h_off: usize,
+    ) -> Result<()> {
+        let n = block("rnn_fwd", d, 1)?;
+        span("rnn_fwd gates", gates.len(), g_off, n)?;
+        span("rnn_fwd h", hs.len(), h_off, n)?;
+        cells::rnn_fwd(&mut gates[g_off..g_off + n], &mut hs[h_off..h_off + n]);
+        Ok(())
+    }
+
+    fn rnn_bwd(
+        &self,
+        d: CellDims,
+        gates: &mut Vec<f32>,
+        g_off: usize,
+        dhs: &Vec<f32>,
+        dh_off: usize,
+    ) -> Result<()> {
+        let n = block("rnn_bwd", d, 1)?;
+        span("rnn_bwd gates", gates.len(), g_off, n)?;
+        span("rnn_bwd dh", dhs.len(), dh_off, n)?;
+        cells::rnn_bwd(&mut gates[g_off..g_off + n], &dhs[dh_off..dh_off + n]);
+        Ok(())
+    }
+
+    fn softmax_xent(
+        &self,
+        logits: &Vec<f32>,
+        rows: usize,
+        cols: usize,
+        targets: &Vec<u32>,
+        d_logits: Option<&mut Vec<f32>>,
+        grad_scale: f32,
+    ) -> Result<f64> {
+        ops::softmax_xent(
+            logits,
+            rows,
+            cols,
+            targets,
+            d_logits.map(|d| d.as_mut_slice()),
+            grad_scale,
+        )
+    }
+
+    fn dropout(
+        &self,
+        x: &mut Vec<f32>,
+        x_off: usize,
+        mask: &mut Vec<f32>,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()> {
+        ops::dropout(x, x_off, mask, n, p, seed)
+    }
+
+    fn adam_step(
+        &self,
+        params: &mut Vec<f32>,
+        grads: &Vec<f32>,
+        m: &mut Vec<f32>,
+        v: &mut Vec<f32>,
+        n: usize,
+        s: &AdamStep,
+    ) -> Result<()> {
+        ops::adam_step(params, grads, m, v, n, s)
+    }
+
+    fn rmsprop_step(
+        &self,
+        params: &mut Vec<f32>,
+        grads: &Vec<f32>,
+        sq: &mut Vec<f32>,
+        n: usize,
+        s: &RmsPropStep,
+    ) -> Result<()> {
+        ops::rmsprop_step(params, grads, sq, n, s)
+    }
+}

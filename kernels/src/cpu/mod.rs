@@ -1,0 +1,11 @@
+//! CPU backend: the naive reference ("spec") in [`reference`] and the fast path in
+//! [`CpuBackend`], which is tested against it.
+
+mod backend;
+mod cells;
+mod check;
+mod gemm;
+mod ops;
+pub mod reference;
+
+pub use backend::CpuBackend;

@@ -1,0 +1,269 @@
+//! Fast non-cell ops: row reductions, embedding, loss, dropout and optimizer steps. Each
+//! validates its operands first and then runs a tight, allocation-free loop.
+
+use super::check::{self, shape_err, span};
+use crate::{hash, AdamStep, Result, RmsPropStep};
+
+/// See [`Backend::broadcast_rows`](crate::Backend::broadcast_rows).
+pub(crate) fn broadcast_rows(
+    bias: &[f32],
+    bias_off: usize,
+    out: &mut [f32],
+    off: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    span("broadcast_rows bias", bias.len(), bias_off, cols)?;
+    let n = check::mul("broadcast_rows", rows, cols)?;
+    span("broadcast_rows out", out.len(), off, n)?;
+    if cols > 0 {
+        let bias = &bias[bias_off..bias_off + cols];
+        out[off..off + n]
+            .chunks_exact_mut(cols)
+            .for_each(|r| r.copy_from_slice(bias));
+    }
+    Ok(())
+}
+
+/// See [`Backend::sum_rows`](crate::Backend::sum_rows).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sum_rows(
+    src: &[f32],
+    src_off: usize,
+    rows: usize,
+    cols: usize,
+    dst: &mut [f32],
+    dst_off: usize,
+    accumulate: bool,
+) -> Result<()> {
+    span(
+        "sum_rows src",
+        src.len(),
+        src_off,
+        check::mul("sum_rows", rows, cols)?,
+    )?;
+    span("sum_rows dst", dst.len(), dst_off, cols)?;
+    let dst = &mut dst[dst_off..dst_off + cols];
+    if !accumulate {
+        dst.fill(0.0);
+    }
+    if cols == 0 {
+        return Ok(());
+    }
+    // Row-major accumulation keeps the inner loop contiguous (vectorised) in both operands.
+    for row in src[src_off..src_off + rows * cols].chunks_exact(cols) {
+        for (d, &s) in dst.iter_mut().zip(row) {
+            *d += s;
+        }
+    }
+    Ok(())
+}
+
+/// See [`Backend::sum_squares`](crate::Backend::sum_squares).
+pub(crate) fn sum_squares(buf: &[f32], off: usize, n: usize) -> Result<f64> {
+    span("sum_squares", buf.len(), off, n)?;
+    // Eight independent f64 lanes break the serial dependency so the loop vectorises while
+    // keeping f64 accuracy.
+    let mut acc = [0.0f64; 8];
+    let chunks = buf[off..off + n].chunks_exact(8);
+    let tail: f64 = chunks
+        .remainder()
+        .iter()
+        .map(|&x| x as f64 * x as f64)
+        .sum();
+    for ch in chunks {
+        for (a, &x) in acc.iter_mut().zip(ch) {
+            *a += x as f64 * x as f64;
+        }
+    }
+    Ok(acc.iter().sum::<f64>() + tail)
+}
+
+/// See [`Backend::gather_rows`](crate::Backend::gather_rows).
+pub(crate) fn gather_rows(
+    table: &[f32],
+    cols: usize,
+    ids: &[u32],
+    ids_n: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    span("gather_rows ids", ids.len(), 0, ids_n)?;
+    span(
+        "gather_rows out",
+        out.len(),
+        0,
+        check::mul("gather_rows", ids_n, cols)?,
+    )?;
+    if cols == 0 {
+        return Ok(());
+    }
+    let vocab = table.len() / cols;
+    if let Some(&bad) = ids[..ids_n].iter().find(|&&id| id as usize >= vocab) {
+        return shape_err(format!("gather_rows: id {bad} >= {vocab} table rows"));
+    }
+    for (o, &id) in out.chunks_exact_mut(cols).zip(&ids[..ids_n]) {
+        let id = id as usize;
+        o.copy_from_slice(&table[id * cols..(id + 1) * cols]);
+    }
+    Ok(())
+}
+
+/// See [`Backend::scatter_add_rows`](crate::Backend::scatter_add_rows).
+pub(crate) fn scatter_add_rows(
+    src: &[f32],
+    cols: usize,
+    ids: &[u32],
+    ids_n: usize,
+    d_table: &mut [f32],
+    table_off: usize,
+) -> Result<()> {
+    span("scatter_add_rows ids", ids.len(), 0, ids_n)?;
+    span(
+        "scatter_add_rows src",
+        src.len(),
+        0,
+        check::mul("scatter_add_rows", ids_n, cols)?,
+    )?;
+    span("scatter_add_rows d_table", d_table.len(), table_off, 0)?;
+    if cols == 0 {
+        return Ok(());
+    }
+    let vocab = (d_table.len() - table_off) / cols;
+    if let Some(&bad) = ids[..ids_n].iter().find(|&&id| id as usize >= vocab) {
+        return shape_err(format!("scatter_add_rows: id {bad} >= {vocab} table rows"));
+    }
+    let table = &mut d_table[table_off..];
+    for (s, &id) in src.chunks_exact(cols).zip(&ids[..ids_n]) {
+        let id = id as usize;
+        for (d, &x) in table[id * cols..(id + 1) * cols].iter_mut().zip(s) {
+            *d += x;
+        }
+    }
+    Ok(())
+}
+
+/// See [`Backend::softmax_xent`](crate::Backend::softmax_xent).
+pub(crate) fn softmax_xent(
+    logits: &[f32],
+    rows: usize,
+    cols: usize,
+    targets: &[u32],
+    d_logits: Option<&mut [f32]>,
+    grad_scale: f32,
+) -> Result<f64> {
+    let n = check::mul("softmax_xent", rows, cols)?;
+    span("softmax_xent logits", logits.len(), 0, n)?;
+    span("softmax_xent targets", targets.len(), 0, rows)?;
+    if let Some(d) = d_logits.as_deref() {
+        span("softmax_xent d_logits", d.len(), 0, n)?;
+    }
+    if let Some(&bad) = targets[..rows].iter().find(|&&t| t as usize >= cols) {
+        return shape_err(format!("softmax_xent: target {bad} >= {cols} classes"));
+    }
+    let mut loss = 0.0f64;
+    let mut d_logits = d_logits;
+    for (r, row) in logits[..n].chunks_exact(cols).enumerate() {
+        let t = targets[r] as usize;
+        // Subtracting the row max keeps every exp() in (0, 1].
+        let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+        let sum = match d_logits.as_deref_mut() {
+            Some(d) => {
+                let d = &mut d[r * cols..(r + 1) * cols];
+                let mut sum = 0.0f32;
+                for (o, &x) in d.iter_mut().zip(row) {
+                    *o = (x - max).exp();
+                    sum += *o;
+                }
+                let s = grad_scale / sum;
+                d.iter_mut().for_each(|o| *o *= s);
+                d[t] -= grad_scale;
+                sum
+            }
+            None => row.iter().map(|&x| (x - max).exp()).sum(),
+        };
+        loss += (sum as f64).ln() - (row[t] - max) as f64;
+    }
+    Ok(loss)
+}
+
+/// See [`Backend::dropout`](crate::Backend::dropout).
+pub(crate) fn dropout(
+    x: &mut [f32],
+    x_off: usize,
+    mask: &mut [f32],
+    n: usize,
+    p: f32,
+    seed: u64,
+) -> Result<()> {
+    span("dropout x", x.len(), x_off, n)?;
+    span("dropout mask", mask.len(), 0, n)?;
+    if !(0.0..1.0).contains(&p) {
+        return shape_err(format!("dropout: p = {p} is not in [0, 1)"));
+    }
+    let keep = 1.0 / (1.0 - p);
+    let xs = &mut x[x_off..x_off + n];
+    for (i, (m, x)) in mask[..n].iter_mut().zip(xs).enumerate() {
+        *m = if hash::uniform(seed, i as u64) < p {
+            0.0
+        } else {
+            keep
+        };
+        *x *= *m;
+    }
+    Ok(())
+}
+
+/// See [`Backend::adam_step`](crate::Backend::adam_step).
+pub(crate) fn adam_step(
+    params: &mut [f32],
+    grads: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    n: usize,
+    s: &AdamStep,
+) -> Result<()> {
+    span("adam params", params.len(), 0, n)?;
+    span("adam grads", grads.len(), 0, n)?;
+    span("adam m", m.len(), 0, n)?;
+    span("adam v", v.len(), 0, n)?;
+    if s.step == 0 {
+        return shape_err("adam: step is 1-based, got 0".into());
+    }
+    // Bias corrections in f64: beta2^t underflows f32 precision long before training ends.
+    let bc1 = 1.0 - (s.beta1 as f64).powf(s.step as f64);
+    let bc2 = 1.0 - (s.beta2 as f64).powf(s.step as f64);
+    let step_size = (s.lr as f64 / bc1) as f32;
+    let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
+    let decay = 1.0 - s.lr * s.weight_decay;
+    let (b1, b2, eps) = (s.beta1, s.beta2, s.eps);
+    let it = params[..n]
+        .iter_mut()
+        .zip(&grads[..n])
+        .zip(&mut m[..n])
+        .zip(&mut v[..n]);
+    for (((p, &g), m), v) in it {
+        *m = b1 * *m + (1.0 - b1) * g;
+        *v = b2 * *v + (1.0 - b2) * g * g;
+        *p = *p * decay - step_size * *m / (v.sqrt() * inv_bc2_sqrt + eps);
+    }
+    Ok(())
+}
+
+/// See [`Backend::rmsprop_step`](crate::Backend::rmsprop_step).
+pub(crate) fn rmsprop_step(
+    params: &mut [f32],
+    grads: &[f32],
+    sq: &mut [f32],
+    n: usize,
+    s: &RmsPropStep,
+) -> Result<()> {
+    span("rmsprop params", params.len(), 0, n)?;
+    span("rmsprop grads", grads.len(), 0, n)?;
+    span("rmsprop sq", sq.len(), 0, n)?;
+    let (lr, a, eps) = (s.lr, s.alpha, s.eps);
+    for ((p, &g), sq) in params[..n].iter_mut().zip(&grads[..n]).zip(&mut sq[..n]) {
+        *sq = a * *sq + (1.0 - a) * g * g;
+        *p -= lr * g / (sq.sqrt() + eps);
+    }
+    Ok(())
+}

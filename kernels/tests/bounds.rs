@@ -1,0 +1,174 @@
+//! Every op returns `KernelError::Shape` (never panics) when an operand does not fit its
+//! buffer, an id is out of range, or ranges overlap where the op forbids it.
+
+use rnngym_kernels::{
+    AdamStep, Backend, CellDims, CpuBackend, Gemm, KernelError, Result, RmsPropStep,
+};
+
+#[track_caller]
+fn shape<T: std::fmt::Debug>(r: Result<T>) {
+    match r {
+        Err(KernelError::Shape(msg)) => assert!(!msg.is_empty()),
+        other => panic!("expected a shape error, got {other:?}"),
+    }
+}
+
+#[test]
+fn memory_and_dense_ops() {
+    let be = CpuBackend::new(1);
+    let mut a = vec![0.0f32; 8];
+    let b = vec![0.0f32; 8];
+    let mut out = vec![0.0f32; 4];
+    shape(be.write(&mut a, 6, &[1.0; 3]));
+    shape(be.read(&b, 7, &mut out));
+    shape(be.fill(&mut a, 9, 0, 1.0));
+    shape(be.fill(&mut a, usize::MAX, 2, 1.0));
+    shape(be.copy(&b, 6, &mut a, 0, 3));
+    shape(be.copy(&b, 0, &mut a, 6, 3));
+    shape(be.copy_within(&mut a, 0, 2, 3));
+    shape(be.copy_within(&mut a, 0, 6, 3));
+    shape(be.write_ids(&mut vec![0u32; 2], &[1, 2, 3]));
+    shape(be.broadcast_rows(&b, 6, &mut a, 0, 2, 3));
+    shape(be.broadcast_rows(&b, 0, &mut a, 3, 2, 3));
+    shape(be.sum_rows(&b, 3, 2, 3, &mut a, 0, false));
+    shape(be.sum_rows(&b, 0, 2, 3, &mut a, 6, true));
+    shape(be.mul_assign(&mut a, 5, &b, 0, 4));
+    shape(be.mul_assign(&mut a, 0, &b, 5, 4));
+    shape(be.scale(&mut a, 5, 4, 2.0));
+    shape(be.sum_squares(&b, 5, 4));
+}
+
+#[test]
+fn gemm_operands() {
+    let be = CpuBackend::new(1);
+    let (a, b) = (vec![0.0f32; 6], vec![0.0f32; 6]);
+    let mut c = vec![0.0f32; 4];
+    shape(be.gemm(&Gemm::nn(2, 2, 3).offsets(1, 0, 0), &a, &b, &mut c));
+    shape(be.gemm(&Gemm::nn(2, 2, 3).offsets(0, 1, 0), &a, &b, &mut c));
+    shape(be.gemm(&Gemm::nn(2, 2, 3).offsets(0, 0, 1), &a, &b, &mut c));
+    shape(be.gemm(&Gemm::nn(2, 2, 4), &a, &b, &mut c));
+    shape(be.gemm(
+        &Gemm {
+            lda: 2,
+            ..Gemm::nn(2, 2, 3)
+        },
+        &a,
+        &b,
+        &mut c,
+    ));
+    shape(be.gemm(
+        &Gemm {
+            ldc: 1,
+            ..Gemm::nn(2, 2, 3)
+        },
+        &a,
+        &b,
+        &mut c,
+    ));
+    shape(be.gemm(
+        &Gemm {
+            a_off: usize::MAX,
+            ..Gemm::tn(2, 2, 3)
+        },
+        &a,
+        &b,
+        &mut c,
+    ));
+    shape(be.gemm(&Gemm::nt(3, 2, 2), &a, &b, &mut c));
+    assert!(be.gemm(&Gemm::nn(2, 2, 3), &a, &b, &mut c).is_ok());
+}
+
+#[test]
+fn embedding_loss_regularisation_optimizers() {
+    let be = CpuBackend::new(1);
+    let table = vec![0.0f32; 6]; // [3, 2]
+    let mut out = vec![0.0f32; 4];
+    shape(be.gather_rows(&table, 2, &vec![0, 3], 2, &mut out));
+    shape(be.gather_rows(&table, 2, &vec![0], 2, &mut out));
+    shape(be.gather_rows(&table, 2, &vec![0, 1, 2], 3, &mut out));
+    let mut d_table = vec![0.0f32; 7];
+    shape(be.scatter_add_rows(&out, 2, &vec![0, 3], 2, &mut d_table, 0));
+    shape(be.scatter_add_rows(&out, 2, &vec![0, 2], 2, &mut d_table, 2));
+    shape(be.scatter_add_rows(&out, 2, &vec![0], 1, &mut d_table, 8));
+    let logits = vec![0.0f32; 6];
+    let mut d = vec![0.0f32; 5];
+    shape(be.softmax_xent(&logits, 2, 3, &vec![0, 3], None, 1.0));
+    shape(be.softmax_xent(&logits, 3, 3, &vec![0, 1, 2], None, 1.0));
+    shape(be.softmax_xent(&logits, 2, 3, &vec![0], None, 1.0));
+    shape(be.softmax_xent(&logits, 2, 3, &vec![0, 1], Some(&mut d), 1.0));
+    let (mut x, mut mask) = (vec![0.0f32; 4], vec![0.0f32; 4]);
+    shape(be.dropout(&mut x, 1, &mut mask, 4, 0.5, 1));
+    shape(be.dropout(&mut x, 0, &mut mask[..].to_vec()[..3].to_vec(), 4, 0.5, 1));
+    let (mut p, g, mut m, mut v) = (
+        vec![0.0f32; 4],
+        vec![0.0f32; 3],
+        vec![0.0f32; 4],
+        vec![0.0f32; 4],
+    );
+    let s = AdamStep {
+        lr: 0.1,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.0,
+        step: 1,
+    };
+    shape(be.adam_step(&mut p, &g, &mut m, &mut v, 4, &s));
+    shape(be.adam_step(&mut p, &m.clone(), &mut m, &mut v, 5, &s));
+    let r = RmsPropStep {
+        lr: 0.1,
+        alpha: 0.99,
+        eps: 1e-8,
+    };
+    shape(be.rmsprop_step(&mut p, &g, &mut m, 4, &r));
+    shape(be.rmsprop_step(&mut p, &m.clone(), &mut v[..2].to_vec(), 4, &r));
+}
+
+#[test]
+fn cells() {
+    let be = CpuBackend::new(1);
+    let d = CellDims { b: 2, h: 3 };
+    let nh = 6;
+    let mut gates = vec![0.0f32; 4 * nh];
+    let mut cs = vec![0.0f32; 2 * nh];
+    let mut hs = vec![0.0f32; 2 * nh];
+    let mut dc = vec![0.0f32; nh];
+    shape(be.lstm_fwd(d, &mut gates, 1, &mut cs, 0, nh, &mut hs, 0));
+    shape(be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, nh + 1, &mut hs, 0));
+    shape(be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, 3, &mut hs, 0));
+    shape(be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, nh, &mut hs, nh + 1));
+    shape(be.lstm_bwd(d, &mut gates, 0, &cs, nh + 1, 0, &hs, 0, &mut dc));
+    shape(be.lstm_bwd(d, &mut gates, 0, &cs, 0, nh, &hs, nh + 1, &mut dc));
+    shape(be.lstm_bwd(d, &mut gates, 0, &cs, 0, nh, &hs, 0, &mut dc[..5].to_vec()));
+    let mut gx = vec![0.0f32; 3 * nh];
+    let mut gh = vec![0.0f32; 3 * nh];
+    shape(be.gru_fwd(d, &mut gx, 1, &gh, 0, &mut hs, 0, nh));
+    shape(be.gru_fwd(d, &mut gx, 0, &gh, 1, &mut hs, 0, nh));
+    shape(be.gru_fwd(d, &mut gx, 0, &gh, 0, &mut hs, 0, 2));
+    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, nh + 1, &mut hs, nh, 0));
+    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, nh + 1, 0));
+    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, 3, 0));
+    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, 0, 0));
+    shape(be.rnn_fwd(d, &mut gx, 13, &mut hs, 0));
+    shape(be.rnn_fwd(d, &mut gx, 0, &mut hs, 7));
+    shape(be.rnn_bwd(d, &mut gx, 13, &hs, 0));
+    shape(be.rnn_bwd(d, &mut gx, 0, &hs, 7));
+    shape(be.rnn_fwd(
+        CellDims {
+            b: usize::MAX,
+            h: 2,
+        },
+        &mut gx,
+        0,
+        &mut hs,
+        0,
+    ));
+    // The same calls with valid offsets succeed, so the errors above are about the offsets.
+    be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, nh, &mut hs, nh)
+        .unwrap();
+    be.lstm_bwd(d, &mut gates, 0, &cs, 0, nh, &hs, nh, &mut dc)
+        .unwrap();
+    be.gru_fwd(d, &mut gx, 0, &gh, 0, &mut hs, 0, nh).unwrap();
+    be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, nh, 0)
+        .unwrap();
+}

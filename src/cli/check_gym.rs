@@ -1,0 +1,26 @@
+//! `rnngym check-gym`: the conformance suite on a configured gym.
+
+use rnngym_gyms::{check_gym, GymRegistry, Shape};
+
+use super::ConfigArgs;
+
+/// Arguments of `rnngym check-gym`.
+#[derive(clap::Args, Debug)]
+pub struct CheckGymArgs {
+    #[command(flatten)]
+    cfg: ConfigArgs,
+}
+
+/// Builds the gym and runs `check_gym` with the config's batch and sequence length.
+pub fn run(a: CheckGymArgs) -> anyhow::Result<()> {
+    let cfg = a.cfg.load()?;
+    let mut gym = GymRegistry::with_builtins().make(&cfg.gym)?;
+    let shape = Shape {
+        batch: cfg.train.batch,
+        seq: cfg.train.seq_len,
+    };
+    let report = check_gym(gym.as_mut(), shape)?;
+    println!("gym {} passed the conformance suite", cfg.gym.id);
+    println!("{report}");
+    Ok(())
+}

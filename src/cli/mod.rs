@@ -1,0 +1,81 @@
+//! Command-line interface: argument definitions and dispatch.
+
+mod check_gym;
+mod sample;
+mod train;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Train recurrent networks (LSTM / GRU / RNN) on sequence data served by gyms.
+#[derive(Parser, Debug)]
+#[command(name = "rnngym", version, about)]
+pub struct Cli {
+    /// Only print warnings and errors (RUST_LOG overrides).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Train a model from a TOML config.
+    Train(train::TrainArgs),
+    /// Generate text from a checkpoint.
+    Sample(sample::SampleArgs),
+    /// Run the gym conformance suite on the gym a config names.
+    CheckGym(check_gym::CheckGymArgs),
+}
+
+/// Sets up env_logger: `info` by default, `warn` with `--quiet`; `RUST_LOG` wins.
+pub fn init_logging(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format(|buf, record| {
+            let level = record.level();
+            if level == log::Level::Info {
+                writeln!(buf, "{}", record.args())
+            } else {
+                writeln!(
+                    buf,
+                    "{}: {}",
+                    level.to_string().to_lowercase(),
+                    record.args()
+                )
+            }
+        })
+        .init();
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Sample(a) => sample::run(a),
+        Command::CheckGym(a) => check_gym::run(a),
+    }
+}
+
+/// Options shared by commands that read a config.
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// TOML config file.
+    #[arg(short, long)]
+    pub config: Option<PathBuf>,
+    /// Override a config value: `--set section.key=value` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl ConfigArgs {
+    /// The config file plus overrides, validated.
+    pub fn load(&self) -> anyhow::Result<rnngym_trainer::Config> {
+        Ok(rnngym_trainer::Config::load_with_overrides(
+            self.config.as_deref(),
+            &self.sets,
+        )?)
+    }
+}

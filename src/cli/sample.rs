@@ -1,0 +1,131 @@
+//! `rnngym sample`: stream text from a checkpoint, O(1) work per character.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use rnngym_gyms::UnknownPolicy;
+use rnngym_kernels::CpuBackend;
+use rnngym_trainer::generate::Generator;
+use rnngym_trainer::sample::{seeded_rng, SampleOptions};
+use rnngym_trainer::state;
+
+/// Arguments of `rnngym sample`.
+#[derive(clap::Args, Debug)]
+pub struct SampleArgs {
+    /// Checkpoint file, or a run directory (uses best.safetensors, else latest.safetensors).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Text to prime the network with (printed before the sample).
+    #[arg(long, conflicts_with = "prime_file")]
+    prime: Option<String>,
+    /// File whose text primes the network.
+    #[arg(long)]
+    prime_file: Option<PathBuf>,
+    /// Characters (tokens) to generate [default: sample.length of the checkpoint's config].
+    #[arg(short = 'n', long)]
+    length: Option<usize>,
+    /// Softmax temperature (> 0; lower is more conservative).
+    #[arg(short, long)]
+    temperature: Option<f32>,
+    /// Sample only among the K most likely tokens (0 = all).
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Nucleus sampling: the smallest set of tokens with probability ≥ P.
+    #[arg(long)]
+    top_p: Option<f32>,
+    /// Always take the most likely token.
+    #[arg(long)]
+    argmax: bool,
+    /// Random seed (default: the config's sample.seed, else random).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// What to do with prime characters outside the vocabulary.
+    #[arg(long, value_enum)]
+    unknown: Option<Unknown>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Unknown {
+    Error,
+    Skip,
+}
+
+/// Loads the checkpoint on the CPU and streams the sample to stdout.
+pub fn run(a: SampleArgs) -> anyhow::Result<()> {
+    let path = checkpoint_file(&a.checkpoint)?;
+    let be = CpuBackend::new(1);
+    let (model, loaded) = state::load_model(&be, &path)?;
+    let sc = &loaded.config.sample;
+    let opts = SampleOptions {
+        temperature: a.temperature.unwrap_or(sc.temperature as f32),
+        top_k: a.top_k.unwrap_or(sc.top_k),
+        top_p: a.top_p.unwrap_or(sc.top_p as f32),
+        argmax: a.argmax || sc.argmax,
+    };
+    anyhow::ensure!(
+        opts.temperature.is_finite() && opts.temperature > 0.0,
+        "--temperature: expected a positive number, got {}",
+        opts.temperature
+    );
+    anyhow::ensure!(
+        opts.top_p > 0.0 && opts.top_p <= 1.0,
+        "--top-p: expected a number in (0, 1], got {}",
+        opts.top_p
+    );
+    let policy = match a.unknown {
+        Some(Unknown::Error) => UnknownPolicy::Error,
+        Some(Unknown::Skip) => UnknownPolicy::Skip,
+        None => sc.unknown,
+    };
+    let prime_text = match (&a.prime, &a.prime_file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("--prime-file {}: cannot read as UTF-8 text", f.display()))?,
+        (None, None) => sc.prime.clone(),
+    };
+    let codec = loaded.codec.clone();
+    let mut prime = codec.encode(&prime_text, policy).context("--prime")?;
+    let mut rng = seeded_rng(a.seed.or(sc.seed));
+    let shown_prime = codec.render(&prime);
+    if prime.is_empty() {
+        // Start from a newline when the vocabulary has one: it begins a "paragraph".
+        prime = codec.encode("\n", UnknownPolicy::Skip).unwrap_or_default();
+        if prime.is_empty() {
+            prime.push(rand::Rng::random_range(
+                &mut rng,
+                0..codec.vocab_size() as u32,
+            ));
+        }
+    }
+    let n = a.length.unwrap_or(sc.length);
+    let mut g = Generator::new(&be, &model)?;
+    g.prime(&be, &prime)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    out.write_all(shown_prime.as_bytes())?;
+    for _ in 0..n {
+        let tok = g.next(&be, &opts, &mut rng)?;
+        out.write_all(codec.render(&[tok]).as_bytes())?;
+        out.flush()?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A run directory means its best checkpoint, else its latest.
+fn checkpoint_file(p: &Path) -> anyhow::Result<PathBuf> {
+    if p.is_dir() {
+        for name in ["best.safetensors", "latest.safetensors"] {
+            if p.join(name).is_file() {
+                return Ok(p.join(name));
+            }
+        }
+        anyhow::bail!(
+            "--checkpoint {}: the directory holds no best.safetensors or latest.safetensors",
+            p.display()
+        );
+    }
+    anyhow::ensure!(p.is_file(), "--checkpoint {}: no such file", p.display());
+    Ok(p.to_path_buf())
+}

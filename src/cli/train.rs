@@ -1,0 +1,123 @@
+//! `rnngym train`: train from a config, or resume a run directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use rnngym_gyms::GymRegistry;
+use rnngym_trainer::{device, fsutil, state, LogObserver, Trainer};
+
+use super::ConfigArgs;
+
+/// Arguments of `rnngym train`.
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    cfg: ConfigArgs,
+    /// Resume the run in this checkpoint directory (or from this checkpoint file).
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
+}
+
+/// Trains until `train.iterations`, then prints where the checkpoints are.
+pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+    let resume = a.resume.as_deref().map(resume_file).transpose()?;
+    let mut cfg = match (&a.cfg.config, &resume) {
+        (None, Some(ckpt)) => {
+            // No config given: continue with the checkpoint's own, plus any --set.
+            let mut saved = state::read(ckpt)?.config;
+            for s in &a.cfg.sets {
+                saved.apply_override(s)?;
+            }
+            saved.validate()?;
+            saved
+        }
+        _ => a.cfg.load()?,
+    };
+    if let (Some(dir), Some(_)) = (&a.resume, &resume) {
+        if dir.is_dir() {
+            cfg.checkpoint.dir = dir.display().to_string();
+        }
+    }
+    absolutize_gym_path(&mut cfg);
+    log::info!("resolved config:\n{}", cfg.to_toml_string().trim_end());
+    let gym = GymRegistry::with_builtins().make(&cfg.gym)?;
+    let be = device::cpu_backend_for(&cfg)?;
+    let mut trainer = match &resume {
+        Some(ckpt) => Trainer::resume(be, cfg.clone(), gym, ckpt)?,
+        None => Trainer::new(be, cfg.clone(), gym)?,
+    };
+    let dims = trainer.model().dims;
+    log::info!(
+        "model: {:?} {}×{} (embed {}, vocab {}), {} parameters; device {}",
+        dims.cell,
+        dims.layers,
+        dims.hidden,
+        dims.embed,
+        dims.vocab,
+        trainer.model().total,
+        rnngym_kernels::Backend::name(trainer.backend())
+    );
+    let dir = Path::new(&cfg.checkpoint.dir);
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("checkpoint.dir {}: cannot create", dir.display()))?;
+    fsutil::atomic_write(&dir.join("config.toml"), cfg.to_toml_string().as_bytes())
+        .with_context(|| format!("cannot write {}", dir.join("config.toml").display()))?;
+    trainer.add_observer(Box::new(LogObserver::new(cfg.train.log_every)));
+    let remaining = cfg.train.iterations.saturating_sub(trainer.iteration());
+    if remaining == 0 {
+        log::info!(
+            "already trained {} iterations (train.iterations = {}); nothing to do",
+            trainer.iteration(),
+            cfg.train.iterations
+        );
+        return Ok(());
+    }
+    if resume.is_some() {
+        log::info!("resuming at iteration {}", trainer.iteration());
+    }
+    let started = Instant::now();
+    let loss = trainer.train(remaining)?;
+    let best = trainer
+        .best_val_loss()
+        .map(|b| format!("{b:.4} nats ({:.3} bits)/token", b / std::f64::consts::LN_2))
+        .unwrap_or_else(|| "n/a".into());
+    log::info!(
+        "done: {} iterations in {:.1}s; final train loss {loss:.4}; best validation loss {best}",
+        trainer.iteration(),
+        started.elapsed().as_secs_f64()
+    );
+    log::info!(
+        "checkpoints in {}/ (latest.safetensors, best.safetensors)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// `--resume DIR` means `DIR/latest.safetensors`; a file is taken as is.
+fn resume_file(p: &Path) -> anyhow::Result<PathBuf> {
+    let f = if p.is_dir() {
+        p.join("latest.safetensors")
+    } else {
+        p.to_path_buf()
+    };
+    anyhow::ensure!(
+        f.is_file(),
+        "--resume {}: no checkpoint found at {}",
+        p.display(),
+        f.display()
+    );
+    Ok(f)
+}
+
+/// Resolves a relative `gym.path` against the config file's directory, so the config saved in
+/// checkpoints still finds the data when resumed from another working directory.
+fn absolutize_gym_path(cfg: &mut rnngym_trainer::Config) {
+    if let Some(p) = &cfg.gym.path {
+        if Path::new(p).is_relative() && !cfg.gym.base_dir.as_os_str().is_empty() {
+            let joined = cfg.gym.base_dir.join(p);
+            let abs = std::path::absolute(&joined).unwrap_or(joined);
+            cfg.gym.path = Some(abs.display().to_string());
+        }
+    }
+}

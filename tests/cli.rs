@@ -1,0 +1,330 @@
+//! The real binary on good and bad input: every bad input gets a one-line error naming what is
+//! wrong, a non-zero exit, no panic, and nothing overwritten.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rnngym(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnngym"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rnngym")
+}
+
+/// Asserts failure with exactly one non-empty stderr line that contains every `needles` item.
+fn assert_one_line_error(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal error"),
+        "panic: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got:\n{stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for n in needles {
+        assert!(
+            lines[0].contains(n),
+            "error should mention {n:?}: {}",
+            lines[0]
+        );
+    }
+}
+
+const SMALL: &str = r#"
+[model]
+hidden = 16
+layers = 1
+embed = 8
+[train]
+iterations = 30
+batch = 2
+seq_len = 8
+lr = 1e-2
+val_every = 10
+log_every = 10
+[gym]
+id = "text-v1"
+path = "corpus.txt"
+val_fraction = 0.2
+[checkpoint]
+dir = "run"
+every = 10
+"#;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new(corpus: &str, config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("corpus.txt"), corpus).unwrap();
+        std::fs::write(dir.path().join("c.toml"), config).unwrap();
+        Fixture { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        rnngym(args, self.path())
+    }
+    fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+}
+
+fn corpus() -> String {
+    "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n"
+        .repeat(30)
+}
+
+#[test]
+fn train_then_sample_then_resume() {
+    let f = Fixture::new(&corpus(), SMALL);
+    let out = f.run(&["train", "--config", "c.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(f.file("run/latest.safetensors").is_file());
+    assert!(f.file("run/best.safetensors").is_file());
+    assert!(f.file("run/config.toml").is_file());
+    let out = f.run(&[
+        "sample",
+        "--checkpoint",
+        "run",
+        "--prime",
+        "To be",
+        "-n",
+        "40",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("To be"), "{text}");
+    assert_eq!(
+        text.trim_end_matches('\n').chars().count(),
+        5 + 40,
+        "{text:?}"
+    );
+    let again = f.run(&[
+        "sample",
+        "--checkpoint",
+        "run",
+        "--prime",
+        "To be",
+        "-n",
+        "40",
+        "--seed",
+        "3",
+    ]);
+    assert_eq!(
+        String::from_utf8(again.stdout).unwrap(),
+        text,
+        "same seed, same sample"
+    );
+    // Resume to a higher iteration count with only --set (the saved config is reused).
+    let out = f.run(&["train", "--resume", "run", "--set", "train.iterations=40"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = f.run(&["check-gym", "--config", "c.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("passed"));
+}
+
+#[test]
+fn missing_corpus() {
+    let f = Fixture::new("", &SMALL.replace("corpus.txt", "nope.txt"));
+    assert_one_line_error(&f.run(&["train", "--config", "c.toml"]), &["nope.txt"]);
+}
+
+#[test]
+fn empty_corpus() {
+    let f = Fixture::new("", SMALL);
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml"]),
+        &["corpus.txt", "empty"],
+    );
+}
+
+#[test]
+fn single_character_corpus() {
+    let f = Fixture::new(&"a".repeat(500), SMALL);
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml"]),
+        &["corpus.txt", "distinct"],
+    );
+}
+
+#[test]
+fn validation_split_too_small() {
+    let f = Fixture::new(
+        &corpus(),
+        &SMALL.replace("val_fraction = 0.2", "val_fraction = 0.002"),
+    );
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml"]),
+        &["validation", "too small"],
+    );
+}
+
+#[test]
+fn config_typo_names_key_and_file() {
+    let f = Fixture::new(&corpus(), &SMALL.replace("hidden = 16", "hiden = 16"));
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml"]),
+        &["c.toml", "hiden"],
+    );
+}
+
+#[test]
+fn config_wrong_type_names_key() {
+    let f = Fixture::new(&corpus(), &SMALL.replace("batch = 2", "batch = \"two\""));
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml"]),
+        &["c.toml", "batch"],
+    );
+}
+
+#[test]
+fn config_zero_size_names_key() {
+    let f = Fixture::new(&corpus(), SMALL);
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml", "--set", "model.hidden=0"]),
+        &["model.hidden"],
+    );
+}
+
+#[test]
+fn unknown_gym_id_lists_known_ones() {
+    let f = Fixture::new(&corpus(), &SMALL.replace("text-v1", "txet-v1"));
+    assert_one_line_error(
+        &f.run(&["train", "--config", "c.toml"]),
+        &["txet-v1", "text-v1"],
+    );
+}
+
+#[test]
+fn cuda_device_is_refused_without_a_cuda_backend() {
+    let f = Fixture::new(&corpus(), SMALL);
+    let out = f.run(&[
+        "train",
+        "--config",
+        "c.toml",
+        "--set",
+        "model.device=\"cuda\"",
+    ]);
+    assert_one_line_error(&out, &["model.device", "cpu"]);
+}
+
+fn trained() -> Fixture {
+    let f = Fixture::new(
+        &corpus(),
+        &SMALL.replace("iterations = 30", "iterations = 10"),
+    );
+    let out = f.run(&["train", "--config", "c.toml"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    f
+}
+
+#[test]
+fn prime_outside_vocabulary() {
+    let f = trained();
+    let out = f.run(&[
+        "sample",
+        "--checkpoint",
+        "run",
+        "--prime",
+        "To Z",
+        "-n",
+        "5",
+    ]);
+    assert_one_line_error(&out, &["'Z'", "3"]);
+    let out = f.run(&[
+        "sample",
+        "--checkpoint",
+        "run",
+        "--prime",
+        "To Z",
+        "-n",
+        "5",
+        "--unknown",
+        "skip",
+    ]);
+    assert!(out.status.success());
+}
+
+#[test]
+fn corrupted_and_newer_checkpoints() {
+    let f = trained();
+    let good = std::fs::read(f.file("run/latest.safetensors")).unwrap();
+    std::fs::write(f.file("trunc.safetensors"), &good[..good.len() / 2]).unwrap();
+    assert_one_line_error(
+        &f.run(&["sample", "--checkpoint", "trunc.safetensors"]),
+        &["trunc.safetensors"],
+    );
+    std::fs::write(f.file("junk.safetensors"), b"definitely not a checkpoint").unwrap();
+    assert_one_line_error(
+        &f.run(&["sample", "--checkpoint", "junk.safetensors"]),
+        &["junk.safetensors"],
+    );
+    // Same bytes with the format version bumped (same length, so the header stays valid).
+    let text = String::from_utf8_lossy(&good).into_owned();
+    let pos = text
+        .find("\"format_version\":\"1\"")
+        .expect("version tag in header");
+    let mut newer = good.clone();
+    newer[pos + "\"format_version\":\"".len()] = b'9';
+    std::fs::write(f.file("newer.safetensors"), &newer).unwrap();
+    assert_one_line_error(
+        &f.run(&["sample", "--checkpoint", "newer.safetensors"]),
+        &["newer.safetensors", "newer"],
+    );
+}
+
+#[test]
+fn nan_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let f = trained();
+    let before = std::fs::read(f.file("run/latest.safetensors")).unwrap();
+    let out = f.run(&[
+        "train",
+        "--config",
+        "c.toml",
+        "--resume",
+        "run",
+        "--set",
+        "train.iterations=100",
+        "--set",
+        "train.lr=1e30",
+        "--set",
+        "train.grad_clip=0",
+        "--set",
+        "checkpoint.every=1000",
+    ]);
+    assert_one_line_error(&out, &["diverged", "iteration", "train.lr"]);
+    let after = std::fs::read(f.file("run/latest.safetensors")).unwrap();
+    assert_eq!(before, after, "the good checkpoint is untouched");
+}

@@ -1,0 +1,169 @@
+//! Recurrent cells, one per file: forward and backward of one layer over a whole window.
+//!
+//! Each layer's buffers live in [`LayerBufs`]: time-major `[T, B, G]` gate blocks and
+//! `[T + 1, B, H]` state blocks whose slot 0 holds the state carried in from the previous
+//! window, so slot `t + 1` is the output of step `t`.
+
+pub mod gru;
+pub mod lstm;
+pub mod rnn;
+
+use rnngym_kernels::{Backend, CellDims, Gemm};
+
+use crate::config::CellKind;
+
+/// Offsets of one layer's parameters inside the flat parameter buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct LayerParams {
+    /// Input size of the layer (embedding size for layer 0, H above).
+    pub input: usize,
+    /// Hidden size H.
+    pub hidden: usize,
+    /// Gate rows G (4H LSTM, 3H GRU, H RNN).
+    pub gates: usize,
+    /// `weight_ih` `[G, input]`.
+    pub w_ih: usize,
+    /// `weight_hh` `[G, H]`.
+    pub w_hh: usize,
+    /// `bias_ih` `[G]`, immediately followed by `bias_hh` `[G]`.
+    pub b_ih: usize,
+    /// `bias_hh` `[G]`.
+    pub b_hh: usize,
+}
+
+/// Per-layer activations and gradients for one window shape, allocated once.
+pub struct LayerBufs<B: Backend> {
+    /// `[T, B, G]` gate pre-activations → activations → gate gradients (GRU: the x part).
+    pub gates: B::Buf,
+    /// GRU only: `[T, B, 3H]` recurrent part `h·W_hhᵀ + b_hh` → its gradient.
+    pub gh: B::Buf,
+    /// `[T + 1, B, H]` hidden states.
+    pub hs: B::Buf,
+    /// LSTM only: `[T + 1, B, H]` cell states.
+    pub cs: B::Buf,
+    /// `[T + 1, B, H]` gradients w.r.t. `hs`.
+    pub dhs: B::Buf,
+    /// LSTM only: `[B, H]` carried gradient w.r.t. the cell state.
+    pub dc: B::Buf,
+    /// `[G]` scratch: `b_ih + b_hh`.
+    pub bias: B::Buf,
+    /// `[T, B, H]` dropout mask on this layer's output (empty without dropout).
+    pub mask: B::Buf,
+    /// `[T, B, H]` this layer's output after dropout (empty without dropout).
+    pub dropped: B::Buf,
+}
+
+impl<B: Backend> LayerBufs<B> {
+    /// Buffers for `cell` with `t` steps of `b` rows, `h` hidden units, `g` gate rows.
+    pub fn new(
+        be: &B,
+        cell: CellKind,
+        t: usize,
+        b: usize,
+        h: usize,
+        g: usize,
+        dropout: bool,
+    ) -> rnngym_kernels::Result<Self> {
+        let is_lstm = cell == CellKind::Lstm;
+        let is_gru = cell == CellKind::Gru;
+        Ok(LayerBufs {
+            gates: be.zeros(t * b * g)?,
+            gh: be.zeros(if is_gru { t * b * g } else { 0 })?,
+            hs: be.zeros((t + 1) * b * h)?,
+            cs: be.zeros(if is_lstm { (t + 1) * b * h } else { 0 })?,
+            dhs: be.zeros((t + 1) * b * h)?,
+            dc: be.zeros(if is_lstm { b * h } else { 0 })?,
+            bias: be.zeros(g)?,
+            mask: be.zeros(if dropout { t * b * h } else { 0 })?,
+            dropped: be.zeros(if dropout { t * b * h } else { 0 })?,
+        })
+    }
+}
+
+/// Where a layer reads its input `[T·B, input]` from.
+pub struct Input<'a, B: Backend> {
+    /// The buffer holding the input rows.
+    pub buf: &'a B::Buf,
+    /// Element offset of row 0.
+    pub off: usize,
+}
+
+/// `gates = x · W_ihᵀ + bias` for all T steps in one GEMM (bias already broadcast by caller
+/// when `beta == 1`).
+pub(crate) fn input_projection<B: Backend>(
+    be: &B,
+    p: &LayerParams,
+    params: &B::Buf,
+    x: &Input<'_, B>,
+    rows: usize,
+    out: &mut B::Buf,
+) -> rnngym_kernels::Result<()> {
+    let g = Gemm::nt(rows, p.gates, p.input)
+        .offsets(x.off, p.w_ih, 0)
+        .scale(1.0, 1.0);
+    be.gemm(&g, x.buf, params, out)
+}
+
+/// Weight gradients shared by every cell: `d_W_ih = dGᵀ·X`, `d_W_hh = dGhᵀ·H_prev`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn weight_grads<B: Backend>(
+    be: &B,
+    p: &LayerParams,
+    x: &Input<'_, B>,
+    d_gates_x: &B::Buf,
+    d_gates_h: &B::Buf,
+    hs: &B::Buf,
+    rows: usize,
+    grads: &mut B::Buf,
+) -> rnngym_kernels::Result<()> {
+    let gx = Gemm::tn(p.gates, p.input, rows)
+        .offsets(0, x.off, p.w_ih)
+        .scale(1.0, 0.0);
+    be.gemm(&gx, d_gates_x, x.buf, grads)?;
+    let gh = Gemm::tn(p.gates, p.hidden, rows)
+        .offsets(0, 0, p.w_hh)
+        .scale(1.0, 0.0);
+    be.gemm(&gh, d_gates_h, hs, grads)?;
+    be.sum_rows(d_gates_x, 0, rows, p.gates, grads, p.b_ih, false)?;
+    be.sum_rows(d_gates_h, 0, rows, p.gates, grads, p.b_hh, false)
+}
+
+/// `dhs[t] += dG[t] · W_hh` (the recurrent path of the backward pass).
+pub(crate) fn recurrent_grad<B: Backend>(
+    be: &B,
+    p: &LayerParams,
+    params: &B::Buf,
+    d_gates: &B::Buf,
+    g_off: usize,
+    dhs: &mut B::Buf,
+    dh_off: usize,
+    rows: usize,
+) -> rnngym_kernels::Result<()> {
+    let g = Gemm::nn(rows, p.hidden, p.gates)
+        .offsets(g_off, p.w_hh, dh_off)
+        .scale(1.0, 1.0);
+    be.gemm(&g, d_gates, params, dhs)
+}
+
+/// `gates[t] += h_prev · W_hhᵀ` (the recurrent GEMM of one forward step).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn recurrent_step<B: Backend>(
+    be: &B,
+    p: &LayerParams,
+    params: &B::Buf,
+    hs: &B::Buf,
+    h_off: usize,
+    gates: &mut B::Buf,
+    g_off: usize,
+    rows: usize,
+) -> rnngym_kernels::Result<()> {
+    let g = Gemm::nt(rows, p.gates, p.hidden)
+        .offsets(h_off, p.w_hh, g_off)
+        .scale(1.0, 1.0);
+    be.gemm(&g, hs, params, gates)
+}
+
+/// Dims of one step.
+pub(crate) fn dims(b: usize, h: usize) -> CellDims {
+    CellDims { b, h }
+}

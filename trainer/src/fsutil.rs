@@ -1,0 +1,120 @@
+//! File-system helpers: crash-safe writes for checkpoints and run artifacts.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temp files of concurrent writers within one process.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to `path` so that readers see either the old file or the complete new one.
+///
+/// The data goes to a hidden temp file in the same directory (a rename is only atomic within
+/// one file system), is fsynced, then renamed over `path`; the directory is fsynced so the
+/// rename itself survives a crash (best effort: not every platform can open directories).
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let file_name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} does not name a file", path.display()),
+        )
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(".tmp-{}-{n}", std::process::id()));
+    let tmp = dir.join(tmp_name);
+
+    let result = write_and_rename(&tmp, path, bytes);
+    if result.is_err() {
+        // The temp file is ours alone; a failed cleanup must not hide the original error.
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(&dir);
+    Ok(())
+}
+
+fn write_and_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    // create_new: never clobber a file we did not create (e.g. a stale temp of another process).
+    let mut f = OpenOptions::new().write(true).create_new(true).open(tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(tmp, path)
+}
+
+fn sync_dir(dir: &Path) {
+    // Directory fsync is unsupported on some platforms (Windows); the data is already durable.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn writes_and_replaces_without_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.bin");
+        atomic_write(&p, b"first").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"first");
+        atomic_write(&p, b"second, longer").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"second, longer");
+        atomic_write(&p, b"").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"");
+        assert_eq!(entries(dir.path()), vec!["out.bin".to_string()]);
+    }
+
+    #[test]
+    fn failure_leaves_target_untouched_and_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        // Renaming a file over a non-empty directory fails, exercising the cleanup path.
+        let target = dir.path().join("occupied");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("keep"), b"x").unwrap();
+        assert!(atomic_write(&target, b"data").is_err());
+        assert!(target.is_dir());
+        assert_eq!(entries(dir.path()), vec!["occupied".to_string()]);
+    }
+
+    #[test]
+    fn missing_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("no/such/dir/file");
+        assert!(atomic_write(&p, b"data").is_err());
+        assert!(atomic_write(Path::new("/"), b"data").is_err());
+    }
+
+    #[test]
+    fn concurrent_writers_each_leave_a_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("shared");
+        std::thread::scope(|s| {
+            for i in 0..8u8 {
+                let p = &p;
+                s.spawn(move || atomic_write(p, &vec![i; 4096]).unwrap());
+            }
+        });
+        let data = fs::read(&p).unwrap();
+        assert_eq!(data.len(), 4096);
+        assert!(data.iter().all(|&b| b == data[0]));
+        assert_eq!(entries(dir.path()), vec!["shared".to_string()]);
+    }
+}

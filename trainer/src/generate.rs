@@ -1,0 +1,66 @@
+//! Stateful generation: one token in, one distribution out, the recurrent state carried, so
+//! each token costs O(1) — the window is never re-run.
+
+use rand::Rng;
+use rnngym_kernels::Backend;
+
+use crate::model::{Model, Workspace};
+use crate::sample::{pick_token, SampleOptions};
+
+/// Generates tokens from a model, batch 1.
+pub struct Generator<'m, B: Backend> {
+    model: &'m Model<B>,
+    ws: Workspace<B>,
+    logits: Vec<f32>,
+    scratch: Vec<(f32, u32)>,
+    primed: bool,
+}
+
+impl<'m, B: Backend> Generator<'m, B> {
+    /// A generator with a zero initial state.
+    pub fn new(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
+        Ok(Generator {
+            model,
+            ws: model.workspace(be, 1, 1)?,
+            logits: vec![0.0; model.dims.vocab],
+            scratch: Vec::with_capacity(model.dims.vocab),
+            primed: false,
+        })
+    }
+
+    /// Feeds one token: updates the state and the next-token logits.
+    pub fn feed(&mut self, be: &B, token: u32) -> rnngym_kernels::Result<()> {
+        self.model
+            .forward(be, &mut self.ws, &[token], None, &[false], None)?;
+        self.ws.read_logits(be, 0, &mut self.logits)?;
+        self.primed = true;
+        Ok(())
+    }
+
+    /// Feeds every token of `prime` in order.
+    pub fn prime(&mut self, be: &B, prime: &[u32]) -> rnngym_kernels::Result<()> {
+        prime.iter().try_for_each(|&t| self.feed(be, t))
+    }
+
+    /// Whether at least one token was fed (so the logits mean something).
+    pub fn is_primed(&self) -> bool {
+        self.primed
+    }
+
+    /// The logits of the next token (`[V]`), valid after a `feed`.
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Picks the next token from the current logits and feeds it back.
+    pub fn next(
+        &mut self,
+        be: &B,
+        opts: &SampleOptions,
+        rng: &mut impl Rng,
+    ) -> rnngym_kernels::Result<u32> {
+        let tok = pick_token(&self.logits, opts, rng, &mut self.scratch);
+        self.feed(be, tok)?;
+        Ok(tok)
+    }
+}

@@ -1,0 +1,20 @@
+//! rnngym's trainer: recurrent models written once against the `Backend` trait, optimizers,
+//! the episode-based [`Trainer`] with observers, checkpoints and sampling.
+
+pub mod cell;
+pub mod checkpoint;
+pub mod config;
+pub mod device;
+pub mod fsutil;
+pub mod generate;
+pub mod model;
+pub mod observer;
+pub mod optim;
+pub mod sample;
+pub mod state;
+pub mod trainer;
+
+pub use config::{CellKind, Config};
+pub use model::{Model, ModelDims, Workspace};
+pub use observer::{LogObserver, Observer, Update, ValMetrics};
+pub use trainer::{Trainer, TrainerError};

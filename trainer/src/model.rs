@@ -1,0 +1,444 @@
+//! The model: embedding → L recurrent layers (dropout between them) → linear → softmax.
+//!
+//! Parameters live in one flat buffer (so clipping and the optimizer step are single calls)
+//! under PyTorch's `state_dict` names (`embed.weight`, `rnn.weight_ih_l0`, …, `proj.bias`), so
+//! weights are comparable with `nn.Embedding` + `nn.LSTM`/`nn.GRU`/`nn.RNN` + `nn.Linear`.
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rnngym_kernels::{hash, Backend, Gemm};
+
+use crate::cell::{self, Input, LayerBufs, LayerParams};
+use crate::config::CellKind;
+
+type KResult<T> = rnngym_kernels::Result<T>;
+
+/// The sizes that define a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelDims {
+    /// Recurrent cell type.
+    pub cell: CellKind,
+    /// V: vocabulary size.
+    pub vocab: usize,
+    /// E: embedding size.
+    pub embed: usize,
+    /// H: hidden size.
+    pub hidden: usize,
+    /// L: recurrent layers.
+    pub layers: usize,
+}
+
+impl ModelDims {
+    /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
+    pub fn gates(&self) -> usize {
+        self.hidden
+            * match self.cell {
+                CellKind::Lstm => 4,
+                CellKind::Gru => 3,
+                CellKind::Rnn => 1,
+            }
+    }
+}
+
+/// One named tensor inside the flat parameter buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    /// PyTorch-style name, e.g. `rnn.weight_hh_l1`.
+    pub name: String,
+    /// Shape, row-major.
+    pub shape: Vec<usize>,
+    /// Element offset in the flat buffer.
+    pub off: usize,
+}
+
+impl ParamInfo {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    /// Whether the tensor is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Parameters (flat, on the device) plus their layout.
+pub struct Model<B: Backend> {
+    /// Sizes.
+    pub dims: ModelDims,
+    /// Dropout probability between layers during training.
+    pub dropout: f32,
+    /// Named tensors in the flat buffers.
+    pub infos: Vec<ParamInfo>,
+    /// Per-layer parameter offsets.
+    pub layers: Vec<LayerParams>,
+    /// Offset of `embed.weight` `[V, E]`.
+    pub embed_off: usize,
+    /// Offset of `proj.weight` `[V, H]` (followed by `proj.bias` `[V]`).
+    pub proj_off: usize,
+    /// Offset of `proj.bias`.
+    pub proj_b_off: usize,
+    /// All parameters.
+    pub params: B::Buf,
+    /// Their gradients (same layout).
+    pub grads: B::Buf,
+    /// Total number of parameters.
+    pub total: usize,
+}
+
+/// Activations, gradients and the carried recurrent state for one window shape `[T, B]`.
+pub struct Workspace<B: Backend> {
+    /// T: time steps.
+    pub t: usize,
+    /// B: lanes.
+    pub b: usize,
+    ids: B::IBuf,
+    targets: B::IBuf,
+    x0: B::Buf,
+    dx0: B::Buf,
+    /// Per-layer buffers.
+    pub layers: Vec<LayerBufs<B>>,
+    /// `[T·B, V]` logits of the last forward.
+    pub logits: B::Buf,
+    d_logits: B::Buf,
+    has_state: bool,
+    host_ids: Vec<u32>,
+}
+
+impl<B: Backend> Model<B> {
+    /// A model with PyTorch's default initialisation (uniform ±1/√H for recurrent and output
+    /// weights, N(0, 1) embeddings) and the LSTM forget-gate bias at 1, seeded by `seed`.
+    pub fn new(be: &B, dims: ModelDims, dropout: f32, seed: u64) -> KResult<Self> {
+        let (v, e, h, g) = (dims.vocab, dims.embed, dims.hidden, dims.gates());
+        let mut infos = Vec::new();
+        let mut total = 0usize;
+        let mut add = |name: String, shape: Vec<usize>| {
+            let off = total;
+            total += shape.iter().product::<usize>();
+            infos.push(ParamInfo { name, shape, off });
+            off
+        };
+        let embed_off = add("embed.weight".into(), vec![v, e]);
+        let mut layers = Vec::new();
+        for l in 0..dims.layers {
+            let input = if l == 0 { e } else { h };
+            let w_ih = add(format!("rnn.weight_ih_l{l}"), vec![g, input]);
+            let w_hh = add(format!("rnn.weight_hh_l{l}"), vec![g, h]);
+            let b_ih = add(format!("rnn.bias_ih_l{l}"), vec![g]);
+            let b_hh = add(format!("rnn.bias_hh_l{l}"), vec![g]);
+            layers.push(LayerParams {
+                input,
+                hidden: h,
+                gates: g,
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+            });
+        }
+        let proj_off = add("proj.weight".into(), vec![v, h]);
+        let proj_b_off = add("proj.bias".into(), vec![v]);
+
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut host = vec![0f32; total];
+        let k = 1.0 / (h as f32).sqrt();
+        for info in &infos {
+            let slot = &mut host[info.off..info.off + info.len()];
+            if info.name == "embed.weight" {
+                let normal = rand_distr::StandardNormal;
+                slot.iter_mut()
+                    .for_each(|x| *x = rng.sample::<f32, _>(normal));
+            } else {
+                slot.iter_mut().for_each(|x| *x = rng.random_range(-k..k));
+            }
+        }
+        if dims.cell == CellKind::Lstm {
+            for lp in &layers {
+                host[lp.b_ih + h..lp.b_ih + 2 * h]
+                    .iter_mut()
+                    .for_each(|x| *x = 1.0);
+                host[lp.b_hh + h..lp.b_hh + 2 * h]
+                    .iter_mut()
+                    .for_each(|x| *x = 0.0);
+            }
+        }
+        Ok(Model {
+            dims,
+            dropout,
+            infos,
+            layers,
+            embed_off,
+            proj_off,
+            proj_b_off,
+            params: be.upload(&host)?,
+            grads: be.zeros(total)?,
+            total,
+        })
+    }
+
+    /// The parameter named `name`.
+    pub fn info(&self, name: &str) -> Option<&ParamInfo> {
+        self.infos.iter().find(|i| i.name == name)
+    }
+
+    /// Allocates a workspace for windows of `t` steps × `b` lanes.
+    pub fn workspace(&self, be: &B, t: usize, b: usize) -> KResult<Workspace<B>> {
+        let d = &self.dims;
+        let dropout = self.dropout > 0.0;
+        let layers = (0..d.layers)
+            .map(|l| {
+                let drop_here = dropout && l + 1 < d.layers;
+                LayerBufs::new(be, d.cell, t, b, d.hidden, d.gates(), drop_here)
+            })
+            .collect::<KResult<Vec<_>>>()?;
+        Ok(Workspace {
+            t,
+            b,
+            ids: be.zeros_ids(t * b)?,
+            targets: be.zeros_ids(t * b)?,
+            x0: be.zeros(t * b * d.embed)?,
+            dx0: be.zeros(t * b * d.embed)?,
+            layers,
+            logits: be.zeros(t * b * d.vocab)?,
+            d_logits: be.zeros(t * b * d.vocab)?,
+            has_state: false,
+            host_ids: vec![0; t * b],
+        })
+    }
+
+    /// Forward over one window. `inputs` / `targets` are lane-major `[B, T]` as gyms serve them;
+    /// `reset[b]` zeroes lane `b`'s carried state first. With `targets`, returns the mean
+    /// cross-entropy (nats/token). `train_seed` is `Some` for a training step: dropout is drawn
+    /// from it and the logit gradients that [`Model::backward`] needs are kept.
+    pub fn forward(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        inputs: &[u32],
+        targets: Option<&[u32]>,
+        reset: &[bool],
+        train_seed: Option<u64>,
+    ) -> KResult<Option<f64>> {
+        let (t, b) = (ws.t, ws.b);
+        let d = self.dims;
+        let h = d.hidden;
+        self.carry_state(be, ws, reset)?;
+        to_time_major(inputs, t, b, d.vocab, &mut ws.host_ids)?;
+        be.write_ids(&mut ws.ids, &ws.host_ids)?;
+        // embed.weight is the first tensor, so the flat buffer starts with the table.
+        be.gather_rows(&self.params, d.embed, &ws.ids, t * b, &mut ws.x0)?;
+        for l in 0..d.layers {
+            let (below, rest) = ws.layers.split_at_mut(l);
+            let lb = &mut rest[0];
+            let x = layer_input(be, below.last(), &ws.x0, b * h);
+            let lp = &self.layers[l];
+            match d.cell {
+                CellKind::Lstm => cell::lstm::forward(be, lp, &self.params, &x, lb, t, b)?,
+                CellKind::Gru => cell::gru::forward(be, lp, &self.params, &x, lb, t, b)?,
+                CellKind::Rnn => cell::rnn::forward(be, lp, &self.params, &x, lb, t, b)?,
+            }
+            if be.len(&lb.dropped) > 0 {
+                let n = t * b * h;
+                be.copy(&lb.hs, b * h, &mut lb.dropped, 0, n)?;
+                match train_seed {
+                    Some(seed) => {
+                        let seed = hash::mix64(seed, l as u64);
+                        be.dropout(&mut lb.dropped, 0, &mut lb.mask, n, self.dropout, seed)?
+                    }
+                    None => be.fill(&mut lb.mask, 0, n, 1.0)?,
+                }
+            }
+        }
+        ws.has_state = true;
+        let top = &ws.layers[d.layers - 1];
+        let v = d.vocab;
+        let rows = t * b;
+        be.broadcast_rows(&self.params, self.proj_b_off, &mut ws.logits, 0, rows, v)?;
+        let g = Gemm::nt(rows, v, h)
+            .offsets(b * h, self.proj_off, 0)
+            .scale(1.0, 1.0);
+        be.gemm(&g, &top.hs, &self.params, &mut ws.logits)?;
+        let Some(targets) = targets else {
+            return Ok(None);
+        };
+        to_time_major(targets, t, b, d.vocab, &mut ws.host_ids)?;
+        be.write_ids(&mut ws.targets, &ws.host_ids)?;
+        let d_logits = train_seed.map(|_| &mut ws.d_logits);
+        let sum = be.softmax_xent(
+            &ws.logits,
+            rows,
+            v,
+            &ws.targets,
+            d_logits,
+            1.0 / rows as f32,
+        )?;
+        Ok(Some(sum / rows as f64))
+    }
+
+    /// Backward of the last training forward: fills `self.grads` (overwriting them).
+    pub fn backward(&mut self, be: &B, ws: &mut Workspace<B>) -> KResult<()> {
+        let (t, b) = (ws.t, ws.b);
+        let d = self.dims;
+        let (h, v, rows) = (d.hidden, d.vocab, t * b);
+        let top = d.layers - 1;
+        // proj: d_W = d_logitsᵀ · Y, d_b = Σ rows, dY = d_logits · W.
+        let g = Gemm::tn(v, h, rows).offsets(0, b * h, self.proj_off);
+        be.gemm(&g, &ws.d_logits, &ws.layers[top].hs, &mut self.grads)?;
+        be.sum_rows(
+            &ws.d_logits,
+            0,
+            rows,
+            v,
+            &mut self.grads,
+            self.proj_b_off,
+            false,
+        )?;
+        let g = Gemm::nn(rows, h, v).offsets(0, self.proj_off, b * h);
+        be.gemm(&g, &ws.d_logits, &self.params, &mut ws.layers[top].dhs)?;
+        for l in (0..d.layers).rev() {
+            let (below, rest) = ws.layers.split_at_mut(l);
+            let lb = &mut rest[0];
+            let lp = &self.layers[l];
+            {
+                let x = layer_input(be, below.last(), &ws.x0, b * h);
+                let (p, gr) = (&self.params, &mut self.grads);
+                match d.cell {
+                    CellKind::Lstm => cell::lstm::backward(be, lp, p, gr, &x, lb, t, b)?,
+                    CellKind::Gru => cell::gru::backward(be, lp, p, gr, &x, lb, t, b)?,
+                    CellKind::Rnn => cell::rnn::backward(be, lp, p, gr, &x, lb, t, b)?,
+                }
+            }
+            // dX = dG_x · W_ih, straight into the gradient of the layer below's output.
+            let g = Gemm::nn(rows, lp.input, lp.gates).offsets(0, lp.w_ih, 0);
+            match below.last_mut() {
+                None => be.gemm(&g, &lb.gates, &self.params, &mut ws.dx0)?,
+                Some(prev) => {
+                    be.gemm(
+                        &g.offsets(0, lp.w_ih, b * h),
+                        &lb.gates,
+                        &self.params,
+                        &mut prev.dhs,
+                    )?;
+                    if be.len(&prev.mask) > 0 {
+                        be.mul_assign(&mut prev.dhs, b * h, &prev.mask, 0, rows * h)?;
+                    }
+                }
+            }
+        }
+        be.fill(&mut self.grads, self.embed_off, v * d.embed, 0.0)?;
+        be.scatter_add_rows(
+            &ws.dx0,
+            d.embed,
+            &ws.ids,
+            rows,
+            &mut self.grads,
+            self.embed_off,
+        )
+    }
+
+    /// Moves the final state of the previous window into slot 0 and zeroes reset lanes.
+    fn carry_state(&self, be: &B, ws: &mut Workspace<B>, reset: &[bool]) -> KResult<()> {
+        let (t, b, h) = (ws.t, ws.b, self.dims.hidden);
+        let carry = ws.has_state;
+        for lb in &mut ws.layers {
+            if carry {
+                be.copy_within(&mut lb.hs, t * b * h, 0, b * h)?;
+                if be.len(&lb.cs) > 0 {
+                    be.copy_within(&mut lb.cs, t * b * h, 0, b * h)?;
+                }
+            }
+            for lane in (0..b).filter(|&i| !carry || reset.get(i).copied().unwrap_or(false)) {
+                be.fill(&mut lb.hs, lane * h, h, 0.0)?;
+                if be.len(&lb.cs) > 0 {
+                    be.fill(&mut lb.cs, lane * h, h, 0.0)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Workspace<B> {
+    /// Forgets the carried state: the next forward starts from zeros.
+    pub fn reset_state(&mut self) {
+        self.has_state = false;
+    }
+
+    /// The carried state per layer: `(h, c)` as `[B, H]` each (`c` empty for GRU / RNN).
+    pub fn read_state(&self, be: &B, hidden: usize) -> KResult<Vec<(Vec<f32>, Vec<f32>)>> {
+        let n = self.b * hidden;
+        let slot = if self.has_state { self.t * n } else { 0 };
+        self.layers
+            .iter()
+            .map(|lb| {
+                let mut h = vec![0.0; n];
+                be.read(&lb.hs, slot, &mut h)?;
+                let mut c = vec![0.0; if be.len(&lb.cs) > 0 { n } else { 0 }];
+                if !c.is_empty() {
+                    be.read(&lb.cs, slot, &mut c)?;
+                }
+                Ok((h, c))
+            })
+            .collect()
+    }
+
+    /// Restores a state saved by [`Workspace::read_state`] (the next forward carries it).
+    pub fn write_state(&mut self, be: &B, state: &[(Vec<f32>, Vec<f32>)]) -> KResult<()> {
+        let slot = self.t * self.b * state.first().map_or(0, |s| s.0.len() / self.b.max(1));
+        for (lb, (h, c)) in self.layers.iter_mut().zip(state) {
+            be.write(&mut lb.hs, slot, h)?;
+            if !c.is_empty() {
+                be.write(&mut lb.cs, slot, c)?;
+            }
+        }
+        self.has_state = true;
+        Ok(())
+    }
+
+    /// Logits row `r` of the last forward (`[V]`), copied to the host.
+    pub fn read_logits(&self, be: &B, row: usize, out: &mut [f32]) -> KResult<()> {
+        be.read(&self.logits, row * out.len(), out)
+    }
+}
+
+/// The input of a layer: the embeddings, or the output of the layer below (after dropout).
+fn layer_input<'a, B: Backend>(
+    be: &B,
+    below: Option<&'a LayerBufs<B>>,
+    x0: &'a B::Buf,
+    state_rows: usize,
+) -> Input<'a, B> {
+    match below {
+        None => Input { buf: x0, off: 0 },
+        Some(prev) if be.len(&prev.dropped) > 0 => Input {
+            buf: &prev.dropped,
+            off: 0,
+        },
+        Some(prev) => Input {
+            buf: &prev.hs,
+            off: state_rows,
+        },
+    }
+}
+
+/// Lane-major `[B, T]` → time-major `[T, B]`, checking every token is below `vocab`.
+fn to_time_major(src: &[u32], t: usize, b: usize, vocab: usize, out: &mut [u32]) -> KResult<()> {
+    if src.len() != t * b {
+        return Err(rnngym_kernels::KernelError::Shape(format!(
+            "window has {} tokens, expected B×T = {b}×{t}",
+            src.len()
+        )));
+    }
+    for lane in 0..b {
+        for step in 0..t {
+            let tok = src[lane * t + step];
+            if tok as usize >= vocab {
+                return Err(rnngym_kernels::KernelError::Shape(format!(
+                    "token {tok} at lane {lane}, step {step} is outside the vocabulary (V = {vocab})"
+                )));
+            }
+            out[step * b + lane] = tok;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! Observers receive every training update: logging, progress bars, metrics files and plots
+//! are all observers, so the trainer itself never prints.
+
+use std::time::Duration;
+
+/// One optimizer step's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Update {
+    /// 1-based iteration just completed.
+    pub iteration: u64,
+    /// Total iterations of this `train` call's target.
+    pub target: u64,
+    /// Mean training loss over the window (nats/token).
+    pub loss: f64,
+    /// The same in bits/token.
+    pub bits_per_token: f64,
+    /// Learning rate used for the step.
+    pub lr: f32,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    /// Training throughput over the recent past (tokens/s).
+    pub tokens_per_sec: f64,
+    /// Wall time since training started.
+    pub elapsed: Duration,
+}
+
+/// A validation pass's figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValMetrics {
+    /// Iteration at which it ran.
+    pub iteration: u64,
+    /// Mean loss (nats/token).
+    pub loss: f64,
+    /// The same in bits/token.
+    pub bits_per_token: f64,
+    /// Windows evaluated.
+    pub windows: u64,
+    /// Tokens evaluated.
+    pub tokens: u64,
+    /// Whether this is the best validation loss so far.
+    pub is_best: bool,
+}
+
+/// Receives the trainer's per-iteration updates. Every method has an empty default.
+pub trait Observer: Send {
+    /// Called once before the first iteration of a `train` call (the resolved config as TOML).
+    fn on_start(&mut self, _config_toml: &str, _start_iteration: u64, _target: u64) {}
+    /// Called after every optimizer step.
+    fn on_update(&mut self, _u: &Update) {}
+    /// Called after every validation pass.
+    fn on_validation(&mut self, _v: &ValMetrics) {}
+    /// Called after a checkpoint was written (`kind` is "latest" or "best").
+    fn on_checkpoint(&mut self, _path: &std::path::Path, _kind: &str) {}
+}
+
+/// Logs through the `log` crate: an info line every `every` iterations and each validation.
+pub struct LogObserver {
+    every: u64,
+}
+
+impl LogObserver {
+    /// Logs every `every` iterations (0 ⇒ only the first and last).
+    pub fn new(every: u64) -> Self {
+        LogObserver { every }
+    }
+}
+
+impl Observer for LogObserver {
+    fn on_update(&mut self, u: &Update) {
+        let due = u.iteration == 1
+            || u.iteration == u.target
+            || (self.every > 0 && u.iteration % self.every == 0);
+        if due {
+            log::info!(
+                "iter {:>6}/{}  loss {:.4}  ({:.3} bits/token)  lr {:.2e}  |g| {:.3}  {:.0} tok/s",
+                u.iteration,
+                u.target,
+                u.loss,
+                u.bits_per_token,
+                u.lr,
+                u.grad_norm,
+                u.tokens_per_sec
+            );
+        }
+    }
+
+    fn on_validation(&mut self, v: &ValMetrics) {
+        log::info!(
+            "val  @ {:>6}  loss {:.4}  ({:.3} bits/token) over {} tokens{}",
+            v.iteration,
+            v.loss,
+            v.bits_per_token,
+            v.tokens,
+            if v.is_best { "  (best)" } else { "" }
+        );
+    }
+
+    fn on_checkpoint(&mut self, path: &std::path::Path, kind: &str) {
+        log::debug!("wrote {kind} checkpoint {}", path.display());
+    }
+}

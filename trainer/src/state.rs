@@ -1,0 +1,129 @@
+//! What a checkpoint holds beyond tensors (the JSON metadata), and loading a model back.
+//!
+//! Tensor names: the model's PyTorch-style names, `optim.*` for optimizer state and
+//! `state.h.l{k}` / `state.c.l{k}` for the recurrent state carried into the next window.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use rnngym_gyms::{codec_from_spec, Codec};
+use rnngym_kernels::Backend;
+
+use crate::checkpoint::{self, Tensor};
+use crate::config::Config;
+use crate::model::{Model, ModelDims};
+use crate::trainer::TrainerError;
+
+/// The JSON metadata stored in every checkpoint.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointMeta {
+    /// Version of rnngym that wrote it.
+    pub rnngym_version: String,
+    /// The resolved config, as TOML.
+    pub config: String,
+    /// The codec's spec (`Codec::spec`), so sampling needs no corpus.
+    pub codec: serde_json::Value,
+    /// Vocabulary size the model was built for.
+    pub vocab: usize,
+    /// Iterations completed.
+    pub iteration: u64,
+    /// Training episodes started before the current one.
+    pub episode: u64,
+    /// Windows consumed from the current episode (the data cursor; replayed on resume).
+    pub episode_steps: u64,
+    /// Whether an episode is in progress (else the next step starts a new one).
+    pub episode_live: bool,
+    /// Best validation loss so far (nats/token).
+    pub best_val_loss: Option<f64>,
+    /// Latest validation loss.
+    pub val_loss: Option<f64>,
+    /// Latest training loss.
+    pub train_loss: Option<f64>,
+}
+
+/// A checkpoint read back: metadata, parsed config, codec and tensors.
+pub struct Loaded {
+    /// Metadata.
+    pub meta: CheckpointMeta,
+    /// The config it was trained with.
+    pub config: Config,
+    /// Its codec.
+    pub codec: Arc<dyn Codec>,
+    /// All tensors by name.
+    pub tensors: BTreeMap<String, Tensor>,
+}
+
+/// Reads and checks a checkpoint file.
+pub fn read(path: &Path) -> Result<Loaded, TrainerError> {
+    let (meta, tensors) = checkpoint::load(path)?;
+    let bad = |what: String| TrainerError::Checkpoint(format!("{}: {what}", path.display()));
+    let meta: CheckpointMeta =
+        serde_json::from_value(meta).map_err(|e| bad(format!("invalid metadata: {e}")))?;
+    let config = Config::from_toml_str(&meta.config, &format!("{} (saved config)", path.display()))
+        .map_err(|e| bad(e.to_string()))?;
+    let codec = codec_from_spec(&meta.codec).map_err(|e| bad(format!("invalid codec: {e}")))?;
+    if codec.vocab_size() != meta.vocab {
+        return Err(bad(format!(
+            "codec has {} tokens but the model was built for {}",
+            codec.vocab_size(),
+            meta.vocab
+        )));
+    }
+    Ok(Loaded {
+        meta,
+        config,
+        codec,
+        tensors,
+    })
+}
+
+/// The model dimensions a config implies for a vocabulary of `vocab` tokens.
+pub fn dims_of(cfg: &Config, vocab: usize) -> ModelDims {
+    ModelDims {
+        cell: cfg.model.cell,
+        vocab,
+        embed: cfg.model.embed_dim(),
+        hidden: cfg.model.hidden,
+        layers: cfg.model.layers,
+    }
+}
+
+/// Copies every model tensor from `tensors` into `model`, checking names and shapes.
+pub fn load_params<B: Backend>(
+    be: &B,
+    model: &mut Model<B>,
+    tensors: &BTreeMap<String, Tensor>,
+    path: &Path,
+) -> Result<(), TrainerError> {
+    for info in &model.infos {
+        let t = tensors.get(&info.name).ok_or_else(|| {
+            TrainerError::Checkpoint(format!(
+                "{}: tensor '{}' is missing",
+                path.display(),
+                info.name
+            ))
+        })?;
+        if t.shape != info.shape || t.data.len() != info.len() {
+            return Err(TrainerError::Checkpoint(format!(
+                "{}: tensor '{}' has shape {:?}, but the config needs {:?}",
+                path.display(),
+                info.name,
+                t.shape,
+                info.shape
+            )));
+        }
+        be.write(&mut model.params, info.off, &t.data)?;
+    }
+    Ok(())
+}
+
+/// Loads a model (built from the checkpoint's own config) and its codec for inference.
+pub fn load_model<B: Backend>(be: &B, path: &Path) -> Result<(Model<B>, Loaded), TrainerError> {
+    let loaded = read(path)?;
+    let dims = dims_of(&loaded.config, loaded.meta.vocab);
+    let mut model = Model::new(be, dims, 0.0, 0)?;
+    load_params(be, &mut model, &loaded.tensors, path)?;
+    Ok((model, loaded))
+}

@@ -1,0 +1,496 @@
+//! The episode-based `Trainer`: `train` / `test` / `run`, after MyCaffe's
+//! `IXMyCaffeCustomTrainerRNN`. Truncated BPTT with the hidden state carried across the
+//! consecutive windows of a stream and reset where the gym says a lane starts a new source.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::Rng;
+use rnngym_gyms::{Codec, Gym, GymError, Shape, Split, Step};
+use rnngym_kernels::{hash, Backend, KernelError};
+
+use crate::checkpoint::{self, CheckpointError};
+use crate::config::Config;
+use crate::generate::Generator;
+use crate::model::{Model, Workspace};
+use crate::observer::{Observer, Update, ValMetrics};
+use crate::optim::{clip, schedule, Optimizer};
+use crate::sample::SampleOptions;
+use crate::state::{self, CheckpointMeta};
+
+/// Errors from training, validation, generation and checkpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainerError {
+    /// A numeric backend failed.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The gym failed.
+    #[error(transparent)]
+    Gym(#[from] GymError),
+    /// A checkpoint could not be written or read.
+    #[error("{0}")]
+    Checkpoint(String),
+    /// The loss or the gradients stopped being finite.
+    #[error("{0}")]
+    Diverged(String),
+    /// The configuration cannot be used.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<CheckpointError> for TrainerError {
+    fn from(e: CheckpointError) -> Self {
+        TrainerError::Checkpoint(e.to_string())
+    }
+}
+
+/// Salt that separates the dropout stream from the other uses of `train.seed`.
+const DROPOUT_SALT: u64 = 0xD80F_0A7E;
+/// Seed of every validation pass: the same windows each time, so losses compare.
+const VAL_SEED: u64 = 0x5EED_0F_7A1;
+
+/// Trains a [`Model`] on a [`Gym`] with the settings of a [`Config`].
+pub struct Trainer<B: Backend> {
+    be: B,
+    cfg: Config,
+    model: Model<B>,
+    opt: Optimizer<B>,
+    gym: Box<dyn Gym>,
+    codec: Arc<dyn Codec>,
+    ws: Workspace<B>,
+    val_ws: Option<Workspace<B>>,
+    has_val: bool,
+    iteration: u64,
+    episode: u64,
+    episode_steps: u64,
+    episode_live: bool,
+    best_val: Option<f64>,
+    last_val: Option<f64>,
+    last_loss: Option<f64>,
+    last_grad_norm: f64,
+    observers: Vec<Box<dyn Observer>>,
+}
+
+impl<B: Backend> Trainer<B> {
+    /// A fresh model for `gym`, initialised from `cfg.train.seed`.
+    pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
+        let codec = gym.codec();
+        let dims = state::dims_of(&cfg, codec.vocab_size());
+        let model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
+        let opt = Optimizer::new(&be, &cfg.train, model.total)?;
+        let ws = model.workspace(&be, cfg.train.seq_len, cfg.train.batch)?;
+        let mut t = Trainer {
+            be,
+            model,
+            opt,
+            gym,
+            codec,
+            ws,
+            val_ws: None,
+            has_val: cfg.gym.val_fraction > 0.0,
+            cfg,
+            iteration: 0,
+            episode: 0,
+            episode_steps: 0,
+            episode_live: false,
+            best_val: None,
+            last_val: None,
+            last_loss: None,
+            last_grad_norm: 0.0,
+            observers: Vec::new(),
+        };
+        t.check_splits()?;
+        Ok(t)
+    }
+
+    /// Continues the run saved in `checkpoint`: parameters, optimizer state, carried state,
+    /// counters and the data cursor. `cfg` must describe the same model.
+    pub fn resume(
+        be: B,
+        cfg: Config,
+        gym: Box<dyn Gym>,
+        checkpoint: &Path,
+    ) -> Result<Self, TrainerError> {
+        let loaded = state::read(checkpoint)?;
+        let mut t = Self::new(be, cfg, gym)?;
+        if loaded.meta.vocab != t.codec.vocab_size() || loaded.codec.spec() != t.codec.spec() {
+            return Err(TrainerError::Config(format!(
+                "{}: the checkpoint's vocabulary differs from the corpus's; resume with the same data",
+                checkpoint.display()
+            )));
+        }
+        state::load_params(&t.be, &mut t.model, &loaded.tensors, checkpoint)?;
+        let get = |name: &str| loaded.tensors.get(name).map(|t| t.data.clone());
+        t.opt
+            .load_state(&t.be, &get)
+            .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", checkpoint.display())))?;
+        let layers = t.model.dims.layers;
+        let carried: Option<Vec<_>> = (0..layers)
+            .map(|l| {
+                let h = get(&format!("state.h.l{l}"))?;
+                let c = get(&format!("state.c.l{l}")).unwrap_or_default();
+                Some((h, c))
+            })
+            .collect();
+        let m = &loaded.meta;
+        (t.iteration, t.episode, t.best_val) = (m.iteration, m.episode, m.best_val_loss);
+        (t.last_val, t.last_loss) = (m.val_loss, m.train_loss);
+        if m.episode_live {
+            t.replay_train_cursor(m.episode_steps)?;
+        }
+        if let Some(state) = carried {
+            t.ws.write_state(&t.be, &state)?;
+        }
+        Ok(t)
+    }
+
+    /// Adds an observer of every update.
+    pub fn add_observer(&mut self, o: Box<dyn Observer>) {
+        self.observers.push(o);
+    }
+
+    /// Iterations completed so far.
+    pub fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Model<B> {
+        &self.model
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.be
+    }
+
+    /// The gym's codec.
+    pub fn codec(&self) -> Arc<dyn Codec> {
+        self.codec.clone()
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Best validation loss so far.
+    pub fn best_val_loss(&self) -> Option<f64> {
+        self.best_val
+    }
+
+    /// Runs `iterations` more optimizer steps, validating and checkpointing as configured.
+    /// Returns the last training loss.
+    pub fn train(&mut self, iterations: u64) -> Result<f64, TrainerError> {
+        let start_iter = self.iteration;
+        let target = start_iter + iterations;
+        let cfg_text = self.cfg.to_toml_string();
+        self.observers
+            .iter_mut()
+            .for_each(|o| o.on_start(&cfg_text, start_iter, target));
+        let tokens_per_step = (self.cfg.train.batch * self.cfg.train.seq_len) as f64;
+        let started = Instant::now();
+        let mut loss = self.last_loss.unwrap_or(f64::NAN);
+        while self.iteration < target {
+            let step = self.next_train_step()?;
+            let lr = schedule::lr_at(&self.cfg.train, self.iteration);
+            loss = self.train_step(&step, lr)?;
+            self.iteration += 1;
+            self.last_loss = Some(loss);
+            let elapsed = started.elapsed();
+            let u = Update {
+                iteration: self.iteration,
+                target,
+                loss,
+                bits_per_token: loss / std::f64::consts::LN_2,
+                lr,
+                grad_norm: self.last_grad_norm,
+                tokens_per_sec: (self.iteration - start_iter) as f64 * tokens_per_step
+                    / elapsed.as_secs_f64().max(1e-9),
+                elapsed,
+            };
+            self.observers.iter_mut().for_each(|o| o.on_update(&u));
+            let it = self.iteration;
+            let val_due = self.has_val && every(self.cfg.train.val_every, it);
+            if val_due || (self.has_val && it == target) {
+                self.validate()?;
+            }
+            if every(self.cfg.checkpoint.every, it) || it == target {
+                self.save("latest")?;
+            }
+        }
+        Ok(loss)
+    }
+
+    /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
+    /// and returns the mean loss. Does not change the model or the training cursor.
+    pub fn test(&mut self, windows: u64) -> Result<ValMetrics, TrainerError> {
+        if !self.has_val {
+            return Err(TrainerError::Config(
+                "no validation split: gym.val_fraction is 0".to_string(),
+            ));
+        }
+        let (t, b) = (self.cfg.train.seq_len, self.cfg.train.batch);
+        if self.val_ws.is_none() {
+            self.val_ws = Some(self.model.workspace(&self.be, t, b)?);
+        }
+        let ws = self.val_ws.as_mut().expect("created above");
+        ws.reset_state();
+        let was_live = self.episode_live;
+        self.gym
+            .reset(Split::Val, VAL_SEED, Shape { batch: b, seq: t })?;
+        self.episode_live = false; // the gym left the training stream; replayed below
+        let (mut sum, mut count) = (0.0f64, 0u64);
+        loop {
+            let step = self.gym.step()?;
+            check_step(&step, b, t)?;
+            let loss = self.model.forward(
+                &self.be,
+                ws,
+                &step.inputs,
+                Some(&step.targets),
+                &step.reset,
+                None,
+            )?;
+            sum += loss.unwrap_or(f64::NAN);
+            count += 1;
+            if step.episode_done || (windows > 0 && count >= windows) {
+                break;
+            }
+        }
+        if was_live {
+            self.replay_train_cursor(self.episode_steps)?;
+        }
+        let loss = sum / count as f64;
+        let is_best = loss.is_finite() && self.best_val.is_none_or(|b| loss < b);
+        Ok(ValMetrics {
+            iteration: self.iteration,
+            loss,
+            bits_per_token: loss / std::f64::consts::LN_2,
+            windows: count,
+            tokens: count * (b * t) as u64,
+            is_best,
+        })
+    }
+
+    /// Generates `n` tokens after feeding `prime` (which must be non-empty), calling
+    /// `on_token` with each as it is produced.
+    pub fn run(
+        &self,
+        n: usize,
+        prime: &[u32],
+        opts: &SampleOptions,
+        rng: &mut impl Rng,
+        mut on_token: impl FnMut(u32),
+    ) -> Result<Vec<u32>, TrainerError> {
+        let mut g = Generator::new(&self.be, &self.model)?;
+        if prime.is_empty() {
+            return Err(TrainerError::Config(
+                "generation needs at least one prime token".into(),
+            ));
+        }
+        g.prime(&self.be, prime)?;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let tok = g.next(&self.be, opts, rng)?;
+            on_token(tok);
+            out.push(tok);
+        }
+        Ok(out)
+    }
+
+    /// Writes `<checkpoint.dir>/<kind>.safetensors` atomically and returns its path.
+    pub fn save(&mut self, kind: &str) -> Result<PathBuf, TrainerError> {
+        let dir = PathBuf::from(&self.cfg.checkpoint.dir);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            TrainerError::Checkpoint(format!(
+                "checkpoint.dir {}: cannot create: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(format!("{kind}.safetensors"));
+        let meta = CheckpointMeta {
+            rnngym_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.cfg.to_toml_string(),
+            codec: self.codec.spec(),
+            vocab: self.codec.vocab_size(),
+            iteration: self.iteration,
+            episode: self.episode,
+            episode_steps: self.episode_steps,
+            episode_live: self.episode_live,
+            best_val_loss: self.best_val,
+            val_loss: self.last_val,
+            train_loss: self.last_loss,
+        };
+        let meta = serde_json::to_value(&meta)
+            .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
+        let mut owned: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
+        for info in &self.model.infos {
+            let mut data = vec![0.0; info.len()];
+            self.be.read(&self.model.params, info.off, &mut data)?;
+            owned.push((info.name.clone(), info.shape.clone(), data));
+        }
+        for (name, data) in self.opt.state(&self.be)? {
+            owned.push((name, vec![data.len()], data));
+        }
+        let (b, h) = (self.ws.b, self.model.dims.hidden);
+        for (l, (hv, cv)) in self.ws.read_state(&self.be, h)?.into_iter().enumerate() {
+            owned.push((format!("state.h.l{l}"), vec![b, h], hv));
+            if !cv.is_empty() {
+                owned.push((format!("state.c.l{l}"), vec![b, h], cv));
+            }
+        }
+        let views: Vec<(&str, &[usize], &[f32])> = owned
+            .iter()
+            .map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice()))
+            .collect();
+        checkpoint::save(&path, &meta, &views)?;
+        self.observers
+            .iter_mut()
+            .for_each(|o| o.on_checkpoint(&path, kind));
+        Ok(path)
+    }
+
+    /// Validates on the configured number of windows; saves `best` on improvement.
+    fn validate(&mut self) -> Result<ValMetrics, TrainerError> {
+        let v = self.test(self.cfg.train.val_windows)?;
+        self.last_val = Some(v.loss);
+        if v.is_best {
+            self.best_val = Some(v.loss);
+            if self.cfg.checkpoint.keep_best {
+                self.save("best")?;
+            }
+        }
+        self.observers.iter_mut().for_each(|o| o.on_validation(&v));
+        Ok(v)
+    }
+
+    /// One forward / backward / clip / update; stops on a non-finite loss or gradient.
+    fn train_step(&mut self, step: &Step, lr: f32) -> Result<f64, TrainerError> {
+        let seed = hash::mix64(self.cfg.train.seed ^ DROPOUT_SALT, self.iteration);
+        let loss = self
+            .model
+            .forward(
+                &self.be,
+                &mut self.ws,
+                &step.inputs,
+                Some(&step.targets),
+                &step.reset,
+                Some(seed),
+            )?
+            .unwrap_or(f64::NAN);
+        let bound = self.cfg.train.divergence_factor * (self.model.dims.vocab as f64).ln();
+        if !loss.is_finite() {
+            return Err(self.diverged(&format!("the loss became {loss}")));
+        }
+        if bound > 0.0 && loss > bound {
+            let what = format!(
+                "the loss reached {loss:.3e} nats, over train.divergence_factor × ln V = {bound:.1}"
+            );
+            return Err(self.diverged(&what));
+        }
+        self.model.backward(&self.be, &mut self.ws)?;
+        let n = self.model.total;
+        let norm =
+            clip::clip_global_norm(&self.be, &mut self.model.grads, n, self.cfg.train.grad_clip)?;
+        if !norm.is_finite() {
+            return Err(self.diverged(&format!("the gradient norm became {norm}")));
+        }
+        self.last_grad_norm = norm;
+        let m = &mut self.model;
+        self.opt
+            .step(&self.be, &self.cfg.train, &mut m.params, &m.grads, lr)?;
+        Ok(loss)
+    }
+
+    fn diverged(&self, what: &str) -> TrainerError {
+        let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
+        let kept = if latest.exists() {
+            format!("the last good checkpoint {} is kept", latest.display())
+        } else {
+            "no checkpoint was written yet".to_string()
+        };
+        TrainerError::Diverged(format!(
+            "training diverged at iteration {}: {what}; {kept}; try a lower train.lr (now {})",
+            self.iteration + 1,
+            self.cfg.train.lr
+        ))
+    }
+
+    /// The next training window, starting a new episode when the last one ended.
+    fn next_train_step(&mut self) -> Result<Step, TrainerError> {
+        if !self.episode_live {
+            self.reset_train_episode()?;
+        }
+        let step = self.gym.step()?;
+        check_step(&step, self.cfg.train.batch, self.cfg.train.seq_len)?;
+        self.episode_steps += 1;
+        if step.episode_done {
+            self.episode_live = false;
+            self.episode += 1;
+        }
+        Ok(step)
+    }
+
+    fn reset_train_episode(&mut self) -> Result<(), TrainerError> {
+        let shape = Shape {
+            batch: self.cfg.train.batch,
+            seq: self.cfg.train.seq_len,
+        };
+        let seed = hash::mix64(self.cfg.train.seed, self.episode);
+        self.gym.reset(Split::Train, seed, shape)?;
+        self.episode_live = true;
+        self.episode_steps = 0;
+        Ok(())
+    }
+
+    /// Puts the gym back where training left it: reset the episode and replay `steps` windows
+    /// (gyms are deterministic under a seed, which `check_gym` verifies).
+    fn replay_train_cursor(&mut self, steps: u64) -> Result<(), TrainerError> {
+        self.reset_train_episode()?;
+        for _ in 0..steps {
+            let s = self.gym.step()?;
+            if s.episode_done {
+                self.episode_live = false;
+            }
+        }
+        self.episode_steps = steps;
+        Ok(())
+    }
+
+    /// Fails early, with the gym's message, when a split cannot serve one window.
+    fn check_splits(&mut self) -> Result<(), TrainerError> {
+        let shape = Shape {
+            batch: self.cfg.train.batch,
+            seq: self.cfg.train.seq_len,
+        };
+        self.gym.reset(Split::Train, 0, shape)?;
+        if self.has_val {
+            self.gym.reset(Split::Val, VAL_SEED, shape)?;
+        }
+        self.episode_live = false;
+        Ok(())
+    }
+}
+
+/// Whether a periodic action with period `n` (0 = never) is due at iteration `it`.
+fn every(n: u64, it: u64) -> bool {
+    n > 0 && it % n == 0
+}
+
+/// Checks a gym's window against the shape it was asked for.
+fn check_step(step: &Step, b: usize, t: usize) -> Result<(), TrainerError> {
+    if step.inputs.len() != b * t || step.targets.len() != b * t || step.reset.len() != b {
+        return Err(GymError::Contract(format!(
+            "step returned {} inputs, {} targets, {} reset flags; expected {} , {} and {b}",
+            step.inputs.len(),
+            step.targets.len(),
+            step.reset.len(),
+            b * t,
+            b * t
+        ))
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Finite-difference gradient checks of the whole model (embedding, every cell type over
+//! several layers and steps with a carried-in state, projection, softmax cross-entropy).
+//!
+//! The model is f32, so central differences use ε = 1e-2 and the tolerance is
+//! |numeric − analytic| ≤ 2e-3 + 3e-2·|analytic|. The kernels crate checks each cell's
+//! backward formulas in f64 at 1e-6; this test checks how the model wires them together.
+
+use rnngym_kernels::{Backend, CpuBackend};
+use rnngym_trainer::{CellKind, Model, ModelDims};
+
+fn loss_at(
+    be: &CpuBackend,
+    model: &Model<CpuBackend>,
+    state: &[(Vec<f32>, Vec<f32>)],
+    x: &[u32],
+    y: &[u32],
+    t: usize,
+    b: usize,
+) -> f64 {
+    let mut ws = model.workspace(be, t, b).unwrap();
+    ws.write_state(be, state).unwrap();
+    model
+        .forward(be, &mut ws, x, Some(y), &vec![false; b], None)
+        .unwrap()
+        .unwrap()
+}
+
+fn gradcheck(cell: CellKind) {
+    let dims = ModelDims {
+        cell,
+        vocab: 5,
+        embed: 3,
+        hidden: 4,
+        layers: 2,
+    };
+    let (t, b, h) = (3, 2, dims.hidden);
+    let be = CpuBackend::new(1);
+    let mut model = Model::new(&be, dims, 0.0, 7).unwrap();
+    let x: Vec<u32> = (0..t * b).map(|i| (i * 3 % 5) as u32).collect();
+    let y: Vec<u32> = (0..t * b).map(|i| (i * 2 + 1) as u32 % 5).collect();
+    let lstm = cell == CellKind::Lstm;
+    let state: Vec<(Vec<f32>, Vec<f32>)> = (0..dims.layers)
+        .map(|l| {
+            let v = |k: usize| ((l * 31 + k * 7) % 11) as f32 / 11.0 - 0.5;
+            (
+                (0..b * h).map(v).collect(),
+                if lstm {
+                    (0..b * h).map(|k| v(k + 3)).collect()
+                } else {
+                    vec![]
+                },
+            )
+        })
+        .collect();
+    let mut ws = model.workspace(&be, t, b).unwrap();
+    ws.write_state(&be, &state).unwrap();
+    model
+        .forward(&be, &mut ws, &x, Some(&y), &vec![false; b], Some(0))
+        .unwrap();
+    model.backward(&be, &mut ws).unwrap();
+    let mut grads = vec![0f32; model.total];
+    be.read(&model.grads, 0, &mut grads).unwrap();
+    let mut params = vec![0f32; model.total];
+    be.read(&model.params, 0, &mut params).unwrap();
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for info in model.infos.clone() {
+        // Up to 6 entries per tensor, spread over it.
+        let n = info.len();
+        for k in 0..n.min(6) {
+            let i = info.off + k * n / n.min(6);
+            let orig = params[i];
+            be.write(&mut model.params, i, &[orig + eps]).unwrap();
+            let lp = loss_at(&be, &model, &state, &x, &y, t, b);
+            be.write(&mut model.params, i, &[orig - eps]).unwrap();
+            let lm = loss_at(&be, &model, &state, &x, &y, t, b);
+            be.write(&mut model.params, i, &[orig]).unwrap();
+            let num = (lp - lm) / (2.0 * eps as f64);
+            let ana = grads[i] as f64;
+            assert!(
+                (num - ana).abs() <= 2e-3 + 3e-2 * ana.abs(),
+                "{cell:?} {}[{}]: numeric {num:.6} vs analytic {ana:.6}",
+                info.name,
+                i - info.off
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 30, "checked only {checked} entries");
+}
+
+#[test]
+fn lstm_model_gradients_match_finite_differences() {
+    gradcheck(CellKind::Lstm);
+}
+
+#[test]
+fn gru_model_gradients_match_finite_differences() {
+    gradcheck(CellKind::Gru);
+}
+
+#[test]
+fn rnn_model_gradients_match_finite_differences() {
+    gradcheck(CellKind::Rnn);
+}

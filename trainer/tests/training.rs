@@ -1,0 +1,174 @@
+//! End-to-end training behaviour on the text gym: memorising a tiny text, determinism under a
+//! seed, exact resume from a checkpoint, dropout, and the divergence stop.
+
+use std::sync::{Arc, Mutex};
+
+use rnngym_gyms::text::TextGym;
+use rnngym_gyms::{Gym, GymSpec};
+use rnngym_kernels::CpuBackend;
+use rnngym_trainer::{CellKind, Config, Observer, Trainer, TrainerError, Update};
+
+const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
+                    pack my box with five dozen liquor jugs! ";
+
+fn gym(text: &str, val: f64) -> Box<dyn Gym> {
+    Box::new(TextGym::from_text(text, val).unwrap())
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut c = Config::default();
+    c.gym = GymSpec::new("text-v1");
+    c.gym.val_fraction = 0.0;
+    c.model.hidden = 32;
+    c.model.layers = 2;
+    c.model.embed = Some(16);
+    c.train.batch = 2;
+    c.train.seq_len = 16;
+    c.train.lr = 1e-2;
+    c.train.iterations = 50;
+    c.train.val_every = 0;
+    c.checkpoint.dir = dir.display().to_string();
+    c.checkpoint.every = 0;
+    c
+}
+
+/// Records every update's loss.
+struct Losses(Arc<Mutex<Vec<f64>>>);
+impl Observer for Losses {
+    fn on_update(&mut self, u: &Update) {
+        self.0.lock().unwrap().push(u.loss);
+    }
+}
+
+fn train_losses(cfg: &Config, text: &str, iterations: u64) -> Vec<f64> {
+    let mut t = Trainer::new(
+        CpuBackend::new(1),
+        cfg.clone(),
+        gym(text, cfg.gym.val_fraction),
+    )
+    .unwrap();
+    let losses = Arc::new(Mutex::new(Vec::new()));
+    t.add_observer(Box::new(Losses(losses.clone())));
+    t.train(iterations).unwrap();
+    let v = losses.lock().unwrap().clone();
+    v
+}
+
+#[test]
+fn memorises_a_tiny_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.train.iterations = 400;
+    let losses = train_losses(&cfg, TEXT, 400);
+    let last = *losses.last().unwrap();
+    assert!(losses[0] > 2.5, "starts near uniform: {}", losses[0]);
+    assert!(last < 0.05, "memorised: final loss {last} nats");
+}
+
+#[test]
+fn every_cell_learns() {
+    for cell in [CellKind::Gru, CellKind::Rnn] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.model.cell = cell;
+        let losses = train_losses(&cfg, TEXT, 150);
+        let last = *losses.last().unwrap();
+        assert!(last < 0.5 * losses[0], "{cell:?}: {} → {last}", losses[0]);
+    }
+}
+
+#[test]
+fn same_seed_same_losses_other_seed_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.model.dropout = 0.3;
+    let a = train_losses(&cfg, TEXT, 30);
+    let b = train_losses(&cfg, TEXT, 30);
+    assert_eq!(a, b, "bit-identical with the same seed");
+    cfg.train.seed += 1;
+    let c = train_losses(&cfg, TEXT, 30);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn resume_continues_bit_for_bit() {
+    // Long enough text that the cursor sits mid-episode at the checkpoint; dropout on, so the
+    // dropout stream must also resume exactly; a validation pass in the middle must not disturb
+    // the training stream.
+    let text: String = TEXT.repeat(20);
+    let (k, m) = (13u64, 17u64);
+    let dir_a = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir_a.path());
+    cfg.model.dropout = 0.2;
+    cfg.gym.val_fraction = 0.2;
+    cfg.train.val_every = 5;
+    cfg.train.val_windows = 2;
+    let straight = train_losses(&cfg, &text, k + m);
+
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut cfg_b = cfg.clone();
+    cfg_b.checkpoint.dir = dir_b.path().display().to_string();
+    let first = {
+        let mut t = Trainer::new(CpuBackend::new(1), cfg_b.clone(), gym(&text, 0.2)).unwrap();
+        let losses = Arc::new(Mutex::new(Vec::new()));
+        t.add_observer(Box::new(Losses(losses.clone())));
+        t.train(k).unwrap();
+        let v = losses.lock().unwrap().clone();
+        v
+    };
+    let ckpt = dir_b.path().join("latest.safetensors");
+    let mut t = Trainer::resume(CpuBackend::new(1), cfg_b, gym(&text, 0.2), &ckpt).unwrap();
+    assert_eq!(t.iteration(), k);
+    let losses = Arc::new(Mutex::new(Vec::new()));
+    t.add_observer(Box::new(Losses(losses.clone())));
+    t.train(m).unwrap();
+    let mut resumed = first;
+    resumed.extend(losses.lock().unwrap().iter());
+    assert_eq!(straight, resumed, "k + m straight equals k, resume, m");
+}
+
+#[test]
+fn divergence_stops_with_a_clear_message_and_keeps_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.train.lr = 1e30;
+    cfg.train.grad_clip = 0.0;
+    cfg.checkpoint.every = 1;
+    let mut t = Trainer::new(CpuBackend::new(1), cfg, gym(TEXT, 0.0)).unwrap();
+    let err = t.train(50).unwrap_err();
+    assert!(matches!(err, TrainerError::Diverged(_)), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("diverged at iteration") && msg.contains("train.lr"),
+        "{msg}"
+    );
+    // The checkpoint on disk is from before the divergence and loads with finite weights.
+    let ckpt = dir.path().join("latest.safetensors");
+    let (model, loaded) = rnngym_trainer::state::load_model(&CpuBackend::new(1), &ckpt).unwrap();
+    assert!(loaded.meta.train_loss.unwrap().is_finite());
+    assert!(model.total > 0);
+}
+
+#[test]
+fn run_generates_from_the_trained_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.train.iterations = 300;
+    let mut t = Trainer::new(CpuBackend::new(1), cfg, gym(TEXT, 0.0)).unwrap();
+    t.train(300).unwrap();
+    let codec = t.codec();
+    let prime = codec.encode("the quick", Default::default()).unwrap();
+    let opts = rnngym_trainer::sample::SampleOptions {
+        temperature: 1.0,
+        top_k: 0,
+        top_p: 1.0,
+        argmax: true,
+    };
+    let mut rng = rnngym_trainer::sample::seeded_rng(Some(1));
+    let mut streamed = Vec::new();
+    let out = t
+        .run(11, &prime, &opts, &mut rng, |tok| streamed.push(tok))
+        .unwrap();
+    assert_eq!(out, streamed);
+    assert_eq!(codec.render(&out), " brown fox ");
+}
