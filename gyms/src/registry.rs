@@ -9,7 +9,8 @@ use crate::{Gym, GymError};
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GymSpec {
-    /// Versioned gym id, e.g. `"text-v1"`.
+    /// Versioned gym id, e.g. `"text-v1"` (the default).
+    #[serde(default = "default_id")]
     pub id: String,
     /// Data location: a file, a directory, or a glob pattern (relative to `base_dir`).
     #[serde(default)]
@@ -23,6 +24,10 @@ pub struct GymSpec {
     /// Directory that relative paths are resolved against (the config file's directory).
     #[serde(skip)]
     pub base_dir: PathBuf,
+}
+
+fn default_id() -> String {
+    crate::text::ID.to_string()
 }
 
 fn default_val_fraction() -> f64 {

@@ -77,7 +77,10 @@ impl<B: Backend> Trainer<B> {
     pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
         let codec = gym.codec();
         let dims = state::dims_of(&cfg, codec.vocab_size());
-        let model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
+        let mut model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
+        if cfg.model.init_scale > 0.0 {
+            model.reinit_uniform(&be, cfg.model.init_scale as f32, cfg.train.seed)?;
+        }
         let opt = Optimizer::new(&be, &cfg.train, model.total)?;
         let ws = model.workspace(&be, cfg.train.seq_len, cfg.train.batch)?;
         let mut t = Trainer {
