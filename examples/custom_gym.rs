@@ -124,8 +124,10 @@ pub fn train_demo(
     let mut registry = GymRegistry::with_builtins();
     registry.register(ID, AdditionGym::from_spec)?;
 
-    let mut cfg = Config::default();
-    cfg.gym = GymSpec::new(ID);
+    let mut cfg = Config {
+        gym: GymSpec::new(ID),
+        ..Default::default()
+    };
     cfg.model.hidden = 64;
     cfg.model.layers = 1;
     cfg.model.embed = Some(16);

@@ -180,12 +180,18 @@ impl<B: Backend> Model<B> {
     /// style), keeping the LSTM forget-gate bias at 1.
     pub fn reinit_uniform(&mut self, be: &B, scale: f32, seed: u64) -> KResult<()> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut host: Vec<f32> = (0..self.total).map(|_| rng.random_range(-scale..=scale)).collect();
+        let mut host: Vec<f32> = (0..self.total)
+            .map(|_| rng.random_range(-scale..=scale))
+            .collect();
         if self.dims.cell == CellKind::Lstm {
             let h = self.dims.hidden;
             for lp in &self.layers {
-                host[lp.b_ih + h..lp.b_ih + 2 * h].iter_mut().for_each(|x| *x = 1.0);
-                host[lp.b_hh + h..lp.b_hh + 2 * h].iter_mut().for_each(|x| *x = 0.0);
+                host[lp.b_ih + h..lp.b_ih + 2 * h]
+                    .iter_mut()
+                    .for_each(|x| *x = 1.0);
+                host[lp.b_hh + h..lp.b_hh + 2 * h]
+                    .iter_mut()
+                    .for_each(|x| *x = 0.0);
             }
         }
         be.write(&mut self.params, 0, &host)

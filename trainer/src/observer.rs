@@ -69,7 +69,7 @@ impl Observer for LogObserver {
     fn on_update(&mut self, u: &Update) {
         let due = u.iteration == 1
             || u.iteration == u.target
-            || (self.every > 0 && u.iteration % self.every == 0);
+            || (self.every > 0 && u.iteration.is_multiple_of(self.every));
         if due {
             log::info!(
                 "iter {:>6}/{}  loss {:.4}  ({:.3} bits/token)  lr {:.2e}  |g| {:.3}  {:.0} tok/s",

@@ -16,8 +16,10 @@ fn gym(text: &str, val: f64) -> Box<dyn Gym> {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config::default();
-    c.gym = GymSpec::new("text-v1");
+    let mut c = Config {
+        gym: GymSpec::new("text-v1"),
+        ..Default::default()
+    };
     c.gym.val_fraction = 0.0;
     c.model.hidden = 32;
     c.model.layers = 2;

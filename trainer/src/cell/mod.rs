@@ -129,6 +129,7 @@ pub(crate) fn weight_grads<B: Backend>(
 }
 
 /// `dhs[t] += dG[t] · W_hh` (the recurrent path of the backward pass).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn recurrent_grad<B: Backend>(
     be: &B,
     p: &LayerParams,
