@@ -1,17 +1,19 @@
 //! Fast pointwise recurrent cell steps. Callers slice every operand to its exact extent first,
 //! so the per-row `chunks_exact` views let the compiler drop bounds checks; nothing allocates
-//! (these run once per time step).
+//! (these run once per time step). The activations are the branch-free approximations of
+//! [`fastmath`](super::fastmath), so the inner loops vectorise; each public function dispatches
+//! to an AVX2 + FMA build when the CPU has one.
 
-/// Logistic sigmoid. `1 / (1 + e⁻ˣ)` is already safe in f32: e⁻ˣ overflows to +inf for very
-/// negative x, giving exactly 0, never NaN.
-#[inline(always)]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
+use super::fastmath::{dispatch, sigmoid, tanh, Mad};
 
 /// LSTM forward on `gates` (`[B, 4H]`), `c` (`[B, H]`, holding `c_prev` on entry, `c` on
 /// exit) and `hs` (`[B, H]`).
 pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
+    dispatch!(lstm_fwd_k(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]))
+}
+
+#[inline(always)]
+fn lstm_fwd_k<M: Mad>(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
     if h == 0 {
         return;
     }
@@ -23,14 +25,22 @@ pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32
         let (gi, rest) = g.split_at_mut(h);
         let (gf, rest) = rest.split_at_mut(h);
         let (gg, go) = rest.split_at_mut(h);
+        let (gi, gf, gg, go, c, hs) = (
+            &mut gi[..h],
+            &mut gf[..h],
+            &mut gg[..h],
+            &mut go[..h],
+            &mut c[..h],
+            &mut hs[..h],
+        );
         for j in 0..h {
-            let i = sigmoid(gi[j]);
-            let f = sigmoid(gf[j]);
-            let g = gg[j].tanh();
-            let o = sigmoid(go[j]);
+            let i = sigmoid::<M>(gi[j]);
+            let f = sigmoid::<M>(gf[j]);
+            let g = tanh::<M>(gg[j]);
+            let o = sigmoid::<M>(go[j]);
             let cj = f * c[j] + i * g;
             c[j] = cj;
-            hs[j] = o * cj.tanh();
+            hs[j] = o * tanh::<M>(cj);
             gi[j] = i;
             gf[j] = f;
             gg[j] = g;
@@ -42,6 +52,25 @@ pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32
 /// LSTM backward: `gates` (activations in, pre-activation grads out), `c_prev`, `c`, `dh`
 /// (`[B, H]`) and the carried `dc` (grad w.r.t. `c` in, w.r.t. `c_prev` out).
 pub(crate) fn lstm_bwd(
+    h: usize,
+    gates: &mut [f32],
+    c_prev: &[f32],
+    c: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+) {
+    dispatch!(lstm_bwd_k(
+        h: usize,
+        gates: &mut [f32],
+        c_prev: &[f32],
+        c: &[f32],
+        dh: &[f32],
+        dc: &mut [f32],
+    ))
+}
+
+#[inline(always)]
+fn lstm_bwd_k<M: Mad>(
     h: usize,
     gates: &mut [f32],
     c_prev: &[f32],
@@ -62,9 +91,11 @@ pub(crate) fn lstm_bwd(
         let (gi, rest) = g.split_at_mut(h);
         let (gf, rest) = rest.split_at_mut(h);
         let (gg, go) = rest.split_at_mut(h);
+        let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
+        let (cp, c, dh, dc) = (&cp[..h], &c[..h], &dh[..h], &mut dc[..h]);
         for j in 0..h {
             let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
-            let tc = c[j].tanh();
+            let tc = tanh::<M>(c[j]);
             let dct = dc[j] + dh[j] * o * (1.0 - tc * tc);
             dc[j] = dct * f;
             gi[j] = dct * g * i * (1.0 - i);
@@ -78,6 +109,11 @@ pub(crate) fn lstm_bwd(
 /// GRU forward on `gx` (`[B, 3H]`, pre-activations in, (r, z, n) out), `gh` (`[B, 3H]`) and
 /// `hs` (`[B, H]`, holding `h_prev` on entry, `h` on exit).
 pub(crate) fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
+    dispatch!(gru_fwd_k(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]))
+}
+
+#[inline(always)]
+fn gru_fwd_k<M: Mad>(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
     if h == 0 {
         return;
     }
@@ -91,9 +127,9 @@ pub(crate) fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
         let (hr, rest) = gh.split_at(h);
         let (hz, hn) = rest.split_at(h);
         for j in 0..h {
-            let r = sigmoid(xr[j] + hr[j]);
-            let z = sigmoid(xz[j] + hz[j]);
-            let n = (xn[j] + r * hn[j]).tanh();
+            let r = sigmoid::<M>(xr[j] + hr[j]);
+            let z = sigmoid::<M>(xz[j] + hz[j]);
+            let n = tanh::<M>(xn[j] + r * hn[j]);
             hs[j] = (1.0 - z) * n + z * hs[j];
             xr[j] = r;
             xz[j] = z;
@@ -144,8 +180,13 @@ pub(crate) fn gru_bwd(
 
 /// Vanilla RNN forward: `gates = tanh(gates)`, copied to `hs`.
 pub(crate) fn rnn_fwd(gates: &mut [f32], hs: &mut [f32]) {
+    dispatch!(rnn_fwd_k(gates: &mut [f32], hs: &mut [f32]))
+}
+
+#[inline(always)]
+fn rnn_fwd_k<M: Mad>(gates: &mut [f32], hs: &mut [f32]) {
     for (g, h) in gates.iter_mut().zip(hs.iter_mut()) {
-        *g = g.tanh();
+        *g = tanh::<M>(*g);
         *h = *g;
     }
 }

@@ -4,6 +4,7 @@
 mod backend;
 mod cells;
 mod check;
+mod fastmath;
 mod gemm;
 mod ops;
 pub mod reference;

@@ -2,6 +2,7 @@
 //! validates its operands first and then runs a tight, allocation-free loop.
 
 use super::check::{self, shape_err, span};
+use super::fastmath::{dispatch, exp, Mad};
 use crate::{hash, AdamStep, Result, RmsPropStep};
 
 /// See [`Backend::broadcast_rows`](crate::Backend::broadcast_rows).
@@ -160,30 +161,93 @@ pub(crate) fn softmax_xent(
     if let Some(&bad) = targets[..rows].iter().find(|&&t| t as usize >= cols) {
         return shape_err(format!("softmax_xent: target {bad} >= {cols} classes"));
     }
-    let mut loss = 0.0f64;
-    let mut d_logits = d_logits;
-    for (r, row) in logits[..n].chunks_exact(cols).enumerate() {
-        let t = targets[r] as usize;
-        // Subtracting the row max keeps every exp() in (0, 1].
-        let max = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let sum = match d_logits.as_deref_mut() {
-            Some(d) => {
-                let d = &mut d[r * cols..(r + 1) * cols];
-                let mut sum = 0.0f32;
-                for (o, &x) in d.iter_mut().zip(row) {
-                    *o = (x - max).exp();
-                    sum += *o;
-                }
-                let s = grad_scale / sum;
-                d.iter_mut().for_each(|o| *o *= s);
-                d[t] -= grad_scale;
-                sum
-            }
-            None => row.iter().map(|&x| (x - max).exp()).sum(),
-        };
-        loss += (sum as f64).ln() - (row[t] - max) as f64;
+    let logits = &logits[..n];
+    Ok(match d_logits {
+        Some(d) => {
+            let d = &mut d[..n];
+            dispatch!(xent_grad_k(logits: &[f32], cols: usize, targets: &[u32], d: &mut [f32], grad_scale: f32) -> f64)
+        }
+        None => dispatch!(xent_k(logits: &[f32], cols: usize, targets: &[u32]) -> f64),
+    })
+}
+
+/// Row max, in 8 independent lanes so the loop vectorises.
+#[inline(always)]
+fn row_max(row: &[f32]) -> f32 {
+    let mut m = [f32::NEG_INFINITY; 8];
+    let chunks = row.chunks_exact(8);
+    let mut max = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    for ch in chunks {
+        for (a, &b) in m.iter_mut().zip(ch) {
+            *a = if b > *a { b } else { *a };
+        }
     }
-    Ok(loss)
+    for &a in &m {
+        max = if a > max { a } else { max };
+    }
+    max
+}
+
+/// Loss only: `Σ_rows ln Σ exp(x − max) − (x_t − max)`.
+#[inline(always)]
+fn xent_k<M: Mad>(logits: &[f32], cols: usize, targets: &[u32]) -> f64 {
+    let mut loss = 0.0f64;
+    for (row, &t) in logits.chunks_exact(cols).zip(targets) {
+        // Subtracting the row max keeps every exp() in (0, 1].
+        let max = row_max(row);
+        // Same summation order as `xent_grad_k`, so both give bit-identical losses.
+        let chunks = row.chunks_exact(8);
+        let mut sum: f32 = chunks.remainder().iter().map(|&x| exp::<M>(x - max)).sum();
+        let mut acc = [0.0f32; 8];
+        for ch in chunks {
+            for (a, &x) in acc.iter_mut().zip(ch) {
+                *a += exp::<M>(x - max);
+            }
+        }
+        sum += acc.iter().sum::<f32>();
+        loss += (sum as f64).ln() - (row[t as usize] - max) as f64;
+    }
+    loss
+}
+
+/// Loss and `d = (softmax − onehot) · grad_scale`; `d` holds the exponentials in between.
+#[inline(always)]
+fn xent_grad_k<M: Mad>(
+    logits: &[f32],
+    cols: usize,
+    targets: &[u32],
+    d: &mut [f32],
+    grad_scale: f32,
+) -> f64 {
+    let mut loss = 0.0f64;
+    for ((row, d), &t) in logits
+        .chunks_exact(cols)
+        .zip(d.chunks_exact_mut(cols))
+        .zip(targets)
+    {
+        let (row, d) = (&row[..cols], &mut d[..cols]);
+        let max = row_max(row);
+        for (o, &x) in d.iter_mut().zip(row) {
+            *o = exp::<M>(x - max);
+        }
+        let mut acc = [0.0f32; 8];
+        let chunks = d.chunks_exact(8);
+        let mut sum: f32 = chunks.remainder().iter().sum();
+        for ch in chunks {
+            for (a, &e) in acc.iter_mut().zip(ch) {
+                *a += e;
+            }
+        }
+        sum += acc.iter().sum::<f32>();
+        let s = grad_scale / sum;
+        d.iter_mut().for_each(|o| *o *= s);
+        d[t as usize] -= grad_scale;
+        loss += (sum as f64).ln() - (row[t as usize] - max) as f64;
+    }
+    loss
 }
 
 /// See [`Backend::dropout`](crate::Backend::dropout).

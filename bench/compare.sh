@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs `rnngym bench` and bench/pytorch_ref.py back to back, same presets, same thread count,
+# and prints a markdown table with the ratios (rnngym / PyTorch; memory: PyTorch / rnngym).
+#
+#   bench/compare.sh [--threads N] [--seconds S] [--presets "s m l"]
+#
+# PyTorch comes from ./.venv; when missing it is created and `pip install torch` is run
+# (the CPU wheel index is used). Not part of CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+THREADS=2
+SECONDS_PER=10
+PRESETS="s m l"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --threads) THREADS="$2"; shift 2 ;;
+    --seconds) SECONDS_PER="$2"; shift 2 ;;
+    --presets) PRESETS="$2"; shift 2 ;;
+    *) echo "usage: $0 [--threads N] [--seconds S] [--presets \"s m l\"]" >&2; exit 2 ;;
+  esac
+done
+
+PY=.venv/bin/python
+if [ ! -x "$PY" ] || ! "$PY" -c "import torch" >/dev/null 2>&1; then
+  echo "creating .venv with torch (CPU wheel)..." >&2
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+fi
+
+cargo build --release --quiet -p rnngym
+BIN="${CARGO_TARGET_DIR:-target}/release/rnngym"
+
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+for p in $PRESETS; do
+  echo "preset $p: rnngym..." >&2
+  "$BIN" bench --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$OUT/rnngym-$p.json"
+  echo "preset $p: pytorch..." >&2
+  "$PY" bench/pytorch_ref.py --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$p.json"
+done
+
+"$PY" - "$OUT" "$THREADS" $PRESETS <<'EOF'
+import json, sys, platform, subprocess, datetime
+out, threads, presets = sys.argv[1], sys.argv[2], sys.argv[3:]
+model = "unknown"
+try:
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+except OSError:
+    pass
+print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, CPU: {model}, "
+      f"{threads} threads each")
+print()
+print("| preset | train rnngym | train PyTorch | ratio | generate rnngym | generate PyTorch | ratio "
+      "| peak RSS rnngym | peak RSS PyTorch | PyTorch / rnngym |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for p in presets:
+    r = json.load(open(f"{out}/rnngym-{p}.json"))
+    t = json.load(open(f"{out}/pytorch-{p}.json"))
+    def ratio(a, b):
+        return f"{a / b:.2f}x" if a and b else "-"
+    print(f"| {p.upper()} (H={r['hidden']}, B={r['batch']}, T={r['seq_len']}) "
+          f"| {r['train_chars_per_s']:,.0f} | {t['train_chars_per_s']:,.0f} "
+          f"| {ratio(r['train_chars_per_s'], t['train_chars_per_s'])} "
+          f"| {r['generate_chars_per_s']:,.0f} | {t['generate_chars_per_s']:,.0f} "
+          f"| {ratio(r['generate_chars_per_s'], t['generate_chars_per_s'])} "
+          f"| {r['peak_rss_mb']:.0f} MB | {t['peak_rss_mb']:.0f} MB "
+          f"| {ratio(t['peak_rss_mb'], r['peak_rss_mb'])} |")
+EOF

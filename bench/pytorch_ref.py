@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""PyTorch reference for `rnngym bench`: the same model, data shape and measurement.
+
+Model: nn.Embedding(V, E) -> nn.LSTM(E, H, num_layers=2, batch_first=True) -> nn.Linear(H, V),
+V = 65, E = H. Presets (H, B, T): s = (128, 32, 64), m = (256, 50, 50), l = (512, 64, 100).
+
+Training: synthetic uniform random tokens (8 pre-built windows, cycled), the LSTM state carried
+from window to window (detached), cross-entropy, backward, clip_grad_norm_(5), Adam(lr=2e-3).
+Characters/s = B*T*iterations / seconds, after a warm-up.
+
+Generation: batch 1, one token at a time in a Python loop with the (h, c) state carried, as
+PyTorch users write it: embed -> lstm -> linear -> softmax -> torch.multinomial, under
+torch.no_grad(). Characters/s after a warm-up of 200 tokens.
+
+Peak memory: VmHWM of this process from /proc/self/status.
+
+Prints one JSON object (with --json) or a short text report.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PRESETS = {"s": (128, 32, 64), "m": (256, 50, 50), "l": (512, 64, 100)}
+VOCAB = 65
+
+
+class CharLstm(nn.Module):
+    def __init__(self, v, e, h, layers):
+        super().__init__()
+        self.embed = nn.Embedding(v, e)
+        self.rnn = nn.LSTM(e, h, num_layers=layers, batch_first=True)
+        self.proj = nn.Linear(h, v)
+
+    def forward(self, x, state=None):
+        y, state = self.rnn(self.embed(x), state)
+        return self.proj(y), state
+
+
+def peak_rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def bench_train(model, b, t, seconds):
+    gen = torch.Generator().manual_seed(0)
+    data = [
+        (torch.randint(0, VOCAB, (b, t), generator=gen), torch.randint(0, VOCAB, (b, t), generator=gen))
+        for _ in range(8)
+    ]
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    state = None
+
+    def step(i):
+        nonlocal state
+        x, y = data[i % len(data)]
+        if state is not None:
+            state = tuple(s.detach() for s in state)
+        logits, state = model(x, state)
+        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        return loss.item()
+
+    i, warm = 0, time.perf_counter()
+    while i < 3 or (time.perf_counter() - warm < seconds / 10 and i < 20):
+        loss = step(i)
+        i += 1
+    n, start = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - start < seconds:
+        loss = step(i + n)
+        n += 1
+    return n * b * t / (time.perf_counter() - start), loss
+
+
+@torch.no_grad()
+def bench_generate(model, seconds):
+    gen = torch.Generator().manual_seed(3)
+    x = torch.zeros((1, 1), dtype=torch.long)
+    state = None
+
+    def next_token():
+        nonlocal state
+        logits, state = model(x, state)
+        probs = F.softmax(logits[0, -1], dim=-1)
+        tok = torch.multinomial(probs, 1, generator=gen).item()
+        x[0, 0] = tok
+        return tok
+
+    for _ in range(200):
+        next_token()
+    n, start = 0, time.perf_counter()
+    while n == 0 or time.perf_counter() - start < seconds:
+        for _ in range(64):
+            next_token()
+        n += 64
+    return n / (time.perf_counter() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="s")
+    ap.add_argument("--mode", choices=["train", "generate", "both"], default="both")
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--threads", type=int, default=0, help="0 = all cores")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    h, b, t = PRESETS[a.preset]
+    model = CharLstm(VOCAB, h, h, 2)
+    train = bench_train(model, b, t, a.seconds) if a.mode in ("train", "both") else None
+    gen_model = CharLstm(VOCAB, h, h, 2).eval()
+    generate = bench_generate(gen_model, a.seconds) if a.mode in ("generate", "both") else None
+    rss = peak_rss_mb()
+    if a.json:
+        print(
+            json.dumps(
+                {
+                    "impl": "pytorch",
+                    "torch": torch.__version__,
+                    "preset": a.preset,
+                    "hidden": h,
+                    "embed": h,
+                    "layers": 2,
+                    "vocab": VOCAB,
+                    "batch": b,
+                    "seq_len": t,
+                    "threads": torch.get_num_threads(),
+                    "train_chars_per_s": train[0] if train else None,
+                    "train_loss": train[1] if train else None,
+                    "generate_chars_per_s": generate,
+                    "peak_rss_mb": rss,
+                }
+            )
+        )
+    else:
+        print(f"pytorch {torch.__version__} bench: preset {a.preset} (H=E={h}, B={b}, T={t}), "
+              f"{torch.get_num_threads()} threads")
+        if train:
+            print(f"train:    {train[0]:>10.0f} chars/s  (last loss {train[1]:.3f})")
+        if generate:
+            print(f"generate: {generate:>10.0f} chars/s")
+        print(f"peak RSS: {rss:>10.1f} MB" if rss else "peak RSS: unavailable")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+//! `rnngym bench`: training and generation throughput of a 2-layer LSTM on synthetic tokens,
+//! measured the same way as `bench/pytorch_ref.py` so the two can be compared side by side.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rnngym_kernels::{hash, CpuBackend};
+use rnngym_trainer::config::TrainConfig;
+use rnngym_trainer::generate::Generator;
+use rnngym_trainer::optim::{clip, Optimizer};
+use rnngym_trainer::sample::{seeded_rng, SampleOptions};
+use rnngym_trainer::{CellKind, Model, ModelDims};
+
+/// Arguments of `rnngym bench`.
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Model and batch shape: s (H=128, B=32, T=64), m (H=256, B=50, T=50), l (H=512, B=64,
+    /// T=100); all are 2-layer LSTMs with V=65 and embedding size E = H.
+    #[arg(long, value_enum, default_value = "s")]
+    preset: Preset,
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    mode: Mode,
+    /// Seconds of measurement per mode (after a warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// CPU threads (0 = all cores).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A benchmark shape.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Preset {
+    S,
+    M,
+    L,
+}
+
+/// Which numbers to measure.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Train,
+    Generate,
+    Both,
+}
+
+/// Vocabulary size of every preset (tinyshakespeare's character set).
+const VOCAB: usize = 65;
+
+impl Preset {
+    /// `(H, B, T)`.
+    fn shape(self) -> (usize, usize, usize) {
+        match self {
+            Preset::S => (128, 32, 64),
+            Preset::M => (256, 50, 50),
+            Preset::L => (512, 64, 100),
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Preset::S => "s",
+            Preset::M => "m",
+            Preset::L => "l",
+        }
+    }
+}
+
+/// Runs the benchmark and prints the result.
+pub fn run(a: BenchArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.seconds.is_finite() && a.seconds > 0.0,
+        "--seconds: expected a positive number, got {}",
+        a.seconds
+    );
+    let be = CpuBackend::new(a.threads);
+    let (h, b, t) = a.preset.shape();
+    let dims = ModelDims {
+        cell: CellKind::Lstm,
+        vocab: VOCAB,
+        embed: h,
+        hidden: h,
+        layers: 2,
+    };
+    let budget = Duration::from_secs_f64(a.seconds);
+    let train = match a.mode {
+        Mode::Train | Mode::Both => Some(bench_train(&be, dims, b, t, budget)?),
+        Mode::Generate => None,
+    };
+    let generate = match a.mode {
+        Mode::Generate | Mode::Both => Some(bench_generate(&be, dims, budget)?),
+        Mode::Train => None,
+    };
+    let rss_mb = peak_rss_kb().map(|kb| kb as f64 / 1024.0);
+    if a.json {
+        let v = serde_json::json!({
+            "impl": "rnngym",
+            "preset": a.preset.name(),
+            "hidden": h, "embed": h, "layers": 2, "vocab": VOCAB, "batch": b, "seq_len": t,
+            "threads": be.threads(),
+            "train_chars_per_s": train.map(|r| r.rate),
+            "train_loss": train.map(|r| r.loss),
+            "generate_chars_per_s": generate,
+            "peak_rss_mb": rss_mb,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "rnngym bench: preset {} (2-layer LSTM, H=E={h}, V={VOCAB}, B={b}, T={t}), {}",
+            a.preset.name(),
+            rnngym_kernels::Backend::name(&be)
+        );
+        if let Some(r) = train {
+            println!(
+                "train:    {:>10.0} chars/s  (forward + backward + clip + Adam; last loss {:.3})",
+                r.rate, r.loss
+            );
+        }
+        if let Some(r) = generate {
+            println!("generate: {r:>10.0} chars/s  (batch 1, carried state, sampled)");
+        }
+        match rss_mb {
+            Some(mb) => println!("peak RSS: {mb:>10.1} MB"),
+            None => println!("peak RSS: unavailable (no /proc/self/status)"),
+        }
+    }
+    Ok(())
+}
+
+/// Training throughput and the last loss.
+#[derive(Clone, Copy)]
+struct TrainResult {
+    rate: f64,
+    loss: f64,
+}
+
+/// Synthetic `[B, T]` windows: uniform random tokens from a counter-based hash.
+fn windows(b: usize, t: usize, n: usize) -> Vec<(Vec<u32>, Vec<u32>)> {
+    (0..n as u64)
+        .map(|w| {
+            let tok = |i: u64| (hash::uniform(w, i) * VOCAB as f32) as u32 % VOCAB as u32;
+            let inputs = (0..(b * t) as u64).map(tok).collect();
+            let targets = (0..(b * t) as u64).map(|i| tok(i + 1)).collect();
+            (inputs, targets)
+        })
+        .collect()
+}
+
+/// Forward + backward + global-norm clip + Adam on synthetic windows, state carried.
+fn bench_train(
+    be: &CpuBackend,
+    dims: ModelDims,
+    b: usize,
+    t: usize,
+    budget: Duration,
+) -> anyhow::Result<TrainResult> {
+    let mut model = Model::new(be, dims, 0.0, 1)?;
+    let cfg = TrainConfig {
+        batch: b,
+        seq_len: t,
+        ..TrainConfig::default()
+    };
+    let mut opt = Optimizer::new(be, &cfg, model.total)?;
+    let mut ws = model.workspace(be, t, b)?;
+    let data = windows(b, t, 8);
+    let reset = vec![false; b];
+    let mut step = |i: usize| -> anyhow::Result<f64> {
+        let (x, y) = &data[i % data.len()];
+        let loss = model
+            .forward(be, &mut ws, x, Some(y), &reset, Some(i as u64))?
+            .context("forward returned no loss")?;
+        model.backward(be, &mut ws)?;
+        clip::clip_global_norm(be, &mut model.grads, model.total, cfg.grad_clip)?;
+        opt.step(be, &cfg, &mut model.params, &model.grads, cfg.lr as f32)?;
+        Ok(loss)
+    };
+    let (mut i, mut loss) = (0, f64::NAN);
+    let warm = Instant::now();
+    while i < 3 || (warm.elapsed() < budget / 10 && i < 20) {
+        loss = step(i)?;
+        i += 1;
+    }
+    let start = Instant::now();
+    let mut n = 0usize;
+    while n == 0 || start.elapsed() < budget {
+        loss = step(i + n)?;
+        n += 1;
+    }
+    let rate = (n * b * t) as f64 / start.elapsed().as_secs_f64();
+    Ok(TrainResult { rate, loss })
+}
+
+/// Batch-1 generation: sample a token (temperature 1), feed it back, carry the state.
+fn bench_generate(be: &CpuBackend, dims: ModelDims, budget: Duration) -> anyhow::Result<f64> {
+    let model = Model::new(be, dims, 0.0, 2)?;
+    let mut g = Generator::new(be, &model)?;
+    let opts = SampleOptions::default();
+    let mut rng = seeded_rng(Some(3));
+    g.feed(be, 0)?;
+    for _ in 0..200 {
+        g.next(be, &opts, &mut rng)?;
+    }
+    let start = Instant::now();
+    let mut n = 0usize;
+    // Check the clock every 64 tokens: a token can take well under a microsecond.
+    while n == 0 || start.elapsed() < budget {
+        for _ in 0..64 {
+            g.next(be, &opts, &mut rng)?;
+        }
+        n += 64;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The process's peak resident set size (`VmHWM`) in kB, where `/proc` has it.
+fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
