@@ -3,10 +3,12 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod cuda;
 pub mod hash;
 
 pub use backend::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
 pub use cpu::CpuBackend;
+pub use cuda::CudaBackend;
 
 /// Errors from numeric backends.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,369 @@
+//! `impl Backend for CudaBackend`: memory operations here, the rest delegated to `blas`,
+//! `cells` and `ops`. Every operand range is checked before any device address is formed.
+
+use cudarc::driver::result as drv;
+
+use super::buffers::{CudaBuf, CudaIds};
+use super::check::{self, shape_err, span};
+use super::context::{dev_err, grid, launch, CudaBackend};
+use super::{blas, cells, ops};
+use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+
+impl CudaBackend {
+    /// Device-to-device copy of `n` f32 from address `src` to `dst` on the stream.
+    fn copy_raw(&self, src: u64, dst: u64, n: usize) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.bind()?;
+        // SAFETY: callers checked both ranges against their buffers.
+        unsafe { drv::memcpy_dtod_async(dst, src, n * 4, self.stream.cu_stream()) }
+            .map_err(dev_err("copy"))
+    }
+}
+
+impl Backend for CudaBackend {
+    type Buf = CudaBuf;
+    type IBuf = CudaIds;
+
+    fn name(&self) -> String {
+        self.device_name().to_string()
+    }
+
+    fn zeros(&self, n: usize) -> Result<CudaBuf> {
+        let slice = match n {
+            0 => None,
+            _ => Some(
+                self.stream
+                    .alloc_zeros::<f32>(n)
+                    .map_err(dev_err("alloc"))?,
+            ),
+        };
+        Ok(CudaBuf { slice })
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<CudaBuf> {
+        let slice = match data.len() {
+            0 => None,
+            _ => Some(self.stream.clone_htod(data).map_err(dev_err("upload"))?),
+        };
+        Ok(CudaBuf { slice })
+    }
+
+    fn write(&self, buf: &mut CudaBuf, off: usize, data: &[f32]) -> Result<()> {
+        span("write", buf.len(), off, data.len())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        let dst = buf.at(&self.stream, off);
+        // SAFETY: range checked; a pageable source is staged before the call returns.
+        unsafe { drv::memcpy_htod_async(dst, data, self.stream.cu_stream()) }
+            .map_err(dev_err("write"))
+    }
+
+    fn read(&self, buf: &CudaBuf, off: usize, out: &mut [f32]) -> Result<()> {
+        span("read", buf.len(), off, out.len())?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        let src = buf.at(&self.stream, off);
+        // SAFETY: range checked; the stream is synchronized before `out` is used.
+        unsafe { drv::memcpy_dtoh_async(out, src, self.stream.cu_stream()) }
+            .map_err(dev_err("read"))?;
+        self.synchronize()
+    }
+
+    fn len(&self, buf: &CudaBuf) -> usize {
+        buf.len()
+    }
+
+    fn zeros_ids(&self, n: usize) -> Result<CudaIds> {
+        let slice = match n {
+            0 => None,
+            _ => Some(
+                self.stream
+                    .alloc_zeros::<u32>(n)
+                    .map_err(dev_err("alloc ids"))?,
+            ),
+        };
+        Ok(CudaIds {
+            slice,
+            host: vec![0; n],
+        })
+    }
+
+    fn write_ids(&self, buf: &mut CudaIds, ids: &[u32]) -> Result<()> {
+        span("write_ids", buf.len(), 0, ids.len())?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.bind()?;
+        let dst = buf.at(&self.stream);
+        // SAFETY: range checked; a pageable source is staged before the call returns.
+        unsafe { drv::memcpy_htod_async(dst, ids, self.stream.cu_stream()) }
+            .map_err(dev_err("write_ids"))?;
+        buf.host[..ids.len()].copy_from_slice(ids);
+        Ok(())
+    }
+
+    fn fill(&self, buf: &mut CudaBuf, off: usize, n: usize, value: f32) -> Result<()> {
+        span("fill", buf.len(), off, n)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let p = buf.at(&self.stream, off);
+        launch!(self, fill, grid(n), p, n as u64, value)
+    }
+
+    fn copy(
+        &self,
+        src: &CudaBuf,
+        src_off: usize,
+        dst: &mut CudaBuf,
+        dst_off: usize,
+        n: usize,
+    ) -> Result<()> {
+        span("copy src", src.len(), src_off, n)?;
+        span("copy dst", dst.len(), dst_off, n)?;
+        let s = &self.stream;
+        self.copy_raw(src.at(s, src_off), dst.at(s, dst_off), n)
+    }
+
+    fn copy_within(
+        &self,
+        buf: &mut CudaBuf,
+        src_off: usize,
+        dst_off: usize,
+        n: usize,
+    ) -> Result<()> {
+        span("copy_within src", buf.len(), src_off, n)?;
+        span("copy_within dst", buf.len(), dst_off, n)?;
+        if !check::disjoint(src_off, dst_off, n) {
+            return shape_err(format!(
+                "copy_within: ranges at {src_off} and {dst_off} of {n} elements overlap"
+            ));
+        }
+        let s = &self.stream;
+        self.copy_raw(buf.at(s, src_off), buf.at(s, dst_off), n)
+    }
+
+    fn gemm(&self, g: &Gemm, a: &CudaBuf, b: &CudaBuf, c: &mut CudaBuf) -> Result<()> {
+        blas::gemm(self, g, a, b, c)
+    }
+
+    fn broadcast_rows(
+        &self,
+        bias: &CudaBuf,
+        bias_off: usize,
+        out: &mut CudaBuf,
+        off: usize,
+        rows: usize,
+        cols: usize,
+    ) -> Result<()> {
+        ops::broadcast_rows(self, bias, bias_off, out, off, rows, cols)
+    }
+
+    fn sum_rows(
+        &self,
+        src: &CudaBuf,
+        src_off: usize,
+        rows: usize,
+        cols: usize,
+        dst: &mut CudaBuf,
+        dst_off: usize,
+        accumulate: bool,
+    ) -> Result<()> {
+        ops::sum_rows(self, src, src_off, rows, cols, dst, dst_off, accumulate)
+    }
+
+    fn mul_assign(
+        &self,
+        a: &mut CudaBuf,
+        a_off: usize,
+        b: &CudaBuf,
+        b_off: usize,
+        n: usize,
+    ) -> Result<()> {
+        ops::mul_assign(self, a, a_off, b, b_off, n)
+    }
+
+    fn scale(&self, buf: &mut CudaBuf, off: usize, n: usize, s: f32) -> Result<()> {
+        span("scale", buf.len(), off, n)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let p = buf.at(&self.stream, off);
+        launch!(self, scale, grid(n), p, n as u64, s)
+    }
+
+    fn sum_squares(&self, buf: &CudaBuf, off: usize, n: usize) -> Result<f64> {
+        ops::sum_squares(self, buf, off, n)
+    }
+
+    fn gather_rows(
+        &self,
+        table: &CudaBuf,
+        cols: usize,
+        ids: &CudaIds,
+        ids_n: usize,
+        out: &mut CudaBuf,
+    ) -> Result<()> {
+        ops::gather_rows(self, table, cols, ids, ids_n, out)
+    }
+
+    fn scatter_add_rows(
+        &self,
+        src: &CudaBuf,
+        cols: usize,
+        ids: &CudaIds,
+        ids_n: usize,
+        d_table: &mut CudaBuf,
+        table_off: usize,
+    ) -> Result<()> {
+        ops::scatter_add_rows(self, src, cols, ids, ids_n, d_table, table_off)
+    }
+
+    fn lstm_fwd(
+        &self,
+        d: CellDims,
+        gates: &mut CudaBuf,
+        g_off: usize,
+        cs: &mut CudaBuf,
+        c_prev_off: usize,
+        c_off: usize,
+        hs: &mut CudaBuf,
+        h_off: usize,
+    ) -> Result<()> {
+        cells::lstm_fwd(self, d, gates, g_off, cs, c_prev_off, c_off, hs, h_off)
+    }
+
+    fn lstm_bwd(
+        &self,
+        d: CellDims,
+        gates: &mut CudaBuf,
+        g_off: usize,
+        cs: &CudaBuf,
+        c_prev_off: usize,
+        c_off: usize,
+        dhs: &CudaBuf,
+        dh_off: usize,
+        dc: &mut CudaBuf,
+    ) -> Result<()> {
+        cells::lstm_bwd(
+            self, d, gates, g_off, cs, c_prev_off, c_off, dhs, dh_off, dc,
+        )
+    }
+
+    fn gru_fwd(
+        &self,
+        d: CellDims,
+        gx: &mut CudaBuf,
+        gx_off: usize,
+        gh: &CudaBuf,
+        gh_off: usize,
+        hs: &mut CudaBuf,
+        h_prev_off: usize,
+        h_off: usize,
+    ) -> Result<()> {
+        cells::gru_fwd(self, d, gx, gx_off, gh, gh_off, hs, h_prev_off, h_off)
+    }
+
+    fn gru_bwd(
+        &self,
+        d: CellDims,
+        gx: &mut CudaBuf,
+        gx_off: usize,
+        gh: &mut CudaBuf,
+        gh_off: usize,
+        hs: &CudaBuf,
+        h_prev_off: usize,
+        dhs: &mut CudaBuf,
+        dh_off: usize,
+        dh_prev_off: usize,
+    ) -> Result<()> {
+        cells::gru_bwd(
+            self,
+            d,
+            gx,
+            gx_off,
+            gh,
+            gh_off,
+            hs,
+            h_prev_off,
+            dhs,
+            dh_off,
+            dh_prev_off,
+        )
+    }
+
+    fn rnn_fwd(
+        &self,
+        d: CellDims,
+        gates: &mut CudaBuf,
+        g_off: usize,
+        hs: &mut CudaBuf,
+        h_off: usize,
+    ) -> Result<()> {
+        cells::rnn_fwd(self, d, gates, g_off, hs, h_off)
+    }
+
+    fn rnn_bwd(
+        &self,
+        d: CellDims,
+        gates: &mut CudaBuf,
+        g_off: usize,
+        dhs: &CudaBuf,
+        dh_off: usize,
+    ) -> Result<()> {
+        cells::rnn_bwd(self, d, gates, g_off, dhs, dh_off)
+    }
+
+    fn softmax_xent(
+        &self,
+        logits: &CudaBuf,
+        rows: usize,
+        cols: usize,
+        targets: &CudaIds,
+        d_logits: Option<&mut CudaBuf>,
+        grad_scale: f32,
+    ) -> Result<f64> {
+        ops::softmax_xent(self, logits, rows, cols, targets, d_logits, grad_scale)
+    }
+
+    fn dropout(
+        &self,
+        x: &mut CudaBuf,
+        x_off: usize,
+        mask: &mut CudaBuf,
+        n: usize,
+        p: f32,
+        seed: u64,
+    ) -> Result<()> {
+        ops::dropout(self, x, x_off, mask, n, p, seed)
+    }
+
+    fn adam_step(
+        &self,
+        params: &mut CudaBuf,
+        grads: &CudaBuf,
+        m: &mut CudaBuf,
+        v: &mut CudaBuf,
+        n: usize,
+        s: &AdamStep,
+    ) -> Result<()> {
+        ops::adam_step(self, params, grads, m, v, n, s)
+    }
+
+    fn rmsprop_step(
+        &self,
+        params: &mut CudaBuf,
+        grads: &CudaBuf,
+        sq: &mut CudaBuf,
+        n: usize,
+        s: &RmsPropStep,
+    ) -> Result<()> {
+        ops::rmsprop_step(self, params, grads, sq, n, s)
+    }
+}

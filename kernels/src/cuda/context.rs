@@ -1,0 +1,209 @@
+//! [`CudaBackend`]: the CUDA context, one stream, the cuBLAS handle and the loaded kernels.
+//!
+//! Everything runs in order on one stream with cudarc's per-buffer event tracking turned off
+//! (one stream needs no cross-stream events, and it keeps the stream capturable as a CUDA
+//! graph). Host reads synchronize the stream.
+
+use std::sync::{Arc, Mutex};
+
+use cudarc::cublas::CudaBlas;
+use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig};
+
+use super::{modules, probe};
+use crate::{KernelError, Result};
+
+/// Threads per block of the 1-D elementwise kernels.
+pub(crate) const THREADS: u32 = 256;
+/// Grid-size cap: the kernels are grid-stride loops, so more blocks than this buy nothing.
+const MAX_BLOCKS: usize = 1 << 16;
+
+/// Every kernel function, looked up once by name.
+pub(crate) struct Kernels {
+    pub fill: CudaFunction,
+    pub scale: CudaFunction,
+    pub mul_assign: CudaFunction,
+    pub broadcast_rows: CudaFunction,
+    pub sum_rows: CudaFunction,
+    pub sum_squares_partial: CudaFunction,
+    pub reduce_f64: CudaFunction,
+    pub lstm_fwd: CudaFunction,
+    pub lstm_bwd: CudaFunction,
+    pub gru_fwd: CudaFunction,
+    pub gru_bwd: CudaFunction,
+    pub rnn_fwd: CudaFunction,
+    pub rnn_bwd: CudaFunction,
+    pub gather_rows: CudaFunction,
+    pub scatter_add_rows: CudaFunction,
+    pub softmax_xent_rows: CudaFunction,
+    pub adam_step: CudaFunction,
+    pub rmsprop_step: CudaFunction,
+    pub dropout: CudaFunction,
+}
+
+/// The CUDA backend: device buffers, cuBLAS GEMMs and fused NVRTC kernels on one stream.
+pub struct CudaBackend {
+    pub(crate) ctx: Arc<CudaContext>,
+    pub(crate) stream: Arc<CudaStream>,
+    pub(crate) blas: Mutex<CudaBlas>,
+    pub(crate) k: Kernels,
+    /// f64 scratch for device-side reductions (grown on demand).
+    scratch: Mutex<Option<CudaSlice<f64>>>,
+    name: String,
+}
+
+/// A `KernelError::Device` naming the failed operation.
+pub(crate) fn dev_err(what: &str) -> impl Fn(cudarc::driver::DriverError) -> KernelError + '_ {
+    move |e| KernelError::Device(format!("{what}: {e}"))
+}
+
+/// A 1-D launch covering `n` elements with [`THREADS`]-thread blocks.
+pub(crate) fn grid(n: usize) -> LaunchConfig {
+    let blocks = n.div_ceil(THREADS as usize).clamp(1, MAX_BLOCKS);
+    LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Launches `$f` on `$be`'s stream with `$cfg` and the arguments (all `DeviceRepr` values:
+/// device addresses as `u64`, sizes as `u64`, scalars). Evaluates to `Result<()>`.
+macro_rules! launch {
+    ($be:expr, $f:ident, $cfg:expr, $($arg:expr),+ $(,)?) => {{
+        use cudarc::driver::PushKernelArg;
+        // SAFETY: every caller checked its operand ranges against the buffer lengths first, and
+        // the argument list matches the kernel's signature in kernels/*.cu.
+        unsafe {
+            $be.stream
+                .launch_builder(&$be.k.$f)
+                $(.arg(&$arg))+
+                .launch($cfg)
+        }
+        .map(|_| ())
+        .map_err($crate::cuda::context::dev_err(stringify!($f)))
+    }};
+}
+pub(crate) use launch;
+
+impl CudaBackend {
+    /// Opens GPU `ordinal`: probes the libraries, creates the context, stream and cuBLAS handle,
+    /// and loads the kernels (NVRTC-compiled once per process for the device's architecture).
+    ///
+    /// Never panics when CUDA is missing: returns `KernelError::Unavailable` with the reason.
+    pub fn new(ordinal: usize) -> Result<Self> {
+        probe::libraries()?;
+        // A driver too old for a symbol cudarc binds would panic inside cudarc: report it.
+        std::panic::catch_unwind(|| Self::open(ordinal)).unwrap_or_else(|_| {
+            Err(KernelError::Unavailable(format!(
+                "cuda:{ordinal}: the CUDA driver library failed to load a required function (driver older than CUDA 13?)"
+            )))
+        })
+    }
+
+    fn open(ordinal: usize) -> Result<Self> {
+        let count = CudaContext::device_count().map_err(|e| {
+            KernelError::Unavailable(format!("the CUDA driver did not initialise: {e}"))
+        })?;
+        if ordinal >= count.max(0) as usize {
+            return Err(KernelError::Unavailable(format!(
+                "cuda:{ordinal} requested but {count} CUDA device(s) are visible"
+            )));
+        }
+        let ctx = CudaContext::new(ordinal)
+            .map_err(|e| KernelError::Unavailable(format!("cuda:{ordinal}: {e}")))?;
+        // SAFETY: one stream only (see the module docs); set before any buffer is allocated.
+        unsafe { ctx.disable_event_tracking() };
+        let stream = ctx.new_stream().map_err(dev_err("new_stream"))?;
+        let blas = CudaBlas::new(stream.clone())
+            .map_err(|e| KernelError::Device(format!("cuBLAS init: {e}")))?;
+        let (major, minor) = ctx
+            .compute_capability()
+            .map_err(dev_err("compute_capability"))?;
+        let arch = format!("sm_{major}{minor}");
+        let ptx = modules::cached_ptx(&arch)?;
+        let mut funcs = std::collections::HashMap::new();
+        for (src, ptx) in modules::SOURCES.iter().zip(ptx.iter()) {
+            let module = ctx.load_module(ptx.clone()).map_err(|e| {
+                KernelError::Device(format!("loading {} for {arch}: {e}", src.file))
+            })?;
+            for &name in src.kernels {
+                let f = module.load_function(name).map_err(|e| {
+                    KernelError::Device(format!("kernel {name} in {}: {e}", src.file))
+                })?;
+                funcs.insert(name, f);
+            }
+        }
+        let mut take = |name: &str| {
+            funcs
+                .remove(name)
+                .ok_or_else(|| KernelError::Device(format!("kernel {name} not in any source")))
+        };
+        let k = Kernels {
+            fill: take("fill_f32")?,
+            scale: take("scale_f32")?,
+            mul_assign: take("mul_assign_f32")?,
+            broadcast_rows: take("broadcast_rows_f32")?,
+            sum_rows: take("sum_rows_f32")?,
+            sum_squares_partial: take("sum_squares_partial")?,
+            reduce_f64: take("reduce_f64")?,
+            lstm_fwd: take("lstm_fwd")?,
+            lstm_bwd: take("lstm_bwd")?,
+            gru_fwd: take("gru_fwd")?,
+            gru_bwd: take("gru_bwd")?,
+            rnn_fwd: take("rnn_fwd")?,
+            rnn_bwd: take("rnn_bwd")?,
+            gather_rows: take("gather_rows")?,
+            scatter_add_rows: take("scatter_add_rows")?,
+            softmax_xent_rows: take("softmax_xent_rows")?,
+            adam_step: take("adam_step")?,
+            rmsprop_step: take("rmsprop_step")?,
+            dropout: take("dropout_f32")?,
+        };
+        let dev = ctx.name().unwrap_or_else(|_| "unknown device".into());
+        Ok(CudaBackend {
+            name: format!("cuda:{ordinal} {dev} ({arch})"),
+            ctx,
+            stream,
+            blas: Mutex::new(blas),
+            k,
+            scratch: Mutex::new(None),
+        })
+    }
+
+    /// Waits until every queued operation has finished (for timing and before host reads).
+    pub fn synchronize(&self) -> Result<()> {
+        self.stream.synchronize().map_err(dev_err("synchronize"))
+    }
+
+    /// The backend's name for logs.
+    pub(crate) fn device_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Binds the context to the calling thread (cheap when already bound).
+    pub(crate) fn bind(&self) -> Result<()> {
+        self.ctx.bind_to_thread().map_err(dev_err("bind context"))
+    }
+
+    /// Runs `f` with the device address of an f64 scratch buffer of at least `n` elements
+    /// (grown on demand, locked for the duration).
+    pub(crate) fn with_scratch<R>(&self, n: usize, f: impl FnOnce(u64) -> Result<R>) -> Result<R> {
+        let mut g = self
+            .scratch
+            .lock()
+            .map_err(|_| KernelError::Device("scratch lock poisoned".into()))?;
+        let buf = match g.take() {
+            Some(s) if s.len() >= n => s,
+            _ => {
+                let cap = n.max(1024).next_power_of_two();
+                self.stream
+                    .alloc_zeros::<f64>(cap)
+                    .map_err(dev_err("scratch alloc"))?
+            }
+        };
+        let base = buf.device_ptr(&self.stream).0;
+        let r = f(base);
+        *g = Some(buf);
+        r
+    }
+}

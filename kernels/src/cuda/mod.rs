@@ -1,0 +1,22 @@
+//! CUDA backend: [`CudaBackend`] implements [`Backend`](crate::Backend) with cuBLAS GEMMs and
+//! fused NVRTC kernels (`kernels/*.cu`). The libraries are loaded at run time (cudarc
+//! `dynamic-loading`), so this module always builds; [`CudaBackend::new`] probes them first and
+//! returns [`KernelError::Unavailable`](crate::KernelError::Unavailable) instead of panicking.
+
+mod backend;
+mod blas;
+mod buffers;
+// The CPU backend's bounds checks, shared verbatim so both devices reject the same operands.
+mod cells;
+#[path = "../cpu/check.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod check;
+mod context;
+mod modules;
+mod ops;
+mod probe;
+
+pub use buffers::{CudaBuf, CudaIds};
+pub use context::CudaBackend;
+pub use modules::{compile_ptx, KernelSource, NVRTC_TEST_ARCHS, SOURCES};
+pub use probe::{device_count, libraries, nvrtc_available};

@@ -1,0 +1,349 @@
+//! Non-cell ops on the device: row helpers, reductions, embedding, loss, dropout, optimizers.
+//! Each validates its operands exactly like the CPU backend (`cpu/ops.rs`), then launches.
+
+use cudarc::driver::LaunchConfig;
+
+use super::buffers::{CudaBuf, CudaIds};
+use super::check::{self, shape_err, span};
+use super::context::{dev_err, grid, launch, CudaBackend, THREADS};
+use crate::{AdamStep, Result, RmsPropStep};
+
+/// Blocks of the first pass of `sum_squares` (one f64 partial each; a fixed count keeps the
+/// summation order, hence the result, deterministic for a given `n`).
+const PARTIAL_BLOCKS: usize = 1024;
+
+/// See [`Backend::broadcast_rows`](crate::Backend::broadcast_rows).
+pub(crate) fn broadcast_rows(
+    be: &CudaBackend,
+    bias: &CudaBuf,
+    bias_off: usize,
+    out: &mut CudaBuf,
+    off: usize,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    span("broadcast_rows bias", bias.len(), bias_off, cols)?;
+    let n = check::mul("broadcast_rows", rows, cols)?;
+    span("broadcast_rows out", out.len(), off, n)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (pb, po) = (bias.at(s, bias_off), out.at(s, off));
+    launch!(be, broadcast_rows, grid(n), pb, po, n as u64, cols as u64)
+}
+
+/// See [`Backend::sum_rows`](crate::Backend::sum_rows).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sum_rows(
+    be: &CudaBackend,
+    src: &CudaBuf,
+    src_off: usize,
+    rows: usize,
+    cols: usize,
+    dst: &mut CudaBuf,
+    dst_off: usize,
+    accumulate: bool,
+) -> Result<()> {
+    let n = check::mul("sum_rows", rows, cols)?;
+    span("sum_rows src", src.len(), src_off, n)?;
+    span("sum_rows dst", dst.len(), dst_off, cols)?;
+    if cols == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (ps, pd) = (src.at(s, src_off), dst.at(s, dst_off));
+    let cfg = LaunchConfig {
+        grid_dim: (cols.div_ceil(32) as u32, 1, 1),
+        block_dim: (32, 8, 1),
+        shared_mem_bytes: 0,
+    };
+    let acc = accumulate as i32;
+    launch!(be, sum_rows, cfg, ps, rows as u64, cols as u64, pd, acc)
+}
+
+/// See [`Backend::mul_assign`](crate::Backend::mul_assign).
+pub(crate) fn mul_assign(
+    be: &CudaBackend,
+    a: &mut CudaBuf,
+    a_off: usize,
+    b: &CudaBuf,
+    b_off: usize,
+    n: usize,
+) -> Result<()> {
+    span("mul_assign a", a.len(), a_off, n)?;
+    span("mul_assign b", b.len(), b_off, n)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (pa, pb) = (a.at(s, a_off), b.at(s, b_off));
+    launch!(be, mul_assign, grid(n), pa, pb, n as u64)
+}
+
+/// Reduces `n` f64 values at device address `xs` into the f64 at `out` on the device and
+/// copies that one number back.
+fn reduce_to_host(be: &CudaBackend, xs: u64, n: usize, out: u64) -> Result<f64> {
+    let cfg = LaunchConfig {
+        grid_dim: (1, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    launch!(be, reduce_f64, cfg, xs, n as u64, out)?;
+    let mut host = [0.0f64; 1];
+    be.bind()?;
+    // SAFETY: `out` addresses one f64 inside the scratch buffer the caller holds locked.
+    unsafe { cudarc::driver::result::memcpy_dtoh_async(&mut host, out, be.stream.cu_stream()) }
+        .map_err(dev_err("reduce copy"))?;
+    be.synchronize()?;
+    Ok(host[0])
+}
+
+/// See [`Backend::sum_squares`](crate::Backend::sum_squares).
+pub(crate) fn sum_squares(be: &CudaBackend, buf: &CudaBuf, off: usize, n: usize) -> Result<f64> {
+    span("sum_squares", buf.len(), off, n)?;
+    if n == 0 {
+        return Ok(0.0);
+    }
+    let blocks = n.div_ceil(THREADS as usize).min(PARTIAL_BLOCKS);
+    let cfg = LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let px = buf.at(&be.stream, off);
+    be.with_scratch(blocks + 1, |base| {
+        launch!(be, sum_squares_partial, cfg, px, n as u64, base)?;
+        reduce_to_host(be, base, blocks, base + (blocks * 8) as u64)
+    })
+}
+
+/// Checks `ids[..n]` (host mirror) against `vocab` rows.
+fn check_ids(what: &str, ids: &CudaIds, n: usize, vocab: usize) -> Result<()> {
+    match ids.host[..n].iter().find(|&&id| id as usize >= vocab) {
+        Some(&bad) => shape_err(format!("{what}: id {bad} >= {vocab} table rows")),
+        None => Ok(()),
+    }
+}
+
+/// See [`Backend::gather_rows`](crate::Backend::gather_rows).
+pub(crate) fn gather_rows(
+    be: &CudaBackend,
+    table: &CudaBuf,
+    cols: usize,
+    ids: &CudaIds,
+    ids_n: usize,
+    out: &mut CudaBuf,
+) -> Result<()> {
+    span("gather_rows ids", ids.len(), 0, ids_n)?;
+    let n = check::mul("gather_rows", ids_n, cols)?;
+    span("gather_rows out", out.len(), 0, n)?;
+    if cols == 0 {
+        return Ok(());
+    }
+    let vocab = table.len() / cols;
+    check_ids("gather_rows", ids, ids_n, vocab)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (pt, pi, po) = (table.at(s, 0), ids.at(s), out.at(s, 0));
+    launch!(
+        be,
+        gather_rows,
+        grid(n),
+        pt,
+        cols as u64,
+        vocab as u64,
+        pi,
+        n as u64,
+        po
+    )
+}
+
+/// See [`Backend::scatter_add_rows`](crate::Backend::scatter_add_rows).
+pub(crate) fn scatter_add_rows(
+    be: &CudaBackend,
+    src: &CudaBuf,
+    cols: usize,
+    ids: &CudaIds,
+    ids_n: usize,
+    d_table: &mut CudaBuf,
+    table_off: usize,
+) -> Result<()> {
+    span("scatter_add_rows ids", ids.len(), 0, ids_n)?;
+    let n = check::mul("scatter_add_rows", ids_n, cols)?;
+    span("scatter_add_rows src", src.len(), 0, n)?;
+    span("scatter_add_rows d_table", d_table.len(), table_off, 0)?;
+    if cols == 0 {
+        return Ok(());
+    }
+    let vocab = (d_table.len() - table_off) / cols;
+    check_ids("scatter_add_rows", ids, ids_n, vocab)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (ps, pi, pt) = (src.at(s, 0), ids.at(s), d_table.at(s, table_off));
+    launch!(
+        be,
+        scatter_add_rows,
+        grid(n),
+        ps,
+        cols as u64,
+        vocab as u64,
+        pi,
+        n as u64,
+        pt
+    )
+}
+
+/// See [`Backend::softmax_xent`](crate::Backend::softmax_xent). Row losses are summed on the
+/// device; one f64 comes back.
+pub(crate) fn softmax_xent(
+    be: &CudaBackend,
+    logits: &CudaBuf,
+    rows: usize,
+    cols: usize,
+    targets: &CudaIds,
+    d_logits: Option<&mut CudaBuf>,
+    grad_scale: f32,
+) -> Result<f64> {
+    let n = check::mul("softmax_xent", rows, cols)?;
+    span("softmax_xent logits", logits.len(), 0, n)?;
+    span("softmax_xent targets", targets.len(), 0, rows)?;
+    if let Some(d) = d_logits.as_deref() {
+        span("softmax_xent d_logits", d.len(), 0, n)?;
+    }
+    if let Some(&bad) = targets.host[..rows].iter().find(|&&t| t as usize >= cols) {
+        return shape_err(format!("softmax_xent: target {bad} >= {cols} classes"));
+    }
+    if rows == 0 {
+        return Ok(0.0);
+    }
+    let s = &be.stream;
+    let warps_per_block = THREADS as usize / 32;
+    let cfg = LaunchConfig {
+        grid_dim: (rows.div_ceil(warps_per_block).min(1 << 16) as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let (pl, pt) = (logits.at(s, 0), targets.at(s));
+    let pd = d_logits.map_or(0, |d| d.at(s, 0));
+    be.with_scratch(rows + 1, |base| {
+        launch!(
+            be,
+            softmax_xent_rows,
+            cfg,
+            pl,
+            rows as u64,
+            cols as u64,
+            pt,
+            pd,
+            grad_scale,
+            base
+        )?;
+        reduce_to_host(be, base, rows, base + (rows * 8) as u64)
+    })
+}
+
+/// See [`Backend::dropout`](crate::Backend::dropout): the same counter-based mask as the CPU.
+pub(crate) fn dropout(
+    be: &CudaBackend,
+    x: &mut CudaBuf,
+    x_off: usize,
+    mask: &mut CudaBuf,
+    n: usize,
+    p: f32,
+    seed: u64,
+) -> Result<()> {
+    span("dropout x", x.len(), x_off, n)?;
+    span("dropout mask", mask.len(), 0, n)?;
+    if !(0.0..1.0).contains(&p) {
+        return shape_err(format!("dropout: p = {p} is not in [0, 1)"));
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let keep = 1.0 / (1.0 - p);
+    let s = &be.stream;
+    let (px, pm) = (x.at(s, x_off), mask.at(s, 0));
+    launch!(be, dropout, grid(n), px, pm, n as u64, p, keep, seed)
+}
+
+/// See [`Backend::adam_step`](crate::Backend::adam_step); the scalar factors are computed
+/// exactly as the CPU backend does.
+pub(crate) fn adam_step(
+    be: &CudaBackend,
+    params: &mut CudaBuf,
+    grads: &CudaBuf,
+    m: &mut CudaBuf,
+    v: &mut CudaBuf,
+    n: usize,
+    st: &AdamStep,
+) -> Result<()> {
+    span("adam params", params.len(), 0, n)?;
+    span("adam grads", grads.len(), 0, n)?;
+    span("adam m", m.len(), 0, n)?;
+    span("adam v", v.len(), 0, n)?;
+    if st.step == 0 {
+        return shape_err("adam: step is 1-based, got 0".into());
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let bc1 = 1.0 - (st.beta1 as f64).powf(st.step as f64);
+    let bc2 = 1.0 - (st.beta2 as f64).powf(st.step as f64);
+    let step_size = (st.lr as f64 / bc1) as f32;
+    let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
+    let decay = 1.0 - st.lr * st.weight_decay;
+    let s = &be.stream;
+    let (pp, pg, pm, pv) = (params.at(s, 0), grads.at(s, 0), m.at(s, 0), v.at(s, 0));
+    launch!(
+        be,
+        adam_step,
+        grid(n),
+        pp,
+        pg,
+        pm,
+        pv,
+        n as u64,
+        st.beta1,
+        st.beta2,
+        st.eps,
+        step_size,
+        inv_bc2_sqrt,
+        decay
+    )
+}
+
+/// See [`Backend::rmsprop_step`](crate::Backend::rmsprop_step).
+pub(crate) fn rmsprop_step(
+    be: &CudaBackend,
+    params: &mut CudaBuf,
+    grads: &CudaBuf,
+    sq: &mut CudaBuf,
+    n: usize,
+    st: &RmsPropStep,
+) -> Result<()> {
+    span("rmsprop params", params.len(), 0, n)?;
+    span("rmsprop grads", grads.len(), 0, n)?;
+    span("rmsprop sq", sq.len(), 0, n)?;
+    if n == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (pp, pg, ps) = (params.at(s, 0), grads.at(s, 0), sq.at(s, 0));
+    launch!(
+        be,
+        rmsprop_step,
+        grid(n),
+        pp,
+        pg,
+        ps,
+        n as u64,
+        st.lr,
+        st.alpha,
+        st.eps
+    )
+}

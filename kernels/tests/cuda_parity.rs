@@ -1,0 +1,373 @@
+//! CPU ↔ CUDA parity: each test body is written once, generic over [`Backend`], run on the CPU
+//! backend (the spec) and on the CUDA backend, and every output is compared (rule 1 and 6 of
+//! the design notes). Without a usable GPU each test prints `SKIPPED <test>: <reason>` and
+//! passes, unless `RNNGYM_REQUIRE_GPU=1` (set by `scripts/gpu-check.sh` bundles), which turns a
+//! skip into a failure.
+//!
+//! Tolerances (|gpu − cpu| ≤ abs + rel·|cpu|), stated per test:
+//! - bit-exact (0, 0): copies, fill, broadcast, gather, dropout masks and outputs, mul/scale;
+//! - cells: rel 2e-5, abs 2e-6 (CUDA `expf`/`tanhf` are within 2 ulp of the host libm);
+//! - GEMM: rel 1e-4, abs 1e-4 (cuBLAS sums in another order; k ≤ 96);
+//! - reductions (sum_rows, scatter-add, softmax gradient): rel 1e-5, abs 1e-6; loss and
+//!   sum of squares (f64 results): rel 1e-6;
+//! - optimizers: rel 1e-6, abs 1e-7 (same f32 formulas, `--fmad=false`, IEEE sqrt/div).
+
+mod common;
+use common::*;
+use rnngym_kernels::cuda::CudaBackend;
+use rnngym_kernels::{AdamStep, Backend, CellDims, CpuBackend, Gemm, KernelError, RmsPropStep};
+
+/// Named outputs of one test body, widened to f64.
+type Outs = Vec<(&'static str, Vec<f64>)>;
+
+/// The GPU, or `None` after printing why the test is skipped.
+fn gpu(test: &str) -> Option<CudaBackend> {
+    match CudaBackend::new(0) {
+        Ok(be) => Some(be),
+        Err(e) => {
+            if std::env::var("RNNGYM_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("{test}: RNNGYM_REQUIRE_GPU=1 but {e}");
+            }
+            skip_note(&format!("SKIPPED {test}: {e}"));
+            None
+        }
+    }
+}
+
+/// Prints past the test harness's output capture, so skips show in a plain `cargo test`.
+fn skip_note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+fn up<B: Backend>(be: &B, x: &[f32]) -> B::Buf {
+    be.upload(x).unwrap()
+}
+
+fn down<B: Backend>(be: &B, b: &B::Buf) -> Vec<f64> {
+    let mut out = vec![0f32; be.len(b)];
+    be.read(b, 0, &mut out).unwrap();
+    out.into_iter().map(f64::from).collect()
+}
+
+fn ids<B: Backend>(be: &B, x: &[u32]) -> B::IBuf {
+    let mut b = be.zeros_ids(x.len()).unwrap();
+    be.write_ids(&mut b, x).unwrap();
+    b
+}
+
+fn compare(test: &str, got: &Outs, want: &Outs, rel: f64, abs: f64) {
+    assert_eq!(got.len(), want.len(), "{test}: output count");
+    for ((name, g), (_, w)) in got.iter().zip(want) {
+        assert_eq!(g.len(), w.len(), "{test} {name}: length");
+        for (i, (&g, &w)) in g.iter().zip(w).enumerate() {
+            let ok = (g - w).abs() <= abs + rel * w.abs() || (g.is_nan() && w.is_nan());
+            assert!(
+                ok,
+                "{test} {name}[{i}]: cuda {g}, cpu {w} (rel {rel}, abs {abs})"
+            );
+        }
+    }
+}
+
+/// `parity!(name, rel, abs, |be| { body returning Outs })`: one body, run on both backends.
+macro_rules! parity {
+    ($name:ident, $rel:expr, $abs:expr, |$be:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            fn body<B: Backend>($be: &B) -> Outs $body
+            // The CPU side always runs, so the body itself is exercised without a GPU too.
+            let want = body(&CpuBackend::new(1));
+            let Some(cuda) = gpu(stringify!($name)) else { return };
+            let got = body(&cuda);
+            compare(stringify!($name), &got, &want, $rel, $abs);
+        }
+    };
+}
+
+parity!(memory_ops_are_exact, 0.0, 0.0, |be| {
+    let mut r = rng(1);
+    let x = rand_vec(&mut r, 1000, 3.0);
+    let mut a = up(be, &x);
+    be.write(&mut a, 17, &x[..100]).unwrap();
+    be.fill(&mut a, 500, 33, -2.5).unwrap();
+    let mut b = be.zeros(600).unwrap();
+    be.copy(&a, 3, &mut b, 5, 590).unwrap();
+    be.copy_within(&mut b, 0, 300, 250).unwrap();
+    let mut part = vec![0f32; 77];
+    be.read(&a, 400, &mut part).unwrap();
+    let empty = be.zeros(0).unwrap();
+    assert_eq!(be.len(&empty), 0);
+    vec![
+        ("a", down(be, &a)),
+        ("b", down(be, &b)),
+        ("part", part.into_iter().map(f64::from).collect()),
+    ]
+});
+
+parity!(elementwise_ops_are_exact, 0.0, 0.0, |be| {
+    let mut r = rng(2);
+    let (rows, cols) = (37, 70);
+    let bias = up(be, &rand_vec(&mut r, cols + 9, 1.0));
+    let mut out = up(be, &rand_vec(&mut r, 5 + rows * cols, 1.0));
+    be.broadcast_rows(&bias, 9, &mut out, 5, rows, cols)
+        .unwrap();
+    let mut a = up(be, &rand_vec(&mut r, 3000, 2.0));
+    let b = up(be, &rand_vec(&mut r, 3000, 2.0));
+    be.mul_assign(&mut a, 10, &b, 20, 2900).unwrap();
+    be.scale(&mut a, 1, 2000, -0.75).unwrap();
+    vec![("broadcast", down(be, &out)), ("mul_scale", down(be, &a))]
+});
+
+parity!(sum_rows_matches, 1e-5, 1e-5, |be| {
+    let mut r = rng(3);
+    let mut outs = Outs::new();
+    for &(rows, cols) in &[(1usize, 1usize), (300, 70), (1000, 33), (7, 513)] {
+        let src = up(be, &rand_vec(&mut r, 4 + rows * cols, 1.0));
+        let init = rand_vec(&mut r, cols + 2, 1.0);
+        let mut set = up(be, &init);
+        be.sum_rows(&src, 4, rows, cols, &mut set, 2, false)
+            .unwrap();
+        let mut acc = up(be, &init);
+        be.sum_rows(&src, 4, rows, cols, &mut acc, 2, true).unwrap();
+        outs.push(("set", down(be, &set)));
+        outs.push(("acc", down(be, &acc)));
+    }
+    outs
+});
+
+parity!(sum_squares_matches, 1e-6, 0.0, |be| {
+    let mut r = rng(4);
+    let x = up(be, &rand_vec(&mut r, 300_001, 1.5));
+    let mut v = Vec::new();
+    for &(off, n) in &[(0usize, 0usize), (0, 1), (3, 255), (1, 257), (1, 300_000)] {
+        v.push(be.sum_squares(&x, off, n).unwrap());
+    }
+    vec![("sum_squares", v)]
+});
+
+parity!(gemm_matches_every_layout, 1e-4, 1e-4, |be| {
+    let mut r = rng(5);
+    let mut outs = Outs::new();
+    for &(m, n, k) in &[
+        (1usize, 1usize, 1usize),
+        (17, 33, 9),
+        (64, 96, 96),
+        (5, 7, 0),
+    ] {
+        for &(ta, tb) in &[(false, false), (false, true), (true, false), (true, true)] {
+            let (ar, ac) = if ta { (k, m) } else { (m, k) };
+            let (br, bc) = if tb { (n, k) } else { (k, n) };
+            let (lda, ldb, ldc) = (ac + 3, bc + 1, n + 2);
+            let g = Gemm {
+                m,
+                n,
+                k,
+                alpha: 0.5,
+                beta: if k == 0 { 0.0 } else { 0.25 },
+                trans_a: ta,
+                trans_b: tb,
+                a_off: 2,
+                lda,
+                b_off: 1,
+                ldb,
+                c_off: 3,
+                ldc,
+            };
+            let a = up(be, &rand_vec(&mut r, 2 + ar * lda, 1.0));
+            let b = up(be, &rand_vec(&mut r, 1 + br * ldb, 1.0));
+            let mut c = up(be, &rand_vec(&mut r, 3 + m * ldc, 1.0));
+            be.gemm(&g, &a, &b, &mut c).unwrap();
+            outs.push(("c", down(be, &c)));
+        }
+    }
+    outs
+});
+
+parity!(embedding_gather_scatter_match, 1e-5, 1e-6, |be| {
+    let mut r = rng(6);
+    let (v, cols, n) = (65usize, 48usize, 700usize);
+    let table = up(be, &rand_vec(&mut r, v * cols, 1.0));
+    let tok = ids(be, &rand_ids(&mut r, n + 5, v as u32));
+    let mut out = be.zeros(n * cols).unwrap();
+    be.gather_rows(&table, cols, &tok, n, &mut out).unwrap();
+    let src = up(be, &rand_vec(&mut r, n * cols, 1.0));
+    let mut d_table = up(be, &rand_vec(&mut r, 4 + v * cols, 1.0));
+    be.scatter_add_rows(&src, cols, &tok, n, &mut d_table, 4)
+        .unwrap();
+    vec![("gather", down(be, &out)), ("scatter", down(be, &d_table))]
+});
+
+parity!(lstm_cells_match, 2e-5, 2e-6, |be| {
+    let mut r = rng(7);
+    let mut outs = Outs::new();
+    for &d in &[
+        CellDims { b: 1, h: 1 },
+        CellDims { b: 5, h: 65 },
+        CellDims { b: 32, h: 128 },
+    ] {
+        let nh = d.b * d.h;
+        let mut gates = up(be, &rand_vec(&mut r, 3 + 4 * nh, 3.0));
+        let mut cs = up(be, &rand_vec(&mut r, 1 + 2 * nh, 2.0));
+        let mut hs = up(be, &rand_vec(&mut r, 2 + nh, 1.0));
+        be.lstm_fwd(d, &mut gates, 3, &mut cs, 1, 1 + nh, &mut hs, 2)
+            .unwrap();
+        // In place: c_prev and c are the same range.
+        let mut gates2 = up(be, &rand_vec(&mut r, 4 * nh, 3.0));
+        let mut cs2 = up(be, &rand_vec(&mut r, nh, 2.0));
+        let mut hs2 = be.zeros(nh).unwrap();
+        be.lstm_fwd(d, &mut gates2, 0, &mut cs2, 0, 0, &mut hs2, 0)
+            .unwrap();
+        outs.push(("fwd gates", down(be, &gates)));
+        outs.push(("fwd cs", down(be, &cs)));
+        outs.push(("fwd hs", down(be, &hs)));
+        outs.push(("fwd in-place cs", down(be, &cs2)));
+        outs.push(("fwd in-place hs", down(be, &hs2)));
+        let dhs = up(be, &rand_vec(&mut r, 5 + nh, 1.0));
+        let mut dc = up(be, &rand_vec(&mut r, nh, 1.0));
+        be.lstm_bwd(d, &mut gates, 3, &cs, 1, 1 + nh, &dhs, 5, &mut dc)
+            .unwrap();
+        outs.push(("bwd gates", down(be, &gates)));
+        outs.push(("bwd dc", down(be, &dc)));
+    }
+    outs
+});
+
+parity!(gru_and_rnn_cells_match, 2e-5, 2e-6, |be| {
+    let mut r = rng(8);
+    let mut outs = Outs::new();
+    for &d in &[
+        CellDims { b: 1, h: 1 },
+        CellDims { b: 5, h: 65 },
+        CellDims { b: 32, h: 128 },
+    ] {
+        let nh = d.b * d.h;
+        let mut gx = up(be, &rand_vec(&mut r, 2 + 3 * nh, 3.0));
+        let mut gh = up(be, &rand_vec(&mut r, 1 + 3 * nh, 3.0));
+        let mut hs = up(be, &rand_vec(&mut r, 1 + 2 * nh, 1.0));
+        be.gru_fwd(d, &mut gx, 2, &gh, 1, &mut hs, 1, 1 + nh)
+            .unwrap();
+        outs.push(("gru fwd gx", down(be, &gx)));
+        outs.push(("gru fwd hs", down(be, &hs)));
+        let mut dhs = up(be, &rand_vec(&mut r, 3 + 2 * nh, 1.0));
+        be.gru_bwd(d, &mut gx, 2, &mut gh, 1, &hs, 1, &mut dhs, 3 + nh, 3)
+            .unwrap();
+        outs.push(("gru bwd gx", down(be, &gx)));
+        outs.push(("gru bwd gh", down(be, &gh)));
+        outs.push(("gru bwd dhs", down(be, &dhs)));
+        let mut g = up(be, &rand_vec(&mut r, 4 + nh, 3.0));
+        let mut h = be.zeros(1 + nh).unwrap();
+        be.rnn_fwd(d, &mut g, 4, &mut h, 1).unwrap();
+        outs.push(("rnn fwd h", down(be, &h)));
+        let dh = up(be, &rand_vec(&mut r, nh, 1.0));
+        be.rnn_bwd(d, &mut g, 4, &dh, 0).unwrap();
+        outs.push(("rnn bwd", down(be, &g)));
+    }
+    outs
+});
+
+parity!(softmax_xent_matches, 1e-5, 1e-6, |be| {
+    let mut r = rng(9);
+    let mut outs = Outs::new();
+    for &(rows, cols) in &[(1usize, 1usize), (257, 65), (64, 300), (3, 5000)] {
+        let logits = up(be, &rand_vec(&mut r, rows * cols, 8.0));
+        let t = ids(be, &rand_ids(&mut r, rows, cols as u32));
+        let mut d = be.zeros(rows * cols).unwrap();
+        let loss = be
+            .softmax_xent(&logits, rows, cols, &t, Some(&mut d), 0.125)
+            .unwrap();
+        let loss_only = be.softmax_xent(&logits, rows, cols, &t, None, 1.0).unwrap();
+        outs.push(("loss", vec![loss, loss_only]));
+        outs.push(("d_logits", down(be, &d)));
+    }
+    outs
+});
+
+parity!(dropout_masks_are_identical, 0.0, 0.0, |be| {
+    let mut r = rng(10);
+    let mut outs = Outs::new();
+    for &(p, seed) in &[(0.0f32, 1u64), (0.25, 42), (0.5, u64::MAX)] {
+        let mut x = up(be, &rand_vec(&mut r, 6 + 10_000, 1.0));
+        let mut mask = be.zeros(10_000).unwrap();
+        be.dropout(&mut x, 6, &mut mask, 10_000, p, seed).unwrap();
+        outs.push(("x", down(be, &x)));
+        outs.push(("mask", down(be, &mask)));
+    }
+    outs
+});
+
+parity!(optimizer_steps_match, 1e-6, 1e-7, |be| {
+    let mut r = rng(11);
+    let n = 5000;
+    let mut p = up(be, &rand_vec(&mut r, n, 1.0));
+    let mut m = be.zeros(n).unwrap();
+    let mut v = be.zeros(n).unwrap();
+    let mut p2 = up(be, &rand_vec(&mut r, n, 1.0));
+    let mut sq = be.zeros(n).unwrap();
+    for step in 1..=5u64 {
+        let g = up(be, &rand_vec(&mut r, n, 0.1));
+        let s = AdamStep {
+            lr: 2e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            step,
+        };
+        be.adam_step(&mut p, &g, &mut m, &mut v, n, &s).unwrap();
+        let s = RmsPropStep {
+            lr: 1e-3,
+            alpha: 0.99,
+            eps: 1e-8,
+        };
+        be.rmsprop_step(&mut p2, &g, &mut sq, n, &s).unwrap();
+    }
+    vec![
+        ("adam p", down(be, &p)),
+        ("adam m", down(be, &m)),
+        ("adam v", down(be, &v)),
+        ("rmsprop p", down(be, &p2)),
+        ("rmsprop sq", down(be, &sq)),
+    ]
+});
+
+#[test]
+fn bad_operands_are_shape_errors_on_the_gpu() {
+    let Some(be) = gpu("bad_operands_are_shape_errors_on_the_gpu") else {
+        return;
+    };
+    let mut a = be.zeros(10).unwrap();
+    let b = be.zeros(10).unwrap();
+    let shape = |r: rnngym_kernels::Result<()>| matches!(r, Err(KernelError::Shape(_)));
+    assert!(shape(be.fill(&mut a, 5, 6, 1.0)));
+    assert!(shape(be.copy(&b, 0, &mut a, 1, 10)));
+    assert!(shape(be.gemm(
+        &Gemm::nn(4, 4, 4),
+        &a,
+        &b,
+        &mut be.zeros(16).unwrap()
+    )));
+    let t = ids(&be, &[0, 70]);
+    let mut out = be.zeros(20).unwrap();
+    assert!(shape(be.gather_rows(&a, 5, &t, 2, &mut out)));
+    assert!(matches!(
+        be.softmax_xent(&a, 2, 5, &t, None, 1.0),
+        Err(KernelError::Shape(_))
+    ));
+}
+
+#[test]
+fn missing_device_is_a_clean_error() {
+    // Never a panic: without CUDA this is `Unavailable`; with it, a nonexistent ordinal is.
+    match CudaBackend::new(4096) {
+        Err(KernelError::Unavailable(msg)) => {
+            assert!(
+                !msg.is_empty() && !msg.contains('\n'),
+                "one-line reason: {msg}"
+            );
+            skip_note(&format!("cuda:4096 -> {msg}"));
+        }
+        Err(e) => panic!("expected Unavailable, got {e}"),
+        Ok(_) => panic!("cuda:4096 should not exist"),
+    }
+}
