@@ -1,5 +1,6 @@
 //! Built-in codecs: [`CharCodec`] (Unicode characters) and [`OpaqueCodec`] (bare token ids),
-//! and [`codec_from_spec`], which rebuilds either from the JSON stored in a checkpoint.
+//! and [`codec_from_spec`], which rebuilds them, and the audio codecs of [`crate::wav`], from the
+//! JSON stored in a checkpoint.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -190,7 +191,7 @@ pub fn codec_from_spec(v: &Value) -> Result<Arc<dyn Codec>, GymError> {
         Some(other) => return Err(bad(format!("'kind' must be a string, got {other}"))),
         None => {
             return Err(bad(
-                "missing 'kind' (expected \"char\" or \"opaque\")".into()
+                "missing 'kind' (expected \"char\", \"opaque\", \"mulaw\" or \"linear\")".into(),
             ))
         }
     };
@@ -233,8 +234,11 @@ pub fn codec_from_spec(v: &Value) -> Result<Arc<dyn Codec>, GymError> {
             }
             Ok(Arc::new(OpaqueCodec::new(n as usize)))
         }
+        "mulaw" | "linear" => Ok(Arc::new(
+            crate::wav::SampleCodec::from_spec(kind, obj).map_err(bad)?,
+        )),
         other => Err(bad(format!(
-            "unknown kind \"{other}\" (known: \"char\", \"opaque\")"
+            "unknown kind \"{other}\" (known: \"char\", \"opaque\", \"mulaw\", \"linear\")"
         ))),
     }
 }

@@ -76,6 +76,21 @@ pub trait Codec: Send + Sync {
     fn render(&self, tokens: &[u32]) -> String;
     /// A self-describing JSON value from which [`crate::codec_from_spec`] rebuilds the codec.
     fn spec(&self) -> serde_json::Value;
+    /// The audio view of this codec (tokens ↔ sample values at a rate); `None` for non-audio
+    /// codecs, which is the default.
+    fn audio(&self) -> Option<&dyn AudioCodec> {
+        None
+    }
+}
+
+/// Tokens ↔ audio sample values in [-1, 1] at a fixed sample rate (the `wav-v1` codecs).
+pub trait AudioCodec: Send + Sync {
+    /// Samples per second of the audio the tokens stand for.
+    fn sample_rate(&self) -> u32;
+    /// The sample value in [-1, 1] that `token` stands for (the centre of its quantization cell).
+    fn sample_of(&self, token: u32) -> f32;
+    /// The token whose cell holds `sample` (clamped to [-1, 1]; NaN maps to the cell of 0).
+    fn token_of(&self, sample: f32) -> u32;
 }
 
 /// A source of token windows. Implement this to train on your own data.

@@ -1,15 +1,17 @@
 //! Gyms for rnngym: the [`Gym`] and [`Codec`] traits, the registry of versioned gym ids, the
-//! [`check_gym`] conformance suite, and the built-in text gym (`text-v1`).
+//! [`check_gym`] conformance suite, and the built-in gyms: text (`text-v1`) and WAV audio
+//! (`wav-v1`).
 
 pub mod check;
 pub mod codec;
 pub mod gym;
 pub mod registry;
 pub mod text;
+pub mod wav;
 
 pub use check::{check_gym, CheckReport};
 pub use codec::{codec_from_spec, CharCodec, OpaqueCodec};
-pub use gym::{Codec, EpisodeInfo, Gym, Shape, Split, Step, UnknownPolicy};
+pub use gym::{AudioCodec, Codec, EpisodeInfo, Gym, Shape, Split, Step, UnknownPolicy};
 pub use registry::{GymRegistry, GymSpec};
 
 /// Errors raised by gyms and codecs; messages name the file / key / value involved.

@@ -70,10 +70,12 @@ impl GymRegistry {
         }
     }
 
-    /// A registry holding the built-in gyms (`text-v1`).
+    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`).
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
         r.register(crate::text::ID, crate::text::TextGym::from_spec_boxed)
+            .expect("built-in ids are unique");
+        r.register(crate::wav::ID, crate::wav::WavGym::from_spec_boxed)
             .expect("built-in ids are unique");
         r
     }

@@ -15,7 +15,7 @@ fn make_text_v1() {
     spec.path = Some("t.txt".into());
     spec.base_dir = dir.path().to_path_buf();
     let reg = GymRegistry::default();
-    assert_eq!(reg.ids(), vec!["text-v1".to_string()]);
+    assert_eq!(reg.ids(), vec!["text-v1".to_string(), "wav-v1".to_string()]);
     let gym = reg.make(&spec).unwrap();
     assert_eq!(gym.id(), "text-v1");
     assert_eq!(gym.codec().vocab_size(), 8);

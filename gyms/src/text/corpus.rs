@@ -119,7 +119,7 @@ fn expand_glob(pattern: &str, base_dir: &Path, source: &str) -> Result<Vec<PathB
 
 /// Depth-first walk over sorted entries (so the output is sorted by path), skipping hidden
 /// entries; `visited` holds canonical directories so symlink loops end.
-fn walk(
+pub(crate) fn walk(
     dir: &Path,
     depth: usize,
     visited: &mut HashSet<PathBuf>,

@@ -4,6 +4,7 @@
 mod corpus;
 mod gym;
 
+pub(crate) use corpus::walk;
 pub use corpus::{load_corpus, Corpus};
 pub use gym::TextGym;
 

@@ -1,0 +1,359 @@
+//! `WavGym`: a WAV corpus as char-rnn windows. A training episode is one file (chosen by the
+//! seed, weighted by length, as in MyCaffe's gym): its `n` tokens are cut into `B` contiguous
+//! lane streams of `W·T` tokens (W = ⌊(n−1)/(B·T)⌋) from a seeded offset, exactly like
+//! `text-v1`, so windows never straddle files and the trainer carries state across windows. A
+//! validation episode walks every validation file in turn, each starting with every lane reset,
+//! so one `test()` measures the whole validation split.
+
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::codec::SampleCodec;
+use super::corpus::{load_corpus, unigram_entropy_bits, Clip};
+use super::options::{SplitMode, WavOptions};
+use super::ID;
+use crate::{AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step};
+
+/// One contiguous run of tokens from one file (a whole file, or its head or tail).
+#[derive(Clone, Debug)]
+struct Stream {
+    name: String,
+    tokens: Vec<u16>,
+}
+
+/// The windows of one stream in an episode.
+#[derive(Clone, Copy, Debug)]
+struct Segment {
+    stream: usize,
+    offset: usize,
+    windows: usize,
+}
+
+/// Where the current episode stands.
+struct Episode {
+    split: Split,
+    shape: Shape,
+    segments: Vec<Segment>,
+    seg: usize,
+    w: usize,
+}
+
+/// The built-in WAV gym (`wav-v1`).
+pub struct WavGym {
+    codec: Arc<SampleCodec>,
+    train: Vec<Stream>,
+    val: Vec<Stream>,
+    by_file: bool,
+    skipped: Vec<String>,
+    source: String,
+    episode: Option<Episode>,
+}
+
+impl WavGym {
+    /// Builds the gym from a `[gym]` config section (see [`WavOptions`] for the options).
+    pub fn from_spec(spec: &GymSpec) -> Result<WavGym, GymError> {
+        if !(0.0..=0.5).contains(&spec.val_fraction) {
+            return Err(GymError::Config(format!(
+                "gym.val_fraction: {} is out of range; expected a value in [0, 0.5]",
+                spec.val_fraction
+            )));
+        }
+        let opts = WavOptions::from_table(&spec.options)?;
+        let path = spec.path.as_deref().ok_or_else(|| {
+            GymError::Config(format!(
+                "gym.path: missing; {ID} needs a WAV file, a directory or a glob pattern"
+            ))
+        })?;
+        let codec = opts.codec()?;
+        let corpus = load_corpus(
+            path,
+            &spec.base_dir,
+            opts.channel,
+            &codec,
+            opts.skip_bad_files,
+        )?;
+        let gym = Self::build(
+            codec,
+            corpus.clips,
+            spec.val_fraction,
+            opts.split,
+            corpus.source,
+        )?;
+        Ok(WavGym {
+            skipped: corpus.skipped,
+            ..gym
+        })
+    }
+
+    /// [`WavGym::from_spec`], boxed for the registry.
+    pub fn from_spec_boxed(spec: &GymSpec) -> Result<Box<dyn Gym>, GymError> {
+        Ok(Box::new(Self::from_spec(spec)?))
+    }
+
+    fn build(
+        codec: SampleCodec,
+        clips: Vec<Clip>,
+        val_fraction: f64,
+        mode: SplitMode,
+        source: String,
+    ) -> Result<WavGym, GymError> {
+        let n = clips.len();
+        let n_val_files = (n as f64 * val_fraction).floor() as usize;
+        let by_file = val_fraction > 0.0
+            && match mode {
+                SplitMode::Tail => false,
+                SplitMode::Auto => n_val_files >= 1 && n_val_files < n,
+                SplitMode::Files => {
+                    if n < 2 {
+                        return Err(GymError::Config(format!(
+                            "gym.options.split = \"files\" needs at least 2 files; {source} has \
+                             {n}"
+                        )));
+                    }
+                    true
+                }
+            };
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        let first_val = if by_file {
+            n - n_val_files.clamp(1, n - 1)
+        } else {
+            n
+        };
+        for (i, c) in clips.into_iter().enumerate() {
+            let name = c.path.display().to_string();
+            let mut tokens = c.tokens;
+            if by_file {
+                let dest = if i >= first_val { &mut val } else { &mut train };
+                dest.push(Stream { name, tokens });
+            } else {
+                let k = (tokens.len() as f64 * val_fraction).floor() as usize;
+                let tail = tokens.split_off(tokens.len() - k);
+                if !tail.is_empty() {
+                    val.push(Stream {
+                        name: format!("{name} (tail)"),
+                        tokens: tail,
+                    });
+                }
+                train.push(Stream { name, tokens });
+            }
+        }
+        let gym = WavGym {
+            codec: Arc::new(codec),
+            train,
+            val,
+            by_file,
+            skipped: Vec::new(),
+            source,
+            episode: None,
+        };
+        gym.log_summary();
+        Ok(gym)
+    }
+
+    fn log_summary(&self) {
+        let rate = f64::from(self.codec.sample_rate());
+        let secs = |s: &[Stream]| s.iter().map(|x| x.tokens.len()).sum::<usize>() as f64 / rate;
+        let how = if self.by_file {
+            format!("by file ({} validation files)", self.val.len())
+        } else {
+            "by the tail of each file".to_string()
+        };
+        log::info!(
+            "{ID}: {} — train {:.1} s, validation {:.1} s at {} Hz, {} {} levels, split {how}; \
+             unigram entropy of the codes {:.3} bits/sample (train), {:.3} (validation)",
+            self.source,
+            secs(&self.train),
+            secs(&self.val),
+            self.codec.sample_rate(),
+            self.codec.kind(),
+            self.codec.levels(),
+            self.unigram_entropy_bits(Split::Train),
+            self.unigram_entropy_bits(Split::Val),
+        );
+    }
+
+    /// The audio codec, concretely typed.
+    pub fn sample_codec(&self) -> &SampleCodec {
+        &self.codec
+    }
+
+    /// Entropy (bits/sample) of the token distribution of `split`: the unigram baseline.
+    pub fn unigram_entropy_bits(&self, split: Split) -> f64 {
+        unigram_entropy_bits(self.streams(split).iter().map(|s| s.tokens.as_slice()))
+    }
+
+    /// Whether validation is whole files (else the tail of each file).
+    pub fn split_by_file(&self) -> bool {
+        self.by_file
+    }
+
+    /// The files (or file parts) of `split`, with their lengths in samples.
+    pub fn sources(&self, split: Split) -> Vec<(String, usize)> {
+        self.streams(split)
+            .iter()
+            .map(|s| (s.name.clone(), s.tokens.len()))
+            .collect()
+    }
+
+    /// `"file: reason"` for each file skipped under `skip_bad_files`.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
+    }
+
+    fn streams(&self, split: Split) -> &[Stream] {
+        match split {
+            Split::Train => &self.train,
+            Split::Val => &self.val,
+        }
+    }
+}
+
+/// Windows of `shape` one stream of `n` tokens gives.
+fn windows_of(n: usize, per_window: usize) -> usize {
+    n.saturating_sub(1) / per_window
+}
+
+impl Gym for WavGym {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn codec(&self) -> Arc<dyn Codec> {
+        self.codec.clone()
+    }
+
+    fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
+        self.episode = None;
+        if shape.batch == 0 || shape.seq == 0 {
+            return Err(GymError::Config(format!(
+                "train.batch={} and train.seq_len={} must both be at least 1",
+                shape.batch, shape.seq
+            )));
+        }
+        let per_window = shape.batch.checked_mul(shape.seq).ok_or_else(|| {
+            GymError::Config(format!(
+                "train.batch={} × train.seq_len={} overflows",
+                shape.batch, shape.seq
+            ))
+        })?;
+        let streams = self.streams(split);
+        let what = match split {
+            Split::Train => "training",
+            Split::Val => "validation",
+        };
+        if streams.is_empty() {
+            return Err(GymError::Data(format!(
+                "no {what} audio in {} (gym.val_fraction is 0 or the files are too short)",
+                self.source
+            )));
+        }
+        let usable: Vec<usize> = (0..streams.len())
+            .filter(|&i| windows_of(streams[i].tokens.len(), per_window) > 0)
+            .collect();
+        if usable.is_empty() {
+            let longest = streams.iter().map(|s| s.tokens.len()).max().unwrap_or(0);
+            return Err(GymError::Data(format!(
+                "no {what} file of {} is long enough for one window of train.batch={} × \
+                 train.seq_len={} (needs {} samples, the longest has {longest}); lower \
+                 train.batch or train.seq_len",
+                self.source,
+                shape.batch,
+                shape.seq,
+                per_window + 1
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let segment = |i: usize, rng: &mut StdRng| {
+            let n = streams[i].tokens.len();
+            let windows = windows_of(n, per_window);
+            let slack = n - 1 - windows * per_window;
+            Segment {
+                stream: i,
+                offset: rng.random_range(0..=slack),
+                windows,
+            }
+        };
+        let segments: Vec<Segment> = match split {
+            Split::Train => {
+                let total: usize = usable
+                    .iter()
+                    .map(|&i| windows_of(streams[i].tokens.len(), per_window))
+                    .sum();
+                let mut pick = rng.random_range(0..total);
+                let mut chosen = usable[0];
+                for &i in &usable {
+                    let w = windows_of(streams[i].tokens.len(), per_window);
+                    if pick < w {
+                        chosen = i;
+                        break;
+                    }
+                    pick -= w;
+                }
+                vec![segment(chosen, &mut rng)]
+            }
+            Split::Val => usable.iter().map(|&i| segment(i, &mut rng)).collect(),
+        };
+        let windows = segments.iter().map(|s| s.windows).sum();
+        let tokens = segments
+            .iter()
+            .map(|s| streams[s.stream].tokens.len())
+            .sum();
+        let name = match segments.as_slice() {
+            [one] => streams[one.stream].name.clone(),
+            many => format!("{} {what} files of {}", many.len(), self.source),
+        };
+        self.episode = Some(Episode {
+            split,
+            shape,
+            segments,
+            seg: 0,
+            w: 0,
+        });
+        Ok(EpisodeInfo {
+            name,
+            windows: Some(windows),
+            tokens,
+        })
+    }
+
+    fn step(&mut self) -> Result<Step, GymError> {
+        let ep = self.episode.as_mut().ok_or_else(|| {
+            GymError::Contract("step() called before reset() or after the episode ended".into())
+        })?;
+        let Shape { batch, seq } = ep.shape;
+        let seg = ep.segments[ep.seg];
+        let stream = match ep.split {
+            Split::Train => &self.train[seg.stream].tokens,
+            Split::Val => &self.val[seg.stream].tokens,
+        };
+        let mut inputs = Vec::with_capacity(batch * seq);
+        let mut targets = Vec::with_capacity(batch * seq);
+        for b in 0..batch {
+            let start = seg.offset + b * seg.windows * seq + ep.w * seq;
+            inputs.extend(stream[start..start + seq].iter().map(|&t| u32::from(t)));
+            targets.extend(
+                stream[start + 1..start + seq + 1]
+                    .iter()
+                    .map(|&t| u32::from(t)),
+            );
+        }
+        let first = ep.w == 0;
+        ep.w += 1;
+        if ep.w == seg.windows {
+            ep.w = 0;
+            ep.seg += 1;
+        }
+        let episode_done = ep.seg == ep.segments.len();
+        if episode_done {
+            self.episode = None;
+        }
+        Ok(Step {
+            inputs,
+            targets,
+            reset: vec![first; batch],
+            episode_done,
+        })
+    }
+}

@@ -1,0 +1,23 @@
+//! The built-in WAV gym (`wav-v1`): WAV files (a file, a directory or a glob) decoded with
+//! hound, mixed down to mono (or one channel), resampled with rubato, quantized by a mu-law or
+//! linear [`SampleCodec`], and served as char-rnn style windows, one file per episode.
+
+pub mod codec;
+pub mod corpus;
+pub mod decode;
+pub mod files;
+pub mod gym;
+pub mod options;
+pub mod resample;
+pub mod write;
+
+pub use codec::{Quantizer, SampleCodec};
+pub use corpus::{load_mono, WavCorpus};
+pub use decode::{decode_wav, read_wav, Audio};
+pub use gym::WavGym;
+pub use options::{SplitMode, WavOptions};
+pub use resample::resample;
+pub use write::WavFileWriter;
+
+/// The versioned id of the WAV gym.
+pub const ID: &str = "wav-v1";

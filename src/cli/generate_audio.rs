@@ -1,0 +1,107 @@
+//! `rnngym generate-audio`: stream new audio from a `wav-v1` checkpoint into a 16-bit PCM mono
+//! WAV at the model's sample rate. O(1) work and constant memory per sample; the file is
+//! written to a temporary name and renamed into place when complete.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use rnngym_gyms::wav::{load_mono, WavFileWriter};
+use rnngym_kernels::CpuBackend;
+use rnngym_trainer::generate::Generator;
+use rnngym_trainer::sample::{seeded_rng, SampleOptions};
+use rnngym_trainer::state;
+
+use super::progress::Bar;
+use super::sample::checkpoint_file;
+
+/// Arguments of `rnngym generate-audio`.
+#[derive(clap::Args, Debug)]
+pub struct GenerateAudioArgs {
+    /// Checkpoint file, or a run directory (uses best.safetensors, else latest.safetensors).
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// Seconds of audio to generate.
+    #[arg(long)]
+    seconds: f64,
+    /// Output WAV file (16-bit PCM, mono, at the model's sample rate).
+    #[arg(long)]
+    out: PathBuf,
+    /// WAV file whose audio primes the network (mixed to mono, resampled to the model's rate);
+    /// it is not copied into the output.
+    #[arg(long)]
+    prime_wav: Option<PathBuf>,
+    /// Softmax temperature (> 0; lower is more conservative) [default: the checkpoint's
+    /// sample.temperature].
+    #[arg(short, long)]
+    temperature: Option<f32>,
+    /// Random seed (default: the config's sample.seed, else random).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Loads the checkpoint on the CPU and streams the generated samples into `--out`.
+pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 86_400.0,
+        "--seconds: expected a number of seconds in (0, 86400], got {}",
+        a.seconds
+    );
+    let path = checkpoint_file(&a.checkpoint)?;
+    let be = CpuBackend::new(1);
+    let (model, loaded) = state::load_model(&be, &path)?;
+    let codec = loaded.codec.clone();
+    let audio = codec.audio().ok_or_else(|| {
+        anyhow::anyhow!(
+            "--checkpoint {}: its codec is \"{}\", not audio; generate-audio needs a model \
+             trained on a wav-v1 gym (use `rnngym sample` for text)",
+            path.display(),
+            codec.kind()
+        )
+    })?;
+    let rate = audio.sample_rate();
+    let sc = &loaded.config.sample;
+    let opts = SampleOptions {
+        temperature: a.temperature.unwrap_or(sc.temperature as f32),
+        top_k: sc.top_k,
+        top_p: sc.top_p as f32,
+        argmax: sc.argmax,
+    };
+    anyhow::ensure!(
+        opts.temperature.is_finite() && opts.temperature > 0.0,
+        "--temperature: expected a positive number, got {}",
+        opts.temperature
+    );
+    let prime: Vec<u32> = match &a.prime_wav {
+        Some(f) => {
+            let x = load_mono(f, None, rate).context("--prime-wav")?;
+            x.iter().map(|&v| audio.token_of(v)).collect()
+        }
+        None => vec![audio.token_of(0.0)], // start from silence
+    };
+    let n = (a.seconds * f64::from(rate)).round().max(1.0) as u64;
+    let mut rng = seeded_rng(a.seed.or(sc.seed));
+    let mut out = WavFileWriter::create(&a.out, rate)?;
+    let mut g = Generator::new(&be, &model)?;
+    g.prime(&be, &prime)?;
+    let started = Instant::now();
+    let bar = Bar::new(n, "generating", "samples", true);
+    for i in 0..n {
+        let tok = g.next(&be, &opts, &mut rng)?;
+        out.push(audio.sample_of(tok))?;
+        if i % 256 == 255 {
+            bar.inc(256);
+        }
+    }
+    drop(bar);
+    let written = out.finish()?;
+    let secs = started.elapsed().as_secs_f64();
+    let audio_secs = written as f64 / f64::from(rate);
+    println!(
+        "wrote {}: {audio_secs:.2} s of audio ({written} samples, 16-bit PCM mono, {rate} Hz) in \
+         {secs:.1} s; real-time factor {:.3} (seconds of audio per second of compute)",
+        a.out.display(),
+        audio_secs / secs.max(1e-9)
+    );
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! End to end on the real binary: train a tiny model a few iterations on synthetic WAVs, then
+//! `generate-audio` a WAV that hound reads back with the right length and rate.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rnngym(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnngym"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run rnngym")
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write_wav(path: &Path, rate: u32, frames: usize, f: f32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..frames {
+        let x = 0.4 * (2.0 * std::f32::consts::PI * f * i as f32 / rate as f32).sin();
+        w.write_sample((x * 32767.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+const CONFIG: &str = r#"
+[model]
+cell = "lstm"
+hidden = 16
+layers = 1
+embed = 8
+
+[train]
+iterations = 6
+batch = 2
+seq_len = 32
+lr = 3e-3
+val_every = 3
+log_every = 1
+
+[gym]
+id = "wav-v1"
+path = "data"
+val_fraction = 0.25
+
+[gym.options]
+sample_rate = 8000
+
+[checkpoint]
+dir = "run"
+every = 3
+"#;
+
+#[test]
+fn train_then_generate_audio() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("data")).unwrap();
+    for (i, f) in [220.0, 330.0, 440.0, 550.0].iter().enumerate() {
+        // Mixed rates: everything is resampled to 8 kHz.
+        let rate = [8000, 16000][i % 2];
+        write_wav(
+            &d.path().join(format!("data/tone-{i}.wav")),
+            rate,
+            rate as usize / 4,
+            *f,
+        );
+    }
+    std::fs::write(d.path().join("audio.toml"), CONFIG).unwrap();
+    ok(&rnngym(&["check-gym", "--config", "audio.toml"], d.path()));
+    ok(&rnngym(&["train", "--config", "audio.toml"], d.path()));
+    let out = rnngym(
+        &[
+            "generate-audio",
+            "--checkpoint",
+            "run",
+            "--seconds",
+            "0.5",
+            "--out",
+            "gen.wav",
+            "--seed",
+            "3",
+            "--temperature",
+            "0.9",
+        ],
+        d.path(),
+    );
+    ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("real-time factor"), "{stdout}");
+    let r = hound::WavReader::open(d.path().join("gen.wav")).unwrap();
+    let spec = r.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (1, 8000, 16)
+    );
+    assert_eq!(r.len(), 4000);
+    // Primed from a WAV, same seed twice: the same audio.
+    let args = |out: &'static str| {
+        [
+            "generate-audio",
+            "--checkpoint",
+            "run",
+            "--seconds",
+            "0.1",
+            "--out",
+            out,
+            "--prime-wav",
+            "data/tone-1.wav",
+            "--seed",
+            "5",
+        ]
+    };
+    ok(&rnngym(&args("a.wav"), d.path()));
+    ok(&rnngym(&args("b.wav"), d.path()));
+    let a = std::fs::read(d.path().join("a.wav")).unwrap();
+    assert_eq!(a, std::fs::read(d.path().join("b.wav")).unwrap());
+    assert_eq!(
+        hound::WavReader::open(d.path().join("a.wav"))
+            .unwrap()
+            .len(),
+        800
+    );
+    // No temporary files are left behind.
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn generate_audio_refuses_a_text_checkpoint_and_bad_args() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("t.txt"), "abcabcabc hello world ".repeat(40)).unwrap();
+    let cfg = "[model]\nhidden = 8\nlayers = 1\n[train]\niterations = 2\nbatch = 2\nseq_len = 8\n\
+               [gym]\npath = \"t.txt\"\n[checkpoint]\ndir = \"run\"\n";
+    std::fs::write(d.path().join("t.toml"), cfg).unwrap();
+    ok(&rnngym(&["train", "--config", "t.toml"], d.path()));
+    let out = rnngym(
+        &[
+            "generate-audio",
+            "--checkpoint",
+            "run",
+            "--seconds",
+            "1",
+            "--out",
+            "x.wav",
+        ],
+        d.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not audio") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(!d.path().join("x.wav").exists());
+    let out = rnngym(
+        &[
+            "generate-audio",
+            "--checkpoint",
+            "run",
+            "--seconds",
+            "-1",
+            "--out",
+            "x.wav",
+        ],
+        d.path(),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--seconds"));
+}
