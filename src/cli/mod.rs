@@ -1,8 +1,15 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod bench;
 mod check_gym;
+mod generate_audio;
+mod plot;
+pub mod progress;
 mod sample;
+mod spectrogram;
 mod train;
+mod visualize;
+mod viz_data;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -28,6 +35,14 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Run the gym conformance suite on the gym a config names.
     CheckGym(check_gym::CheckGymArgs),
+    /// Generate audio from a wav-v1 checkpoint into a 16-bit PCM mono WAV file.
+    GenerateAudio(generate_audio::GenerateAudioArgs),
+    /// Measure training and generation speed on synthetic data (see docs/PERFORMANCE.md).
+    Bench(bench::BenchArgs),
+    /// Plot a run's losses (PNG or SVG), or a WAV file's spectrogram.
+    Plot(plot::PlotArgs),
+    /// Write an HTML page showing a checkpoint's neuron activations and predictions on a text.
+    Visualize(visualize::VisualizeArgs),
 }
 
 /// Sets up env_logger: `info` by default, `warn` with `--quiet`; `RUST_LOG` wins.
@@ -47,6 +62,7 @@ pub fn init_logging(quiet: bool) {
                 )
             }
         })
+        .target(env_logger::Target::Pipe(Box::new(progress::LogTarget)))
         .init();
 }
 
@@ -56,6 +72,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Sample(a) => sample::run(a),
         Command::CheckGym(a) => check_gym::run(a),
+        Command::GenerateAudio(a) => generate_audio::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Visualize(a) => visualize::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

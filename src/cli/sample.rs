@@ -114,7 +114,7 @@ pub fn run(a: SampleArgs) -> anyhow::Result<()> {
 }
 
 /// A run directory means its best checkpoint, else its latest.
-fn checkpoint_file(p: &Path) -> anyhow::Result<PathBuf> {
+pub(super) fn checkpoint_file(p: &Path) -> anyhow::Result<PathBuf> {
     if p.is_dir() {
         for name in ["best.safetensors", "latest.safetensors"] {
             if p.join(name).is_file() {

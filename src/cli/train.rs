@@ -1,12 +1,16 @@
 //! `rnngym train`: train from a config, or resume a run directory.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use rnngym_gyms::GymRegistry;
-use rnngym_trainer::{device, fsutil, state, LogObserver, Trainer};
+use rnngym_trainer::observers::{MetricsWriter, SampleWriter};
+use rnngym_trainer::{device, fsutil, state, LogObserver, Observer, Trainer, TrainerError};
 
+use super::progress::{self, TrainProgress};
 use super::ConfigArgs;
 
 /// Arguments of `rnngym train`.
@@ -42,7 +46,19 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     absolutize_gym_path(&mut cfg);
     log::info!("resolved config:\n{}", cfg.to_toml_string().trim_end());
     let gym = GymRegistry::with_builtins().make(&cfg.gym)?;
-    let be = device::cpu_backend_for(&cfg)?;
+    match device::select(&cfg)? {
+        device::Device::Cpu(be) => train_with(be, cfg, gym, resume),
+        device::Device::Cuda(be) => train_with(*be, cfg, gym, resume),
+    }
+}
+
+/// The rest of `run` on the chosen backend (the model code is generic over it).
+fn train_with<B: rnngym_kernels::Backend>(
+    be: B,
+    cfg: rnngym_trainer::Config,
+    gym: Box<dyn rnngym_gyms::Gym>,
+    resume: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let mut trainer = match &resume {
         Some(ckpt) => Trainer::resume(be, cfg.clone(), gym, ckpt)?,
         None => Trainer::new(be, cfg.clone(), gym)?,
@@ -63,7 +79,10 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         .with_context(|| format!("checkpoint.dir {}: cannot create", dir.display()))?;
     fsutil::atomic_write(&dir.join("config.toml"), cfg.to_toml_string().as_bytes())
         .with_context(|| format!("cannot write {}", dir.join("config.toml").display()))?;
-    trainer.add_observer(Box::new(LogObserver::new(cfg.train.log_every)));
+    for o in observers(dir, &cfg) {
+        trainer.add_observer(o);
+    }
+    trainer.set_stop_flag(ctrl_c_flag());
     let remaining = cfg.train.iterations.saturating_sub(trainer.iteration());
     if remaining == 0 {
         log::info!(
@@ -77,7 +96,18 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         log::info!("resuming at iteration {}", trainer.iteration());
     }
     let started = Instant::now();
-    let loss = trainer.train(remaining)?;
+    let loss = match trainer.train(remaining) {
+        Err(TrainerError::Interrupted { iteration, .. }) => {
+            drop(trainer);
+            eprintln!(
+                "interrupted after iteration {iteration}; checkpoint saved in {}/latest.safetensors; resume with: rnngym train --resume {}",
+                dir.display(),
+                dir.display()
+            );
+            std::process::exit(130);
+        }
+        other => other?,
+    };
     let best = trainer
         .best_val_loss()
         .map(|b| format!("{b:.4} nats ({:.3} bits)/token", b / std::f64::consts::LN_2))
@@ -92,6 +122,40 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         dir.display()
     );
     Ok(())
+}
+
+/// The run directory's writers (metrics.jsonl, samples.jsonl), then a progress bar on a
+/// terminal or periodic log lines elsewhere.
+fn observers(dir: &Path, cfg: &rnngym_trainer::Config) -> Vec<Box<dyn Observer>> {
+    let every = cfg.train.log_every;
+    let mut v: Vec<Box<dyn Observer>> = vec![
+        Box::new(MetricsWriter::new(dir, every)),
+        Box::new(SampleWriter::new(dir)),
+    ];
+    if progress::bars_enabled() {
+        v.push(Box::new(TrainProgress::new()));
+        v.push(Box::new(LogObserver::without_iterations()));
+    } else {
+        v.push(Box::new(LogObserver::new(every)));
+    }
+    v
+}
+
+/// A flag raised by the first Ctrl-C (the trainer checkpoints and stops between iterations);
+/// a second Ctrl-C exits at once.
+fn ctrl_c_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        log::warn!("cannot catch Ctrl-C ({e}); an interrupt will stop without a checkpoint");
+    }
+    flag
 }
 
 /// `--resume DIR` means `DIR/latest.safetensors`; a file is taken as is.

@@ -211,8 +211,11 @@ pub struct TrainConfig {
     pub val_every: u64,
     /// Validation windows per pass (0 means the whole validation split).
     pub val_windows: u64,
-    /// Iterations between log lines.
+    /// Iterations between log lines (and `metrics.jsonl` training records).
     pub log_every: u64,
+    /// Iterations between samples generated during training (0 disables); see
+    /// `sample.train_length` and `sample.train_temperature`.
+    pub sample_every: u64,
     /// CPU worker threads (0 means all cores).
     pub threads: usize,
     /// Stop as diverged when the loss exceeds this many times the uniform baseline ln V
@@ -243,6 +246,7 @@ impl Default for TrainConfig {
             val_every: 200,
             val_windows: 0,
             log_every: 50,
+            sample_every: 0,
             threads: 0,
             divergence_factor: 10.0,
         }
@@ -270,6 +274,10 @@ pub struct SampleConfig {
     pub unknown: UnknownPolicy,
     /// Always pick the most likely token.
     pub argmax: bool,
+    /// Tokens of each sample generated during training (`train.sample_every`).
+    pub train_length: usize,
+    /// Softmax temperature of the samples generated during training (> 0).
+    pub train_temperature: f64,
 }
 
 impl Default for SampleConfig {
@@ -283,6 +291,8 @@ impl Default for SampleConfig {
             seed: None,
             unknown: UnknownPolicy::Error,
             argmax: false,
+            train_length: 200,
+            train_temperature: 0.8,
         }
     }
 }
@@ -498,6 +508,19 @@ impl Config {
         check_f64("sample.top_p", s.top_p, "a number in (0, 1]", |x| {
             x > 0.0 && x <= 1.0
         })?;
+        check_f64(
+            "sample.train_temperature",
+            s.train_temperature,
+            "a number > 0",
+            |x| x > 0.0,
+        )?;
+        if t.sample_every > 0 && s.train_length == 0 {
+            return Err(invalid(
+                "sample.train_length",
+                "a positive integer when train.sample_every > 0",
+                "0",
+            ));
+        }
 
         if self.checkpoint.dir.trim().is_empty() {
             return Err(invalid("checkpoint.dir", "a directory path", "\"\""));
@@ -517,9 +540,11 @@ fn check_toml_integers(c: &Config) -> Result<(), ConfigError> {
         ("train.val_every", t.val_every),
         ("train.val_windows", t.val_windows),
         ("train.log_every", t.log_every),
+        ("train.sample_every", t.sample_every),
         ("train.threads", t.threads as u64),
         ("sample.length", c.sample.length as u64),
         ("sample.top_k", c.sample.top_k as u64),
+        ("sample.train_length", c.sample.train_length as u64),
         ("sample.seed", c.sample.seed.unwrap_or(0)),
         ("checkpoint.every", c.checkpoint.every),
     ];
@@ -763,6 +788,7 @@ min_lr = 1e-5
 val_every = 500
 val_windows = 64
 log_every = 10
+sample_every = 250
 threads = 4
 
 [gym]
@@ -782,6 +808,8 @@ prime = "ROMEO:"
 seed = 123
 unknown = "skip"
 argmax = false
+train_length = 300
+train_temperature = 0.5
 
 [checkpoint]
 dir = "runs/shakespeare"
@@ -957,6 +985,13 @@ keep_best = false
             ("sample.top_p", |c| c.sample.top_p = 0.0),
             ("sample.top_p", |c| c.sample.top_p = 1.01),
             ("sample.seed", |c| c.sample.seed = Some(u64::MAX)),
+            ("sample.train_temperature", |c| {
+                c.sample.train_temperature = 0.0
+            }),
+            ("sample.train_length", |c| {
+                c.train.sample_every = 10;
+                c.sample.train_length = 0;
+            }),
             ("checkpoint.dir", |c| c.checkpoint.dir = String::new()),
         ];
         for (key, mutate) in cases {

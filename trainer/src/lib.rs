@@ -9,6 +9,7 @@ pub mod fsutil;
 pub mod generate;
 pub mod model;
 pub mod observer;
+pub mod observers;
 pub mod optim;
 pub mod sample;
 pub mod state;
@@ -16,5 +17,5 @@ pub mod trainer;
 
 pub use config::{CellKind, Config};
 pub use model::{Model, ModelDims, Workspace};
-pub use observer::{LogObserver, Observer, Update, ValMetrics};
+pub use observer::{LogObserver, Observer, TrainSample, Update, ValMetrics};
 pub use trainer::{Trainer, TrainerError};

@@ -41,6 +41,21 @@ pub struct ValMetrics {
     pub is_best: bool,
 }
 
+/// A sample generated with the current weights during training (`train.sample_every`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSample {
+    /// Iteration after which it was generated.
+    pub iteration: u64,
+    /// Softmax temperature used.
+    pub temperature: f32,
+    /// The priming text (rendered).
+    pub prime: String,
+    /// The generated tokens (audio observers render these themselves).
+    pub tokens: Vec<u32>,
+    /// The generated tokens rendered by the codec.
+    pub text: String,
+}
+
 /// Receives the trainer's per-iteration updates. Every method has an empty default.
 pub trait Observer: Send {
     /// Called once before the first iteration of a `train` call (the resolved config as TOML).
@@ -51,26 +66,45 @@ pub trait Observer: Send {
     fn on_validation(&mut self, _v: &ValMetrics) {}
     /// Called after a checkpoint was written (`kind` is "latest" or "best").
     fn on_checkpoint(&mut self, _path: &std::path::Path, _kind: &str) {}
+    /// Called after a training sample was generated (every `train.sample_every` iterations).
+    fn on_sample(&mut self, _s: &TrainSample) {}
+    /// Called when a `train` call ends, normally or interrupted, with the last iteration.
+    fn on_end(&mut self, _iteration: u64, _interrupted: bool) {}
 }
 
 /// Logs through the `log` crate: an info line every `every` iterations and each validation.
 pub struct LogObserver {
     every: u64,
+    iterations: bool,
 }
 
 impl LogObserver {
     /// Logs every `every` iterations (0 ⇒ only the first and last).
     pub fn new(every: u64) -> Self {
-        LogObserver { every }
+        LogObserver {
+            every,
+            iterations: true,
+        }
     }
+
+    /// Logs validations, samples and checkpoints but no iteration lines (a progress bar shows them).
+    pub fn without_iterations() -> Self {
+        LogObserver {
+            every: 0,
+            iterations: false,
+        }
+    }
+}
+
+/// Whether iteration `u` is one that periodic loggers record: the first, the last, and every
+/// `every`-th (0 ⇒ only the first and last).
+pub fn log_due(u: &Update, every: u64) -> bool {
+    u.iteration == 1 || u.iteration == u.target || (every > 0 && u.iteration.is_multiple_of(every))
 }
 
 impl Observer for LogObserver {
     fn on_update(&mut self, u: &Update) {
-        let due = u.iteration == 1
-            || u.iteration == u.target
-            || (self.every > 0 && u.iteration.is_multiple_of(self.every));
-        if due {
+        if self.iterations && log_due(u, self.every) {
             log::info!(
                 "iter {:>6}/{}  loss {:.4}  ({:.3} bits/token)  lr {:.2e}  |g| {:.3}  {:.0} tok/s",
                 u.iteration,
@@ -97,5 +131,15 @@ impl Observer for LogObserver {
 
     fn on_checkpoint(&mut self, path: &std::path::Path, kind: &str) {
         log::debug!("wrote {kind} checkpoint {}", path.display());
+    }
+
+    fn on_sample(&mut self, s: &TrainSample) {
+        log::info!(
+            "sample @ {:>6} (temperature {}):\n{}{}\n",
+            s.iteration,
+            s.temperature,
+            s.prime,
+            s.text.trim_end()
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! consecutive windows of a stream and reset where the gym says a lane starts a new source.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,9 +15,9 @@ use crate::checkpoint::{self, CheckpointError};
 use crate::config::Config;
 use crate::generate::Generator;
 use crate::model::{Model, Workspace};
-use crate::observer::{Observer, Update, ValMetrics};
+use crate::observer::{Observer, TrainSample, Update, ValMetrics};
 use crate::optim::{clip, schedule, Optimizer};
-use crate::sample::SampleOptions;
+use crate::sample::{seeded_rng, SampleOptions};
 use crate::state::{self, CheckpointMeta};
 
 /// Errors from training, validation, generation and checkpoints.
@@ -37,6 +38,14 @@ pub enum TrainerError {
     /// The configuration cannot be used.
     #[error("{0}")]
     Config(String),
+    /// The stop flag was raised; `checkpoint` holds the state after `iteration` iterations.
+    #[error("interrupted after iteration {iteration}; checkpoint {}", checkpoint.display())]
+    Interrupted {
+        /// Iterations completed.
+        iteration: u64,
+        /// The checkpoint written on the way out.
+        checkpoint: PathBuf,
+    },
 }
 
 impl From<CheckpointError> for TrainerError {
@@ -49,6 +58,8 @@ impl From<CheckpointError> for TrainerError {
 const DROPOUT_SALT: u64 = 0xD80F_0A7E;
 /// Seed of every validation pass: the same windows each time, so losses compare.
 const VAL_SEED: u64 = 0x5EED_0F7A;
+/// Salt of the training samples' own random stream (it never touches the training stream).
+const SAMPLE_SALT: u64 = 0x5A3B_1E00;
 
 /// Trains a [`Model`] on a [`Gym`] with the settings of a [`Config`].
 pub struct Trainer<B: Backend> {
@@ -70,6 +81,7 @@ pub struct Trainer<B: Backend> {
     last_loss: Option<f64>,
     last_grad_norm: f64,
     observers: Vec<Box<dyn Observer>>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -102,6 +114,7 @@ impl<B: Backend> Trainer<B> {
             last_loss: None,
             last_grad_norm: 0.0,
             observers: Vec::new(),
+            stop: None,
         };
         t.check_splits()?;
         Ok(t)
@@ -153,6 +166,12 @@ impl<B: Backend> Trainer<B> {
         self.observers.push(o);
     }
 
+    /// A flag checked between iterations (a Ctrl-C handler sets it): when raised, `train`
+    /// writes `latest` and returns [`TrainerError::Interrupted`].
+    pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
     /// Iterations completed so far.
     pub fn iteration(&self) -> u64 {
         self.iteration
@@ -196,6 +215,17 @@ impl<B: Backend> Trainer<B> {
         let started = Instant::now();
         let mut loss = self.last_loss.unwrap_or(f64::NAN);
         while self.iteration < target {
+            if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                let checkpoint = self.save("latest")?;
+                let iteration = self.iteration;
+                self.observers
+                    .iter_mut()
+                    .for_each(|o| o.on_end(iteration, true));
+                return Err(TrainerError::Interrupted {
+                    iteration,
+                    checkpoint,
+                });
+            }
             let step = self.next_train_step()?;
             let lr = schedule::lr_at(&self.cfg.train, self.iteration);
             loss = self.train_step(&step, lr)?;
@@ -219,11 +249,48 @@ impl<B: Backend> Trainer<B> {
             if val_due || (self.has_val && it == target) {
                 self.validate()?;
             }
+            if every(self.cfg.train.sample_every, it) {
+                let s = self.training_sample()?;
+                self.observers.iter_mut().for_each(|o| o.on_sample(&s));
+            }
             if every(self.cfg.checkpoint.every, it) || it == target {
                 self.save("latest")?;
             }
         }
+        let it = self.iteration;
+        self.observers.iter_mut().for_each(|o| o.on_end(it, false));
         Ok(loss)
+    }
+
+    /// A sample from the current weights with `sample.train_length` / `train_temperature`,
+    /// primed with `sample.prime` (else a newline). Its random stream is seeded from
+    /// `train.seed` and the iteration, so it neither consumes nor perturbs training's.
+    pub fn training_sample(&self) -> Result<TrainSample, TrainerError> {
+        let sc = &self.cfg.sample;
+        let skip = rnngym_gyms::UnknownPolicy::Skip;
+        let mut prime = self.codec.encode(&sc.prime, skip).unwrap_or_default();
+        if prime.is_empty() {
+            prime = self.codec.encode("\n", skip).unwrap_or_default();
+        }
+        if prime.is_empty() {
+            prime.push(0);
+        }
+        let opts = SampleOptions {
+            temperature: sc.train_temperature as f32,
+            top_k: sc.top_k,
+            top_p: sc.top_p as f32,
+            argmax: false,
+        };
+        let seed = hash::mix64(self.cfg.train.seed ^ SAMPLE_SALT, self.iteration);
+        let mut rng = seeded_rng(Some(seed));
+        let tokens = self.run(sc.train_length, &prime, &opts, &mut rng, |_| {})?;
+        Ok(TrainSample {
+            iteration: self.iteration,
+            temperature: opts.temperature,
+            prime: self.codec.render(&prime),
+            text: self.codec.render(&tokens),
+            tokens,
+        })
     }
 
     /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state

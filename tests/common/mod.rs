@@ -1,0 +1,81 @@
+//! Helpers shared by the CLI integration tests: a temporary directory with a tiny corpus and
+//! config, and the real binary run inside it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A tiny 1-layer model config on `corpus.txt`, run dir `run`, samples every 10 iterations.
+pub const TINY: &str = r#"
+[model]
+hidden = 16
+layers = 1
+embed = 8
+[train]
+iterations = 30
+batch = 2
+seq_len = 8
+lr = 1e-2
+val_every = 10
+log_every = 5
+sample_every = 10
+[gym]
+id = "text-v1"
+path = "corpus.txt"
+val_fraction = 0.2
+[sample]
+train_length = 30
+[checkpoint]
+dir = "run"
+every = 10
+"#;
+
+/// A corpus with quotes, parentheses and short lines.
+pub fn corpus() -> String {
+    "To be, or not to be, that is the question:\n\"Whether 'tis nobler (in the mind) to suffer\"\n"
+        .repeat(30)
+}
+
+/// A temporary directory holding `corpus.txt` and `c.toml`.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// Writes the corpus and the config.
+    pub fn new(corpus: &str, config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("corpus.txt"), corpus).unwrap();
+        std::fs::write(dir.path().join("c.toml"), config).unwrap();
+        Fixture { dir }
+    }
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    /// A path inside the directory.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+    /// A command for the binary, run in the directory (stdout/stderr are pipes, not a TTY).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rnngym"));
+        c.args(args).current_dir(self.path()).env_remove("RUST_LOG");
+        c
+    }
+    /// Runs the binary and asserts success.
+    pub fn ok(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().expect("run rnngym");
+        assert!(
+            out.status.success(),
+            "rnngym {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+    /// Trains the tiny model into `run/`.
+    pub fn train(&self) -> Output {
+        self.ok(&["train", "--config", "c.toml"])
+    }
+}
