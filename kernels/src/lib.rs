@@ -2,6 +2,7 @@
 //! later, the CUDA backend. Model code is written once against [`Backend`].
 
 pub mod backend;
+mod check;
 pub mod cpu;
 pub mod cuda;
 pub mod hash;

@@ -3,7 +3,7 @@
 
 mod backend;
 mod cells;
-mod check;
+use crate::check;
 mod fastmath;
 mod gemm;
 mod ops;

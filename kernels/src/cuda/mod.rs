@@ -6,11 +6,9 @@
 mod backend;
 mod blas;
 mod buffers;
-// The CPU backend's bounds checks, shared verbatim so both devices reject the same operands.
 mod cells;
-#[path = "../cpu/check.rs"]
-#[allow(dead_code, clippy::duplicate_mod)]
-mod check;
+// The bounds checks are shared so both devices reject the same operands.
+use crate::check;
 mod context;
 mod modules;
 mod ops;

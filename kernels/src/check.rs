@@ -1,4 +1,4 @@
-//! Bounds checks shared by the CPU ops: every operand range is validated up front so the
+//! Bounds checks shared by every backend: every operand range is validated up front so the
 //! kernels can index freely and a bad offset becomes `KernelError::Shape`, never a panic.
 
 use crate::{KernelError, Result};
