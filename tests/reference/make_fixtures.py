@@ -191,11 +191,52 @@ def make_case(cell, V, E, H, L, B, T, seed):
     return fx
 
 
+def make_training_case(V, E, H, L, B, T, windows, steps, lr, clip, seed):
+    """Adam training through carried state: the trainer loop of rnngym, step by step.
+
+    The stream is `windows` consecutive windows per lane (state carried across them and
+    detached, reset to zero at window 0), repeated to `steps` optimizer steps. Each step:
+    mean cross-entropy, backward, clip_grad_norm_(clip), Adam(lr, betas 0.9/0.999, eps 1e-8).
+    Weights start from PyTorch's default init with the LSTM forget-gate bias of rnngym
+    (bias_ih forget block = 1, bias_hh forget block = 0).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = Model("lstm", V, E, H, L)
+    with torch.no_grad():
+        for k in range(L):
+            getattr(model.rnn, f"bias_ih_l{k}")[H : 2 * H] = 1.0
+            getattr(model.rnn, f"bias_hh_l{k}")[H : 2 * H] = 0.0
+    init = {n: tensor_json(p) for n, p in model.named_parameters()}
+    stream = torch.randint(0, V, (B, windows * T + 1), generator=gen)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses, norms, state = [], [], None
+    for step in range(steps):
+        w = step % windows
+        x = stream[:, w * T : (w + 1) * T].T  # time-major [T, B]
+        y = stream[:, w * T + 1 : (w + 1) * T + 1].T
+        if w == 0:
+            state = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+        logits, state = model(x, state)
+        state = tuple(s.detach() for s in state)
+        loss = F.cross_entropy(logits.reshape(T * B, V), y.reshape(T * B))
+        opt.zero_grad()
+        loss.backward()
+        norms.append(nn.utils.clip_grad_norm_(model.parameters(), clip).item())
+        opt.step()
+        losses.append(loss.item())
+    return {"cell": "lstm", "vocab": V, "embed": E, "hidden": H, "layers": L,
+            "batch": B, "seq": T, "windows": windows, "steps": steps, "lr": lr,
+            "clip": clip, "seed": seed, "stream": stream.tolist(), "losses": losses,
+            "grad_norms": norms, "params": init,
+            "final": {n: tensor_json(p) for n, p in model.named_parameters()}}
+
+
 def dumps(fx):
     """Compact JSON with one top-level key (and one tensor) per line."""
     lines = []
     for key, val in fx.items():
-        if key in ("params", "grads"):
+        if key in ("params", "grads", "final"):
             inner = ",\n".join(f"    {json.dumps(n)}: {json.dumps(t)}" for n, t in val.items())
             lines.append(f"  {json.dumps(key)}: {{\n{inner}\n  }}")
         else:
@@ -217,6 +258,16 @@ def main():
             f.write(text)
         print(f"wrote {os.path.relpath(path)}: {len(text)} bytes, "
               f"loss {fx['loss']:.6f} (torch {torch.__version__})")
+    # A short Adam run through carried state, at sizes that take the SIMD paths (H = 24).
+    fx = make_training_case(V=19, E=16, H=24, L=2, B=5, T=12, windows=3, steps=12, lr=1e-2,
+                            clip=0.5, seed=1005)
+    path = os.path.join(OUT_DIR, "lstm_train.json")
+    text = dumps(fx)
+    assert json.loads(text) == fx
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    print(f"wrote {os.path.relpath(path)}: {len(text)} bytes, losses "
+          f"{fx['losses'][0]:.6f} .. {fx['losses'][-1]:.6f}")
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ pub struct Workspace<B: Backend> {
 
 impl<B: Backend> Model<B> {
     /// A model with PyTorch's default initialisation (uniform ±1/√H for recurrent and output
-    /// weights, N(0, 1) embeddings) and the LSTM forget-gate bias at 1, seeded by `seed`.
+    /// weights and all biases, N(0, 1) embeddings), seeded by `seed`.
     pub fn new(be: &B, dims: ModelDims, dropout: f32, seed: u64) -> KResult<Self> {
         let (v, e, h, g) = (dims.vocab, dims.embed, dims.hidden, dims.gates());
         let mut infos = Vec::new();
@@ -152,16 +152,6 @@ impl<B: Backend> Model<B> {
                 slot.iter_mut().for_each(|x| *x = rng.random_range(-k..k));
             }
         }
-        if dims.cell == CellKind::Lstm {
-            for lp in &layers {
-                host[lp.b_ih + h..lp.b_ih + 2 * h]
-                    .iter_mut()
-                    .for_each(|x| *x = 1.0);
-                host[lp.b_hh + h..lp.b_hh + 2 * h]
-                    .iter_mut()
-                    .for_each(|x| *x = 0.0);
-            }
-        }
         Ok(Model {
             dims,
             dropout,
@@ -176,25 +166,28 @@ impl<B: Backend> Model<B> {
         })
     }
 
-    /// Re-draws every parameter uniformly from `[-scale, scale]` (char-rnn's `init_scale`
-    /// style), keeping the LSTM forget-gate bias at 1.
+    /// Re-draws every parameter uniformly from `[-scale, scale]` (char-rnn's `init_scale`).
     pub fn reinit_uniform(&mut self, be: &B, scale: f32, seed: u64) -> KResult<()> {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut host: Vec<f32> = (0..self.total)
+        let host: Vec<f32> = (0..self.total)
             .map(|_| rng.random_range(-scale..=scale))
             .collect();
-        if self.dims.cell == CellKind::Lstm {
-            let h = self.dims.hidden;
-            for lp in &self.layers {
-                host[lp.b_ih + h..lp.b_ih + 2 * h]
-                    .iter_mut()
-                    .for_each(|x| *x = 1.0);
-                host[lp.b_hh + h..lp.b_hh + 2 * h]
-                    .iter_mut()
-                    .for_each(|x| *x = 0.0);
-            }
-        }
         be.write(&mut self.params, 0, &host)
+    }
+
+    /// Sets every LSTM layer's forget-gate bias to `value` (in `bias_ih`; `bias_hh`'s forget
+    /// block to 0) — the Jozefowicz et al. trick, which `model.forget_bias` opts into. A no-op
+    /// for GRU and RNN cells, which have no forget gate.
+    pub fn set_forget_bias(&mut self, be: &B, value: f32) -> KResult<()> {
+        if self.dims.cell != CellKind::Lstm {
+            return Ok(());
+        }
+        let h = self.dims.hidden;
+        for lp in &self.layers {
+            be.fill(&mut self.params, lp.b_ih + h, h, value)?;
+            be.fill(&mut self.params, lp.b_hh + h, h, 0.0)?;
+        }
+        Ok(())
     }
 
     /// The parameter named `name`.

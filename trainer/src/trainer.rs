@@ -93,6 +93,9 @@ impl<B: Backend> Trainer<B> {
         if cfg.model.init_scale > 0.0 {
             model.reinit_uniform(&be, cfg.model.init_scale as f32, cfg.train.seed)?;
         }
+        if let Some(fb) = cfg.model.forget_bias {
+            model.set_forget_bias(&be, fb as f32)?;
+        }
         let opt = Optimizer::new(&be, &cfg.train, model.total)?;
         let ws = model.workspace(&be, cfg.train.seq_len, cfg.train.batch)?;
         let mut t = Trainer {
