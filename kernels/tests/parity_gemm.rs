@@ -107,6 +107,20 @@ fn gemm_real_shapes() {
     }
 }
 
+/// Batch-1 generation shapes (`m == 1`, B transposed: the per-token GEMV), big enough to split
+/// across threads.
+#[test]
+fn gemm_generation_shapes() {
+    for threads in [1, 2] {
+        let be = CpuBackend::new(threads);
+        for &(n, k) in &[(2048, 512), (65, 512), (1024, 256), (7, 1000)] {
+            check(&be, 97, 1, n, k, false, true, 1.0, 0.0);
+            check(&be, 96, 1, n, k, false, true, 1.0, 1.0);
+            check(&be, 95, 1, n, k, false, true, -0.5, 2.0);
+        }
+    }
+}
+
 #[test]
 fn gemm_empty_dimensions() {
     let be = CpuBackend::new(1);

@@ -31,6 +31,25 @@ pub(crate) fn gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]
         }
         return Ok(());
     }
+    if g.m == 1 && g.trans_b && super::gemv::split_rows(g.n, g.k, threads) {
+        // Batch-1 generation: each thread takes a block of C's columns (rows of B). Every
+        // element is still one thread's dot product, so the result does not depend on the split.
+        let half = g.n / 2;
+        let (c0, c1) = c[g.c_off..].split_at_mut(half);
+        let first = Gemm {
+            n: half,
+            c_off: 0,
+            ..*g
+        };
+        let second = Gemm {
+            n: g.n - half,
+            b_off: g.b_off + half * g.ldb,
+            c_off: 0,
+            ..*g
+        };
+        let (r0, r1) = rayon::join(|| gemm(&first, 1, a, b, c0), || gemm(&second, 1, a, b, c1));
+        return r0.and(r1);
+    }
     let macs = g.m.saturating_mul(g.n).saturating_mul(g.k);
     let par = if threads > 1 && macs >= PAR_MIN_MACS {
         Parallelism::Rayon(threads)

@@ -6,6 +6,7 @@ mod cells;
 use crate::check;
 mod fastmath;
 mod gemm;
+mod gemv;
 mod ops;
 pub mod reference;
 
