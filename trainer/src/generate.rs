@@ -7,10 +7,16 @@ use rnngym_kernels::Backend;
 use crate::model::{Model, Workspace};
 use crate::sample::{pick_token, SampleOptions};
 
+/// Largest `V · G` for which the generator keeps a layer-0 input table (64 MB of f32): above
+/// it the table costs more memory than the GEMV it saves is worth.
+const MAX_TABLE: usize = 1 << 24;
+
 /// Generates tokens from a model, batch 1.
 pub struct Generator<'m, B: Backend> {
     model: &'m Model<B>,
     ws: Workspace<B>,
+    /// `[V, G]` layer-0 input projections ([`Model::input_table`]), when small enough.
+    table: Option<B::Buf>,
     logits: Vec<f32>,
     scratch: Vec<(f32, u32)>,
     primed: bool,
@@ -19,9 +25,16 @@ pub struct Generator<'m, B: Backend> {
 impl<'m, B: Backend> Generator<'m, B> {
     /// A generator with a zero initial state.
     pub fn new(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
+        let d = model.dims;
+        let table = if d.vocab.saturating_mul(d.gates()) <= MAX_TABLE {
+            Some(model.input_table(be)?)
+        } else {
+            None
+        };
         Ok(Generator {
             model,
             ws: model.workspace(be, 1, 1)?,
+            table,
             logits: vec![0.0; model.dims.vocab],
             scratch: Vec::with_capacity(model.dims.vocab),
             primed: false,
@@ -31,7 +44,7 @@ impl<'m, B: Backend> Generator<'m, B> {
     /// Feeds one token: updates the state and the next-token logits.
     pub fn feed(&mut self, be: &B, token: u32) -> rnngym_kernels::Result<()> {
         self.model
-            .forward(be, &mut self.ws, &[token], None, &[false], None)?;
+            .step_token(be, &mut self.ws, token, self.table.as_ref())?;
         self.ws.read_logits(be, 0, &mut self.logits)?;
         self.primed = true;
         Ok(())

@@ -235,16 +235,101 @@ impl<B: Backend> Model<B> {
     ) -> KResult<Option<f64>> {
         let (t, b) = (ws.t, ws.b);
         let d = self.dims;
-        let h = d.hidden;
         self.carry_state(be, ws, reset)?;
         to_time_major(inputs, t, b, d.vocab, &mut ws.host_ids)?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
         // embed.weight is the first tensor, so the flat buffer starts with the table.
         be.gather_rows(&self.params, d.embed, &ws.ids, t * b, &mut ws.x0)?;
+        self.layers_forward(be, ws, None, train_seed)?;
+        let (v, rows) = (d.vocab, t * b);
+        let Some(targets) = targets else {
+            return Ok(None);
+        };
+        to_time_major(targets, t, b, d.vocab, &mut ws.host_ids)?;
+        be.write_ids(&mut ws.targets, &ws.host_ids)?;
+        let d_logits = train_seed.map(|_| &mut ws.d_logits);
+        let sum = be.softmax_xent(
+            &ws.logits,
+            rows,
+            v,
+            &ws.targets,
+            d_logits,
+            1.0 / rows as f32,
+        )?;
+        Ok(Some(sum / rows as f64))
+    }
+
+    /// One token through a `t = b = 1` workspace, the state carried: the per-token step of
+    /// generation. With `table` (from [`Model::input_table`]) layer 0 reads its input
+    /// projection from the table instead of a GEMV. The next-token logits land in the
+    /// workspace ([`Workspace::read_logits`] row 0).
+    pub fn step_token(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        token: u32,
+        table: Option<&B::Buf>,
+    ) -> KResult<()> {
+        if ws.t != 1 || ws.b != 1 {
+            return Err(rnngym_kernels::KernelError::Shape(format!(
+                "step_token needs a 1×1 workspace, got t={} b={}",
+                ws.t, ws.b
+            )));
+        }
+        let v = self.dims.vocab;
+        if token as usize >= v {
+            return Err(rnngym_kernels::KernelError::Shape(format!(
+                "token {token} is outside the vocabulary of {v}"
+            )));
+        }
+        self.carry_state(be, ws, &[false])?;
+        match table {
+            Some(table) => {
+                let row = token as usize * self.dims.gates();
+                self.layers_forward(be, ws, Some((table, row)), None)?;
+            }
+            None => {
+                be.write_ids(&mut ws.ids, &[token])?;
+                be.gather_rows(&self.params, self.dims.embed, &ws.ids, 1, &mut ws.x0)?;
+                self.layers_forward(be, ws, None, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `[V, G]` layer-0 input projections `embed[v] · W_ih0ᵀ` of every token: a batch-1 step
+    /// then adds one row instead of running a `G × E` GEMV.
+    pub fn input_table(&self, be: &B) -> KResult<B::Buf> {
+        let (v, e, g) = (self.dims.vocab, self.dims.embed, self.dims.gates());
+        let mut table = be.zeros(v * g)?;
+        let gm = Gemm::nt(v, g, e).offsets(self.embed_off, self.layers[0].w_ih, 0);
+        be.gemm(&gm, &self.params, &self.params, &mut table)?;
+        Ok(table)
+    }
+
+    /// Every layer over the workspace's window, then the logits. Layer 0 reads `ws.x0`, or
+    /// with `projected = Some((buf, off))` already-projected rows of `buf`.
+    fn layers_forward(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        projected: Option<(&B::Buf, usize)>,
+        train_seed: Option<u64>,
+    ) -> KResult<()> {
+        let (t, b) = (ws.t, ws.b);
+        let d = self.dims;
+        let h = d.hidden;
         for l in 0..d.layers {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb = &mut rest[0];
-            let x = layer_input(be, below.last(), &ws.x0, b * h);
+            let x = match (l, projected) {
+                (0, Some((buf, off))) => Input {
+                    buf,
+                    off,
+                    projected: true,
+                },
+                _ => layer_input(be, below.last(), &ws.x0, b * h),
+            };
             let lp = &self.layers[l];
             match d.cell {
                 CellKind::Lstm => cell::lstm::forward(be, lp, &self.params, &x, lb, t, b)?,
@@ -265,28 +350,12 @@ impl<B: Backend> Model<B> {
         }
         ws.has_state = true;
         let top = &ws.layers[d.layers - 1];
-        let v = d.vocab;
-        let rows = t * b;
+        let (v, rows) = (d.vocab, t * b);
         be.broadcast_rows(&self.params, self.proj_b_off, &mut ws.logits, 0, rows, v)?;
         let g = Gemm::nt(rows, v, h)
             .offsets(b * h, self.proj_off, 0)
             .scale(1.0, 1.0);
-        be.gemm(&g, &top.hs, &self.params, &mut ws.logits)?;
-        let Some(targets) = targets else {
-            return Ok(None);
-        };
-        to_time_major(targets, t, b, d.vocab, &mut ws.host_ids)?;
-        be.write_ids(&mut ws.targets, &ws.host_ids)?;
-        let d_logits = train_seed.map(|_| &mut ws.d_logits);
-        let sum = be.softmax_xent(
-            &ws.logits,
-            rows,
-            v,
-            &ws.targets,
-            d_logits,
-            1.0 / rows as f32,
-        )?;
-        Ok(Some(sum / rows as f64))
+        be.gemm(&g, &top.hs, &self.params, &mut ws.logits)
     }
 
     /// Backward of the last training forward: fills `self.grads` (overwriting them).
@@ -423,14 +492,20 @@ fn layer_input<'a, B: Backend>(
     state_rows: usize,
 ) -> Input<'a, B> {
     match below {
-        None => Input { buf: x0, off: 0 },
+        None => Input {
+            buf: x0,
+            off: 0,
+            projected: false,
+        },
         Some(prev) if be.len(&prev.dropped) > 0 => Input {
             buf: &prev.dropped,
             off: 0,
+            projected: false,
         },
         Some(prev) => Input {
             buf: &prev.hs,
             off: state_rows,
+            projected: false,
         },
     }
 }

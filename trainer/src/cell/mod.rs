@@ -86,10 +86,13 @@ pub struct Input<'a, B: Backend> {
     pub buf: &'a B::Buf,
     /// Element offset of row 0.
     pub off: usize,
+    /// The rows are already projected (`x · W_ihᵀ`, `[rows, G]`, e.g. a row of
+    /// [`Model::input_table`](crate::Model::input_table)): the layer adds them instead of
+    /// multiplying. Forward only.
+    pub projected: bool,
 }
 
-/// `gates = x · W_ihᵀ + bias` for all T steps in one GEMM (bias already broadcast by caller
-/// when `beta == 1`).
+/// `gates += x · W_ihᵀ` for all T steps in one GEMM (the caller has broadcast the bias).
 pub(crate) fn input_projection<B: Backend>(
     be: &B,
     p: &LayerParams,
@@ -98,6 +101,13 @@ pub(crate) fn input_projection<B: Backend>(
     rows: usize,
     out: &mut B::Buf,
 ) -> rnngym_kernels::Result<()> {
+    if x.projected {
+        for r in 0..rows {
+            let (src, dst) = (x.off + r * p.gates, r * p.gates);
+            be.sum_rows(x.buf, src, 1, p.gates, out, dst, true)?;
+        }
+        return Ok(());
+    }
     let g = Gemm::nt(rows, p.gates, p.input)
         .offsets(x.off, p.w_ih, 0)
         .scale(1.0, 1.0);

@@ -1,0 +1,77 @@
+//! The batch-1 generation step (`Model::step_token`, with and without the layer-0 input table,
+//! and the `Generator` on top) must give the logits of the window forward run one token at a
+//! time with the state carried — for every cell, with dropout configured (off at inference).
+
+use rnngym_kernels::{Backend, CpuBackend};
+use rnngym_trainer::generate::Generator;
+use rnngym_trainer::{CellKind, Model, ModelDims};
+
+fn logits<B: Backend>(be: &B, ws: &rnngym_trainer::Workspace<B>, v: usize) -> Vec<f32> {
+    let mut out = vec![0f32; v];
+    ws.read_logits(be, 0, &mut out).unwrap();
+    out
+}
+
+#[test]
+fn step_token_matches_the_window_forward() {
+    let be = CpuBackend::new(2);
+    for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
+        let dims = ModelDims {
+            cell,
+            vocab: 11,
+            embed: 9,
+            hidden: 24,
+            layers: 3,
+        };
+        let model = Model::new(&be, dims, 0.3, 5).unwrap();
+        let table = model.input_table(&be).unwrap();
+        let (mut w_fwd, mut w_plain, mut w_table) = (
+            model.workspace(&be, 1, 1).unwrap(),
+            model.workspace(&be, 1, 1).unwrap(),
+            model.workspace(&be, 1, 1).unwrap(),
+        );
+        let mut gen = Generator::new(&be, &model).unwrap();
+        let tokens: Vec<u32> = (0..40).map(|i| (i * 7 + 3) % 11).collect();
+        for (i, &tok) in tokens.iter().enumerate() {
+            model
+                .forward(&be, &mut w_fwd, &[tok], None, &[false], None)
+                .unwrap();
+            model.step_token(&be, &mut w_plain, tok, None).unwrap();
+            model
+                .step_token(&be, &mut w_table, tok, Some(&table))
+                .unwrap();
+            gen.feed(&be, tok).unwrap();
+            let want = logits(&be, &w_fwd, 11);
+            let got = [
+                ("plain", logits(&be, &w_plain, 11)),
+                ("table", logits(&be, &w_table, 11)),
+                ("generator", gen.logits().to_vec()),
+            ];
+            for (what, got) in got {
+                for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-5 * w.abs() + 1e-5,
+                        "{cell:?} {what} token {i} logit {j}: {g} vs forward {w}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn step_token_rejects_bad_tokens_and_shapes() {
+    let be = CpuBackend::new(1);
+    let dims = ModelDims {
+        cell: CellKind::Lstm,
+        vocab: 5,
+        embed: 3,
+        hidden: 4,
+        layers: 1,
+    };
+    let model = Model::new(&be, dims, 0.0, 1).unwrap();
+    let mut ws = model.workspace(&be, 1, 1).unwrap();
+    assert!(model.step_token(&be, &mut ws, 5, None).is_err());
+    let mut wide = model.workspace(&be, 2, 1).unwrap();
+    assert!(model.step_token(&be, &mut wide, 0, None).is_err());
+}
