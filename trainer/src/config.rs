@@ -221,6 +221,9 @@ pub struct TrainConfig {
     /// Stop as diverged when the loss exceeds this many times the uniform baseline ln V
     /// (0 disables; NaN / inf always stop).
     pub divergence_factor: f64,
+    /// On divergence, roll back to the last good checkpoint with the learning rate halved, at
+    /// most this many times in a run (0 = stop at the first divergence).
+    pub max_rollbacks: u32,
 }
 
 impl Default for TrainConfig {
@@ -249,6 +252,7 @@ impl Default for TrainConfig {
             sample_every: 0,
             threads: 0,
             divergence_factor: 10.0,
+            max_rollbacks: 3,
         }
     }
 }
@@ -790,6 +794,8 @@ val_windows = 64
 log_every = 10
 sample_every = 250
 threads = 4
+divergence_factor = 20
+max_rollbacks = 5
 
 [gym]
 id = "text-v1"
@@ -855,6 +861,7 @@ keep_best = false
         assert_eq!(c.train.schedule, ScheduleKind::Step);
         assert_eq!(c.train.grad_clip, 0.0);
         assert_eq!(c.train.lr, 1e-3);
+        assert_eq!(c.train.max_rollbacks, 5);
         assert_eq!(c.gym.path.as_deref(), Some("data/*.txt"));
         assert_eq!(
             c.gym.options.get("lowercase"),

@@ -41,6 +41,26 @@ pub struct CheckpointMeta {
     pub val_loss: Option<f64>,
     /// Latest training loss.
     pub train_loss: Option<f64>,
+    /// Learning-rate multiplier left by divergence rollbacks (each halves it). Written only when
+    /// it is not 1, so files of runs without a rollback stay readable by older builds.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub lr_scale: f64,
+    /// Divergence rollbacks so far in this run (bounded by `train.max_rollbacks`); written only
+    /// when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollbacks: u32,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A checkpoint read back: metadata, parsed config, codec and tensors.
