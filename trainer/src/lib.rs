@@ -7,6 +7,7 @@ pub mod config;
 pub mod device;
 pub mod fsutil;
 pub mod generate;
+pub mod lock;
 pub mod model;
 pub mod observer;
 pub mod observers;
