@@ -429,6 +429,27 @@ impl Config {
         if let Some(e) = m.embed {
             check_count("model.embed", e, MAX_WIDTH)?;
         }
+        // The vocabulary is not known yet: count the recurrent layers' parameters alone (the
+        // trainer checks again with it, and against free memory, before allocating).
+        let recurrent = crate::budget::param_count(&crate::model::ModelDims {
+            cell: m.cell,
+            vocab: 0,
+            embed: m.embed_dim(),
+            hidden: m.hidden,
+            layers: m.layers,
+        });
+        if recurrent > crate::budget::MAX_PARAMS as u128 {
+            return Err(invalid(
+                "model.hidden × model.layers",
+                format!("at most {} parameters", crate::budget::MAX_PARAMS),
+                format!(
+                    "{recurrent} parameters (model.hidden = {}, model.layers = {}, model.embed = {})",
+                    m.hidden,
+                    m.layers,
+                    m.embed_dim()
+                ),
+            ));
+        }
         check_f64("model.dropout", m.dropout, "a number in [0, 1)", |x| {
             (0.0..1.0).contains(&x)
         })?;
@@ -958,6 +979,9 @@ keep_best = false
             ("model.layers", |c| c.model.layers = 0),
             ("model.layers", |c| c.model.layers = 65),
             ("model.embed", |c| c.model.embed = Some(0)),
+            ("model.hidden × model.layers", |c| {
+                (c.model.hidden, c.model.layers) = (MAX_WIDTH, MAX_LAYERS)
+            }),
             ("model.dropout", |c| c.model.dropout = 1.0),
             ("model.dropout", |c| c.model.dropout = -0.1),
             ("model.device", |c| c.model.device = "gpu".into()),

@@ -1,6 +1,7 @@
 //! rnngym's trainer: recurrent models written once against the `Backend` trait, optimizers,
 //! the episode-based [`Trainer`] with observers, checkpoints and sampling.
 
+pub mod budget;
 pub mod cell;
 pub mod checkpoint;
 pub mod config;

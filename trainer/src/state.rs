@@ -143,6 +143,11 @@ pub fn load_params<B: Backend>(
 pub fn load_model<B: Backend>(be: &B, path: &Path) -> Result<(Model<B>, Loaded), TrainerError> {
     let loaded = read(path)?;
     let dims = dims_of(&loaded.config, loaded.meta.vocab);
+    // The saved config could describe anything: check before allocating the model.
+    let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
+    crate::budget::check_params(&dims).map_err(bad)?;
+    let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false);
+    crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name()).map_err(bad)?;
     let mut model = Model::new(be, dims, 0.0, 0)?;
     load_params(be, &mut model, &loaded.tensors, path)?;
     Ok((model, loaded))

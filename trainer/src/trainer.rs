@@ -14,6 +14,7 @@ use rand::Rng;
 use rnngym_gyms::{Codec, Gym, GymError, Shape, Split, Step};
 use rnngym_kernels::{hash, Backend, KernelError};
 
+use crate::budget;
 use crate::checkpoint::CheckpointError;
 use crate::config::Config;
 use crate::generate::Generator;
@@ -103,6 +104,13 @@ impl<B: Backend> Trainer<B> {
     pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
         let codec = gym.codec();
         let dims = state::dims_of(&cfg, codec.vocab_size());
+        // Refuse what cannot fit before allocating any of it.
+        let (t, b) = (cfg.train.seq_len, cfg.train.batch);
+        let has_val = cfg.gym.val_fraction > 0.0;
+        budget::check_params(&dims).map_err(TrainerError::Config)?;
+        let fp = budget::Footprint::of(&dims, t, b, cfg.model.dropout > 0.0, has_val);
+        budget::check_memory(&fp, t, b, be.memory_available(), &be.name())
+            .map_err(TrainerError::Config)?;
         let mut model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
         if cfg.model.init_scale > 0.0 {
             model.reinit_uniform(&be, cfg.model.init_scale as f32, cfg.train.seed)?;

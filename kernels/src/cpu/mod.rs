@@ -6,6 +6,7 @@ mod cells;
 use crate::check;
 mod fastmath;
 mod gemm;
+mod memory;
 mod ops;
 pub mod reference;
 
