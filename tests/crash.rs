@@ -128,6 +128,17 @@ fn temp_files(run: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The last training iteration in the run's metrics.jsonl (0 when there is none yet).
+fn logged_iteration(run: &Path) -> u64 {
+    rnngym_trainer::observers::read_jsonl(&run.join("metrics.jsonl"))
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r["kind"] == "train")
+        .filter_map(|r| r["iteration"].as_u64())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Polls until `cond` holds (true) or `limit` passes (false).
 fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
@@ -135,7 +146,7 @@ fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         if cond() {
             return true;
         }
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(Duration::from_micros(200));
     }
     false
 }
@@ -222,23 +233,17 @@ fn sigkill_at_random_points_then_resume_ends_exactly_like_an_uninterrupted_run()
         CONFIG.replace("dir = \"run\"", "dir = \"ref\""),
     )
     .unwrap();
-    let started = Instant::now();
     f.ok(&["train", "--config", "ref.toml"]);
-    // Kill delays scale with this machine's speed: six cycles of at most 1/8 of an
-    // uninterrupted run each can never reach the end.
-    let full_ms = started.elapsed().as_millis() as u64;
-    println!("uninterrupted run: {full_ms} ms");
 
     let run = f.file("run");
     let mut rng = Rng(0x5EED_C0DE);
     let mut report = Vec::new();
     let mut mid_write = 0;
     for cycle in 0..6 {
-        let resuming = latest_iteration(&run).is_some();
-        let args: &[&str] = if resuming {
-            &["train", "--resume", "run"]
-        } else {
-            &["train", "--config", "c.toml"]
+        let from = latest_iteration(&run);
+        let args: &[&str] = match from {
+            Some(_) => &["train", "--resume", "run"],
+            None => &["train", "--config", "c.toml"],
         };
         let mut child = spawn(&f, args);
         // This process's temp files (older ones are left by earlier kills until it cleans up).
@@ -249,20 +254,28 @@ fn sigkill_at_random_points_then_resume_ends_exactly_like_an_uninterrupted_run()
                 .filter(|n| n.contains(&ours))
                 .collect()
         };
-        // Odd cycles kill the moment a checkpoint's temp file appears (mid-write); even ones
-        // after a seeded random delay (checkpoints are written every iteration, so these land
-        // anywhere: in a step, in a write, in a validation, at start-up).
+        // Kills are placed by progress, not by clock, so a slow or busy machine changes
+        // nothing: each cycle trains 10 to 40 iterations past its checkpoint (at most 240 of
+        // the 300 in all), then dies.
+        let goal = from.unwrap_or(0) + 10 + rng.below(20);
+        let moved = wait_for(Duration::from_secs(120), || logged_iteration(&run) >= goal);
+        assert!(
+            moved,
+            "cycle {cycle}: no progress to iteration {goal}: {report:?}"
+        );
+        // Odd cycles die the moment one of this process's checkpoint temp files is seen (in
+        // the middle of a write); even ones a seeded random few microseconds later (anywhere:
+        // in a step, a write, a validation).
         let how = if cycle % 2 == 1 {
-            let start = Instant::now();
-            let until = full_ms / 40 + rng.below(full_ms / 16);
-            wait_for(Duration::from_secs(30), || {
-                start.elapsed() > Duration::from_millis(until) && !own_temps(&run).is_empty()
+            let limit = goal + 10;
+            wait_for(Duration::from_secs(120), || {
+                !own_temps(&run).is_empty() || logged_iteration(&run) >= limit
             });
-            format!("at a temp file after >{until} ms")
+            format!("past iteration {goal}, at the first temp file seen")
         } else {
-            let ms = full_ms / 40 + rng.below(full_ms / 10);
-            std::thread::sleep(Duration::from_millis(ms));
-            format!("after {ms} ms")
+            let us = rng.below(5000);
+            std::thread::sleep(Duration::from_micros(us));
+            format!("{us} µs after iteration {goal} was logged")
         };
         assert!(
             child.0.try_wait().unwrap().is_none(),
@@ -273,7 +286,7 @@ fn sigkill_at_random_points_then_resume_ends_exactly_like_an_uninterrupted_run()
         mid_write += usize::from(!temps.is_empty());
         let at = latest_iteration(&run);
         report.push(format!(
-            "cycle {cycle}: SIGKILL {how}: latest at {at:?}, temp files left {temps:?}"
+            "cycle {cycle}: resumed from {from:?}, SIGKILL {how}: latest now {at:?}, temp files left {temps:?}"
         ));
     }
     let before_final = latest_iteration(&run).expect("progress across the kills");
