@@ -2,6 +2,8 @@
 //! (some of them in the middle of a checkpoint write) followed by `--resume`, which must end
 //! exactly where an uninterrupted run ends.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::path::Path;

@@ -4,6 +4,8 @@
 //! large is allocated; the binary runs under a 4 GiB address-space limit to prove it). A few inputs are usable after all and must train with a warning.
 //! Run with `--nocapture` to see the table of input → message.
 
+#![cfg(unix)]
+
 mod common;
 
 use std::path::Path;

@@ -231,7 +231,9 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Runs `iterations` more optimizer steps, validating and checkpointing as configured.
-    /// Returns the last training loss.
+    /// A diverging step rolls back to the last good state with the learning rate halved, up to
+    /// `train.max_rollbacks` times, then ends in [`TrainerError::Diverged`]. Returns the last
+    /// training loss.
     pub fn train(&mut self, iterations: u64) -> Result<f64, TrainerError> {
         let start_iter = self.iteration;
         let target = start_iter + iterations;
