@@ -226,6 +226,9 @@ pub struct TrainConfig {
     /// Stop as diverged when the loss exceeds this many times the uniform baseline ln V
     /// (0 disables; NaN / inf always stop).
     pub divergence_factor: f64,
+    /// On divergence, roll back to the last good checkpoint with the learning rate halved, at
+    /// most this many times in a run (0 = stop at the first divergence).
+    pub max_rollbacks: u32,
 }
 
 impl Default for TrainConfig {
@@ -254,6 +257,7 @@ impl Default for TrainConfig {
             sample_every: 0,
             threads: 0,
             divergence_factor: 10.0,
+            max_rollbacks: 3,
         }
     }
 }
@@ -429,6 +433,27 @@ impl Config {
         check_count("model.layers", m.layers, MAX_LAYERS)?;
         if let Some(e) = m.embed {
             check_count("model.embed", e, MAX_WIDTH)?;
+        }
+        // The vocabulary is not known yet: count the recurrent layers' parameters alone (the
+        // trainer checks again with it, and against free memory, before allocating).
+        let recurrent = crate::budget::param_count(&crate::model::ModelDims {
+            cell: m.cell,
+            vocab: 0,
+            embed: m.embed_dim(),
+            hidden: m.hidden,
+            layers: m.layers,
+        });
+        if recurrent > crate::budget::MAX_PARAMS as u128 {
+            return Err(invalid(
+                "model.hidden × model.layers",
+                format!("at most {} parameters", crate::budget::MAX_PARAMS),
+                format!(
+                    "{recurrent} parameters (model.hidden = {}, model.layers = {}, model.embed = {})",
+                    m.hidden,
+                    m.layers,
+                    m.embed_dim()
+                ),
+            ));
         }
         check_f64("model.dropout", m.dropout, "a number in [0, 1)", |x| {
             (0.0..1.0).contains(&x)
@@ -805,6 +830,8 @@ val_windows = 64
 log_every = 10
 sample_every = 250
 threads = 4
+divergence_factor = 20
+max_rollbacks = 5
 
 [gym]
 id = "text-v1"
@@ -870,6 +897,7 @@ keep_best = false
         assert_eq!(c.train.schedule, ScheduleKind::Step);
         assert_eq!(c.train.grad_clip, 0.0);
         assert_eq!(c.train.lr, 1e-3);
+        assert_eq!(c.train.max_rollbacks, 5);
         assert_eq!(c.gym.path.as_deref(), Some("data/*.txt"));
         assert_eq!(
             c.gym.options.get("lowercase"),
@@ -966,6 +994,9 @@ keep_best = false
             ("model.layers", |c| c.model.layers = 0),
             ("model.layers", |c| c.model.layers = 65),
             ("model.embed", |c| c.model.embed = Some(0)),
+            ("model.hidden × model.layers", |c| {
+                (c.model.hidden, c.model.layers) = (MAX_WIDTH, MAX_LAYERS)
+            }),
             ("model.dropout", |c| c.model.dropout = 1.0),
             ("model.dropout", |c| c.model.dropout = -0.1),
             ("model.device", |c| c.model.device = "gpu".into()),

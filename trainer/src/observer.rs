@@ -56,6 +56,24 @@ pub struct TrainSample {
     pub text: String,
 }
 
+/// A divergence the trainer recovered from by rolling back (`train.max_rollbacks`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollback {
+    /// The iteration whose step diverged (1-based, as in [`Update::iteration`]).
+    pub diverged_at: u64,
+    /// Iterations completed in the state rolled back to (the last good checkpoint, or the
+    /// state the `train` call started from when none was written since).
+    pub to_iteration: u64,
+    /// What diverged, e.g. "the loss became NaN".
+    pub reason: String,
+    /// The learning-rate multiplier from now on (halved by every rollback).
+    pub lr_scale: f64,
+    /// Rollbacks so far in this run, this one included.
+    pub rollbacks: u32,
+    /// `train.max_rollbacks`.
+    pub max_rollbacks: u32,
+}
+
 /// Receives the trainer's per-iteration updates. Every method has an empty default.
 pub trait Observer: Send {
     /// Called once before the first iteration of a `train` call (the resolved config as TOML).
@@ -70,6 +88,9 @@ pub trait Observer: Send {
     fn on_sample(&mut self, _s: &TrainSample) {}
     /// Called when a `train` call ends, normally or interrupted, with the last iteration.
     fn on_end(&mut self, _iteration: u64, _interrupted: bool) {}
+    /// Called after a divergence was rolled back: iterations after `to_iteration` are undone
+    /// and will be trained again (so per-iteration logs should drop theirs).
+    fn on_rollback(&mut self, _r: &Rollback) {}
 }
 
 /// Logs through the `log` crate: an info line every `every` iterations and each validation.
@@ -131,6 +152,18 @@ impl Observer for LogObserver {
 
     fn on_checkpoint(&mut self, path: &std::path::Path, kind: &str) {
         log::debug!("wrote {kind} checkpoint {}", path.display());
+    }
+
+    fn on_rollback(&mut self, r: &Rollback) {
+        log::warn!(
+            "training diverged at iteration {} ({}); rolled back to iteration {} with the learning rate halved (multiplier {}), rollback {} of at most {} (train.max_rollbacks)",
+            r.diverged_at,
+            r.reason,
+            r.to_iteration,
+            r.lr_scale,
+            r.rollbacks,
+            r.max_rollbacks
+        );
     }
 
     fn on_sample(&mut self, s: &TrainSample) {

@@ -41,6 +41,26 @@ pub struct CheckpointMeta {
     pub val_loss: Option<f64>,
     /// Latest training loss.
     pub train_loss: Option<f64>,
+    /// Learning-rate multiplier left by divergence rollbacks (each halves it). Written only when
+    /// it is not 1, so files of runs without a rollback stay readable by older builds.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub lr_scale: f64,
+    /// Divergence rollbacks so far in this run (bounded by `train.max_rollbacks`); written only
+    /// when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollbacks: u32,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A checkpoint read back: metadata, parsed config, codec and tensors.
@@ -123,6 +143,11 @@ pub fn load_params<B: Backend>(
 pub fn load_model<B: Backend>(be: &B, path: &Path) -> Result<(Model<B>, Loaded), TrainerError> {
     let loaded = read(path)?;
     let dims = dims_of(&loaded.config, loaded.meta.vocab);
+    // The saved config could describe anything: check before allocating the model.
+    let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
+    crate::budget::check_params(&dims).map_err(bad)?;
+    let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false);
+    crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name()).map_err(bad)?;
     let mut model = Model::new(be, dims, 0.0, 0)?;
     load_params(be, &mut model, &loaded.tensors, path)?;
     Ok((model, loaded))

@@ -2,7 +2,7 @@
 //! before handing exact-size slices to the fast kernels in `gemm`, `cells` and `ops`.
 
 use super::check::{self, same_or_disjoint, shape_err, span, split_src_dst};
-use super::{cells, gemm, ops};
+use super::{cells, gemm, memory, ops};
 use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
@@ -47,12 +47,18 @@ impl Backend for CpuBackend {
         format!("cpu ({} threads)", self.threads)
     }
 
+    fn memory_available(&self) -> Option<u64> {
+        memory::available_bytes()
+    }
+
     fn zeros(&self, n: usize) -> Result<Vec<f32>> {
-        Ok(vec![0.0; n])
+        memory::zeroed(n)
     }
 
     fn upload(&self, data: &[f32]) -> Result<Vec<f32>> {
-        Ok(data.to_vec())
+        let mut v = memory::zeroed(data.len())?;
+        v.copy_from_slice(data);
+        Ok(v)
     }
 
     fn write(&self, buf: &mut Vec<f32>, off: usize, data: &[f32]) -> Result<()> {
@@ -72,7 +78,7 @@ impl Backend for CpuBackend {
     }
 
     fn zeros_ids(&self, n: usize) -> Result<Vec<u32>> {
-        Ok(vec![0; n])
+        memory::zeroed(n)
     }
 
     fn write_ids(&self, buf: &mut Vec<u32>, ids: &[u32]) -> Result<()> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::jsonl::JsonlFile;
-use crate::observer::{Observer, TrainSample};
+use crate::observer::{Observer, Rollback, TrainSample};
 
 /// The samples file's name inside a run directory.
 pub const SAMPLES_FILE: &str = "samples.jsonl";
@@ -31,6 +31,11 @@ impl Observer for SampleWriter {
     fn on_start(&mut self, _config: &str, start_iteration: u64, _target: u64) {
         self.file.start(start_iteration);
         self.started = Instant::now();
+    }
+
+    fn on_rollback(&mut self, r: &Rollback) {
+        // Samples of the undone iterations came from weights that no longer exist.
+        self.file.start(r.to_iteration);
     }
 
     fn on_sample(&mut self, s: &TrainSample) {
