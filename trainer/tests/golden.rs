@@ -3,33 +3,12 @@
 //! and stores weights, inputs, initial state, logits, loss, final state and every gradient.
 //! Our f32 model must match to a relative tolerance of 2e-4 (f32 rounding over a few layers).
 
-use std::path::PathBuf;
-
 use rnngym_kernels::{Backend, CpuBackend};
 use rnngym_trainer::{CellKind, Model, ModelDims};
-use serde_json::Value;
+mod fixture;
+use fixture::{fixture, floats, usize_of};
 
 const TOL: f64 = 2e-4;
-
-fn fixture(name: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/reference/fixtures")
-        .join(name);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).expect("fixture is JSON")
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
-fn usize_of(v: &Value, k: &str) -> usize {
-    v[k].as_u64().unwrap_or_else(|| panic!("fixture key {k}")) as usize
-}
 
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");

@@ -69,15 +69,5 @@ pub fn backward<B: Backend>(
         )?;
         recurrent_grad(be, p, params, &lb.gh, g_off, &mut lb.dhs, h_prev, b)?;
     }
-    weight_grads(
-        be,
-        p,
-        x,
-        &lb.gates,
-        &lb.gh,
-        &lb.hs,
-        t * b,
-        grads,
-        &mut lb.table,
-    )
+    weight_grads(be, p, x, lb, t * b, grads)
 }

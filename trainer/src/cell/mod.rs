@@ -141,30 +141,34 @@ pub(crate) fn input_projection<B: Backend>(
     be.gemm(&g, x.buf, params, out)
 }
 
-/// Weight gradients shared by every cell: `d_W_ih = dGᵀ·X`, `d_W_hh = dGhᵀ·H_prev`.
+/// Weight gradients shared by every cell: `d_W_ih = dGᵀ·X`, `d_W_hh = dGhᵀ·H_prev`, where
+/// `dG` is `lb.gates` and `dGh` is `lb.gh` for the GRU (its recurrent part has its own
+/// pre-activations), `lb.gates` otherwise.
 ///
 /// With token-id input, `X` is rows of the embedding table, so `dGᵀ·X = Sᵀ·E` where
-/// `S[v] = Σ_{r: ids[r] = v} dG[r]` (`[V, G]`, left in `table` for the embedding gradient).
-#[allow(clippy::too_many_arguments)]
+/// `S[v] = Σ_{r: ids[r] = v} dG[r]` (`[V, G]`, left in `lb.table` for the embedding gradient).
 pub(crate) fn weight_grads<B: Backend>(
     be: &B,
     p: &LayerParams,
     x: &Input<'_, B>,
-    d_gates_x: &B::Buf,
-    d_gates_h: &B::Buf,
-    hs: &B::Buf,
+    lb: &mut LayerBufs<B>,
     rows: usize,
     grads: &mut B::Buf,
-    table: &mut B::Buf,
 ) -> rnngym_kernels::Result<()> {
+    let d_gates_x = &lb.gates;
+    let d_gates_h = if be.len(&lb.gh) > 0 {
+        &lb.gh
+    } else {
+        &lb.gates
+    };
     match x.ids {
         Some(ids) => {
-            be.fill(table, 0, x.vocab * p.gates, 0.0)?;
-            be.scatter_add_rows(d_gates_x, p.gates, ids, rows, table, 0)?;
+            be.fill(&mut lb.table, 0, x.vocab * p.gates, 0.0)?;
+            be.scatter_add_rows(d_gates_x, p.gates, ids, rows, &mut lb.table, 0)?;
             let gx = Gemm::tn(p.gates, p.input, x.vocab)
                 .offsets(0, x.off, p.w_ih)
                 .scale(1.0, 0.0);
-            be.gemm(&gx, table, x.buf, grads)?;
+            be.gemm(&gx, &lb.table, x.buf, grads)?;
         }
         None => {
             let gx = Gemm::tn(p.gates, p.input, rows)
@@ -176,7 +180,7 @@ pub(crate) fn weight_grads<B: Backend>(
     let gh = Gemm::tn(p.gates, p.hidden, rows)
         .offsets(0, 0, p.w_hh)
         .scale(1.0, 0.0);
-    be.gemm(&gh, d_gates_h, hs, grads)?;
+    be.gemm(&gh, d_gates_h, &lb.hs, grads)?;
     be.sum_rows(d_gates_x, 0, rows, p.gates, grads, p.b_ih, false)?;
     be.sum_rows(d_gates_h, 0, rows, p.gates, grads, p.b_hh, false)
 }

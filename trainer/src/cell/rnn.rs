@@ -46,15 +46,5 @@ pub fn backward<B: Backend>(
         be.rnn_bwd(dims(b, h), &mut lb.gates, g_off, &lb.dhs, h_out)?;
         recurrent_grad(be, p, params, &lb.gates, g_off, &mut lb.dhs, h_prev, b)?;
     }
-    weight_grads(
-        be,
-        p,
-        x,
-        &lb.gates,
-        &lb.gates,
-        &lb.hs,
-        t * b,
-        grads,
-        &mut lb.table,
-    )
+    weight_grads(be, p, x, lb, t * b, grads)
 }
