@@ -43,9 +43,10 @@ impl Footprint {
         } else {
             0
         };
-        // Layer 0's embedding-projection table when V < T·B (see Model::workspace).
-        let table = if v < rows { v * g } else { 0 };
-        let workspace = l * per_layer + drop + table + 2 * rows * e + 2 * rows * v + 2 * rows;
+        // Layer 0's embedding-projection table when V < T·B (see Model::workspace), else the
+        // gathered embeddings and their gradient.
+        let embed = if v < rows { v * g } else { 2 * rows * e };
+        let workspace = l * per_layer + drop + embed + 2 * rows * v + 2 * rows;
         Footprint {
             params,
             workspace,
@@ -135,7 +136,7 @@ mod tests {
                 assert_eq!(param_count(&d), m.total as u128, "{cell:?} {layers}");
                 let (t, b) = (6, 4);
                 let ws = m.workspace(&be, t, b).unwrap();
-                let mut floats = 2 * ws.t * ws.b * d.embed + 2 * ws.t * ws.b * d.vocab;
+                let mut floats = 2 * ws.t * ws.b * d.vocab;
                 for lb in &ws.layers {
                     for buf in [
                         &lb.gates,
