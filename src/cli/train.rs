@@ -84,6 +84,14 @@ fn train_with<B: rnngym_kernels::Backend>(
         trainer.model().total,
         rnngym_kernels::Backend::name(trainer.backend())
     );
+    if trainer.codec().audio().is_some() && cfg.train.sample_every > 0 {
+        log::warn!(
+            "train.sample_every = {} is for text gyms; audio gyms write a {} s WAV to \
+             samples/ at each checkpoint instead (sample.train_seconds)",
+            cfg.train.sample_every,
+            cfg.sample.train_seconds
+        );
+    }
     let dir = Path::new(&cfg.checkpoint.dir);
     // Held until the process exits; nothing is written to the directory before it.
     let _lock = RunLock::acquire(dir)?;

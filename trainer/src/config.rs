@@ -287,6 +287,9 @@ pub struct SampleConfig {
     pub train_length: usize,
     /// Softmax temperature of the samples generated during training (> 0).
     pub train_temperature: f64,
+    /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
+    /// it (0 disables; `train.sample_every` applies to text gyms only).
+    pub train_seconds: f64,
 }
 
 impl Default for SampleConfig {
@@ -302,6 +305,7 @@ impl Default for SampleConfig {
             argmax: false,
             train_length: 200,
             train_temperature: 0.8,
+            train_seconds: 1.0,
         }
     }
 }
@@ -553,6 +557,13 @@ impl Config {
             s.train_temperature,
             "a number > 0",
             |x| x > 0.0,
+        )?;
+        // The cap catches a sample count typed where seconds were meant (16000 is 4.4 hours).
+        check_f64(
+            "sample.train_seconds",
+            s.train_seconds,
+            "a number of seconds in [0, 600] (0 disables)",
+            |x| (0.0..=600.0).contains(&x),
         )?;
         if t.sample_every > 0 && s.train_length == 0 {
             return Err(invalid(
@@ -852,6 +863,7 @@ unknown = "skip"
 argmax = false
 train_length = 300
 train_temperature = 0.5
+train_seconds = 2.5
 
 [checkpoint]
 dir = "runs/shakespeare"
@@ -906,6 +918,7 @@ keep_best = false
         assert_eq!(c.sample.unknown, UnknownPolicy::Skip);
         assert_eq!(c.sample.seed, Some(123));
         assert!(!c.checkpoint.keep_best);
+        assert_eq!(c.sample.train_seconds, 2.5);
     }
 
     #[test]
@@ -1041,6 +1054,11 @@ keep_best = false
             ("sample.train_temperature", |c| {
                 c.sample.train_temperature = 0.0
             }),
+            ("sample.train_seconds", |c| c.sample.train_seconds = -1.0),
+            ("sample.train_seconds", |c| c.sample.train_seconds = 16000.0),
+            ("sample.train_seconds", |c| {
+                c.sample.train_seconds = f64::NAN
+            }),
             ("sample.train_length", |c| {
                 c.train.sample_every = 10;
                 c.sample.train_length = 0;
@@ -1063,7 +1081,10 @@ keep_best = false
         c.train.grad_clip = 0.0;
         c.gym.val_fraction = 0.5;
         c.sample.top_p = 1.0;
+        c.sample.train_seconds = 0.0;
         c.model.device = "cuda".into();
+        c.validate().unwrap();
+        c.sample.train_seconds = 600.0;
         c.validate().unwrap();
         assert_eq!(c.model.device_kind(), DeviceChoice::Cuda(0));
     }

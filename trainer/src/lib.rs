@@ -19,5 +19,5 @@ pub mod trainer;
 
 pub use config::{CellKind, Config};
 pub use model::{Model, ModelDims, Workspace};
-pub use observer::{LogObserver, Observer, Rollback, TrainSample, Update, ValMetrics};
+pub use observer::{AudioClip, LogObserver, Observer, Rollback, TrainSample, Update, ValMetrics};
 pub use trainer::{Trainer, TrainerError};

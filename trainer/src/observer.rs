@@ -41,19 +41,31 @@ pub struct ValMetrics {
     pub is_best: bool,
 }
 
-/// A sample generated with the current weights during training (`train.sample_every`).
+/// A sample generated with the current weights during training: text every
+/// `train.sample_every` iterations, or audio at each checkpoint for audio gyms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainSample {
     /// Iteration after which it was generated.
     pub iteration: u64,
     /// Softmax temperature used.
     pub temperature: f32,
-    /// The priming text (rendered).
+    /// The priming text (rendered); empty for audio.
     pub prime: String,
-    /// The generated tokens (audio observers render these themselves).
+    /// The generated tokens.
     pub tokens: Vec<u32>,
-    /// The generated tokens rendered by the codec.
+    /// The generated tokens rendered by the codec; empty for audio (see `audio`).
     pub text: String,
+    /// The generated audio, when the gym's codec is an audio codec.
+    pub audio: Option<AudioClip>,
+}
+
+/// Mono audio generated during training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioClip {
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Sample values in [-1, 1], one per generated token.
+    pub samples: Vec<f32>,
 }
 
 /// A divergence the trainer recovered from by rolling back (`train.max_rollbacks`).
@@ -84,7 +96,8 @@ pub trait Observer: Send {
     fn on_validation(&mut self, _v: &ValMetrics) {}
     /// Called after a checkpoint was written (`kind` is "latest" or "best").
     fn on_checkpoint(&mut self, _path: &std::path::Path, _kind: &str) {}
-    /// Called after a training sample was generated (every `train.sample_every` iterations).
+    /// Called after a training sample was generated (every `train.sample_every` iterations for
+    /// text gyms, at each periodic checkpoint for audio gyms).
     fn on_sample(&mut self, _s: &TrainSample) {}
     /// Called when a `train` call ends, normally or interrupted, with the last iteration.
     fn on_end(&mut self, _iteration: u64, _interrupted: bool) {}
@@ -167,6 +180,9 @@ impl Observer for LogObserver {
     }
 
     fn on_sample(&mut self, s: &TrainSample) {
+        if s.audio.is_some() {
+            return; // the SampleWriter that writes the WAV names it in its own log line
+        }
         log::info!(
             "sample @ {:>6} (temperature {}):\n{}{}\n",
             s.iteration,

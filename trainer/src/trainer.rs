@@ -19,12 +19,14 @@ use crate::checkpoint::CheckpointError;
 use crate::config::Config;
 use crate::generate::Generator;
 use crate::model::{Model, Workspace};
-use crate::observer::{Observer, TrainSample, Update, ValMetrics};
+use crate::observer::{Observer, Update, ValMetrics};
 use crate::optim::{clip, schedule, Optimizer};
-use crate::sample::{seeded_rng, SampleOptions};
+use crate::sample::SampleOptions;
 use crate::state;
 
 use snapshot::Snapshot;
+
+mod training_sample;
 
 /// Errors from training, validation, generation and checkpoints.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +66,6 @@ impl From<CheckpointError> for TrainerError {
 const DROPOUT_SALT: u64 = 0xD80F_0A7E;
 /// Seed of every validation pass: the same windows each time, so losses compare.
 const VAL_SEED: u64 = 0x5EED_0F7A;
-/// Salt of the training samples' own random stream (it never touches the training stream).
-const SAMPLE_SALT: u64 = 0x5A3B_1E00;
 
 /// Trains a [`Model`] on a [`Gym`] with the settings of a [`Config`].
 pub struct Trainer<B: Backend> {
@@ -293,9 +293,11 @@ impl<B: Backend> Trainer<B> {
             if val_due || (self.has_val && it == target) {
                 self.validate()?;
             }
-            if every(self.cfg.train.sample_every, it) {
-                let s = self.training_sample()?;
-                self.observers.iter_mut().for_each(|o| o.on_sample(&s));
+            // Text gyms sample every `sample_every`; audio gyms write a clip per checkpoint,
+            // where a WAV is worth listening to and its weights are kept beside it.
+            let audio = self.codec.audio().is_some();
+            if !audio && every(self.cfg.train.sample_every, it) {
+                self.emit_sample()?;
             }
             if every(self.cfg.checkpoint.every, it) || it == target {
                 let snap = self.capture()?;
@@ -309,42 +311,14 @@ impl<B: Backend> Trainer<B> {
                 } else {
                     self.pending = Some(snap);
                 }
+                if audio && self.cfg.sample.train_seconds > 0.0 {
+                    self.emit_sample()?;
+                }
             }
         }
         let it = self.iteration;
         self.observers.iter_mut().for_each(|o| o.on_end(it, false));
         Ok(loss)
-    }
-
-    /// A sample from the current weights with `sample.train_length` / `train_temperature`,
-    /// primed with `sample.prime` (else a newline). Its random stream is seeded from
-    /// `train.seed` and the iteration, so it neither consumes nor perturbs training's.
-    pub fn training_sample(&self) -> Result<TrainSample, TrainerError> {
-        let sc = &self.cfg.sample;
-        let skip = rnngym_gyms::UnknownPolicy::Skip;
-        let mut prime = self.codec.encode(&sc.prime, skip).unwrap_or_default();
-        if prime.is_empty() {
-            prime = self.codec.encode("\n", skip).unwrap_or_default();
-        }
-        if prime.is_empty() {
-            prime.push(0);
-        }
-        let opts = SampleOptions {
-            temperature: sc.train_temperature as f32,
-            top_k: sc.top_k,
-            top_p: sc.top_p as f32,
-            argmax: false,
-        };
-        let seed = hash::mix64(self.cfg.train.seed ^ SAMPLE_SALT, self.iteration);
-        let mut rng = seeded_rng(Some(seed));
-        let tokens = self.run(sc.train_length, &prime, &opts, &mut rng, |_| {})?;
-        Ok(TrainSample {
-            iteration: self.iteration,
-            temperature: opts.temperature,
-            prime: self.codec.render(&prime),
-            text: self.codec.render(&tokens),
-            tokens,
-        })
     }
 
     /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
@@ -422,6 +396,16 @@ impl<B: Backend> Trainer<B> {
             out.push(tok);
         }
         Ok(out)
+    }
+
+    /// Generates a training sample and hands it to the observers (none: nothing to generate).
+    fn emit_sample(&mut self) -> Result<(), TrainerError> {
+        if self.observers.is_empty() {
+            return Ok(());
+        }
+        let s = self.training_sample()?;
+        self.observers.iter_mut().for_each(|o| o.on_sample(&s));
+        Ok(())
     }
 
     /// Validates on the configured number of windows; saves `best` on improvement.
