@@ -207,3 +207,46 @@ fn option_errors_name_the_key() {
     );
     assert_eq!(e.lines().count(), 1, "{e}");
 }
+
+/// `RssFile` of this process in kB: the mapped file pages it holds.
+#[cfg(target_os = "linux")]
+fn rss_file_kb() -> u64 {
+    let s = fs::read_to_string("/proc/self/status").unwrap();
+    let line = s.lines().find(|l| l.starts_with("RssFile:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_episode_over_a_mapped_corpus_keeps_few_pages_resident() {
+    const MB: usize = 128;
+    let dir = tempfile::tempdir().unwrap();
+    let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyz \n".chars().collect();
+    let block = random_text(MB << 14, &alphabet, 5);
+    let mut f = fs::File::create(dir.path().join("big.txt")).unwrap();
+    for _ in 0..64 {
+        std::io::Write::write_all(&mut f, block.as_bytes()).unwrap();
+    }
+    drop(f);
+    let mut gym = mapped("big.txt", dir.path());
+    let before = rss_file_kb();
+    // Few long lanes: the kernel maps file pages in folios (up to megabytes), so many lanes a
+    // short distance apart would keep most of a small corpus mapped whatever we release.
+    gym.reset(
+        Split::Train,
+        0,
+        Shape {
+            batch: 4,
+            seq: 4096,
+        },
+    )
+    .unwrap();
+    while !gym.step().unwrap().episode_done {}
+    let grown_mb = rss_file_kb().saturating_sub(before) / 1024;
+    eprintln!("RssFile grew by {grown_mb} MB over a {MB} MB mapped corpus");
+    // Without releasing pages the whole cache would now be resident.
+    assert!(
+        grown_mb < MB as u64 / 2,
+        "RssFile grew by {grown_mb} MB over one episode"
+    );
+}
