@@ -50,11 +50,6 @@ impl CharCodec {
     pub fn token_of(&self, c: char) -> Option<u32> {
         self.index.get(&c).copied()
     }
-
-    /// Encodes a whole corpus whose chars are known to be in the vocabulary.
-    pub(crate) fn encode_known(&self, text: &str) -> Result<Vec<u32>, GymError> {
-        self.encode(text, UnknownPolicy::Error)
-    }
 }
 
 impl Codec for CharCodec {

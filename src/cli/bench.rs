@@ -94,7 +94,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         Mode::Generate | Mode::Both => Some(bench_generate(&be, dims, budget)?),
         Mode::Train => None,
     };
-    let rss_mb = peak_rss_kb().map(|kb| kb as f64 / 1024.0);
+    let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
     if a.json {
         let v = serde_json::json!({
             "impl": "rnngym",
@@ -213,11 +213,4 @@ fn bench_generate(be: &CpuBackend, dims: ModelDims, budget: Duration) -> anyhow:
         n += 64;
     }
     Ok(n as f64 / start.elapsed().as_secs_f64())
-}
-
-/// The process's peak resident set size (`VmHWM`) in kB, where `/proc` has it.
-fn peak_rss_kb() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

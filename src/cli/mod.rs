@@ -99,3 +99,10 @@ impl ConfigArgs {
         )?)
     }
 }
+
+/// The process's peak resident set size (`VmHWM`) in kB, where `/proc` has it.
+pub(crate) fn peak_rss_kb() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

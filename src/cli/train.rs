@@ -46,7 +46,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     }
     absolutize_gym_path(&mut cfg);
     log::info!("resolved config:\n{}", cfg.to_toml_string().trim_end());
+    let loading = Instant::now();
     let gym = GymRegistry::with_builtins().make(&cfg.gym)?;
+    log::info!(
+        "gym {} ready in {:.2}s",
+        cfg.gym.id,
+        loading.elapsed().as_secs_f64()
+    );
     match device::select(&cfg)? {
         device::Device::Cpu(be) => train_with(be, cfg, gym, resume),
         device::Device::Cuda(be) => train_with(*be, cfg, gym, resume),
@@ -137,8 +143,12 @@ fn train_with<B: rnngym_kernels::Backend>(
         .best_val_loss()
         .map(|b| format!("{b:.4} nats ({:.3} bits)/token", b / std::f64::consts::LN_2))
         .unwrap_or_else(|| "n/a".into());
+    let rss = super::peak_rss_kb()
+        .map(|kb| format!("; peak RSS {:.1} MB", kb as f64 / 1024.0))
+        .unwrap_or_default();
     log::info!(
-        "done: {} iterations in {:.1}s; final train loss {loss:.4}; best validation loss {best}",
+        "done: {} iterations in {:.1}s; final train loss {loss:.4}; best validation loss \
+         {best}{rss}",
         trainer.iteration(),
         started.elapsed().as_secs_f64()
     );

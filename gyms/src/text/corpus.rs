@@ -1,11 +1,12 @@
 //! Corpus loading: `gym.path` names a file, a directory (all regular files below it, recursively,
 //! sorted by path, hidden ones skipped) or a glob pattern (sorted). Files are read as UTF-8 and
-//! concatenated in that order.
+//! concatenated in that order (streamed: see `stream.rs`).
 
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::stream::{io_err, stream_text};
 use crate::GymError;
 
 /// Directories deeper than this below the corpus root are not read (guards against odd trees).
@@ -23,8 +24,30 @@ pub struct Corpus {
 }
 
 /// Loads the corpus named by `path` (a file, directory or glob), resolved against `base_dir`
-/// when relative.
+/// when relative, into memory (the text gym itself streams it instead).
 pub fn load_corpus(path: &str, base_dir: &Path) -> Result<Corpus, GymError> {
+    let (files, source) = resolve_files(path, base_dir)?;
+    let mut text = String::new();
+    stream_text(&files, false, &mut |piece| {
+        text.push_str(piece);
+        Ok(())
+    })?;
+    if text.is_empty() {
+        return Err(GymError::Data(format!(
+            "gym.path: corpus {source} is empty ({} file(s), 0 characters)",
+            files.len()
+        )));
+    }
+    Ok(Corpus {
+        text,
+        files,
+        source,
+    })
+}
+
+/// The files `path` names (a file, directory or glob, relative ones under `base_dir`), in
+/// reading order, and the resolved path for messages.
+pub fn resolve_files(path: &str, base_dir: &Path) -> Result<(Vec<PathBuf>, String), GymError> {
     let full = if Path::new(path).is_absolute() || base_dir.as_os_str().is_empty() {
         PathBuf::from(path)
     } else {
@@ -57,21 +80,7 @@ pub fn load_corpus(path: &str, base_dir: &Path) -> Result<Corpus, GymError> {
             )));
         }
     };
-    let mut text = String::new();
-    for file in &files {
-        text.push_str(&read_utf8(file)?);
-    }
-    if text.is_empty() {
-        return Err(GymError::Data(format!(
-            "gym.path: corpus {source} is empty ({} file(s), 0 characters)",
-            files.len()
-        )));
-    }
-    Ok(Corpus {
-        text,
-        files,
-        source,
-    })
+    Ok((files, source))
 }
 
 fn has_glob_chars(path: &str) -> bool {
@@ -159,32 +168,4 @@ pub(crate) fn walk(
         }
     }
     Ok(())
-}
-
-fn io_err(path: &Path, what: &str, e: std::io::Error) -> GymError {
-    GymError::Io {
-        path: path.display().to_string(),
-        message: format!("{what}: {e}"),
-    }
-}
-
-/// Reads one file as UTF-8, dropping a leading byte-order mark.
-fn read_utf8(file: &Path) -> Result<String, GymError> {
-    let bytes = fs::read(file).map_err(|e| io_err(file, "cannot read file", e))?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    match std::str::from_utf8(body) {
-        Ok(s) => Ok(s.to_string()),
-        Err(e) => {
-            let offset = e.valid_up_to() + (bytes.len() - body.len());
-            let byte = bytes.get(offset).copied().unwrap_or(0);
-            Err(GymError::Io {
-                path: file.display().to_string(),
-                message: format!(
-                    "not valid UTF-8 (byte 0x{byte:02x} at byte offset {offset}); convert it \
-                     first, e.g. iconv -f latin1 -t utf-8 '{0}' > '{0}.utf8'",
-                    file.display()
-                ),
-            })
-        }
-    }
 }

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::corpus::load_corpus;
+use super::corpus::resolve_files;
+use super::encode::{encode_files, encode_str, Encoded, TextOptions};
+use super::tokens::TokenStore;
 use super::ID;
 use crate::{CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step};
 
 /// The built-in text gym (`text-v1`).
 pub struct TextGym {
     codec: Arc<CharCodec>,
-    train: Vec<u32>,
-    val: Vec<u32>,
+    /// The whole corpus; the train split is `..n_train`, the validation split the rest.
+    tokens: TokenStore,
+    n_train: usize,
     val_fraction: f64,
     source: String,
     episode: Option<Episode>,
@@ -32,37 +35,19 @@ struct Episode {
 }
 
 impl TextGym {
-    /// Builds the gym from a `[gym]` config section (`path`, `val_fraction`, `options.lowercase`).
+    /// Builds the gym from a `[gym]` config section (`path`, `val_fraction`, and the options of
+    /// [`TextOptions`]).
     pub fn from_spec(spec: &GymSpec) -> Result<TextGym, GymError> {
         check_val_fraction(spec.val_fraction)?;
-        let mut lowercase = false;
-        for (key, value) in &spec.options {
-            match (key.as_str(), value) {
-                ("lowercase", toml::Value::Boolean(b)) => lowercase = *b,
-                ("lowercase", other) => {
-                    return Err(GymError::Config(format!(
-                        "gym.options.lowercase: expected true or false, got {other}"
-                    )));
-                }
-                _ => {
-                    return Err(GymError::Config(format!(
-                        "gym.options.{key}: unknown option for {ID} (known: lowercase)"
-                    )));
-                }
-            }
-        }
+        let opts = TextOptions::from_table(&spec.options, &spec.base_dir)?;
         let path = spec.path.as_deref().ok_or_else(|| {
             GymError::Config(format!(
                 "gym.path: missing; {ID} needs a file, directory or glob pattern of UTF-8 text"
             ))
         })?;
-        let corpus = load_corpus(path, &spec.base_dir)?;
-        let text = if lowercase {
-            corpus.text.to_lowercase()
-        } else {
-            corpus.text
-        };
-        Self::build(&text, spec.val_fraction, corpus.source)
+        let (files, source) = resolve_files(path, &spec.base_dir)?;
+        let encoded = encode_files(&files, &opts, &source)?;
+        Ok(Self::build(encoded, spec.val_fraction, source))
     }
 
     /// [`TextGym::from_spec`], boxed for the registry.
@@ -76,7 +61,8 @@ impl TextGym {
         if text.is_empty() {
             return Err(GymError::Data("text corpus is empty".into()));
         }
-        Self::build(text, val_fraction, "<text>".into())
+        let encoded = encode_str(text, "<text>")?;
+        Ok(Self::build(encoded, val_fraction, "<text>".into()))
     }
 
     /// The char codec, concretely typed.
@@ -84,35 +70,41 @@ impl TextGym {
         &self.codec
     }
 
-    /// The tokens of `split`.
-    pub fn tokens(&self, split: Split) -> &[u32] {
+    /// The tokens of `split`, copied out (meant for tests and small corpora).
+    pub fn tokens(&self, split: Split) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.token_count(split));
+        self.tokens.extend(self.range(split), &mut out);
+        out
+    }
+
+    /// The number of tokens in `split`.
+    pub fn token_count(&self, split: Split) -> usize {
+        self.range(split).len()
+    }
+
+    /// Whether the corpus is served from a memory-mapped token cache (else from the heap).
+    pub fn is_mapped(&self) -> bool {
+        self.tokens.is_mapped()
+    }
+
+    fn range(&self, split: Split) -> std::ops::Range<usize> {
         match split {
-            Split::Train => &self.train,
-            Split::Val => &self.val,
+            Split::Train => 0..self.n_train,
+            Split::Val => self.n_train..self.tokens.len(),
         }
     }
 
-    fn build(text: &str, val_fraction: f64, source: String) -> Result<TextGym, GymError> {
-        let codec = CharCodec::from_text(text);
-        if codec.chars().len() < 2 {
-            let only = codec.chars().first().map(|c| c.escape_debug().to_string());
-            return Err(GymError::Data(format!(
-                "gym.path: corpus {source} has only one distinct character ('{}'); {ID} needs at \
-                 least 2 distinct characters",
-                only.unwrap_or_default()
-            )));
-        }
-        let mut train = codec.encode_known(text)?;
-        let n_val = (train.len() as f64 * val_fraction).floor() as usize;
-        let val = train.split_off(train.len() - n_val.min(train.len()));
-        Ok(TextGym {
-            codec: Arc::new(codec),
-            train,
-            val,
+    fn build(encoded: Encoded, val_fraction: f64, source: String) -> TextGym {
+        let n = encoded.tokens.len();
+        let n_val = (n as f64 * val_fraction).floor() as usize;
+        TextGym {
+            codec: Arc::new(encoded.codec),
+            tokens: encoded.tokens,
+            n_train: n - n_val.min(n),
             val_fraction,
             source,
             episode: None,
-        })
+        }
     }
 }
 
@@ -155,7 +147,7 @@ impl Gym for TextGym {
                 "no validation split: gym.val_fraction is 0".into(),
             ));
         }
-        let n = self.tokens(split).len();
+        let n = self.token_count(split);
         let per_window = shape.batch.checked_mul(shape.seq).ok_or_else(|| {
             GymError::Config(format!(
                 "train.batch={} × train.seq_len={} overflows",
@@ -202,17 +194,18 @@ impl Gym for TextGym {
         })?;
         let Shape { batch, seq } = ep.shape;
         let w = ep.next;
-        let stream = match ep.split {
-            Split::Train => &self.train,
-            Split::Val => &self.val,
+        let base = match ep.split {
+            Split::Train => 0,
+            Split::Val => self.n_train,
         };
         let mut inputs = Vec::with_capacity(batch * seq);
         let mut targets = Vec::with_capacity(batch * seq);
         for b in 0..batch {
-            let start = ep.offset + b * ep.windows * seq + w * seq;
-            inputs.extend_from_slice(&stream[start..start + seq]);
-            targets.extend_from_slice(&stream[start + 1..start + seq + 1]);
+            let start = base + ep.offset + b * ep.windows * seq + w * seq;
+            self.tokens.extend(start..start + seq, &mut inputs);
+            self.tokens.extend(start + 1..start + seq + 1, &mut targets);
         }
+        self.tokens.note_read(batch * (seq + 1));
         ep.next += 1;
         let episode_done = ep.next == ep.windows;
         if episode_done {

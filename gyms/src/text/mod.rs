@@ -2,10 +2,15 @@
 //! char-rnn style windows over a [`crate::CharCodec`] vocabulary.
 
 mod corpus;
+mod encode;
 mod gym;
+mod stream;
+mod tokens;
+mod vocab;
 
 pub(crate) use corpus::walk;
-pub use corpus::{load_corpus, Corpus};
+pub use corpus::{load_corpus, resolve_files, Corpus};
+pub use encode::{TextOptions, DEFAULT_IN_MEMORY_MB};
 pub use gym::TextGym;
 
 /// The versioned id of the text gym.

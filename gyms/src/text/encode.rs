@@ -1,0 +1,162 @@
+//! Corpus → tokens in two streaming passes: the first finds the vocabulary and the character
+//! count, the second encodes into a [`TokenStore`] of the narrowest width, on the heap below
+//! `in_memory_mb` and in a memory-mapped temporary file above it.
+
+use std::path::{Path, PathBuf};
+
+use super::stream::stream_text;
+use super::tokens::{width_for, TokenStore, TokenWriter};
+use super::vocab::{Encoder, VocabScan};
+use super::ID;
+use crate::{CharCodec, GymError};
+
+/// Default for `gym.options.in_memory_mb`: corpora whose tokens fit stay on the heap.
+pub const DEFAULT_IN_MEMORY_MB: u64 = 64;
+
+/// How a text corpus is read (the `text-v1` options besides `path`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Fold case (`str::to_lowercase`) before building the vocabulary.
+    pub lowercase: bool,
+    /// Token storage up to this many MiB stays on the heap; more goes to a mapped file.
+    pub in_memory_mb: u64,
+    /// Directory of the token cache file (default: the system temporary directory).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            lowercase: false,
+            in_memory_mb: DEFAULT_IN_MEMORY_MB,
+            cache_dir: None,
+        }
+    }
+}
+
+impl TextOptions {
+    /// Parses `[gym.options]`; relative `cache_dir`s resolve against `base_dir`.
+    pub fn from_table(table: &toml::Table, base_dir: &Path) -> Result<TextOptions, GymError> {
+        let mut o = TextOptions::default();
+        for (key, value) in table {
+            let bad = |expected: &str| {
+                GymError::Config(format!(
+                    "gym.options.{key}: expected {expected}, got {value}"
+                ))
+            };
+            match key.as_str() {
+                "lowercase" => o.lowercase = value.as_bool().ok_or_else(|| bad("true or false"))?,
+                "in_memory_mb" => {
+                    let mb = value.as_integer().filter(|&v| v >= 0);
+                    o.in_memory_mb = mb.ok_or_else(|| bad("an integer >= 0"))? as u64;
+                }
+                "cache_dir" => {
+                    let dir = value.as_str().ok_or_else(|| bad("a directory path"))?;
+                    o.cache_dir = Some(base_dir.join(dir));
+                }
+                _ => {
+                    return Err(GymError::Config(format!(
+                        "gym.options.{key}: unknown option for {ID} (known: lowercase, \
+                         in_memory_mb, cache_dir)"
+                    )));
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// A corpus turned into tokens.
+pub(crate) struct Encoded {
+    pub(crate) codec: CharCodec,
+    pub(crate) tokens: TokenStore,
+}
+
+/// Encodes the text of `files` (in order); `source` names the corpus in messages.
+pub(crate) fn encode_files(
+    files: &[PathBuf],
+    opts: &TextOptions,
+    source: &str,
+) -> Result<Encoded, GymError> {
+    encode_with(
+        &mut |sink| stream_text(files, opts.lowercase, sink),
+        opts,
+        source,
+        files.len(),
+    )
+}
+
+/// Encodes in-memory text (always kept on the heap).
+pub(crate) fn encode_str(text: &str, source: &str) -> Result<Encoded, GymError> {
+    let opts = TextOptions {
+        in_memory_mb: u64::MAX >> 20,
+        ..TextOptions::default()
+    };
+    encode_with(&mut |sink| sink(text), &opts, source, 1)
+}
+
+/// A re-runnable stream of text pieces.
+type Source<'a> =
+    dyn FnMut(&mut dyn FnMut(&str) -> Result<(), GymError>) -> Result<(), GymError> + 'a;
+
+fn encode_with(
+    stream: &mut Source<'_>,
+    opts: &TextOptions,
+    source: &str,
+    n_files: usize,
+) -> Result<Encoded, GymError> {
+    let mut scan = VocabScan::new();
+    stream(&mut |piece| {
+        scan.add(piece);
+        Ok(())
+    })?;
+    if scan.chars == 0 {
+        return Err(GymError::Data(format!(
+            "gym.path: corpus {source} is empty ({n_files} file(s), 0 characters)"
+        )));
+    }
+    let n = usize::try_from(scan.chars).map_err(|_| {
+        GymError::Data(format!(
+            "gym.path: corpus {source} has {} characters, more than this platform can index",
+            scan.chars
+        ))
+    })?;
+    let codec = scan.codec();
+    if codec.chars().len() < 2 {
+        let only = codec.chars().first().map(|c| c.escape_debug().to_string());
+        return Err(GymError::Data(format!(
+            "gym.path: corpus {source} has only one distinct character ('{}'); {ID} needs at \
+             least 2 distinct characters",
+            only.unwrap_or_default()
+        )));
+    }
+    let encoder = Encoder::new(&codec);
+    let dir = opts.cache_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let width = width_for(codec.chars().len());
+    let mut writer = TokenWriter::new(width, n, opts.in_memory_mb.saturating_mul(1 << 20), &dir)?;
+    if !writer.is_heap() {
+        log::info!(
+            "{source}: {n} characters, vocabulary {}; caching tokens ({} bytes) in a mapped \
+             temporary file in {}",
+            codec.chars().len(),
+            n as u64 * width as u64,
+            dir.display()
+        );
+    }
+    let changed = || {
+        GymError::Data(format!(
+            "gym.path: corpus {source} changed while it was being read; try again"
+        ))
+    };
+    let mut ids = Vec::new();
+    stream(&mut |piece| {
+        ids.clear();
+        encoder.encode(piece, &mut ids).ok_or_else(changed)?;
+        writer.push(&ids)
+    })?;
+    let tokens = writer.finish()?;
+    if tokens.len() != n {
+        return Err(changed());
+    }
+    Ok(Encoded { codec, tokens })
+}
