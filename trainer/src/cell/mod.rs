@@ -8,7 +8,7 @@ pub mod gru;
 pub mod lstm;
 pub mod rnn;
 
-use rnngym_kernels::{Backend, CellDims, Gemm};
+use rnngym_kernels::{Backend, Cell, Gemm, LayerState, Recurrence};
 
 use crate::config::CellKind;
 
@@ -57,6 +57,18 @@ pub struct LayerBufs<B: Backend> {
 }
 
 impl<B: Backend> LayerBufs<B> {
+    /// The buffers the recurrent time loop works on.
+    pub fn state(&mut self) -> LayerState<'_, B::Buf> {
+        LayerState {
+            gates: &mut self.gates,
+            gh: &mut self.gh,
+            hs: &mut self.hs,
+            cs: &mut self.cs,
+            dhs: &mut self.dhs,
+            dc: &mut self.dc,
+        }
+    }
+
     /// Buffers for `cell` with `t` steps of `b` rows, `h` hidden units, `g` gate rows, and a
     /// `[table_rows, G]` embedding-projection table (0 rows: none).
     #[allow(clippy::too_many_arguments)]
@@ -185,43 +197,13 @@ pub(crate) fn weight_grads<B: Backend>(
     be.sum_rows(d_gates_h, 0, rows, p.gates, grads, p.b_hh, false)
 }
 
-/// `dhs[t] += dG[t] · W_hh` (the recurrent path of the backward pass).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn recurrent_grad<B: Backend>(
-    be: &B,
-    p: &LayerParams,
-    params: &B::Buf,
-    d_gates: &B::Buf,
-    g_off: usize,
-    dhs: &mut B::Buf,
-    dh_off: usize,
-    rows: usize,
-) -> rnngym_kernels::Result<()> {
-    let g = Gemm::nn(rows, p.hidden, p.gates)
-        .offsets(g_off, p.w_hh, dh_off)
-        .scale(1.0, 1.0);
-    be.gemm(&g, d_gates, params, dhs)
-}
-
-/// `gates[t] += h_prev · W_hhᵀ` (the recurrent GEMM of one forward step).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn recurrent_step<B: Backend>(
-    be: &B,
-    p: &LayerParams,
-    params: &B::Buf,
-    hs: &B::Buf,
-    h_off: usize,
-    gates: &mut B::Buf,
-    g_off: usize,
-    rows: usize,
-) -> rnngym_kernels::Result<()> {
-    let g = Gemm::nt(rows, p.gates, p.hidden)
-        .offsets(h_off, p.w_hh, g_off)
-        .scale(1.0, 1.0);
-    be.gemm(&g, hs, params, gates)
-}
-
-/// Dims of one step.
-pub(crate) fn dims(b: usize, h: usize) -> CellDims {
-    CellDims { b, h }
+/// The window shape of layer `p` for [`Backend::recurrent_forward`] / `_backward`.
+pub(crate) fn recurrence(cell: Cell, p: &LayerParams, t: usize, b: usize) -> Recurrence {
+    Recurrence {
+        cell,
+        t,
+        b,
+        h: p.hidden,
+        w_hh: p.w_hh,
+    }
 }
