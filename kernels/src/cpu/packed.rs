@@ -25,18 +25,34 @@ pub(crate) struct Packed {
 impl Packed {
     /// Packs `Wᵀ` for `W` stored `[n, k]` row-major (the `x · Wᵀ` of a forward step).
     pub(crate) fn from_transposed(w: &[f32], n: usize, k: usize) -> Packed {
-        assert_eq!(w.len(), n * k, "packed: W must be [n, k]");
-        Self::pack(n, k, |row, col| w[col * k + row])
+        Self::strided(w, n, k, true, k, 1.0)
     }
 
     /// Packs `W` stored `[k, n]` row-major (the `dY · W` of a backward step).
     pub(crate) fn from_rows(w: &[f32], k: usize, n: usize) -> Packed {
-        assert_eq!(w.len(), k * n, "packed: W must be [k, n]");
-        Self::pack(n, k, |row, col| w[row * n + col])
+        Self::strided(w, n, k, false, n, 1.0)
+    }
+
+    /// Packs `scale · op(W)` (`[k, n]`) for `W` stored with row stride `ld`, transposed
+    /// (`[n, k]` as stored) when `trans`.
+    pub(crate) fn strided(w: &[f32], n: usize, k: usize, trans: bool, ld: usize, scale: f32) -> Packed {
+        let (rows, cols) = if trans { (n, k) } else { (k, n) };
+        assert!(
+            rows == 0 || cols == 0 || (ld >= cols && w.len() >= (rows - 1) * ld + cols),
+            "packed: W too short"
+        );
+        if trans {
+            Self::pack(n, k, |row, col| scale * w[col * ld + row])
+        } else {
+            Self::pack(n, k, |row, col| scale * w[row * ld + col])
+        }
     }
 
     /// Panel layout from an accessor `at(row < k, col < n)` of the logical `[k, n]` matrix.
     fn pack(n: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Packed {
+        if k == 0 {
+            return Packed { k, n, data: Vec::new() };
+        }
         let panels = n.div_ceil(NR);
         let mut data = vec![0.0; panels * k * NR];
         for (j, panel) in data.chunks_exact_mut(k * NR).enumerate() {
@@ -54,7 +70,7 @@ impl Packed {
     ///
     /// Panics if `a` or `c` is too short for `m` rows (the callers slice exact extents).
     pub(crate) fn gemm_acc(&self, m: usize, a: &[f32], lda: usize, c: &mut [f32], ldc: usize) {
-        if m == 0 || self.n == 0 {
+        if m == 0 || self.n == 0 || self.k == 0 {
             return;
         }
         assert!(lda >= self.k && ldc >= self.n, "packed: leading dimensions");
@@ -97,28 +113,33 @@ impl Packed {
         }
     }
 
-    /// Panels outermost, so one 16-column panel of `W` (`k · 64` bytes) stays in L1/L2 while
-    /// every row tile of `A` passes over it.
+    /// Rows of `A` in blocks of about 64 KiB (they stay in L2), then panels, then row tiles:
+    /// one 16-column panel of `W` (`k · 64` bytes) stays in L1 while the block's row tiles
+    /// pass over it.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn gemm_acc_avx2(&self, m: usize, a: *const f32, lda: usize, c: *mut f32, ldc: usize) {
         let k = self.k;
-        for j in 0..self.n.div_ceil(NR) {
-            let w = self.data.as_ptr().add(j * k * NR);
-            let cols = (self.n - j * NR).min(NR);
-            let mut r = 0;
-            while r < m {
-                let rows = (m - r).min(MR);
-                let (a, c) = (a.add(r * lda), c.add(r * ldc + j * NR));
-                match rows {
-                    6 => tile::<6>(k, w, a, lda, c, ldc, cols),
-                    5 => tile::<5>(k, w, a, lda, c, ldc, cols),
-                    4 => tile::<4>(k, w, a, lda, c, ldc, cols),
-                    3 => tile::<3>(k, w, a, lda, c, ldc, cols),
-                    2 => tile::<2>(k, w, a, lda, c, ldc, cols),
-                    _ => tile::<1>(k, w, a, lda, c, ldc, cols),
+        let block = (16384 / k.max(1) / MR).max(1) * MR;
+        for r0 in (0..m).step_by(block) {
+            let r_end = (r0 + block).min(m);
+            for j in 0..self.n.div_ceil(NR) {
+                let w = self.data.as_ptr().add(j * k * NR);
+                let cols = (self.n - j * NR).min(NR);
+                let mut r = r0;
+                while r < r_end {
+                    let rows = (r_end - r).min(MR);
+                    let (a, c) = (a.add(r * lda), c.add(r * ldc + j * NR));
+                    match rows {
+                        6 => tile::<6>(k, w, a, lda, c, ldc, cols),
+                        5 => tile::<5>(k, w, a, lda, c, ldc, cols),
+                        4 => tile::<4>(k, w, a, lda, c, ldc, cols),
+                        3 => tile::<3>(k, w, a, lda, c, ldc, cols),
+                        2 => tile::<2>(k, w, a, lda, c, ldc, cols),
+                        _ => tile::<1>(k, w, a, lda, c, ldc, cols),
+                    }
+                    r += rows;
                 }
-                r += rows;
             }
         }
     }
