@@ -3,10 +3,6 @@
 use super::check;
 use crate::{Gemm, Result};
 use gemm::Parallelism;
-use rayon::prelude::*;
-
-use super::fastmath::has_avx2_fma;
-use super::packed::Packed;
 
 /// Below this many multiply-adds (`m·n·k`) a GEMM runs on one thread: rayon's fork/join
 /// costs more than it saves on small products. Measured on a 2-core VM: 32×512×128 (2²¹)
@@ -55,10 +51,6 @@ pub(crate) fn gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]
         return r0.and(r1);
     }
     let macs = g.m.saturating_mul(g.n).saturating_mul(g.k);
-    if packed_pays(g, macs) {
-        packed_gemm(g, threads, a, b, c);
-        return Ok(());
-    }
     let par = if threads > 1 && macs >= PAR_MIN_MACS {
         Parallelism::Rayon(threads)
     } else {
@@ -96,50 +88,4 @@ pub(crate) fn gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]
         );
     }
     Ok(())
-}
-
-/// Whether [`packed_gemm`] takes `g`: `A` not transposed, enough rows that packing `B`
-/// (`n·k` copies) is a few percent of the product, and enough work to be worth a dispatch.
-/// Measured on a 2-core AVX2 VM (GFLOP/s, gemm crate 1 / 2 threads vs packed 1 thread):
-/// 2048×512×128 67 / 74 vs 75; 2048×128×512 79 / 118 vs 79 — the crate barely scales on
-/// these shapes, rows split between threads do.
-fn packed_pays(g: &Gemm, macs: usize) -> bool {
-    !g.trans_a && g.m >= 32 && macs >= 1 << 18 && has_avx2_fma()
-}
-
-/// `C = alpha·A·op(B) + beta·C` through a packed `alpha·op(B)`, the rows of `C` split in
-/// contiguous blocks between `threads` threads. Bounds were checked by the caller.
-fn packed_gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let w = Packed::strided(&b[g.b_off..], g.n, g.k, g.trans_b, g.ldb, g.alpha);
-    let c_len = (g.m - 1) * g.ldc + g.n;
-    let c = &mut c[g.c_off..g.c_off + c_len];
-    let a = &a[g.a_off..];
-    let blocks = if threads > 1 && g.m.saturating_mul(g.n).saturating_mul(g.k) >= 1 << 21 {
-        threads.min(g.m / 16).max(1)
-    } else {
-        1
-    };
-    let rows_per = g.m.div_ceil(blocks);
-    // Row blocks of C are disjoint, contiguous ranges: chunks of `rows_per · ldc` elements.
-    let run = |(i, c_block): (usize, &mut [f32])| {
-        let r0 = i * rows_per;
-        let rows = rows_per.min(g.m - r0);
-        let c_block = &mut c_block[..(rows - 1) * g.ldc + g.n];
-        if g.beta == 0.0 {
-            // Old C may be NaN: overwrite, never scale.
-            for r in 0..rows {
-                c_block[r * g.ldc..r * g.ldc + g.n].fill(0.0);
-            }
-        } else if g.beta != 1.0 {
-            for r in 0..rows {
-                c_block[r * g.ldc..r * g.ldc + g.n].iter_mut().for_each(|x| *x *= g.beta);
-            }
-        }
-        w.gemm_acc(rows, &a[r0 * g.lda..], g.lda, c_block, g.ldc);
-    };
-    if blocks == 1 {
-        run((0, c));
-    } else {
-        c.par_chunks_mut(rows_per * g.ldc).enumerate().for_each(run);
-    }
 }

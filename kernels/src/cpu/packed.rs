@@ -14,6 +14,8 @@ use std::arch::x86_64::*;
 const NR: usize = 16;
 /// Rows of `C` per micro-tile.
 const MR: usize = 6;
+/// Depth of one pass over the panels (`KC · 64` bytes of a panel stay in L1).
+const KC: usize = 256;
 
 /// A `[k, n]` right-hand operand in 16-column panels.
 pub(crate) struct Packed {
@@ -35,23 +37,47 @@ impl Packed {
 
     /// Packs `scale · op(W)` (`[k, n]`) for `W` stored with row stride `ld`, transposed
     /// (`[n, k]` as stored) when `trans`.
-    pub(crate) fn strided(w: &[f32], n: usize, k: usize, trans: bool, ld: usize, scale: f32) -> Packed {
+    pub(crate) fn strided(
+        w: &[f32],
+        n: usize,
+        k: usize,
+        trans: bool,
+        ld: usize,
+        scale: f32,
+    ) -> Packed {
         let (rows, cols) = if trans { (n, k) } else { (k, n) };
         assert!(
             rows == 0 || cols == 0 || (ld >= cols && w.len() >= (rows - 1) * ld + cols),
             "packed: W too short"
         );
-        if trans {
-            Self::pack(n, k, |row, col| scale * w[col * ld + row])
-        } else {
-            Self::pack(n, k, |row, col| scale * w[row * ld + col])
+        if !trans {
+            return Self::pack(n, k, |row, col| scale * w[row * ld + col]);
         }
+        // Stored `[n, k]`: read each stored row once, contiguously, and scatter it into its
+        // panel column (the panel, `k · 64` bytes, stays in L1).
+        let mut data = vec![0.0; n.div_ceil(NR) * k * NR];
+        if k == 0 {
+            return Packed { k, n, data };
+        }
+        for (j, panel) in data.chunks_exact_mut(k * NR).enumerate() {
+            for c in 0..(n - j * NR).min(NR) {
+                let src = &w[(j * NR + c) * ld..][..k];
+                for (dst, &x) in panel.chunks_exact_mut(NR).zip(src) {
+                    dst[c] = scale * x;
+                }
+            }
+        }
+        Packed { k, n, data }
     }
 
     /// Panel layout from an accessor `at(row < k, col < n)` of the logical `[k, n]` matrix.
     fn pack(n: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Packed {
         if k == 0 {
-            return Packed { k, n, data: Vec::new() };
+            return Packed {
+                k,
+                n,
+                data: Vec::new(),
+            };
         }
         let panels = n.div_ceil(NR);
         let mut data = vec![0.0; panels * k * NR];
@@ -113,32 +139,35 @@ impl Packed {
         }
     }
 
-    /// Rows of `A` in blocks of about 64 KiB (they stay in L2), then panels, then row tiles:
-    /// one 16-column panel of `W` (`k · 64` bytes) stays in L1 while the block's row tiles
-    /// pass over it.
+    /// Blocked like a BLIS GEMM: `k` in slices of [`KC`] (a panel's slice, `KC · 64` bytes,
+    /// stays in L1), then rows of `A` in blocks of about 128 KiB (they stay in L2), then the
+    /// panels, then 6-row tiles. Each slice adds its partial sums into `C`.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn gemm_acc_avx2(&self, m: usize, a: *const f32, lda: usize, c: *mut f32, ldc: usize) {
         let k = self.k;
-        let block = (16384 / k.max(1) / MR).max(1) * MR;
-        for r0 in (0..m).step_by(block) {
-            let r_end = (r0 + block).min(m);
-            for j in 0..self.n.div_ceil(NR) {
-                let w = self.data.as_ptr().add(j * k * NR);
-                let cols = (self.n - j * NR).min(NR);
-                let mut r = r0;
-                while r < r_end {
-                    let rows = (r_end - r).min(MR);
-                    let (a, c) = (a.add(r * lda), c.add(r * ldc + j * NR));
-                    match rows {
-                        6 => tile::<6>(k, w, a, lda, c, ldc, cols),
-                        5 => tile::<5>(k, w, a, lda, c, ldc, cols),
-                        4 => tile::<4>(k, w, a, lda, c, ldc, cols),
-                        3 => tile::<3>(k, w, a, lda, c, ldc, cols),
-                        2 => tile::<2>(k, w, a, lda, c, ldc, cols),
-                        _ => tile::<1>(k, w, a, lda, c, ldc, cols),
+        for k0 in (0..k).step_by(KC) {
+            let kc = (k - k0).min(KC);
+            let block = (32768 / kc / MR).max(1) * MR;
+            for r0 in (0..m).step_by(block) {
+                let r_end = (r0 + block).min(m);
+                for j in 0..self.n.div_ceil(NR) {
+                    let w = self.data.as_ptr().add((j * k + k0) * NR);
+                    let cols = (self.n - j * NR).min(NR);
+                    let mut r = r0;
+                    while r < r_end {
+                        let rows = (r_end - r).min(MR);
+                        let (a, c) = (a.add(r * lda + k0), c.add(r * ldc + j * NR));
+                        match rows {
+                            6 => tile::<6>(kc, w, a, lda, c, ldc, cols),
+                            5 => tile::<5>(kc, w, a, lda, c, ldc, cols),
+                            4 => tile::<4>(kc, w, a, lda, c, ldc, cols),
+                            3 => tile::<3>(kc, w, a, lda, c, ldc, cols),
+                            2 => tile::<2>(kc, w, a, lda, c, ldc, cols),
+                            _ => tile::<1>(kc, w, a, lda, c, ldc, cols),
+                        }
+                        r += rows;
                     }
-                    r += rows;
                 }
             }
         }
