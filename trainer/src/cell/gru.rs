@@ -18,9 +18,9 @@ pub fn forward<B: Backend>(
 ) -> rnngym_kernels::Result<()> {
     let g = p.gates;
     // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
-    be.broadcast_rows(params, p.b_ih, &mut lb.gates, 0, t * b, g)?;
     be.broadcast_rows(params, p.b_hh, &mut lb.gh, 0, t * b, g)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
+    let bias = (params, p.b_ih);
+    input_projection(be, p, params, x, t * b, bias, &mut lb.gates, &mut lb.table)?;
     be.recurrent_forward(&recurrence(Cell::Gru, p, t, b), params, lb.state())
 }
 

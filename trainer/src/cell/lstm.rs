@@ -18,8 +18,8 @@ pub fn forward<B: Backend>(
 ) -> rnngym_kernels::Result<()> {
     let g = p.gates;
     be.sum_rows(params, p.b_ih, 2, g, &mut lb.bias, 0, false)?;
-    be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, t * b, g)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
+    let bias = (&lb.bias, 0);
+    input_projection(be, p, params, x, t * b, bias, &mut lb.gates, &mut lb.table)?;
     be.recurrent_forward(&recurrence(Cell::Lstm, p, t, b), params, lb.state())
 }
 

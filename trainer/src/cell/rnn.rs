@@ -17,8 +17,8 @@ pub fn forward<B: Backend>(
 ) -> rnngym_kernels::Result<()> {
     let h = p.hidden;
     be.sum_rows(params, p.b_ih, 2, h, &mut lb.bias, 0, false)?;
-    be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, t * b, h)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
+    let bias = (&lb.bias, 0);
+    input_projection(be, p, params, x, t * b, bias, &mut lb.gates, &mut lb.table)?;
     be.recurrent_forward(&recurrence(Cell::Rnn, p, t, b), params, lb.state())
 }
 
