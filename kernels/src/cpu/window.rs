@@ -64,40 +64,55 @@ unsafe fn at<'a>(p: *mut f32, off: usize, n: usize) -> &'a mut [f32] {
     std::slice::from_raw_parts_mut(p.add(off), n)
 }
 
-/// Checks every buffer the loop touches; returns G.
+/// Checks every buffer the loop touches; returns G. (Names are literals: this runs for every
+/// generated token, so nothing is formatted unless a check fails.)
 fn validate(
     r: &Recurrence,
     params: &[f32],
     s: &LayerState<'_, Vec<f32>>,
     bwd: bool,
 ) -> Result<usize> {
-    let what = if bwd {
-        "recurrent_backward"
+    let names = if bwd {
+        [
+            "recurrent_backward",
+            "recurrent_backward W_hh",
+            "recurrent_backward gates",
+            "recurrent_backward hs",
+            "recurrent_backward gh",
+            "recurrent_backward cs",
+            "recurrent_backward dhs",
+            "recurrent_backward dc",
+        ]
     } else {
-        "recurrent_forward"
+        [
+            "recurrent_forward",
+            "recurrent_forward W_hh",
+            "recurrent_forward gates",
+            "recurrent_forward hs",
+            "recurrent_forward gh",
+            "recurrent_forward cs",
+            "",
+            "",
+        ]
     };
+    let what = names[0];
     let g = mul(what, r.cell.gates_per_unit(), r.h)?;
     let bh = mul(what, r.b, r.h)?;
     let steps_g = mul(what, mul(what, r.t, r.b)?, g)?;
     let states = mul(what, r.t + 1, bh)?;
-    span(
-        &format!("{what} W_hh"),
-        params.len(),
-        r.w_hh,
-        mul(what, g, r.h)?,
-    )?;
-    span(&format!("{what} gates"), s.gates.len(), 0, steps_g)?;
-    span(&format!("{what} hs"), s.hs.len(), 0, states)?;
+    span(names[1], params.len(), r.w_hh, mul(what, g, r.h)?)?;
+    span(names[2], s.gates.len(), 0, steps_g)?;
+    span(names[3], s.hs.len(), 0, states)?;
     if r.cell == Cell::Gru {
-        span(&format!("{what} gh"), s.gh.len(), 0, steps_g)?;
+        span(names[4], s.gh.len(), 0, steps_g)?;
     }
     if r.cell == Cell::Lstm {
-        span(&format!("{what} cs"), s.cs.len(), 0, states)?;
+        span(names[5], s.cs.len(), 0, states)?;
     }
     if bwd {
-        span(&format!("{what} dhs"), s.dhs.len(), 0, states)?;
+        span(names[6], s.dhs.len(), 0, states)?;
         if r.cell == Cell::Lstm {
-            span(&format!("{what} dc"), s.dc.len(), 0, bh)?;
+            span(names[7], s.dc.len(), 0, bh)?;
         }
     }
     Ok(g)
