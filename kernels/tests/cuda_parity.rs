@@ -15,7 +15,10 @@
 mod common;
 use common::*;
 use rnngym_kernels::cuda::CudaBackend;
-use rnngym_kernels::{AdamStep, Backend, CellDims, CpuBackend, Gemm, KernelError, RmsPropStep};
+use rnngym_kernels::{
+    AdamStep, Backend, Cell, CellDims, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
+    RmsPropStep,
+};
 
 /// Named outputs of one test body, widened to f64.
 type Outs = Vec<(&'static str, Vec<f64>)>;
@@ -371,3 +374,52 @@ fn missing_device_is_a_clean_error() {
         Ok(_) => panic!("cuda:4096 should not exist"),
     }
 }
+
+// A layer's whole recurrent window: the CUDA backend runs the trait's step-by-step default,
+// the CPU its packed, row-blocked loop (t·b ≥ 16 here, so the packed path is the one compared).
+parity!(recurrent_windows_match, 1e-4, 1e-5, |be| {
+    let mut r = rng(21);
+    let mut outs = Outs::new();
+    for cell in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+        let rec = Recurrence {
+            cell,
+            t: 6,
+            b: 9,
+            h: 40,
+            w_hh: 7,
+        };
+        let (g, bh) = (rec.g(), rec.b * rec.h);
+        let params = up(be, &rand_vec(&mut r, 7 + g * rec.h, 0.3));
+        let sized = |r: &mut _, on: bool, n: usize, s: f32| {
+            up(be, &if on { rand_vec(r, n, s) } else { Vec::new() })
+        };
+        let (lstm, gru) = (cell == Cell::Lstm, cell == Cell::Gru);
+        let mut gates = up(be, &rand_vec(&mut r, rec.t * rec.b * g, 1.0));
+        let mut gh = sized(&mut r, gru, rec.t * rec.b * g, 0.1);
+        let mut hs = up(be, &rand_vec(&mut r, (rec.t + 1) * bh, 1.0));
+        let mut cs = sized(&mut r, lstm, (rec.t + 1) * bh, 1.0);
+        let mut dhs = up(be, &rand_vec(&mut r, (rec.t + 1) * bh, 1.0));
+        let mut dc = sized(&mut r, lstm, bh, 1.0);
+        for forward in [true, false] {
+            let state = LayerState {
+                gates: &mut gates,
+                gh: &mut gh,
+                hs: &mut hs,
+                cs: &mut cs,
+                dhs: &mut dhs,
+                dc: &mut dc,
+            };
+            if forward {
+                be.recurrent_forward(&rec, &params, state).unwrap();
+            } else {
+                be.recurrent_backward(&rec, &params, state).unwrap();
+            }
+        }
+        for (name, buf) in [("gates", &gates), ("gh", &gh), ("hs", &hs), ("cs", &cs)] {
+            outs.push((name, down(be, buf)));
+        }
+        outs.push(("dhs", down(be, &dhs)));
+        outs.push(("dc", down(be, &dc)));
+    }
+    outs
+});
