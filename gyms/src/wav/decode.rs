@@ -12,6 +12,9 @@ use crate::GymError;
 /// Files larger than this are refused before anything is read (a WAV cannot exceed 4 GiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
+/// Highest sample rate accepted in a file's header (twice the fastest common studio rate).
+pub const MAX_FILE_RATE: u32 = 768_000;
+
 /// Decoded audio at its native rate: interleaved samples scaled to [-1, 1].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Audio {
@@ -320,6 +323,15 @@ fn parse_fmt(f: &[u8], big: bool) -> Result<Fmt, String> {
     }
     if fmt.rate == 0 {
         return Err("the fmt chunk says the sample rate is 0 Hz".into());
+    }
+    if fmt.rate > MAX_FILE_RATE {
+        // Resampling cost and buffers grow with the rate, so a corrupt header could exhaust
+        // memory; no real recording is this fast.
+        return Err(format!(
+            "the fmt chunk says the sample rate is {} Hz; wav-v1 reads rates up to \
+             {MAX_FILE_RATE} Hz (the header is probably corrupt)",
+            fmt.rate
+        ));
     }
     if fmt.bits == 0 && matches!(tag, 1 | 3 | 6 | 7) {
         return Err("the fmt chunk says 0 bits per sample".into());
