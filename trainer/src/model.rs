@@ -31,12 +31,29 @@ pub struct ModelDims {
 impl ModelDims {
     /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
     pub fn gates(&self) -> usize {
-        self.hidden
-            * match self.cell {
-                CellKind::Lstm => 4,
-                CellKind::Gru => 3,
-                CellKind::Rnn => 1,
-            }
+        self.hidden * self.gates_per_unit()
+    }
+
+    fn gates_per_unit(&self) -> usize {
+        match self.cell {
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+            CellKind::Rnn => 1,
+        }
+    }
+
+    /// The number of parameters [`Model::new`] allocates, or `None` on overflow. Checked and
+    /// allocation-free, so a loader can compare it with what a file really holds first.
+    pub fn param_count(&self) -> Option<usize> {
+        let (v, e, h, l) = (self.vocab, self.embed, self.hidden, self.layers);
+        let g = h.checked_mul(self.gates_per_unit())?;
+        // Per layer: w_ih [G, in] + w_hh [G, H] + two biases [G]; layer 0 reads E, the rest H.
+        let layer = |input: usize| g.checked_mul(input.checked_add(h)?.checked_add(2)?);
+        let rest = l.saturating_sub(1).checked_mul(layer(h)?)?;
+        let first = if l > 0 { layer(e)? } else { 0 };
+        // embed [V, E] + proj [V, H] + proj bias [V].
+        let ends = v.checked_mul(e.checked_add(h)?.checked_add(1)?)?;
+        ends.checked_add(first)?.checked_add(rest)
     }
 }
 
