@@ -1,5 +1,6 @@
-//! End to end on the real binary: train a tiny model a few iterations on synthetic WAVs, then
-//! `generate-audio` a WAV that hound reads back with the right length and rate.
+//! End to end on the real binary: train a tiny model a few iterations on synthetic WAVs (with a
+//! WAV sample per checkpoint), then `generate-audio` a WAV that hound reads back with the right
+//! length and rate.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -65,8 +66,8 @@ dir = "run"
 every = 3
 "#;
 
-#[test]
-fn train_then_generate_audio() {
+/// A temporary directory with four quarter-second tones in `data/` and `CONFIG` as `audio.toml`.
+fn fixture() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     std::fs::create_dir(d.path().join("data")).unwrap();
     for (i, f) in [220.0, 330.0, 440.0, 550.0].iter().enumerate() {
@@ -80,6 +81,91 @@ fn train_then_generate_audio() {
         );
     }
     std::fs::write(d.path().join("audio.toml"), CONFIG).unwrap();
+    d
+}
+
+#[test]
+fn training_writes_a_wav_sample_per_checkpoint() {
+    let d = fixture();
+    let out = rnngym(
+        &[
+            "train",
+            "--config",
+            "audio.toml",
+            "--set",
+            "sample.train_seconds=0.25",
+            "--set",
+            "train.sample_every=2",
+        ],
+        d.path(),
+    );
+    ok(&out);
+    // sample_every is for text: a warning says what audio gyms do instead.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("train.sample_every") && err.contains("sample.train_seconds"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(d.path().join("run/samples.jsonl")).unwrap();
+    let recs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let its: Vec<u64> = recs
+        .iter()
+        .map(|r| r["iteration"].as_u64().unwrap())
+        .collect();
+    assert_eq!(its, [3, 6], "one per checkpoint (checkpoint.every = 3)");
+    for (r, it) in recs.iter().zip(its) {
+        let rel = format!("samples/iter-{it:06}.wav");
+        assert_eq!(r["wav"].as_str(), Some(rel.as_str()), "{r}");
+        assert!(r.get("text").is_none(), "{r}");
+        let w = hound::WavReader::open(d.path().join("run").join(&rel)).unwrap();
+        let spec = w.spec();
+        assert_eq!(
+            (spec.channels, spec.sample_rate, spec.bits_per_sample),
+            (1, 8000, 16)
+        );
+        assert_eq!(w.len(), 2000, "0.25 s at 8 kHz");
+    }
+    // sample.train_seconds = 0 turns them off.
+    ok(&rnngym(
+        &[
+            "train",
+            "--config",
+            "audio.toml",
+            "--set",
+            "sample.train_seconds=0",
+            "--set",
+            "checkpoint.dir=off",
+        ],
+        d.path(),
+    ));
+    assert!(!d.path().join("off/samples").exists());
+    let off = std::fs::read_to_string(d.path().join("off/samples.jsonl")).unwrap();
+    assert!(off.is_empty(), "{off}");
+    // Out of range: a one-line error naming the key and the value.
+    let out = rnngym(
+        &[
+            "train",
+            "--config",
+            "audio.toml",
+            "--set",
+            "sample.train_seconds=16000",
+        ],
+        d.path(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.lines().count() == 1 && err.contains("sample.train_seconds") && err.contains("16000"),
+        "{err}"
+    );
+}
+
+#[test]
+fn train_then_generate_audio() {
+    let d = fixture();
     ok(&rnngym(&["check-gym", "--config", "audio.toml"], d.path()));
     ok(&rnngym(&["train", "--config", "audio.toml"], d.path()));
     let out = rnngym(

@@ -305,11 +305,9 @@ fn corrupted_and_newer_checkpoints() {
     );
 }
 
-#[test]
-fn nan_loss_stops_and_keeps_the_last_good_checkpoint() {
-    let f = trained();
-    let before = std::fs::read(f.file("run/latest.safetensors")).unwrap();
-    let out = f.run(&[
+/// Resumes the trained fixture with a learning rate that diverges at once, plus `extra` sets.
+fn diverge(f: &Fixture, extra: &[&str]) -> Output {
+    let mut args = vec![
         "train",
         "--config",
         "c.toml",
@@ -322,9 +320,65 @@ fn nan_loss_stops_and_keeps_the_last_good_checkpoint() {
         "--set",
         "train.grad_clip=0",
         "--set",
-        "checkpoint.every=1000",
-    ]);
-    assert_one_line_error(&out, &["diverged", "iteration", "train.lr"]);
+        "checkpoint.every=1",
+    ];
+    args.extend_from_slice(extra);
+    f.run(&args)
+}
+
+#[test]
+fn nan_loss_stops_and_keeps_the_last_good_checkpoint() {
+    let f = trained();
+    let before = std::fs::read(f.file("run/latest.safetensors")).unwrap();
+    let out = diverge(&f, &["--set", "train.max_rollbacks=0"]);
+    assert_one_line_error(&out, &["diverged", "iteration 12", "train.lr"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("rollback"), "{err}");
     let after = std::fs::read(f.file("run/latest.safetensors")).unwrap();
     assert_eq!(before, after, "the good checkpoint is untouched");
+}
+
+#[test]
+fn divergence_rolls_back_then_stops_when_rollbacks_are_used_up() {
+    let f = trained();
+    let latest = f.file("run/latest.safetensors");
+    let (_, before) = rnngym_trainer::checkpoint::load(&latest).unwrap();
+    let out = diverge(&f, &[]);
+    // Each rollback is a `warn:` line; the run ends with one error line.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warn: ")).collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    for w in &warnings {
+        assert!(
+            w.contains("diverged at iteration 12") && w.contains("rolled back to iteration 10"),
+            "{w}"
+        );
+    }
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("warn: "))
+        .collect();
+    let rest = errors.join("\n");
+    assert!(!out.status.success());
+    assert_eq!(errors.len(), 1, "{stderr}");
+    for needle in [
+        "error: training diverged at iteration 12",
+        "gave up after 3 rollback(s) (train.max_rollbacks = 3)",
+        "latest.safetensors is kept",
+        "train.lr",
+    ] {
+        assert!(rest.contains(needle), "{needle:?}: {rest}");
+    }
+    // The checkpoint holds the good state (re-saved with the halved rate), never a diverged one.
+    let (meta, after) = rnngym_trainer::checkpoint::load(&latest).unwrap();
+    assert_eq!(before, after, "same tensors");
+    assert_eq!(meta["iteration"], 10);
+    assert_eq!(meta["lr_scale"], 0.125);
+    assert_eq!(meta["rollbacks"], 3);
+    let metrics = std::fs::read_to_string(f.file("run/metrics.jsonl")).unwrap();
+    assert_eq!(
+        metrics.matches("\"event\":\"rollback\"").count(),
+        3,
+        "{metrics}"
+    );
 }

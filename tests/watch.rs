@@ -231,3 +231,50 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
     assert!(its.windows(2).all(|w| w[0] <= w[1]), "{its:?}");
     assert_eq!(its.last(), Some(&(it + 5)));
 }
+
+#[test]
+fn sample_summary_goes_to_stderr_and_quiet_silences_it() {
+    let f = Fixture::new(&corpus(), TINY);
+    f.train();
+    let args = [
+        "sample",
+        "--checkpoint",
+        "run",
+        "--prime",
+        "To be",
+        "-n",
+        "150",
+        "--seed",
+        "4",
+    ];
+    // Neither stream is a terminal: the text alone on stdout, no bar, a summary on stderr.
+    let out = f.ok(&args);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.trim_end_matches('\n').chars().count(), 5 + 150);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains('\r'), "no bar redraws: {stderr:?}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("sampled 150 tokens in ") && last.ends_with(" tokens/s)"),
+        "{stderr}"
+    );
+    // --quiet (before or after the subcommand) and RUST_LOG=warn: the same text, nothing else.
+    for mut quiet in [
+        f.command(&[&["--quiet"][..], &args].concat()),
+        f.command(&[&args[..], &["-q"]].concat()),
+        {
+            let mut c = f.command(&args);
+            c.env("RUST_LOG", "warn");
+            c
+        },
+    ] {
+        let out = quiet.output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), text, "same seed");
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

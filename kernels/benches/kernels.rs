@@ -15,8 +15,17 @@ fn data(n: usize, seed: u64) -> Vec<f32> {
 
 fn bench_gemm(c: &mut Criterion) {
     let mut group = c.benchmark_group("gemm");
-    // (m, n, k): B x 4H x H (one recurrent step) and T*B x 4H x H (input projection).
-    for &(m, n, k) in &[(32, 512, 128), (2048, 512, 128)] {
+    // (m, n, k): B x 4H x H (one recurrent step) and T*B x 4H x H (input projection) for
+    // presets S and L, and 1 x 4H x H (one token of batch-1 generation, preset L). Throughput
+    // is in FLOP (2mnk), so criterion's elem/s reads as FLOP/s.
+    let shapes = [
+        (32, 512, 128),
+        (2048, 512, 128),
+        (64, 2048, 512),
+        (6400, 2048, 512),
+        (1, 2048, 512),
+    ];
+    for &(m, n, k) in &shapes {
         for threads in [1, 2] {
             let be = CpuBackend::new(threads);
             let a = data(m * k, 1);

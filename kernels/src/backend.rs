@@ -150,6 +150,11 @@ pub trait Backend: Send + Sync + 'static {
     fn name(&self) -> String;
 
     // ---- memory ----
+    /// Bytes of buffer memory still free (host RAM for the CPU, device memory for a GPU), so
+    /// callers can refuse a model that cannot fit before allocating it; None when unknown.
+    fn memory_available(&self) -> Option<u64> {
+        None
+    }
     /// A zero-filled buffer of `n` elements.
     fn zeros(&self, n: usize) -> Result<Self::Buf>;
     /// A buffer holding a copy of `data`.

@@ -15,11 +15,18 @@ const DIMS: [CellDims; 3] = [
     CellDims { b: 3, h: 17 },
     CellDims { b: 5, h: 65 },
 ];
+/// Big enough that two threads split the rows (odd B: uneven halves).
+const SPLIT: CellDims = CellDims { b: 65, h: 512 };
 
 #[test]
 fn lstm_fwd_bwd_match_reference() {
-    let be = CpuBackend::new(1);
-    for (s, &d) in DIMS.iter().enumerate() {
+    for threads in [1, 2] {
+        lstm_case(&CpuBackend::new(threads));
+    }
+}
+
+fn lstm_case(be: &CpuBackend) {
+    for (s, &d) in DIMS.iter().chain([&SPLIT]).enumerate() {
         let mut r = rng(s as u64);
         let nh = d.b * d.h;
         let (g_off, h_off, dh_off) = (3, 2, 5);

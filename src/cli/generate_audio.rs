@@ -3,7 +3,6 @@
 //! written to a temporary name and renamed into place when complete.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use anyhow::Context;
 use rnngym_gyms::wav::{load_mono, WavFileWriter};
@@ -12,7 +11,7 @@ use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::state;
 
-use super::progress::Bar;
+use super::progress::StreamProgress;
 use super::sample::checkpoint_file;
 
 /// Arguments of `rnngym generate-audio`.
@@ -84,18 +83,16 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
     let mut out = WavFileWriter::create(&a.out, rate)?;
     let mut g = Generator::new(&be, &model)?;
     g.prime(&be, &prime)?;
-    let started = Instant::now();
-    let bar = Bar::new(n, "generating", "samples", true);
-    for i in 0..n {
+    let mut progress = StreamProgress::new(n, "generating", "samples", false);
+    for i in 1..=n {
         let tok = g.next(&be, &opts, &mut rng)?;
         out.push(audio.sample_of(tok))?;
-        if i % 256 == 255 {
-            bar.inc(256);
+        if i % 256 == 0 {
+            progress.set(i);
         }
     }
-    drop(bar);
+    let secs = progress.finish().as_secs_f64();
     let written = out.finish()?;
-    let secs = started.elapsed().as_secs_f64();
     let audio_secs = written as f64 / f64::from(rate);
     println!(
         "wrote {}: {audio_secs:.2} s of audio ({written} samples, 16-bit PCM mono, {rate} Hz) in \

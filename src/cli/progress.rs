@@ -1,9 +1,9 @@
-//! Progress bars on stderr when it is a terminal (and `info` logging is on), nothing otherwise.
-//! Log lines printed while a bar is showing appear above it (see [`LogTarget`]).
+//! Progress bars on stderr when it is a terminal (and `info` logging is on), periodic log lines
+//! otherwise. Log lines printed while a bar is showing appear above it (see [`LogTarget`]).
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rnngym_trainer::{Observer, Update};
@@ -33,11 +33,18 @@ impl Bar {
             };
         }
         let template = format!(
-            "{what} {{wide_bar:.cyan/blue}} {{pos}}/{{len}} {unit}  {{per_sec}}  {{msg}}  ETA {{eta}}"
+            "{what} {{wide_bar:.cyan/blue}} {{pos}}/{{len}} {unit}  {{rate}}  {{msg}}  ETA {{eta}}"
         );
         let style = ProgressStyle::with_template(&template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            .progress_chars("=> ")
+            // indicatif's own {per_sec} shows four decimals; whole units per second read better.
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}/s", s.per_sec());
+                },
+            );
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr())
             .with_style(style);
         bar.enable_steady_tick(Duration::from_millis(200));
@@ -49,11 +56,6 @@ impl Bar {
     pub fn bar(&self) -> &ProgressBar {
         &self.bar
     }
-
-    /// Advances by `n` steps.
-    pub fn inc(&self, n: u64) {
-        self.bar.inc(n);
-    }
 }
 
 impl Drop for Bar {
@@ -62,6 +64,78 @@ impl Drop for Bar {
             *ACTIVE.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
         self.bar.finish_and_clear();
+    }
+}
+
+/// Seconds between the plain progress lines of a generation whose stderr is not a terminal.
+const LOG_PERIOD: Duration = Duration::from_secs(10);
+
+/// Progress of a generation command (`sample`, `generate-audio`): a bar on stderr when it is a
+/// terminal and stdout does not already show the output streaming by; an `info` line every
+/// [`LOG_PERIOD`] when stderr is a file or pipe (where lines cannot break up streamed text).
+pub struct StreamProgress {
+    bar: Bar,
+    lines: bool,
+    what: &'static str,
+    unit: &'static str,
+    total: u64,
+    done: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl StreamProgress {
+    /// Progress of `total` `unit`s labelled `what`; `output_on_terminal` when the generated
+    /// output itself streams to the terminal (then it is the progress, and no bar is drawn).
+    pub fn new(
+        total: u64,
+        what: &'static str,
+        unit: &'static str,
+        output_on_terminal: bool,
+    ) -> Self {
+        let bar = Bar::new(total, what, unit, !output_on_terminal);
+        let lines = bar.bar().is_hidden() && !std::io::stderr().is_terminal();
+        let now = Instant::now();
+        StreamProgress {
+            bar,
+            lines,
+            what,
+            unit,
+            total,
+            done: 0,
+            started: now,
+            last_line: now,
+        }
+    }
+
+    /// Records that `done` units are done.
+    pub fn set(&mut self, done: u64) {
+        self.done = done;
+        self.bar.bar().set_position(done);
+        if self.lines && self.last_line.elapsed() >= LOG_PERIOD {
+            self.last_line = Instant::now();
+            let rate = self.per_sec();
+            let left = self.total.saturating_sub(self.done) as f64 / rate.max(1e-9);
+            log::info!(
+                "{}: {}/{} {} ({:.0}%), {rate:.0} {}/s, ETA {left:.0} s",
+                self.what,
+                self.done,
+                self.total,
+                self.unit,
+                100.0 * self.done as f64 / self.total.max(1) as f64,
+                self.unit
+            );
+        }
+    }
+
+    /// Units done per second so far.
+    pub fn per_sec(&self) -> f64 {
+        self.done as f64 / self.started.elapsed().as_secs_f64().max(1e-9)
+    }
+
+    /// Clears the bar; returns the time spent since creation.
+    pub fn finish(self) -> Duration {
+        self.started.elapsed()
     }
 }
 

@@ -1,6 +1,9 @@
-//! `rnngym sample`: stream text from a checkpoint, O(1) work per character.
+//! `rnngym sample`: stream text from a checkpoint, O(1) work per character. Progress goes to
+//! stderr so it never mixes with the text: a bar when the text goes to a file or pipe and
+//! stderr is a terminal, periodic lines when stderr is not a terminal, and a one-line summary
+//! at the end (all at `info` level, so `--quiet` and `RUST_LOG=warn` silence them).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -9,6 +12,8 @@ use rnngym_kernels::CpuBackend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::state;
+
+use super::progress::StreamProgress;
 
 /// Arguments of `rnngym sample`.
 #[derive(clap::Args, Debug)]
@@ -50,6 +55,9 @@ enum Unknown {
     Error,
     Skip,
 }
+
+/// Tokens between progress updates (an update costs more than generating a token of a tiny model).
+const PROGRESS_CHUNK: u64 = 64;
 
 /// Loads the checkpoint on the CPU and streams the sample to stdout.
 pub fn run(a: SampleArgs) -> anyhow::Result<()> {
@@ -102,14 +110,24 @@ pub fn run(a: SampleArgs) -> anyhow::Result<()> {
     let mut g = Generator::new(&be, &model)?;
     g.prime(&be, &prime)?;
     let stdout = std::io::stdout();
+    let mut progress = StreamProgress::new(n as u64, "sampling", "tokens", stdout.is_terminal());
     let mut out = stdout.lock();
     out.write_all(shown_prime.as_bytes())?;
-    for _ in 0..n {
+    for i in 1..=n as u64 {
         let tok = g.next(&be, &opts, &mut rng)?;
         out.write_all(codec.render(&[tok]).as_bytes())?;
         out.flush()?;
+        if i % PROGRESS_CHUNK == 0 {
+            progress.set(i);
+        }
     }
     writeln!(out)?;
+    drop(out);
+    let secs = progress.finish().as_secs_f64();
+    log::info!(
+        "sampled {n} tokens in {secs:.2} s ({:.0} tokens/s)",
+        n as f64 / secs.max(1e-9)
+    );
     Ok(())
 }
 

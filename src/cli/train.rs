@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use rnngym_gyms::GymRegistry;
+use rnngym_trainer::lock::RunLock;
 use rnngym_trainer::observers::{MetricsWriter, SampleWriter};
 use rnngym_trainer::{device, fsutil, state, LogObserver, Observer, Trainer, TrainerError};
 
@@ -58,6 +59,15 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The files a training run writes in its directory (the only ones whose temps it cleans up).
+const RUN_FILES: &[&str] = &[
+    "latest.safetensors",
+    "best.safetensors",
+    "config.toml",
+    "metrics.jsonl",
+    "samples.jsonl",
+];
+
 /// The rest of `run` on the chosen backend (the model code is generic over it).
 fn train_with<B: rnngym_kernels::Backend>(
     be: B,
@@ -80,9 +90,24 @@ fn train_with<B: rnngym_kernels::Backend>(
         trainer.model().total,
         rnngym_kernels::Backend::name(trainer.backend())
     );
+    if trainer.codec().audio().is_some() && cfg.train.sample_every > 0 {
+        log::warn!(
+            "train.sample_every = {} is for text gyms; audio gyms write a {} s WAV to \
+             samples/ at each checkpoint instead (sample.train_seconds)",
+            cfg.train.sample_every,
+            cfg.sample.train_seconds
+        );
+    }
     let dir = Path::new(&cfg.checkpoint.dir);
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("checkpoint.dir {}: cannot create", dir.display()))?;
+    // Held until the process exits; nothing is written to the directory before it.
+    let _lock = RunLock::acquire(dir)?;
+    let stale = fsutil::remove_stale_temps(dir, RUN_FILES);
+    if stale > 0 {
+        log::info!(
+            "removed {stale} temporary file(s) left in {} by an interrupted write",
+            dir.display()
+        );
+    }
     fsutil::atomic_write(&dir.join("config.toml"), cfg.to_toml_string().as_bytes())
         .with_context(|| format!("cannot write {}", dir.join("config.toml").display()))?;
     for o in observers(dir, &cfg) {

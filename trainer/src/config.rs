@@ -226,6 +226,9 @@ pub struct TrainConfig {
     /// Stop as diverged when the loss exceeds this many times the uniform baseline ln V
     /// (0 disables; NaN / inf always stop).
     pub divergence_factor: f64,
+    /// On divergence, roll back to the last good checkpoint with the learning rate halved, at
+    /// most this many times in a run (0 = stop at the first divergence).
+    pub max_rollbacks: u32,
 }
 
 impl Default for TrainConfig {
@@ -254,6 +257,7 @@ impl Default for TrainConfig {
             sample_every: 0,
             threads: 0,
             divergence_factor: 10.0,
+            max_rollbacks: 3,
         }
     }
 }
@@ -283,6 +287,9 @@ pub struct SampleConfig {
     pub train_length: usize,
     /// Softmax temperature of the samples generated during training (> 0).
     pub train_temperature: f64,
+    /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
+    /// it (0 disables; `train.sample_every` applies to text gyms only).
+    pub train_seconds: f64,
 }
 
 impl Default for SampleConfig {
@@ -298,6 +305,7 @@ impl Default for SampleConfig {
             argmax: false,
             train_length: 200,
             train_temperature: 0.8,
+            train_seconds: 1.0,
         }
     }
 }
@@ -430,6 +438,27 @@ impl Config {
         if let Some(e) = m.embed {
             check_count("model.embed", e, MAX_WIDTH)?;
         }
+        // The vocabulary is not known yet: count the recurrent layers' parameters alone (the
+        // trainer checks again with it, and against free memory, before allocating).
+        let recurrent = crate::budget::param_count(&crate::model::ModelDims {
+            cell: m.cell,
+            vocab: 0,
+            embed: m.embed_dim(),
+            hidden: m.hidden,
+            layers: m.layers,
+        });
+        if recurrent > crate::budget::MAX_PARAMS as u128 {
+            return Err(invalid(
+                "model.hidden × model.layers",
+                format!("at most {} parameters", crate::budget::MAX_PARAMS),
+                format!(
+                    "{recurrent} parameters (model.hidden = {}, model.layers = {}, model.embed = {})",
+                    m.hidden,
+                    m.layers,
+                    m.embed_dim()
+                ),
+            ));
+        }
         check_f64("model.dropout", m.dropout, "a number in [0, 1)", |x| {
             (0.0..1.0).contains(&x)
         })?;
@@ -528,6 +557,13 @@ impl Config {
             s.train_temperature,
             "a number > 0",
             |x| x > 0.0,
+        )?;
+        // The cap catches a sample count typed where seconds were meant (16000 is 4.4 hours).
+        check_f64(
+            "sample.train_seconds",
+            s.train_seconds,
+            "a number of seconds in [0, 600] (0 disables)",
+            |x| (0.0..=600.0).contains(&x),
         )?;
         if t.sample_every > 0 && s.train_length == 0 {
             return Err(invalid(
@@ -805,6 +841,8 @@ val_windows = 64
 log_every = 10
 sample_every = 250
 threads = 4
+divergence_factor = 20
+max_rollbacks = 5
 
 [gym]
 id = "text-v1"
@@ -825,6 +863,7 @@ unknown = "skip"
 argmax = false
 train_length = 300
 train_temperature = 0.5
+train_seconds = 2.5
 
 [checkpoint]
 dir = "runs/shakespeare"
@@ -870,6 +909,7 @@ keep_best = false
         assert_eq!(c.train.schedule, ScheduleKind::Step);
         assert_eq!(c.train.grad_clip, 0.0);
         assert_eq!(c.train.lr, 1e-3);
+        assert_eq!(c.train.max_rollbacks, 5);
         assert_eq!(c.gym.path.as_deref(), Some("data/*.txt"));
         assert_eq!(
             c.gym.options.get("lowercase"),
@@ -878,6 +918,7 @@ keep_best = false
         assert_eq!(c.sample.unknown, UnknownPolicy::Skip);
         assert_eq!(c.sample.seed, Some(123));
         assert!(!c.checkpoint.keep_best);
+        assert_eq!(c.sample.train_seconds, 2.5);
     }
 
     #[test]
@@ -966,6 +1007,9 @@ keep_best = false
             ("model.layers", |c| c.model.layers = 0),
             ("model.layers", |c| c.model.layers = 65),
             ("model.embed", |c| c.model.embed = Some(0)),
+            ("model.hidden × model.layers", |c| {
+                (c.model.hidden, c.model.layers) = (MAX_WIDTH, MAX_LAYERS)
+            }),
             ("model.dropout", |c| c.model.dropout = 1.0),
             ("model.dropout", |c| c.model.dropout = -0.1),
             ("model.device", |c| c.model.device = "gpu".into()),
@@ -1010,6 +1054,11 @@ keep_best = false
             ("sample.train_temperature", |c| {
                 c.sample.train_temperature = 0.0
             }),
+            ("sample.train_seconds", |c| c.sample.train_seconds = -1.0),
+            ("sample.train_seconds", |c| c.sample.train_seconds = 16000.0),
+            ("sample.train_seconds", |c| {
+                c.sample.train_seconds = f64::NAN
+            }),
             ("sample.train_length", |c| {
                 c.train.sample_every = 10;
                 c.sample.train_length = 0;
@@ -1032,7 +1081,10 @@ keep_best = false
         c.train.grad_clip = 0.0;
         c.gym.val_fraction = 0.5;
         c.sample.top_p = 1.0;
+        c.sample.train_seconds = 0.0;
         c.model.device = "cuda".into();
+        c.validate().unwrap();
+        c.sample.train_seconds = 600.0;
         c.validate().unwrap();
         assert_eq!(c.model.device_kind(), DeviceChoice::Cuda(0));
     }

@@ -40,6 +40,27 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Removes the temp files that [`atomic_write`] leaves when its process dies mid-write (e.g.
+/// SIGKILL) for the files named `file_names` in `dir`; returns how many it removed. Only call
+/// it while no other process can be writing those files (the run-directory lock).
+pub fn remove_stale_temps(dir: &Path, file_names: &[&str]) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let prefixes: Vec<String> = file_names.iter().map(|n| format!(".{n}.tmp-")).collect();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if prefixes.iter().any(|p| name.starts_with(p.as_str()))
+            && fs::remove_file(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 fn write_and_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
     // create_new: never clobber a file we did not create (e.g. a stale temp of another process).
     let mut f = OpenOptions::new().write(true).create_new(true).open(tmp)?;
@@ -100,6 +121,30 @@ mod tests {
         let p = dir.path().join("no/such/dir/file");
         assert!(atomic_write(&p, b"data").is_err());
         assert!(atomic_write(Path::new("/"), b"data").is_err());
+    }
+
+    #[test]
+    fn stale_temps_of_the_named_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            ".latest.safetensors.tmp-123-0",
+            ".latest.safetensors.tmp-9-7",
+            ".other.bin.tmp-1-0",
+            "latest.safetensors",
+            ".latest.safetensors",
+        ] {
+            fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        assert_eq!(remove_stale_temps(dir.path(), &["latest.safetensors"]), 2);
+        assert_eq!(
+            entries(dir.path()),
+            vec![
+                ".latest.safetensors".to_string(),
+                ".other.bin.tmp-1-0".to_string(),
+                "latest.safetensors".to_string()
+            ]
+        );
+        assert_eq!(remove_stale_temps(&dir.path().join("missing"), &["x"]), 0);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! rnngym's trainer: recurrent models written once against the `Backend` trait, optimizers,
 //! the episode-based [`Trainer`] with observers, checkpoints and sampling.
 
+pub mod budget;
 pub mod cell;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
 pub mod fsutil;
 pub mod generate;
+pub mod lock;
 pub mod model;
 pub mod observer;
 pub mod observers;
@@ -17,5 +19,5 @@ pub mod trainer;
 
 pub use config::{CellKind, Config};
 pub use model::{Model, ModelDims, Workspace};
-pub use observer::{LogObserver, Observer, TrainSample, Update, ValMetrics};
+pub use observer::{AudioClip, LogObserver, Observer, Rollback, TrainSample, Update, ValMetrics};
 pub use trainer::{Trainer, TrainerError};

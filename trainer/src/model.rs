@@ -31,29 +31,12 @@ pub struct ModelDims {
 impl ModelDims {
     /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
     pub fn gates(&self) -> usize {
-        self.hidden * self.gates_per_unit()
-    }
-
-    fn gates_per_unit(&self) -> usize {
-        match self.cell {
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-            CellKind::Rnn => 1,
-        }
-    }
-
-    /// The number of parameters [`Model::new`] allocates, or `None` on overflow. Checked and
-    /// allocation-free, so a loader can compare it with what a file really holds first.
-    pub fn param_count(&self) -> Option<usize> {
-        let (v, e, h, l) = (self.vocab, self.embed, self.hidden, self.layers);
-        let g = h.checked_mul(self.gates_per_unit())?;
-        // Per layer: w_ih [G, in] + w_hh [G, H] + two biases [G]; layer 0 reads E, the rest H.
-        let layer = |input: usize| g.checked_mul(input.checked_add(h)?.checked_add(2)?);
-        let rest = l.saturating_sub(1).checked_mul(layer(h)?)?;
-        let first = if l > 0 { layer(e)? } else { 0 };
-        // embed [V, E] + proj [V, H] + proj bias [V].
-        let ends = v.checked_mul(e.checked_add(h)?.checked_add(1)?)?;
-        ends.checked_add(first)?.checked_add(rest)
+        self.hidden
+            * match self.cell {
+                CellKind::Lstm => 4,
+                CellKind::Gru => 3,
+                CellKind::Rnn => 1,
+            }
     }
 }
 
@@ -120,6 +103,8 @@ pub struct Workspace<B: Backend> {
     d_logits: B::Buf,
     has_state: bool,
     host_ids: Vec<u32>,
+    /// Layer 0 works on the `[V, G]` embedding projection table (V < T·B).
+    embed_table: bool,
 }
 
 impl<B: Backend> Model<B> {
@@ -212,23 +197,40 @@ impl<B: Backend> Model<B> {
         self.infos.iter().find(|i| i.name == name)
     }
 
-    /// Allocates a workspace for windows of `t` steps × `b` lanes.
+    /// Allocates a workspace for windows of `t` steps × `b` lanes. Layer 0 projects the V
+    /// embedding rows instead of the T·B input rows when that is less work (V < T·B; see
+    /// `cell::input_projection`).
     pub fn workspace(&self, be: &B, t: usize, b: usize) -> KResult<Workspace<B>> {
+        self.workspace_with(be, t, b, self.dims.vocab < t * b)
+    }
+
+    /// [`Model::workspace`] with the layer-0 embedding-table path chosen explicitly (tests
+    /// compare the two paths).
+    pub fn workspace_with(
+        &self,
+        be: &B,
+        t: usize,
+        b: usize,
+        embed_table: bool,
+    ) -> KResult<Workspace<B>> {
         let d = &self.dims;
         let dropout = self.dropout > 0.0;
         let layers = (0..d.layers)
             .map(|l| {
                 let drop_here = dropout && l + 1 < d.layers;
-                LayerBufs::new(be, d.cell, t, b, d.hidden, d.gates(), drop_here)
+                let table_rows = if l == 0 && embed_table { d.vocab } else { 0 };
+                LayerBufs::new(be, d.cell, t, b, d.hidden, d.gates(), drop_here, table_rows)
             })
             .collect::<KResult<Vec<_>>>()?;
         Ok(Workspace {
+            embed_table,
             t,
             b,
             ids: be.zeros_ids(t * b)?,
             targets: be.zeros_ids(t * b)?,
-            x0: be.zeros(t * b * d.embed)?,
-            dx0: be.zeros(t * b * d.embed)?,
+            // With the embedding table, layer 0 never reads gathered embeddings (preset L: 26 MB).
+            x0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
+            dx0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
             layers,
             logits: be.zeros(t * b * d.vocab)?,
             d_logits: be.zeros(t * b * d.vocab)?,
@@ -255,8 +257,10 @@ impl<B: Backend> Model<B> {
         self.carry_state(be, ws, reset)?;
         to_time_major(inputs, t, b, d.vocab, &mut ws.host_ids)?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
-        // embed.weight is the first tensor, so the flat buffer starts with the table.
-        be.gather_rows(&self.params, d.embed, &ws.ids, t * b, &mut ws.x0)?;
+        if !ws.embed_table {
+            // embed.weight is the first tensor, so the flat buffer starts with the table.
+            be.gather_rows(&self.params, d.embed, &ws.ids, t * b, &mut ws.x0)?;
+        }
         self.layers_forward(be, ws, None, train_seed)?;
         let (v, rows) = (d.vocab, t * b);
         let Some(targets) = targets else {
@@ -344,8 +348,19 @@ impl<B: Backend> Model<B> {
                     buf,
                     off,
                     projected: true,
+                    ids: None,
+                    vocab: 0,
                 },
-                _ => layer_input(be, below.last(), &ws.x0, b * h),
+                _ => {
+                    let src = Layer0 {
+                        x0: &ws.x0,
+                        ids: ws.embed_table.then_some(&ws.ids),
+                        params: &self.params,
+                        embed_off: self.embed_off,
+                        vocab: d.vocab,
+                    };
+                    layer_input(be, below.last(), src, b * h)
+                }
             };
             let lp = &self.layers[l];
             match d.cell {
@@ -400,7 +415,14 @@ impl<B: Backend> Model<B> {
             let lb = &mut rest[0];
             let lp = &self.layers[l];
             {
-                let x = layer_input(be, below.last(), &ws.x0, b * h);
+                let src = Layer0 {
+                    x0: &ws.x0,
+                    ids: ws.embed_table.then_some(&ws.ids),
+                    params: &self.params,
+                    embed_off: self.embed_off,
+                    vocab: d.vocab,
+                };
+                let x = layer_input(be, below.last(), src, b * h);
                 let (p, gr) = (&self.params, &mut self.grads);
                 match d.cell {
                     CellKind::Lstm => cell::lstm::backward(be, lp, p, gr, &x, lb, t, b)?,
@@ -411,6 +433,13 @@ impl<B: Backend> Model<B> {
             // dX = dG_x · W_ih, straight into the gradient of the layer below's output.
             let g = Gemm::nn(rows, lp.input, lp.gates).offsets(0, lp.w_ih, 0);
             match below.last_mut() {
+                // d_embed = S · W_ih0 with S the per-token gate-gradient sums (cell backward
+                // left them in the table): V rows instead of T·B.
+                None if ws.embed_table => {
+                    let ge = Gemm::nn(v, lp.input, lp.gates).offsets(0, lp.w_ih, self.embed_off);
+                    be.gemm(&ge, &lb.table, &self.params, &mut self.grads)?;
+                    return Ok(());
+                }
                 None => be.gemm(&g, &lb.gates, &self.params, &mut ws.dx0)?,
                 Some(prev) => {
                     be.gemm(
@@ -501,29 +530,43 @@ impl<B: Backend> Workspace<B> {
     }
 }
 
-/// The input of a layer: the embeddings, or the output of the layer below (after dropout).
+/// Where layer 0 reads from: the gathered embeddings `x0`, or (`ids` set) the embedding
+/// table `params[embed_off..]` `[V, E]` with the token ids.
+struct Layer0<'a, B: Backend> {
+    x0: &'a B::Buf,
+    ids: Option<&'a B::IBuf>,
+    params: &'a B::Buf,
+    embed_off: usize,
+    vocab: usize,
+}
+
+/// The input of a layer: layer 0's source, or the output of the layer below (after dropout).
 fn layer_input<'a, B: Backend>(
     be: &B,
     below: Option<&'a LayerBufs<B>>,
-    x0: &'a B::Buf,
+    src: Layer0<'a, B>,
     state_rows: usize,
 ) -> Input<'a, B> {
+    let plain = |buf, off| Input {
+        buf,
+        off,
+        projected: false,
+        ids: None,
+        vocab: 0,
+    };
     match below {
-        None => Input {
-            buf: x0,
-            off: 0,
-            projected: false,
+        None => match src.ids {
+            Some(ids) => Input {
+                buf: src.params,
+                off: src.embed_off,
+                projected: false,
+                ids: Some(ids),
+                vocab: src.vocab,
+            },
+            None => plain(src.x0, 0),
         },
-        Some(prev) if be.len(&prev.dropped) > 0 => Input {
-            buf: &prev.dropped,
-            off: 0,
-            projected: false,
-        },
-        Some(prev) => Input {
-            buf: &prev.hs,
-            off: state_rows,
-            projected: false,
-        },
+        Some(prev) if be.len(&prev.dropped) > 0 => plain(&prev.dropped, 0),
+        Some(prev) => plain(&prev.hs, state_rows),
     }
 }
 

@@ -41,19 +41,49 @@ pub struct ValMetrics {
     pub is_best: bool,
 }
 
-/// A sample generated with the current weights during training (`train.sample_every`).
+/// A sample generated with the current weights during training: text every
+/// `train.sample_every` iterations, or audio at each checkpoint for audio gyms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainSample {
     /// Iteration after which it was generated.
     pub iteration: u64,
     /// Softmax temperature used.
     pub temperature: f32,
-    /// The priming text (rendered).
+    /// The priming text (rendered); empty for audio.
     pub prime: String,
-    /// The generated tokens (audio observers render these themselves).
+    /// The generated tokens.
     pub tokens: Vec<u32>,
-    /// The generated tokens rendered by the codec.
+    /// The generated tokens rendered by the codec; empty for audio (see `audio`).
     pub text: String,
+    /// The generated audio, when the gym's codec is an audio codec.
+    pub audio: Option<AudioClip>,
+}
+
+/// Mono audio generated during training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AudioClip {
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Sample values in [-1, 1], one per generated token.
+    pub samples: Vec<f32>,
+}
+
+/// A divergence the trainer recovered from by rolling back (`train.max_rollbacks`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rollback {
+    /// The iteration whose step diverged (1-based, as in [`Update::iteration`]).
+    pub diverged_at: u64,
+    /// Iterations completed in the state rolled back to (the last good checkpoint, or the
+    /// state the `train` call started from when none was written since).
+    pub to_iteration: u64,
+    /// What diverged, e.g. "the loss became NaN".
+    pub reason: String,
+    /// The learning-rate multiplier from now on (halved by every rollback).
+    pub lr_scale: f64,
+    /// Rollbacks so far in this run, this one included.
+    pub rollbacks: u32,
+    /// `train.max_rollbacks`.
+    pub max_rollbacks: u32,
 }
 
 /// Receives the trainer's per-iteration updates. Every method has an empty default.
@@ -66,10 +96,14 @@ pub trait Observer: Send {
     fn on_validation(&mut self, _v: &ValMetrics) {}
     /// Called after a checkpoint was written (`kind` is "latest" or "best").
     fn on_checkpoint(&mut self, _path: &std::path::Path, _kind: &str) {}
-    /// Called after a training sample was generated (every `train.sample_every` iterations).
+    /// Called after a training sample was generated (every `train.sample_every` iterations for
+    /// text gyms, at each periodic checkpoint for audio gyms).
     fn on_sample(&mut self, _s: &TrainSample) {}
     /// Called when a `train` call ends, normally or interrupted, with the last iteration.
     fn on_end(&mut self, _iteration: u64, _interrupted: bool) {}
+    /// Called after a divergence was rolled back: iterations after `to_iteration` are undone
+    /// and will be trained again (so per-iteration logs should drop theirs).
+    fn on_rollback(&mut self, _r: &Rollback) {}
 }
 
 /// Logs through the `log` crate: an info line every `every` iterations and each validation.
@@ -133,7 +167,22 @@ impl Observer for LogObserver {
         log::debug!("wrote {kind} checkpoint {}", path.display());
     }
 
+    fn on_rollback(&mut self, r: &Rollback) {
+        log::warn!(
+            "training diverged at iteration {} ({}); rolled back to iteration {} with the learning rate halved (multiplier {}), rollback {} of at most {} (train.max_rollbacks)",
+            r.diverged_at,
+            r.reason,
+            r.to_iteration,
+            r.lr_scale,
+            r.rollbacks,
+            r.max_rollbacks
+        );
+    }
+
     fn on_sample(&mut self, s: &TrainSample) {
+        if s.audio.is_some() {
+            return; // the SampleWriter that writes the WAV names it in its own log line
+        }
         log::info!(
             "sample @ {:>6} (temperature {}):\n{}{}\n",
             s.iteration,

@@ -41,6 +41,26 @@ pub struct CheckpointMeta {
     pub val_loss: Option<f64>,
     /// Latest training loss.
     pub train_loss: Option<f64>,
+    /// Learning-rate multiplier left by divergence rollbacks (each halves it). Written only when
+    /// it is not 1, so files of runs without a rollback stay readable by older builds.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub lr_scale: f64,
+    /// Divergence rollbacks so far in this run (bounded by `train.max_rollbacks`); written only
+    /// when non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollbacks: u32,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A checkpoint read back: metadata, parsed config, codec and tensors.
@@ -154,24 +174,28 @@ fn build_model<B: Backend>(
     path: &Path,
 ) -> Result<(Model<B>, Loaded), TrainerError> {
     let dims = dims_of(&loaded.config, loaded.meta.vocab);
-    // The saved config and vocabulary are only text in the file: before allocating the model
-    // they describe, check that the file really holds that many values (which bounds the
-    // allocation by the file's size), so an edited or corrupted config cannot ask for terabytes.
+    // The saved config could describe anything: check before allocating the model.
+    let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
+    crate::budget::check_params(&dims).map_err(bad)?;
+    let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false);
+    crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name()).map_err(bad)?;
+    // The saved config and vocabulary are only text in the file: check that the file really
+    // holds that many values (which bounds the allocation by the file's size), so an edited or
+    // corrupted config cannot make a small file allocate a large model.
     let held: usize = loaded.tensors.values().map(|t| t.data.len()).sum();
-    dims.param_count().filter(|&n| n <= held).ok_or_else(|| {
-        TrainerError::Checkpoint(format!(
-            "{}: its config ({:?} {}×{}, embed {}, vocab {}) needs {} parameters but the file \
-             holds {held} values; the checkpoint is corrupted or was edited",
+    let need = crate::budget::param_count(&dims);
+    if need > held as u128 {
+        return Err(TrainerError::Checkpoint(format!(
+            "{}: its config ({:?} {}×{}, embed {}, vocab {}) needs {need} parameters but the \
+             file holds {held} values; the checkpoint is corrupted or was edited",
             path.display(),
             dims.cell,
             dims.layers,
             dims.hidden,
             dims.embed,
             dims.vocab,
-            dims.param_count()
-                .map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
-        ))
-    })?;
+        )));
+    }
     let mut model = Model::new(be, dims, 0.0, 0)?;
     load_params(be, &mut model, &loaded.tensors, path)?;
     Ok((model, loaded))

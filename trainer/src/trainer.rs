@@ -2,6 +2,9 @@
 //! `IXMyCaffeCustomTrainerRNN`. Truncated BPTT with the hidden state carried across the
 //! consecutive windows of a stream and reset where the gym says a lane starts a new source.
 
+mod rollback;
+mod snapshot;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,14 +14,19 @@ use rand::Rng;
 use rnngym_gyms::{Codec, Gym, GymError, Shape, Split, Step};
 use rnngym_kernels::{hash, Backend, KernelError};
 
-use crate::checkpoint::{self, CheckpointError};
+use crate::budget;
+use crate::checkpoint::CheckpointError;
 use crate::config::Config;
 use crate::generate::Generator;
 use crate::model::{Model, Workspace};
-use crate::observer::{Observer, TrainSample, Update, ValMetrics};
+use crate::observer::{Observer, Update, ValMetrics};
 use crate::optim::{clip, schedule, Optimizer};
-use crate::sample::{seeded_rng, SampleOptions};
-use crate::state::{self, CheckpointMeta};
+use crate::sample::SampleOptions;
+use crate::state;
+
+use snapshot::Snapshot;
+
+mod training_sample;
 
 /// Errors from training, validation, generation and checkpoints.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +66,6 @@ impl From<CheckpointError> for TrainerError {
 const DROPOUT_SALT: u64 = 0xD80F_0A7E;
 /// Seed of every validation pass: the same windows each time, so losses compare.
 const VAL_SEED: u64 = 0x5EED_0F7A;
-/// Salt of the training samples' own random stream (it never touches the training stream).
-const SAMPLE_SALT: u64 = 0x5A3B_1E00;
 
 /// Trains a [`Model`] on a [`Gym`] with the settings of a [`Config`].
 pub struct Trainer<B: Backend> {
@@ -82,6 +88,15 @@ pub struct Trainer<B: Backend> {
     last_grad_norm: f64,
     observers: Vec<Box<dyn Observer>>,
     stop: Option<Arc<AtomicBool>>,
+    /// Multiplies the scheduled learning rate; halved by each divergence rollback.
+    lr_scale: f64,
+    /// Divergence rollbacks so far in this run.
+    rollbacks: u32,
+    /// The state a divergence rolls back to: the last `latest` written, or where `train` began.
+    good: Option<Snapshot>,
+    /// A due checkpoint held back until the next step shows it sane (finite loss under the
+    /// divergence bound, finite gradients), so a diverging run never overwrites a good file.
+    pending: Option<Snapshot>,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -89,6 +104,13 @@ impl<B: Backend> Trainer<B> {
     pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
         let codec = gym.codec();
         let dims = state::dims_of(&cfg, codec.vocab_size());
+        // Refuse what cannot fit before allocating any of it.
+        let (t, b) = (cfg.train.seq_len, cfg.train.batch);
+        let has_val = cfg.gym.val_fraction > 0.0;
+        budget::check_params(&dims).map_err(TrainerError::Config)?;
+        let fp = budget::Footprint::of(&dims, t, b, cfg.model.dropout > 0.0, has_val);
+        budget::check_memory(&fp, t, b, be.memory_available(), &be.name())
+            .map_err(TrainerError::Config)?;
         let mut model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
         if cfg.model.init_scale > 0.0 {
             model.reinit_uniform(&be, cfg.model.init_scale as f32, cfg.train.seed)?;
@@ -118,6 +140,10 @@ impl<B: Backend> Trainer<B> {
             last_grad_norm: 0.0,
             observers: Vec::new(),
             stop: None,
+            lr_scale: 1.0,
+            rollbacks: 0,
+            good: None,
+            pending: None,
         };
         t.check_splits()?;
         Ok(t)
@@ -139,27 +165,19 @@ impl<B: Backend> Trainer<B> {
                 checkpoint.display()
             )));
         }
-        state::load_params(&t.be, &mut t.model, &loaded.tensors, checkpoint)?;
-        let get = |name: &str| loaded.tensors.get(name).map(|t| t.data.clone());
-        t.opt
-            .load_state(&t.be, &get)
-            .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", checkpoint.display())))?;
-        let layers = t.model.dims.layers;
-        let carried: Option<Vec<_>> = (0..layers)
-            .map(|l| {
-                let h = get(&format!("state.h.l{l}"))?;
-                let c = get(&format!("state.c.l{l}")).unwrap_or_default();
-                Some((h, c))
-            })
-            .collect();
-        let m = &loaded.meta;
-        (t.iteration, t.episode, t.best_val) = (m.iteration, m.episode, m.best_val_loss);
-        (t.last_val, t.last_loss) = (m.val_loss, m.train_loss);
-        if m.episode_live {
-            t.replay_train_cursor(m.episode_steps)?;
-        }
-        if let Some(state) = carried {
-            t.ws.write_state(&t.be, &state)?;
+        t.restore(&loaded.meta, &loaded.tensors, checkpoint)?;
+        t.best_val = loaded.meta.best_val_loss;
+        (t.lr_scale, t.rollbacks) = (loaded.meta.lr_scale, loaded.meta.rollbacks);
+        if t.rollbacks > 0 && loaded.config.train.lr != t.cfg.train.lr {
+            // A new train.lr is the user's answer to the divergence: apply it as given.
+            log::info!(
+                "train.lr changed from {} to {}: dropping the learning-rate multiplier {} left by {} rollback(s)",
+                loaded.config.train.lr,
+                t.cfg.train.lr,
+                t.lr_scale,
+                t.rollbacks
+            );
+            (t.lr_scale, t.rollbacks) = (1.0, 0);
         }
         Ok(t)
     }
@@ -205,8 +223,20 @@ impl<B: Backend> Trainer<B> {
         self.best_val
     }
 
+    /// The learning-rate multiplier (1, halved by each divergence rollback).
+    pub fn lr_scale(&self) -> f64 {
+        self.lr_scale
+    }
+
+    /// Divergence rollbacks so far in this run (saved in checkpoints).
+    pub fn rollbacks(&self) -> u32 {
+        self.rollbacks
+    }
+
     /// Runs `iterations` more optimizer steps, validating and checkpointing as configured.
-    /// Returns the last training loss.
+    /// A diverging step rolls back to the last good state with the learning rate halved, up to
+    /// `train.max_rollbacks` times, then ends in [`TrainerError::Diverged`]. Returns the last
+    /// training loss.
     pub fn train(&mut self, iterations: u64) -> Result<f64, TrainerError> {
         let start_iter = self.iteration;
         let target = start_iter + iterations;
@@ -217,8 +247,12 @@ impl<B: Backend> Trainer<B> {
         let tokens_per_step = (self.cfg.train.batch * self.cfg.train.seq_len) as f64;
         let started = Instant::now();
         let mut loss = self.last_loss.unwrap_or(f64::NAN);
+        // Where a divergence before the first checkpoint of this call rolls back to.
+        self.good = Some(self.capture()?);
         while self.iteration < target {
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                // The held-back checkpoint is the current state: write that directly.
+                self.pending = None;
                 let checkpoint = self.save("latest")?;
                 let iteration = self.iteration;
                 self.observers
@@ -230,8 +264,15 @@ impl<B: Backend> Trainer<B> {
                 });
             }
             let step = self.next_train_step()?;
-            let lr = schedule::lr_at(&self.cfg.train, self.iteration);
-            loss = self.train_step(&step, lr)?;
+            let lr =
+                (schedule::lr_at(&self.cfg.train, self.iteration) as f64 * self.lr_scale) as f32;
+            loss = match self.train_step(&step, lr)? {
+                Ok(loss) => loss,
+                Err(what) => {
+                    self.on_divergence(self.iteration + 1, &what)?;
+                    continue;
+                }
+            };
             self.iteration += 1;
             self.last_loss = Some(loss);
             let elapsed = started.elapsed();
@@ -242,7 +283,7 @@ impl<B: Backend> Trainer<B> {
                 bits_per_token: loss / std::f64::consts::LN_2,
                 lr,
                 grad_norm: self.last_grad_norm,
-                tokens_per_sec: (self.iteration - start_iter) as f64 * tokens_per_step
+                tokens_per_sec: self.iteration.saturating_sub(start_iter) as f64 * tokens_per_step
                     / elapsed.as_secs_f64().max(1e-9),
                 elapsed,
             };
@@ -252,48 +293,32 @@ impl<B: Backend> Trainer<B> {
             if val_due || (self.has_val && it == target) {
                 self.validate()?;
             }
-            if every(self.cfg.train.sample_every, it) {
-                let s = self.training_sample()?;
-                self.observers.iter_mut().for_each(|o| o.on_sample(&s));
+            // Text gyms sample every `sample_every`; audio gyms write a clip per checkpoint,
+            // where a WAV is worth listening to and its weights are kept beside it.
+            let audio = self.codec.audio().is_some();
+            if !audio && every(self.cfg.train.sample_every, it) {
+                self.emit_sample()?;
             }
             if every(self.cfg.checkpoint.every, it) || it == target {
-                self.save("latest")?;
+                let snap = self.capture()?;
+                if let Some(name) = snap.non_finite() {
+                    let what = format!("tensor {name} holds a NaN or infinity");
+                    self.on_divergence(it, &what)?;
+                    continue;
+                }
+                if it == target {
+                    self.write_snapshot("latest", snap)?;
+                } else {
+                    self.pending = Some(snap);
+                }
+                if audio && self.cfg.sample.train_seconds > 0.0 {
+                    self.emit_sample()?;
+                }
             }
         }
         let it = self.iteration;
         self.observers.iter_mut().for_each(|o| o.on_end(it, false));
         Ok(loss)
-    }
-
-    /// A sample from the current weights with `sample.train_length` / `train_temperature`,
-    /// primed with `sample.prime` (else a newline). Its random stream is seeded from
-    /// `train.seed` and the iteration, so it neither consumes nor perturbs training's.
-    pub fn training_sample(&self) -> Result<TrainSample, TrainerError> {
-        let sc = &self.cfg.sample;
-        let skip = rnngym_gyms::UnknownPolicy::Skip;
-        let mut prime = self.codec.encode(&sc.prime, skip).unwrap_or_default();
-        if prime.is_empty() {
-            prime = self.codec.encode("\n", skip).unwrap_or_default();
-        }
-        if prime.is_empty() {
-            prime.push(0);
-        }
-        let opts = SampleOptions {
-            temperature: sc.train_temperature as f32,
-            top_k: sc.top_k,
-            top_p: sc.top_p as f32,
-            argmax: false,
-        };
-        let seed = hash::mix64(self.cfg.train.seed ^ SAMPLE_SALT, self.iteration);
-        let mut rng = seeded_rng(Some(seed));
-        let tokens = self.run(sc.train_length, &prime, &opts, &mut rng, |_| {})?;
-        Ok(TrainSample {
-            iteration: self.iteration,
-            temperature: opts.temperature,
-            prime: self.codec.render(&prime),
-            text: self.codec.render(&tokens),
-            tokens,
-        })
     }
 
     /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
@@ -373,56 +398,14 @@ impl<B: Backend> Trainer<B> {
         Ok(out)
     }
 
-    /// Writes `<checkpoint.dir>/<kind>.safetensors` atomically and returns its path.
-    pub fn save(&mut self, kind: &str) -> Result<PathBuf, TrainerError> {
-        let dir = PathBuf::from(&self.cfg.checkpoint.dir);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            TrainerError::Checkpoint(format!(
-                "checkpoint.dir {}: cannot create: {e}",
-                dir.display()
-            ))
-        })?;
-        let path = dir.join(format!("{kind}.safetensors"));
-        let meta = CheckpointMeta {
-            rnngym_version: env!("CARGO_PKG_VERSION").to_string(),
-            config: self.cfg.to_toml_string(),
-            codec: self.codec.spec(),
-            vocab: self.codec.vocab_size(),
-            iteration: self.iteration,
-            episode: self.episode,
-            episode_steps: self.episode_steps,
-            episode_live: self.episode_live,
-            best_val_loss: self.best_val,
-            val_loss: self.last_val,
-            train_loss: self.last_loss,
-        };
-        let meta = serde_json::to_value(&meta)
-            .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
-        let mut owned: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
-        for info in &self.model.infos {
-            let mut data = vec![0.0; info.len()];
-            self.be.read(&self.model.params, info.off, &mut data)?;
-            owned.push((info.name.clone(), info.shape.clone(), data));
+    /// Generates a training sample and hands it to the observers (none: nothing to generate).
+    fn emit_sample(&mut self) -> Result<(), TrainerError> {
+        if self.observers.is_empty() {
+            return Ok(());
         }
-        for (name, data) in self.opt.state(&self.be)? {
-            owned.push((name, vec![data.len()], data));
-        }
-        let (b, h) = (self.ws.b, self.model.dims.hidden);
-        for (l, (hv, cv)) in self.ws.read_state(&self.be, h)?.into_iter().enumerate() {
-            owned.push((format!("state.h.l{l}"), vec![b, h], hv));
-            if !cv.is_empty() {
-                owned.push((format!("state.c.l{l}"), vec![b, h], cv));
-            }
-        }
-        let views: Vec<(&str, &[usize], &[f32])> = owned
-            .iter()
-            .map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice()))
-            .collect();
-        checkpoint::save(&path, &meta, &views)?;
-        self.observers
-            .iter_mut()
-            .for_each(|o| o.on_checkpoint(&path, kind));
-        Ok(path)
+        let s = self.training_sample()?;
+        self.observers.iter_mut().for_each(|o| o.on_sample(&s));
+        Ok(())
     }
 
     /// Validates on the configured number of windows; saves `best` on improvement.
@@ -439,8 +422,10 @@ impl<B: Backend> Trainer<B> {
         Ok(v)
     }
 
-    /// One forward / backward / clip / update; stops on a non-finite loss or gradient.
-    fn train_step(&mut self, step: &Step, lr: f32) -> Result<f64, TrainerError> {
+    /// One forward / backward / clip / update. `Ok(Err(what))` when the loss or the gradient
+    /// diverged (then nothing was updated); a held-back checkpoint is written once this step
+    /// shows the state it holds to be sane.
+    fn train_step(&mut self, step: &Step, lr: f32) -> Result<Result<f64, String>, TrainerError> {
         let seed = hash::mix64(self.cfg.train.seed ^ DROPOUT_SALT, self.iteration);
         let loss = self
             .model
@@ -455,40 +440,28 @@ impl<B: Backend> Trainer<B> {
             .unwrap_or(f64::NAN);
         let bound = self.cfg.train.divergence_factor * (self.model.dims.vocab as f64).ln();
         if !loss.is_finite() {
-            return Err(self.diverged(&format!("the loss became {loss}")));
+            return Ok(Err(format!("the loss became {loss}")));
         }
         if bound > 0.0 && loss > bound {
-            let what = format!(
+            return Ok(Err(format!(
                 "the loss reached {loss:.3e} nats, over train.divergence_factor × ln V = {bound:.1}"
-            );
-            return Err(self.diverged(&what));
+            )));
         }
         self.model.backward(&self.be, &mut self.ws)?;
         let n = self.model.total;
         let norm =
             clip::clip_global_norm(&self.be, &mut self.model.grads, n, self.cfg.train.grad_clip)?;
         if !norm.is_finite() {
-            return Err(self.diverged(&format!("the gradient norm became {norm}")));
+            return Ok(Err(format!("the gradient norm became {norm}")));
+        }
+        if let Some(snap) = self.pending.take() {
+            self.write_snapshot("latest", snap)?;
         }
         self.last_grad_norm = norm;
         let m = &mut self.model;
         self.opt
             .step(&self.be, &self.cfg.train, &mut m.params, &m.grads, lr)?;
-        Ok(loss)
-    }
-
-    fn diverged(&self, what: &str) -> TrainerError {
-        let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
-        let kept = if latest.exists() {
-            format!("the last good checkpoint {} is kept", latest.display())
-        } else {
-            "no checkpoint was written yet".to_string()
-        };
-        TrainerError::Diverged(format!(
-            "training diverged at iteration {}: {what}; {kept}; try a lower train.lr (now {})",
-            self.iteration + 1,
-            self.cfg.train.lr
-        ))
+        Ok(Ok(loss))
     }
 
     /// The next training window, starting a new episode when the last one ended.

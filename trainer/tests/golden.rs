@@ -3,33 +3,12 @@
 //! and stores weights, inputs, initial state, logits, loss, final state and every gradient.
 //! Our f32 model must match to a relative tolerance of 2e-4 (f32 rounding over a few layers).
 
-use std::path::PathBuf;
-
 use rnngym_kernels::{Backend, CpuBackend};
 use rnngym_trainer::{CellKind, Model, ModelDims};
-use serde_json::Value;
+mod fixture;
+use fixture::{fixture, floats, usize_of};
 
 const TOL: f64 = 2e-4;
-
-fn fixture(name: &str) -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/reference/fixtures")
-        .join(name);
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).expect("fixture is JSON")
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
-fn usize_of(v: &Value, k: &str) -> usize {
-    v[k].as_u64().unwrap_or_else(|| panic!("fixture key {k}")) as usize
-}
 
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
@@ -46,7 +25,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     }
 }
 
-fn check(name: &str) {
+fn check(name: &str, embed_table: bool) {
     let f = fixture(name);
     let cell = match f["cell"].as_str().expect("cell") {
         "lstm" => CellKind::Lstm,
@@ -109,7 +88,7 @@ fn check(name: &str) {
             (h0[k * b * h..(k + 1) * b * h].to_vec(), c)
         })
         .collect();
-    let mut ws = model.workspace(&be, t, b).unwrap();
+    let mut ws = model.workspace_with(&be, t, b, embed_table).unwrap();
     ws.write_state(&be, &state).unwrap();
     let loss = model
         .forward(
@@ -134,7 +113,7 @@ fn check(name: &str) {
             .unwrap();
     }
     assert_close(
-        &format!("{name} logits"),
+        &format!("{name} (table {embed_table}) logits"),
         &logits,
         &floats(&f["logits"]["data"]),
     );
@@ -150,7 +129,7 @@ fn check(name: &str) {
         let mut g = vec![0f32; info.len()];
         be.read(&model.grads, info.off, &mut g).unwrap();
         assert_close(
-            &format!("{name} d {}", info.name),
+            &format!("{name} (table {embed_table}) d {}", info.name),
             &g,
             &floats(&f["grads"][&info.name]["data"]),
         );
@@ -159,20 +138,24 @@ fn check(name: &str) {
 
 #[test]
 fn lstm_matches_pytorch() {
-    check("lstm.json");
+    check("lstm.json", true);
+    check("lstm.json", false);
 }
 
 #[test]
 fn lstm_three_layers_long_window_matches_pytorch() {
-    check("lstm_long.json");
+    check("lstm_long.json", true);
+    check("lstm_long.json", false);
 }
 
 #[test]
 fn gru_matches_pytorch() {
-    check("gru.json");
+    check("gru.json", true);
+    check("gru.json", false);
 }
 
 #[test]
 fn rnn_matches_pytorch() {
-    check("rnn.json");
+    check("rnn.json", true);
+    check("rnn.json", false);
 }

@@ -5,35 +5,15 @@
 //! `clip_global_norm`, `Optimizer::step`) must follow the same trajectory. This is what catches
 //! a training loop that is right for one step but drifts: wrong state carry, Adam or clipping.
 
-use std::path::PathBuf;
-
 use rnngym_kernels::{Backend, CpuBackend};
 use rnngym_trainer::config::TrainConfig;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::{CellKind, Model, ModelDims};
-use serde_json::Value;
-
-fn fixture() -> Value {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/reference/fixtures/lstm_train.json");
-    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    serde_json::from_str(&text).expect("fixture is JSON")
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number") as f32)
-        .collect()
-}
-
-fn num(v: &Value, k: &str) -> usize {
-    v[k].as_u64().unwrap_or_else(|| panic!("fixture key {k}")) as usize
-}
+mod fixture;
+use fixture::{fixture, floats, usize_of as num};
 
 fn trajectory(threads: usize) {
-    let f = fixture();
+    let f = fixture("lstm_train.json");
     let dims = ModelDims {
         cell: CellKind::Lstm,
         vocab: num(&f, "vocab"),

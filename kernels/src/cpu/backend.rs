@@ -2,7 +2,7 @@
 //! before handing exact-size slices to the fast kernels in `gemm`, `cells` and `ops`.
 
 use super::check::{self, same_or_disjoint, shape_err, span, split_src_dst};
-use super::{cells, gemm, ops};
+use super::{cells, gemm, memory, ops};
 use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
@@ -20,6 +20,13 @@ impl CpuBackend {
             threads
         };
         CpuBackend { threads }
+    }
+
+    /// Rows for the first thread when a pointwise cell step is worth splitting across two
+    /// threads (B·H ≥ 2¹⁵, e.g. preset L's 64×512; below that the join costs more than it
+    /// saves), else `None`.
+    fn row_split(&self, d: CellDims) -> Option<usize> {
+        (self.threads > 1 && d.b >= 2 && d.b * d.h >= 1 << 15).then_some(d.b / 2)
     }
 
     /// Number of threads large GEMMs may use.
@@ -47,12 +54,18 @@ impl Backend for CpuBackend {
         format!("cpu ({} threads)", self.threads)
     }
 
+    fn memory_available(&self) -> Option<u64> {
+        memory::available_bytes()
+    }
+
     fn zeros(&self, n: usize) -> Result<Vec<f32>> {
-        Ok(vec![0.0; n])
+        memory::zeroed(n)
     }
 
     fn upload(&self, data: &[f32]) -> Result<Vec<f32>> {
-        Ok(data.to_vec())
+        let mut v = memory::zeroed(data.len())?;
+        v.copy_from_slice(data);
+        Ok(v)
     }
 
     fn write(&self, buf: &mut Vec<f32>, off: usize, data: &[f32]) -> Result<()> {
@@ -72,7 +85,7 @@ impl Backend for CpuBackend {
     }
 
     fn zeros_ids(&self, n: usize) -> Result<Vec<u32>> {
-        Ok(vec![0; n])
+        memory::zeroed(n)
     }
 
     fn write_ids(&self, buf: &mut Vec<u32>, ids: &[u32]) -> Result<()> {
@@ -221,13 +234,24 @@ impl Backend for CpuBackend {
         if c_prev_off != c_off {
             cs.copy_within(c_prev_off..c_prev_off + nh, c_off);
         }
-        let c = &mut cs[c_off..c_off + nh];
-        cells::lstm_fwd(
-            d.h,
+        let (g, c, h) = (
             &mut gates[g_off..g_off + ng],
-            c,
+            &mut cs[c_off..c_off + nh],
             &mut hs[h_off..h_off + nh],
         );
+        match self.row_split(d) {
+            // Rows are independent: each thread takes half of the batch.
+            Some(half) => {
+                let (g0, g1) = g.split_at_mut(half * 4 * d.h);
+                let (c0, c1) = c.split_at_mut(half * d.h);
+                let (h0, h1) = h.split_at_mut(half * d.h);
+                rayon::join(
+                    || cells::lstm_fwd(d.h, g0, c0, h0),
+                    || cells::lstm_fwd(d.h, g1, c1, h1),
+                );
+            }
+            None => cells::lstm_fwd(d.h, g, c, h),
+        }
         Ok(())
     }
 
@@ -249,14 +273,25 @@ impl Backend for CpuBackend {
         span("lstm_bwd c", cs.len(), c_off, nh)?;
         span("lstm_bwd dh", dhs.len(), dh_off, nh)?;
         span("lstm_bwd dc", dc.len(), 0, nh)?;
-        cells::lstm_bwd(
-            d.h,
+        let (g, cp, c, dh, dc) = (
             &mut gates[g_off..g_off + ng],
             &cs[c_prev_off..c_prev_off + nh],
             &cs[c_off..c_off + nh],
             &dhs[dh_off..dh_off + nh],
             &mut dc[..nh],
         );
+        match self.row_split(d) {
+            Some(half) => {
+                let (g0, g1) = g.split_at_mut(half * 4 * d.h);
+                let n0 = half * d.h;
+                let (dc0, dc1) = dc.split_at_mut(n0);
+                rayon::join(
+                    || cells::lstm_bwd(d.h, g0, &cp[..n0], &c[..n0], &dh[..n0], dc0),
+                    || cells::lstm_bwd(d.h, g1, &cp[n0..], &c[n0..], &dh[n0..], dc1),
+                );
+            }
+            None => cells::lstm_bwd(d.h, g, cp, c, dh, dc),
+        }
         Ok(())
     }
 

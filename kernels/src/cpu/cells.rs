@@ -33,20 +33,64 @@ fn lstm_fwd_k<M: Mad>(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]
             &mut c[..h],
             &mut hs[..h],
         );
-        for j in 0..h {
-            let i = sigmoid::<M>(gi[j]);
-            let f = sigmoid::<M>(gf[j]);
-            let g = tanh::<M>(gg[j]);
-            let o = sigmoid::<M>(go[j]);
-            let cj = f * c[j] + i * g;
-            c[j] = cj;
-            hs[j] = o * tanh::<M>(cj);
-            gi[j] = i;
-            gf[j] = f;
-            gg[j] = g;
-            go[j] = o;
+        let body = h - h % LANES;
+        for j in (0..body).step_by(LANES) {
+            let r = j..j + LANES;
+            lstm_fwd_block::<M, LANES>(
+                &mut gi[r.clone()],
+                &mut gf[r.clone()],
+                &mut gg[r.clone()],
+                &mut go[r.clone()],
+                &mut c[r.clone()],
+                &mut hs[r],
+            );
+        }
+        for j in body..h {
+            let r = j..j + 1;
+            lstm_fwd_block::<M, 1>(
+                &mut gi[r.clone()],
+                &mut gf[r.clone()],
+                &mut gg[r.clone()],
+                &mut go[r.clone()],
+                &mut c[r.clone()],
+                &mut hs[r],
+            );
         }
     }
+}
+
+/// Columns per block of the pointwise kernels. The row slices come from `split_at_mut` of one
+/// gate block, which LLVM cannot prove disjoint, so a plain loop over them is left scalar
+/// behind runtime alias checks; copying a block into local arrays first lets it vectorise.
+const LANES: usize = 8;
+
+/// One block of `W` LSTM units: activations in place, `c` updated, `h` written.
+#[inline(always)]
+fn lstm_fwd_block<M: Mad, const W: usize>(
+    gi: &mut [f32],
+    gf: &mut [f32],
+    gg: &mut [f32],
+    go: &mut [f32],
+    c: &mut [f32],
+    hs: &mut [f32],
+) {
+    let load = |s: &[f32]| -> [f32; W] { s[..W].try_into().expect("block of W") };
+    let (mut i, mut f, mut g, mut o, mut cc) = (load(gi), load(gf), load(gg), load(go), load(c));
+    let mut h = [0f32; W];
+    for k in 0..W {
+        i[k] = sigmoid::<M>(i[k]);
+        f[k] = sigmoid::<M>(f[k]);
+        g[k] = tanh::<M>(g[k]);
+        o[k] = sigmoid::<M>(o[k]);
+        cc[k] = f[k] * cc[k] + i[k] * g[k];
+        h[k] = o[k] * tanh::<M>(cc[k]);
+    }
+    gi[..W].copy_from_slice(&i);
+    gf[..W].copy_from_slice(&f);
+    gg[..W].copy_from_slice(&g);
+    go[..W].copy_from_slice(&o);
+    c[..W].copy_from_slice(&cc);
+    hs[..W].copy_from_slice(&h);
 }
 
 /// LSTM backward: `gates` (activations in, pre-activation grads out), `c_prev`, `c`, `dh`
@@ -93,17 +137,70 @@ fn lstm_bwd_k<M: Mad>(
         let (gg, go) = rest.split_at_mut(h);
         let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
         let (cp, c, dh, dc) = (&cp[..h], &c[..h], &dh[..h], &mut dc[..h]);
-        for j in 0..h {
-            let (i, f, g, o) = (gi[j], gf[j], gg[j], go[j]);
-            let tc = tanh::<M>(c[j]);
-            let dct = dc[j] + dh[j] * o * (1.0 - tc * tc);
-            dc[j] = dct * f;
-            gi[j] = dct * g * i * (1.0 - i);
-            gf[j] = dct * cp[j] * f * (1.0 - f);
-            gg[j] = dct * i * (1.0 - g * g);
-            go[j] = dh[j] * tc * o * (1.0 - o);
+        let body = h - h % LANES;
+        for j in (0..body).step_by(LANES) {
+            let r = j..j + LANES;
+            lstm_bwd_block::<M, LANES>(
+                [
+                    &mut gi[r.clone()],
+                    &mut gf[r.clone()],
+                    &mut gg[r.clone()],
+                    &mut go[r.clone()],
+                ],
+                [&cp[r.clone()], &c[r.clone()], &dh[r.clone()]],
+                &mut dc[r],
+            );
+        }
+        for j in body..h {
+            let r = j..j + 1;
+            lstm_bwd_block::<M, 1>(
+                [
+                    &mut gi[r.clone()],
+                    &mut gf[r.clone()],
+                    &mut gg[r.clone()],
+                    &mut go[r.clone()],
+                ],
+                [&cp[r.clone()], &c[r.clone()], &dh[r.clone()]],
+                &mut dc[r],
+            );
         }
     }
+}
+
+/// One block of `W` LSTM units backward: gate activations in, pre-activation grads out.
+#[inline(always)]
+fn lstm_bwd_block<M: Mad, const W: usize>(
+    [gi, gf, gg, go]: [&mut [f32]; 4],
+    [cp, c, dh]: [&[f32]; 3],
+    dc: &mut [f32],
+) {
+    let load = |s: &[f32]| -> [f32; W] { s[..W].try_into().expect("block of W") };
+    let (mut i, mut f, mut g, mut o) = (load(gi), load(gf), load(gg), load(go));
+    let (cp, c, dh, mut d) = (load(cp), load(c), load(dh), load(dc));
+    // Separate simple loops: one fused loop with eight live arrays stays scalar.
+    let mut tc = [0f32; W];
+    for k in 0..W {
+        tc[k] = tanh::<M>(c[k]);
+    }
+    let mut dct = [0f32; W];
+    for k in 0..W {
+        dct[k] = d[k] + dh[k] * o[k] * (1.0 - tc[k] * tc[k]);
+        d[k] = dct[k] * f[k];
+    }
+    for k in 0..W {
+        o[k] = dh[k] * tc[k] * o[k] * (1.0 - o[k]);
+        f[k] = dct[k] * cp[k] * f[k] * (1.0 - f[k]);
+    }
+    for k in 0..W {
+        let (ii, gk) = (i[k], g[k]);
+        i[k] = dct[k] * gk * ii * (1.0 - ii);
+        g[k] = dct[k] * ii * (1.0 - gk * gk);
+    }
+    gi[..W].copy_from_slice(&i);
+    gf[..W].copy_from_slice(&f);
+    gg[..W].copy_from_slice(&g);
+    go[..W].copy_from_slice(&o);
+    dc[..W].copy_from_slice(&d);
 }
 
 /// GRU forward on `gx` (`[B, 3H]`, pre-activations in, (r, z, n) out), `gh` (`[B, 3H]`) and
@@ -126,16 +223,48 @@ fn gru_fwd_k<M: Mad>(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
         let (xz, xn) = rest.split_at_mut(h);
         let (hr, rest) = gh.split_at(h);
         let (hz, hn) = rest.split_at(h);
-        for j in 0..h {
-            let r = sigmoid::<M>(xr[j] + hr[j]);
-            let z = sigmoid::<M>(xz[j] + hz[j]);
-            let n = tanh::<M>(xn[j] + r * hn[j]);
-            hs[j] = (1.0 - z) * n + z * hs[j];
-            xr[j] = r;
-            xz[j] = z;
-            xn[j] = n;
+        let body = h - h % LANES;
+        for j in (0..body).step_by(LANES) {
+            let r = j..j + LANES;
+            gru_fwd_block::<M, LANES>(
+                [&mut xr[r.clone()], &mut xz[r.clone()], &mut xn[r.clone()]],
+                [&hr[r.clone()], &hz[r.clone()], &hn[r.clone()]],
+                &mut hs[r],
+            );
+        }
+        for j in body..h {
+            let r = j..j + 1;
+            gru_fwd_block::<M, 1>(
+                [&mut xr[r.clone()], &mut xz[r.clone()], &mut xn[r.clone()]],
+                [&hr[r.clone()], &hz[r.clone()], &hn[r.clone()]],
+                &mut hs[r],
+            );
         }
     }
+}
+
+/// One block of `W` GRU units forward (see [`LANES`]).
+#[inline(always)]
+fn gru_fwd_block<M: Mad, const W: usize>(
+    [xr, xz, xn]: [&mut [f32]; 3],
+    [hr, hz, hn]: [&[f32]; 3],
+    hs: &mut [f32],
+) {
+    let load = |s: &[f32]| -> [f32; W] { s[..W].try_into().expect("block of W") };
+    let (mut r, mut z, mut n, mut h) = (load(xr), load(xz), load(xn), load(hs));
+    let (hr, hz, hn) = (load(hr), load(hz), load(hn));
+    for k in 0..W {
+        r[k] = sigmoid::<M>(r[k] + hr[k]);
+        z[k] = sigmoid::<M>(z[k] + hz[k]);
+    }
+    for k in 0..W {
+        n[k] = tanh::<M>(n[k] + r[k] * hn[k]);
+        h[k] = (1.0 - z[k]) * n[k] + z[k] * h[k];
+    }
+    xr[..W].copy_from_slice(&r);
+    xz[..W].copy_from_slice(&z);
+    xn[..W].copy_from_slice(&n);
+    hs[..W].copy_from_slice(&h);
 }
 
 /// GRU backward: `gx` ((r, z, n) in, x-part grads out), `gh` (`h_n` read, h-part grads out),
@@ -162,20 +291,54 @@ pub(crate) fn gru_bwd(
         let (xz, xn) = rest.split_at_mut(h);
         let (hr, rest) = gh.split_at_mut(h);
         let (hz, hn) = rest.split_at_mut(h);
-        for j in 0..h {
-            let (r, z, n) = (xr[j], xz[j], xn[j]);
-            let dn_pre = dh[j] * (1.0 - z) * (1.0 - n * n);
-            let dz_pre = dh[j] * (hp[j] - n) * z * (1.0 - z);
-            let dr_pre = dn_pre * hn[j] * r * (1.0 - r);
-            dhp[j] += dh[j] * z;
-            xr[j] = dr_pre;
-            xz[j] = dz_pre;
-            xn[j] = dn_pre;
-            hr[j] = dr_pre;
-            hz[j] = dz_pre;
-            hn[j] = dn_pre * r;
+        let body = h - h % LANES;
+        for j in (0..body).step_by(LANES) {
+            let r = j..j + LANES;
+            gru_bwd_block::<LANES>(
+                [&mut xr[r.clone()], &mut xz[r.clone()], &mut xn[r.clone()]],
+                [&mut hr[r.clone()], &mut hz[r.clone()], &mut hn[r.clone()]],
+                [&hp[r.clone()], &dh[r.clone()]],
+                &mut dhp[r],
+            );
+        }
+        for j in body..h {
+            let r = j..j + 1;
+            gru_bwd_block::<1>(
+                [&mut xr[r.clone()], &mut xz[r.clone()], &mut xn[r.clone()]],
+                [&mut hr[r.clone()], &mut hz[r.clone()], &mut hn[r.clone()]],
+                [&hp[r.clone()], &dh[r.clone()]],
+                &mut dhp[r],
+            );
         }
     }
+}
+
+/// One block of `W` GRU units backward (see [`LANES`]).
+#[inline(always)]
+fn gru_bwd_block<const W: usize>(
+    [xr, xz, xn]: [&mut [f32]; 3],
+    [hr, hz, hn]: [&mut [f32]; 3],
+    [hp, dh]: [&[f32]; 2],
+    dhp: &mut [f32],
+) {
+    let load = |s: &[f32]| -> [f32; W] { s[..W].try_into().expect("block of W") };
+    let (r, z, n, hnv) = (load(xr), load(xz), load(xn), load(hn));
+    let (hp, dh, mut dp) = (load(hp), load(dh), load(dhp));
+    let (mut dr, mut dz, mut dn, mut dhn) = ([0f32; W], [0f32; W], [0f32; W], [0f32; W]);
+    for k in 0..W {
+        dn[k] = dh[k] * (1.0 - z[k]) * (1.0 - n[k] * n[k]);
+        dz[k] = dh[k] * (hp[k] - n[k]) * z[k] * (1.0 - z[k]);
+        dr[k] = dn[k] * hnv[k] * r[k] * (1.0 - r[k]);
+        dp[k] += dh[k] * z[k];
+        dhn[k] = dn[k] * r[k];
+    }
+    xr[..W].copy_from_slice(&dr);
+    xz[..W].copy_from_slice(&dz);
+    xn[..W].copy_from_slice(&dn);
+    hr[..W].copy_from_slice(&dr);
+    hz[..W].copy_from_slice(&dz);
+    hn[..W].copy_from_slice(&dhn);
+    dhp[..W].copy_from_slice(&dp);
 }
 
 /// Vanilla RNN forward: `gates = tanh(gates)`, copied to `hs`.

@@ -7,6 +7,7 @@ use crate::check;
 mod fastmath;
 mod gemm;
 mod gemv;
+mod memory;
 mod ops;
 pub mod reference;
 

@@ -30,6 +30,13 @@ impl Backend for CudaBackend {
         self.device_name().to_string()
     }
 
+    fn memory_available(&self) -> Option<u64> {
+        self.ctx
+            .mem_get_info()
+            .ok()
+            .map(|(free, _total)| free as u64)
+    }
+
     fn zeros(&self, n: usize) -> Result<CudaBuf> {
         let slice = match n {
             0 => None,

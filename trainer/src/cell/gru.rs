@@ -20,7 +20,7 @@ pub fn forward<B: Backend>(
     // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
     be.broadcast_rows(params, p.b_ih, &mut lb.gates, 0, t * b, g)?;
     be.broadcast_rows(params, p.b_hh, &mut lb.gh, 0, t * b, g)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates)?;
+    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
     for s in 0..t {
         let (g_off, h_prev, h_out) = (s * b * g, s * b * h, (s + 1) * b * h);
         recurrent_step(be, p, params, &lb.hs, h_prev, &mut lb.gh, g_off, b)?;
@@ -69,5 +69,5 @@ pub fn backward<B: Backend>(
         )?;
         recurrent_grad(be, p, params, &lb.gh, g_off, &mut lb.dhs, h_prev, b)?;
     }
-    weight_grads(be, p, x, &lb.gates, &lb.gh, &lb.hs, t * b, grads)
+    weight_grads(be, p, x, lb, t * b, grads)
 }

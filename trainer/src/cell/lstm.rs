@@ -19,7 +19,7 @@ pub fn forward<B: Backend>(
     let (h, g) = (p.hidden, p.gates);
     be.sum_rows(params, p.b_ih, 2, g, &mut lb.bias, 0, false)?;
     be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, t * b, g)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates)?;
+    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
     for s in 0..t {
         let (g_off, h_prev, h_out) = (s * b * g, s * b * h, (s + 1) * b * h);
         recurrent_step(be, p, params, &lb.hs, h_prev, &mut lb.gates, g_off, b)?;
@@ -68,5 +68,5 @@ pub fn backward<B: Backend>(
         )?;
         recurrent_grad(be, p, params, &lb.gates, g_off, &mut lb.dhs, h_prev, b)?;
     }
-    weight_grads(be, p, x, &lb.gates, &lb.gates, &lb.hs, t * b, grads)
+    weight_grads(be, p, x, lb, t * b, grads)
 }

@@ -18,7 +18,7 @@ pub fn forward<B: Backend>(
     let h = p.hidden;
     be.sum_rows(params, p.b_ih, 2, h, &mut lb.bias, 0, false)?;
     be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, t * b, h)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates)?;
+    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
     for s in 0..t {
         let (g_off, h_prev, h_out) = (s * b * h, s * b * h, (s + 1) * b * h);
         recurrent_step(be, p, params, &lb.hs, h_prev, &mut lb.gates, g_off, b)?;
@@ -46,5 +46,5 @@ pub fn backward<B: Backend>(
         be.rnn_bwd(dims(b, h), &mut lb.gates, g_off, &lb.dhs, h_out)?;
         recurrent_grad(be, p, params, &lb.gates, g_off, &mut lb.dhs, h_prev, b)?;
     }
-    weight_grads(be, p, x, &lb.gates, &lb.gates, &lb.hs, t * b, grads)
+    weight_grads(be, p, x, lb, t * b, grads)
 }

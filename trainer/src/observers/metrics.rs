@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use super::jsonl::JsonlFile;
-use crate::observer::{log_due, Observer, Update, ValMetrics};
+use crate::observer::{log_due, Observer, Rollback, Update, ValMetrics};
 
 /// The metrics file's name inside a run directory.
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -83,6 +83,25 @@ impl Observer for MetricsWriter {
             "lr": num(u.lr as f64),
             "grad_norm": num(u.grad_norm),
             "tokens_per_sec": num(round(u.tokens_per_sec, 1)),
+        });
+        self.file.append(&rec);
+    }
+
+    fn on_rollback(&mut self, r: &Rollback) {
+        // The undone iterations will be trained again: drop their records so the file keeps
+        // describing one history, then say what happened.
+        self.file.start(r.to_iteration);
+        let rec = json!({
+            "kind": "event",
+            "event": "rollback",
+            "iteration": r.to_iteration,
+            "wall_s": self.wall_s(),
+            "time": unix_time(),
+            "diverged_at": r.diverged_at,
+            "reason": r.reason,
+            "lr_scale": num(r.lr_scale),
+            "rollbacks": r.rollbacks,
+            "max_rollbacks": r.max_rollbacks,
         });
         self.file.append(&rec);
     }

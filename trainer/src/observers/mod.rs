@@ -7,4 +7,4 @@ mod samples;
 
 pub use jsonl::{read_jsonl, JsonlFile};
 pub use metrics::{MetricsWriter, METRICS_FILE};
-pub use samples::{SampleWriter, SAMPLES_FILE};
+pub use samples::{SampleWriter, SAMPLES_DIR, SAMPLES_FILE};

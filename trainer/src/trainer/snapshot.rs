@@ -1,0 +1,153 @@
+//! The whole training state as host tensors plus metadata — parameters, optimizer state,
+//! carried recurrent state, counters and the data cursor: exactly what a checkpoint file holds.
+//! Kept in memory as well, so a divergence rolls back without reading the disk.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rnngym_kernels::Backend;
+
+use super::{Trainer, TrainerError};
+use crate::checkpoint::{self, Tensor};
+use crate::state::{self, CheckpointMeta};
+
+/// The training state after some iteration, on the host.
+#[derive(Clone, Debug)]
+pub(crate) struct Snapshot {
+    /// Counters, cursor, config and codec, as saved in the checkpoint's metadata.
+    pub meta: CheckpointMeta,
+    /// Parameters, `optim.*` and `state.*` tensors by name.
+    pub tensors: BTreeMap<String, Tensor>,
+}
+
+impl Snapshot {
+    /// The first tensor holding a NaN or an infinity: such a state is never checkpointed.
+    pub fn non_finite(&self) -> Option<&str> {
+        self.tensors
+            .iter()
+            .find(|(_, t)| t.data.iter().any(|x| !x.is_finite()))
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+impl<B: Backend> Trainer<B> {
+    /// Copies the current training state to the host.
+    pub(crate) fn capture(&self) -> Result<Snapshot, TrainerError> {
+        let meta = CheckpointMeta {
+            rnngym_version: env!("CARGO_PKG_VERSION").to_string(),
+            config: self.cfg.to_toml_string(),
+            codec: self.codec.spec(),
+            vocab: self.codec.vocab_size(),
+            iteration: self.iteration,
+            episode: self.episode,
+            episode_steps: self.episode_steps,
+            episode_live: self.episode_live,
+            best_val_loss: self.best_val,
+            val_loss: self.last_val,
+            train_loss: self.last_loss,
+            lr_scale: self.lr_scale,
+            rollbacks: self.rollbacks,
+        };
+        let mut tensors = BTreeMap::new();
+        for info in &self.model.infos {
+            let mut data = vec![0.0; info.len()];
+            self.be.read(&self.model.params, info.off, &mut data)?;
+            let shape = info.shape.clone();
+            tensors.insert(info.name.clone(), Tensor { shape, data });
+        }
+        for (name, data) in self.opt.state(&self.be)? {
+            let shape = vec![data.len()];
+            tensors.insert(name, Tensor { shape, data });
+        }
+        let (b, h) = (self.ws.b, self.model.dims.hidden);
+        for (l, (hv, cv)) in self.ws.read_state(&self.be, h)?.into_iter().enumerate() {
+            let t = |data| Tensor {
+                shape: vec![b, h],
+                data,
+            };
+            tensors.insert(format!("state.h.l{l}"), t(hv));
+            if !cv.is_empty() {
+                tensors.insert(format!("state.c.l{l}"), t(cv));
+            }
+        }
+        Ok(Snapshot { meta, tensors })
+    }
+
+    /// Writes `<checkpoint.dir>/<kind>.safetensors` atomically and returns its path.
+    pub fn save(&mut self, kind: &str) -> Result<PathBuf, TrainerError> {
+        let snap = self.capture()?;
+        self.write_snapshot(kind, snap)
+    }
+
+    /// Writes `snap` as `<checkpoint.dir>/<kind>.safetensors`; a written `latest` becomes the
+    /// state that a divergence rolls back to.
+    pub(crate) fn write_snapshot(
+        &mut self,
+        kind: &str,
+        snap: Snapshot,
+    ) -> Result<PathBuf, TrainerError> {
+        let dir = PathBuf::from(&self.cfg.checkpoint.dir);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            TrainerError::Checkpoint(format!(
+                "checkpoint.dir {}: cannot create: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(format!("{kind}.safetensors"));
+        let meta = serde_json::to_value(&snap.meta)
+            .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
+        let views: Vec<(&str, &[usize], &[f32])> = snap
+            .tensors
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+            .collect();
+        checkpoint::save(&path, &meta, &views)?;
+        self.observers
+            .iter_mut()
+            .for_each(|o| o.on_checkpoint(&path, kind));
+        if kind == "latest" {
+            self.good = Some(snap);
+        }
+        Ok(path)
+    }
+
+    /// Puts back a saved state (from a checkpoint file, or a snapshot when rolling back):
+    /// parameters, optimizer state, counters, the data cursor and the carried state. The best
+    /// validation loss and the rollback bookkeeping are the callers' business. `source` names
+    /// the state in messages.
+    pub(crate) fn restore(
+        &mut self,
+        meta: &CheckpointMeta,
+        tensors: &BTreeMap<String, Tensor>,
+        source: &Path,
+    ) -> Result<(), TrainerError> {
+        state::load_params(&self.be, &mut self.model, tensors, source)?;
+        let get = |name: &str| tensors.get(name).map(|t| t.data.clone());
+        self.opt
+            .load_state(&self.be, &get)
+            .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", source.display())))?;
+        let layers = self.model.dims.layers;
+        let carried: Option<Vec<_>> = (0..layers)
+            .map(|l| {
+                let h = get(&format!("state.h.l{l}"))?;
+                let c = get(&format!("state.c.l{l}")).unwrap_or_default();
+                Some((h, c))
+            })
+            .collect();
+        (self.iteration, self.episode) = (meta.iteration, meta.episode);
+        (self.last_val, self.last_loss) = (meta.val_loss, meta.train_loss);
+        if meta.episode_live {
+            self.replay_train_cursor(meta.episode_steps)?;
+        } else {
+            // The next step starts a new episode, as it would have after `meta.iteration`.
+            self.episode_live = false;
+            self.episode_steps = meta.episode_steps;
+        }
+        if let Some(state) = carried {
+            self.ws.write_state(&self.be, &state)?;
+        } else {
+            self.ws.reset_state();
+        }
+        Ok(())
+    }
+}

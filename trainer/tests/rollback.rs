@@ -1,0 +1,304 @@
+//! Divergence rollback (`train.max_rollbacks`): a diverging step rolls the run back to the last
+//! good state with the learning rate halved, a bounded number of times; the good checkpoint on
+//! disk is never replaced by a diverged state; the multiplier survives a resume.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rnngym_gyms::text::TextGym;
+use rnngym_gyms::{Gym, GymSpec};
+use rnngym_kernels::CpuBackend;
+use rnngym_trainer::checkpoint::{self, Tensor};
+use rnngym_trainer::observers::{read_jsonl, MetricsWriter};
+use rnngym_trainer::state::{self, CheckpointMeta};
+use rnngym_trainer::{Config, Observer, Rollback, Trainer, TrainerError, Update};
+
+const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
+                    pack my box with five dozen liquor jugs! ";
+
+fn gym() -> Box<dyn Gym> {
+    Box::new(TextGym::from_text(&TEXT.repeat(20), 0.0).unwrap())
+}
+
+fn config(dir: &Path) -> Config {
+    let mut c = Config {
+        gym: GymSpec::new("text-v1"),
+        ..Default::default()
+    };
+    c.gym.val_fraction = 0.0;
+    c.model.hidden = 32;
+    c.model.layers = 2;
+    c.model.embed = Some(16);
+    c.train.batch = 2;
+    c.train.seq_len = 16;
+    c.train.lr = 1e-2;
+    c.train.iterations = 60;
+    c.train.val_every = 0;
+    c.checkpoint.dir = dir.display().to_string();
+    c.checkpoint.every = 0;
+    c
+}
+
+/// Everything the trainer tells its observers that these tests look at.
+#[derive(Default)]
+struct Seen {
+    /// (iteration, loss, lr) of every update.
+    updates: Vec<(u64, f64, f32)>,
+    rollbacks: Vec<Rollback>,
+    /// What `latest.safetensors` held when each rollback was announced (before it is rewritten).
+    latest_at_rollback: Vec<Option<CheckpointMeta>>,
+    /// The metadata of every `latest` written, read back from disk right after the write.
+    written: Vec<CheckpointMeta>,
+}
+
+struct Probe(Arc<Mutex<Seen>>, std::path::PathBuf);
+
+impl Observer for Probe {
+    fn on_update(&mut self, u: &Update) {
+        let mut s = self.0.lock().unwrap();
+        s.updates.push((u.iteration, u.loss, u.lr));
+    }
+    fn on_rollback(&mut self, r: &Rollback) {
+        let latest = self.1.join("latest.safetensors");
+        let meta = latest.exists().then(|| state::read(&latest).unwrap().meta);
+        let mut s = self.0.lock().unwrap();
+        s.rollbacks.push(r.clone());
+        s.latest_at_rollback.push(meta);
+    }
+    fn on_checkpoint(&mut self, path: &Path, kind: &str) {
+        if kind == "latest" {
+            let loaded = state::read(path).unwrap();
+            for (name, t) in &loaded.tensors {
+                assert!(
+                    t.data.iter().all(|x| x.is_finite()),
+                    "{name} of {} is not finite",
+                    path.display()
+                );
+            }
+            self.0.lock().unwrap().written.push(loaded.meta);
+        }
+    }
+}
+
+fn trainer(cfg: &Config, resume: bool) -> (Trainer<CpuBackend>, Arc<Mutex<Seen>>) {
+    let dir = Path::new(&cfg.checkpoint.dir);
+    let be = CpuBackend::new(1);
+    let mut t = if resume {
+        Trainer::resume(be, cfg.clone(), gym(), &dir.join("latest.safetensors")).unwrap()
+    } else {
+        Trainer::new(be, cfg.clone(), gym()).unwrap()
+    };
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    t.add_observer(Box::new(Probe(seen.clone(), dir.to_path_buf())));
+    (t, seen)
+}
+
+fn tensors(path: &Path) -> BTreeMap<String, Tensor> {
+    checkpoint::load(path).unwrap().1
+}
+
+/// A run trained 20 iterations at a sane rate, checkpointed at 20 in `latest`.
+fn good_run(dir: &Path) -> Config {
+    let mut cfg = config(dir);
+    cfg.train.iterations = 20;
+    let (mut t, _) = trainer(&cfg, false);
+    t.train(20).unwrap();
+    cfg
+}
+
+#[test]
+fn rollbacks_are_bounded_halve_the_rate_and_keep_the_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = good_run(dir.path());
+    let latest = dir.path().join("latest.safetensors");
+    let good = tensors(&latest);
+    cfg.train.iterations = 60;
+    cfg.train.lr = 1e4;
+    cfg.checkpoint.every = 1;
+    let (mut t, seen) = trainer(&cfg, true);
+    let err = t.train(40).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, TrainerError::Diverged(_)), "{msg}");
+    for needle in [
+        "training diverged at iteration 22",
+        "gave up after 3 rollback(s) (train.max_rollbacks = 3)",
+        "train.lr × 0.125",
+        "last good checkpoint",
+        "try a lower train.lr (now 10000)",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} missing: {msg}");
+    }
+    let s = seen.lock().unwrap();
+    // Step 21 is taken at 1e4; its checkpoint is held back and the next forward diverges, so
+    // every rollback returns to iteration 20, the checkpoint the run started from.
+    assert_eq!(s.rollbacks.len(), 3);
+    for (k, r) in s.rollbacks.iter().enumerate() {
+        assert_eq!((r.diverged_at, r.to_iteration), (22, 20), "{r:?}");
+        assert_eq!(r.rollbacks, k as u32 + 1);
+        assert_eq!(r.max_rollbacks, 3);
+        assert_eq!(r.lr_scale, 0.5f64.powi(k as i32 + 1));
+        assert!(r.reason.contains("loss"), "{r:?}");
+    }
+    // The rate of the step before each divergence halves: 1e4, 5e3, 2.5e3, 1.25e3.
+    let lrs: Vec<f32> = s.updates.iter().map(|u| u.2).collect();
+    assert_eq!(lrs, vec![1e4, 5e3, 2.5e3, 1.25e3]);
+    assert!(s.updates.iter().all(|u| u.0 == 21), "{:?}", s.updates);
+    // No diverged state was ever written: each `latest` write is the iteration-20 state
+    // (re-saved with the new multiplier), and the tensors on disk are exactly the good ones.
+    assert_eq!(s.written.len(), 3);
+    assert!(s.written.iter().all(|m| m.iteration == 20));
+    assert_eq!(tensors(&latest), good);
+    let meta = state::read(&latest).unwrap().meta;
+    assert_eq!((meta.lr_scale, meta.rollbacks), (0.125, 3));
+}
+
+#[test]
+fn zero_max_rollbacks_stops_at_the_first_divergence_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = good_run(dir.path());
+    let latest = dir.path().join("latest.safetensors");
+    let before = std::fs::read(&latest).unwrap();
+    cfg.train.iterations = 60;
+    cfg.train.lr = 1e4;
+    cfg.train.max_rollbacks = 0;
+    cfg.checkpoint.every = 1;
+    let (mut t, seen) = trainer(&cfg, true);
+    let msg = t.train(40).unwrap_err().to_string();
+    assert!(
+        msg.starts_with("training diverged at iteration 22:") && !msg.contains("rollback"),
+        "{msg}"
+    );
+    assert!(seen.lock().unwrap().rollbacks.is_empty());
+    // Iteration 21's checkpoint was due but held back: its state led to the divergence.
+    assert_eq!(std::fs::read(&latest).unwrap(), before, "byte-identical");
+}
+
+#[test]
+fn without_any_checkpoint_the_run_rolls_back_to_its_initial_state() {
+    // A rollback to the initial state with the rate halved k times must be indistinguishable
+    // from a fresh run at lr / 2^k: same losses, bit for bit. How many halvings 1e4 needs is
+    // the model's business; the bound (20) is far above it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.train.lr = 1e4;
+    cfg.train.max_rollbacks = 20;
+    let (mut t, seen) = trainer(&cfg, false);
+    let final_loss = t.train(60).unwrap();
+    let s = seen.lock().unwrap();
+    let k = s.rollbacks.len();
+    assert!((1..=20).contains(&k), "{k} rollbacks");
+    assert!(s.rollbacks.iter().all(|r| r.to_iteration == 0));
+    assert!(s.latest_at_rollback[0].is_none(), "nothing on disk before");
+    assert_eq!(t.rollbacks() as usize, k);
+    assert_eq!(t.lr_scale(), 0.5f64.powi(k as i32));
+    let retried: Vec<(u64, f64, f32)> = s
+        .updates
+        .iter()
+        .skip_while(|u| u.2 != (1e4 * t.lr_scale()) as f32)
+        .copied()
+        .collect();
+    assert_eq!(retried.len(), 60);
+
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut fresh = config(dir_b.path());
+    fresh.train.lr = 1e4 * t.lr_scale();
+    let (mut tb, seen_b) = trainer(&fresh, false);
+    assert_eq!(tb.train(60).unwrap(), final_loss);
+    assert_eq!(seen_b.lock().unwrap().updates, retried);
+    // The first rate that did not diverge is close to the edge, so only sanity is asserted.
+    let bound = cfg.train.divergence_factor * (t.model().dims.vocab as f64).ln();
+    assert!(final_loss.is_finite() && final_loss < bound, "{final_loss}");
+
+    // The multiplier is saved and resumed; a new train.lr drops it.
+    let latest = dir.path().join("latest.safetensors");
+    let meta = state::read(&latest).unwrap().meta;
+    assert_eq!((meta.lr_scale, meta.rollbacks as usize), (t.lr_scale(), k));
+    cfg.train.iterations = 70;
+    let (resumed, _) = trainer(&cfg, true);
+    assert_eq!(
+        (resumed.lr_scale(), resumed.rollbacks() as usize),
+        (t.lr_scale(), k)
+    );
+    cfg.train.lr = 1e-3;
+    let (reset, _) = trainer(&cfg, true);
+    assert_eq!((reset.lr_scale(), reset.rollbacks()), (1.0, 0));
+}
+
+#[test]
+fn mid_run_rollbacks_return_to_the_last_checkpoint_and_rewrite_the_logs() {
+    // A warmup ramp (lr = it + 1) diverges somewhere in the first iterations, then again later
+    // at each halved rate: rollbacks land on checkpoints written during this same call. The
+    // ramp may also leave a checkpoint that passed the loss bound but that no smaller rate
+    // rescues; then the run stops once the rollbacks are used up. Both endings must keep the
+    // invariants below.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.train.lr = 1e4;
+    cfg.train.warmup = 10_000;
+    cfg.train.max_rollbacks = 8;
+    cfg.train.log_every = 1;
+    cfg.checkpoint.every = 2;
+    let (mut t, seen) = trainer(&cfg, false);
+    t.add_observer(Box::new(MetricsWriter::new(dir.path(), 1)));
+    let finished = match t.train(60) {
+        Ok(_) => true,
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("gave up after 8 rollback(s)"), "{msg}");
+            false
+        }
+    };
+    let s = seen.lock().unwrap();
+    let events: Vec<(u64, u64)> = s
+        .rollbacks
+        .iter()
+        .map(|r| (r.diverged_at, r.to_iteration))
+        .collect();
+    println!("finished: {finished}; rollbacks (diverged at, back to): {events:?}");
+    assert!(!s.rollbacks.is_empty());
+    assert!(
+        s.rollbacks.iter().any(|r| r.to_iteration > 0),
+        "{:?}",
+        s.rollbacks
+    );
+    let bound = cfg.train.divergence_factor * (t.model().dims.vocab as f64).ln();
+    for (r, on_disk) in s.rollbacks.iter().zip(&s.latest_at_rollback) {
+        assert!(r.to_iteration < r.diverged_at, "{r:?}");
+        assert_eq!(r.to_iteration % 2, 0, "{r:?}");
+        // The state rolled back to is the one in `latest` (none before the first write).
+        match on_disk {
+            Some(m) => assert_eq!(m.iteration, r.to_iteration, "{r:?}"),
+            None => assert_eq!(r.to_iteration, 0, "{r:?}"),
+        }
+    }
+    // Every `latest` ever written was followed by a sane step (or was re-saved after a
+    // rollback), so none has a loss over the bound.
+    for m in &s.written {
+        assert!(
+            m.train_loss.is_none_or(|l| l.is_finite() && l <= bound),
+            "{m:?}"
+        );
+    }
+    // metrics.jsonl: one event per rollback, and the undone iterations' records are gone, so
+    // the training records run 1, 2, ..., n exactly once (n = 60 when the run finished).
+    let records = read_jsonl(&dir.path().join("metrics.jsonl")).unwrap();
+    let events: Vec<_> = records
+        .iter()
+        .filter(|r| r["kind"] == "event" && r["event"] == "rollback")
+        .collect();
+    assert_eq!(events.len(), s.rollbacks.len());
+    for (e, r) in events.iter().zip(&s.rollbacks) {
+        assert_eq!(e["iteration"], r.to_iteration);
+        assert_eq!(e["diverged_at"], r.diverged_at);
+        assert_eq!(e["lr_scale"], r.lr_scale);
+    }
+    let iters: Vec<u64> = records
+        .iter()
+        .filter(|r| r["kind"] == "train")
+        .map(|r| r["iteration"].as_u64().unwrap())
+        .collect();
+    let n = iters.len() as u64;
+    assert_eq!(iters, (1..=n).collect::<Vec<_>>());
+    assert_eq!(finished, n == 60, "{n} records");
+}
