@@ -52,7 +52,7 @@ pub(crate) fn scan(dir: &Path, iteration: u64, keep: usize) -> Vec<(u64, PathBuf
         })
         .filter(|(it, _)| *it < iteration)
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     found.truncate(keep);
     found
 }
