@@ -1,5 +1,5 @@
 //! A large WAV corpus trains in bounded memory: the real binary runs 3 iterations of a tiny
-//! model with `wav-v1` on `RNNGYM_LARGE_WAV_MB` MiB (default 384) of 16-bit PCM in 2 MiB files
+//! model with `wav-v1` on `RNNGYM_LARGE_WAV_MB` MiB (default 256) of 16-bit PCM in 2 MiB files
 //! and on a single 1 MiB file, and compares the peak RSS each run reports.
 //!
 //! `wav-v1` decodes one file at a time into narrow tokens (one byte per sample at 256 levels)
@@ -120,7 +120,7 @@ fn large_wav_corpus_trains_in_bounded_memory() {
     let mib: usize = std::env::var("RNNGYM_LARGE_WAV_MB")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(384);
+        .unwrap_or(256);
     let dir = tempfile::tempdir().unwrap();
     let (small, large) = (dir.path().join("small"), dir.path().join("large"));
     std::fs::create_dir_all(&small).unwrap();

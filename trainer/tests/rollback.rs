@@ -377,23 +377,39 @@ fn a_ruined_last_checkpoint_is_given_up_for_an_older_one() {
         .iter()
         .skip(2)
         .all(|u| u.2 == (1e-2 * 0.25) as f32));
-    // The ruined state is gone from disk: `latest` was rewritten with the older state at once,
-    // then went on; the rollback folder keeps the two states before `latest`, both from after
-    // the rollbacks.
+    // `latest` was rewritten with the older state at once, then went on; the rollback folder
+    // keeps the two states before `latest`, both from after the rollbacks, and the ruined
+    // state given up (as re-saved by the first rollback) under its own name.
     let latest = dir.path().join("latest.safetensors");
     let meta = state::read(&latest).unwrap().meta;
     assert_eq!(
         (meta.iteration, meta.rollbacks, meta.lr_scale),
         (40, 2, 0.25)
     );
-    let mut kept: Vec<(u64, u32)> = std::fs::read_dir(dir.path().join("rollback"))
+    let folder = dir.path().join("rollback");
+    let mut kept: Vec<(u64, u32)> = std::fs::read_dir(&folder)
         .unwrap()
-        .map(|e| {
-            let meta = state::read(&e.unwrap().path()).unwrap().meta;
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("iter-")
+        })
+        .map(|p| {
+            let meta = state::read(&p).unwrap().meta;
             (meta.iteration, meta.rollbacks)
         })
         .collect();
     kept.sort();
+    let given_up = folder.join("gave-up-iter-00000020.safetensors");
+    let meta = state::read(&given_up).unwrap().meta;
+    assert_eq!((meta.iteration, meta.rollbacks), (20, 1));
+    let m = &tensors(&given_up)["optim.adam.m"];
+    assert!(
+        m.data.iter().all(|x| x.abs() == 1e6),
+        "not the ruined state"
+    );
     assert_eq!(kept, vec![(20, 2), (30, 2)]);
 }
 

@@ -26,6 +26,9 @@ pub(crate) struct History {
     /// The iteration of the state this run last wrote to `latest.safetensors`, whose file an
     /// older state can then share (a hard link) instead of being written again.
     pub latest_on_disk: Option<u64>,
+    /// The file keeping the last state given up for an older one (named in the final error:
+    /// when nothing helps, the rate was the problem, not that state).
+    pub given_up: Option<PathBuf>,
 }
 
 /// `<dir>/rollback`.
@@ -35,6 +38,11 @@ pub(crate) fn folder(checkpoint_dir: &str) -> PathBuf {
 
 fn file_name(iteration: u64) -> String {
     format!("iter-{iteration:08}.safetensors")
+}
+
+/// Where a state given up for an older one is kept; not a rollback target, never trimmed.
+fn given_up_name(iteration: u64) -> String {
+    format!("gave-up-iter-{iteration:08}.safetensors")
 }
 
 /// The older good states a resumed run finds in `dir`: those before `iteration`, newest
@@ -88,34 +96,20 @@ impl<B: Backend> Trainer<B> {
         if keep == 0 {
             return Ok(());
         }
-        let dir = folder(&self.cfg.checkpoint.dir);
         let it = old.meta.iteration;
-        let path = dir.join(file_name(it));
-        let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
-        let io = |e: std::io::Error| {
-            TrainerError::Checkpoint(format!(
-                "{}: cannot keep for rollbacks: {e}",
-                path.display()
-            ))
-        };
-        std::fs::create_dir_all(&dir).map_err(io)?;
-        let linked = self.good.latest_on_disk == Some(it) && {
-            let _ = std::fs::remove_file(&path);
-            std::fs::hard_link(&latest, &path).is_ok()
-        };
-        if !linked {
-            let meta = serde_json::to_value(&old.meta)
-                .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
-            checkpoint::save(&path, &meta, &old.views())?;
-        }
+        let path = folder(&self.cfg.checkpoint.dir).join(file_name(it));
+        self.keep_file(&old, &path)?;
         self.good.older.retain(|(i, _)| *i != it);
         self.good.older.insert(0, (it, path));
         self.good.older.truncate(keep);
-        // Anything else in the folder (dropped states, a previous run's) goes.
+        // Other rollback states in the folder (dropped ones, a previous run's) go.
+        let dir = folder(&self.cfg.checkpoint.dir);
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries.flatten() {
                 let p = e.path();
-                if !self.good.older.iter().any(|(_, kept)| *kept == p) {
+                let name = e.file_name();
+                let ours = name.to_string_lossy().starts_with("iter-");
+                if ours && !self.good.older.iter().any(|(_, kept)| *kept == p) {
                     let _ = std::fs::remove_file(&p);
                 }
             }
@@ -123,12 +117,44 @@ impl<B: Backend> Trainer<B> {
         Ok(())
     }
 
+    /// Writes `snap` to `path`: a hard link to `latest` when that file holds it, else a full
+    /// (atomic) write.
+    fn keep_file(&self, snap: &Snapshot, path: &Path) -> Result<(), TrainerError> {
+        let io = |e: std::io::Error| {
+            TrainerError::Checkpoint(format!(
+                "{}: cannot keep for rollbacks: {e}",
+                path.display()
+            ))
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
+        let linked = self.good.latest_on_disk == Some(snap.meta.iteration) && {
+            let _ = std::fs::remove_file(path);
+            std::fs::hard_link(&latest, path).is_ok()
+        };
+        if !linked {
+            let meta = serde_json::to_value(&snap.meta)
+                .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
+            checkpoint::save(path, &meta, &snap.views())?;
+        }
+        Ok(())
+    }
+
     /// After a rollback to the newest state diverged again, gives that state up for the next
     /// older one (read back from its file); returns the file, to delete once `latest` holds
     /// that state. `None` when there is no older state or the newest has not been retried.
+    /// The state given up is kept as `rollback/gave-up-iter-N.safetensors`, since `latest` is
+    /// about to be replaced by an older state.
     pub(crate) fn step_back(&mut self) -> Result<Option<PathBuf>, TrainerError> {
         if self.good.retries == 0 || self.good.older.is_empty() {
             return Ok(None);
+        }
+        if let Some(newest) = &self.good.newest {
+            let kept = folder(&self.cfg.checkpoint.dir).join(given_up_name(newest.meta.iteration));
+            self.keep_file(newest, &kept)?;
+            self.good.given_up = Some(kept);
         }
         let (_, path) = self.good.older.remove(0);
         let loaded = state::read(&path)?;

@@ -55,11 +55,17 @@ impl<B: Backend> Trainer<B> {
     /// The error that ends a diverged run: where, why, what was tried, what is kept on disk.
     pub(crate) fn diverged(&self, at: u64, what: &str) -> TrainerError {
         let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
-        let kept = if latest.exists() {
+        let mut kept = if latest.exists() {
             format!("the last good checkpoint {} is kept", latest.display())
         } else {
             "no checkpoint was written yet".to_string()
         };
+        if let Some(given_up) = &self.good.given_up {
+            kept.push_str(&format!(
+                " (and {}, a newer state given up after it diverged again after a rollback)",
+                given_up.display()
+            ));
+        }
         let tried = match self.cfg.train.max_rollbacks {
             0 => String::new(),
             max => format!(
