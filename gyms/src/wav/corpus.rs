@@ -47,7 +47,7 @@ pub fn load_mono(path: &Path, channel: Option<usize>, rate: u32) -> Result<Vec<f
     for w in &audio.warnings {
         log::warn!("{}: {w}", path.display());
     }
-    audio_to_mono(&audio, channel, rate).map_err(|message| GymError::Io {
+    audio_to_mono(audio, channel, rate).map_err(|message| GymError::Io {
         path: path.display().to_string(),
         message,
     })
@@ -61,20 +61,26 @@ pub fn mono_from_bytes(
     channel: Option<usize>,
     rate: u32,
 ) -> Result<Vec<f32>, String> {
-    audio_to_mono(&decode_wav(bytes)?, channel, rate)
+    audio_to_mono(decode_wav(bytes)?, channel, rate)
 }
 
-fn audio_to_mono(audio: &Audio, channel: Option<usize>, rate: u32) -> Result<Vec<f32>, String> {
-    let mono = audio.to_mono(channel)?;
-    resample(&mono, audio.sample_rate, rate)
+/// Each step drops its input before the next one allocates where it can: one file's samples
+/// are held at most twice (resampling's input and output).
+fn audio_to_mono(audio: Audio, channel: Option<usize>, rate: u32) -> Result<Vec<f32>, String> {
+    let from = audio.sample_rate;
+    let mono = audio.into_mono(channel)?;
+    if from == rate {
+        return Ok(mono);
+    }
+    resample(&mono, from, rate)
 }
 
-/// Decodes and quantizes one file.
-fn load_tokens(
+/// Decodes one file to mono samples at the codec's rate; an error names the file.
+fn decode_file(
     path: &Path,
     channel: Option<usize>,
     codec: &SampleCodec,
-) -> Result<Vec<u32>, GymError> {
+) -> Result<Vec<f32>, GymError> {
     let mono = load_mono(path, channel, codec.sample_rate())?;
     if mono.is_empty() {
         return Err(GymError::Io {
@@ -82,7 +88,27 @@ fn load_tokens(
             message: "no audio samples after resampling".into(),
         });
     }
-    Ok(mono.iter().map(|&x| codec.token_of(x)).collect())
+    Ok(mono)
+}
+
+/// Quantizes `mono` (not empty) into `writer` a block at a time (no whole-file token vector);
+/// returns the first code and whether every code equals it.
+fn push_tokens(
+    mono: &[f32],
+    codec: &SampleCodec,
+    writer: &mut TokenWriter,
+) -> Result<(u32, bool), GymError> {
+    const BLOCK: usize = 1 << 16;
+    let first = codec.token_of(mono[0]);
+    let mut constant = true;
+    let mut block = Vec::with_capacity(BLOCK.min(mono.len()));
+    for xs in mono.chunks(BLOCK) {
+        block.clear();
+        block.extend(xs.iter().map(|&x| codec.token_of(x)));
+        constant = constant && block.iter().all(|&t| t == first);
+        writer.push(&block)?;
+    }
+    Ok((first, constant))
 }
 
 /// Loads every file of `path`, one at a time (only one file's samples are ever decoded in
@@ -104,16 +130,17 @@ pub(crate) fn load_corpus(
     // Whether every sample so far has the same code (silence), and that code.
     let mut constant: Option<Option<u32>> = None;
     for f in &files {
-        match load_tokens(f, channel, codec) {
-            Ok(tokens) => {
+        match decode_file(f, channel, codec) {
+            Ok(mono) => {
                 let start = writer.len();
-                writer.push(&tokens)?;
+                let (code, same) = push_tokens(&mono, codec, &mut writer)?;
+                drop(mono);
                 clips.push(Clip {
                     path: f.to_path_buf(),
                     range: start..writer.len(),
                 });
-                let first = *constant.get_or_insert(Some(tokens[0]));
-                if first.is_some_and(|c| tokens.iter().any(|&t| t != c)) {
+                let first = *constant.get_or_insert(Some(code));
+                if !same || first != Some(code) {
                     constant = Some(None);
                 }
             }

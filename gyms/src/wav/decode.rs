@@ -4,7 +4,7 @@
 //! (plain 16-byte `fmt `, only the whole frames that are really present). G.711 mu-law / A-law,
 //! 64-bit float and big-endian RIFX, which hound cannot read, are decoded here in a few lines.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::GymError;
@@ -37,6 +37,15 @@ impl Audio {
     /// Duration in seconds.
     pub fn seconds(&self) -> f64 {
         self.frames() as f64 / f64::from(self.sample_rate.max(1))
+    }
+
+    /// [`Audio::to_mono`] that gives up the audio: mono audio hands over its samples
+    /// without a copy (the corpus loader keeps one file's samples once, not twice).
+    pub fn into_mono(self, channel: Option<usize>) -> Result<Vec<f32>, String> {
+        if self.channels == 1 && channel.is_none_or(|k| k == 0) {
+            return Ok(self.samples);
+        }
+        self.to_mono(channel)
     }
 
     /// Mono samples: the mean of all channels (`channel = None`) or one channel.
@@ -370,7 +379,7 @@ fn unsupported_tag(tag: u16) -> String {
 
 /// Decodes integer PCM or 32-bit float with hound, from a plain-header copy of the frames.
 fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, String> {
-    let mut buf = Vec::with_capacity(44 + data.len());
+    let mut buf = Vec::with_capacity(44);
     let len = u32::try_from(data.len()).map_err(|_| "data chunk over 4 GiB".to_string())?;
     buf.extend_from_slice(b"RIFF");
     buf.extend_from_slice(&(36 + len).to_le_bytes());
@@ -384,15 +393,21 @@ fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, Stri
     buf.extend_from_slice(&fmt.bits.to_le_bytes());
     buf.extend_from_slice(b"data");
     buf.extend_from_slice(&len.to_le_bytes());
+    // Little-endian frames are read in place after the header; big-endian ones are copied
+    // once with their bytes swapped.
     let width = usize::from(fmt.bits / 8);
-    if big && width > 1 {
-        for s in data.chunks_exact(width) {
-            buf.extend(s.iter().rev());
-        }
+    let swapped: Vec<u8>;
+    let frames: &[u8] = if big && width > 1 {
+        swapped = data
+            .chunks_exact(width)
+            .flat_map(|s| s.iter().rev().copied())
+            .collect();
+        &swapped
     } else {
-        buf.extend_from_slice(data);
-    }
-    let mut reader = hound::WavReader::new(Cursor::new(buf)).map_err(|e| format!("hound: {e}"))?;
+        data
+    };
+    let mut reader =
+        hound::WavReader::new(Cursor::new(buf).chain(frames)).map_err(|e| format!("hound: {e}"))?;
     let n = reader.len() as usize; // our own header: the real frame count
     let mut out = Vec::with_capacity(n);
     if fmt.tag == 3 {
