@@ -180,7 +180,7 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
     if data.is_empty() {
         return Err("no audio samples (the data chunk is empty)".into());
     }
-    let samples = match kind {
+    let mut samples = match kind {
         Kind::Hound => decode_with_hound(&fmt, data, big)?,
         Kind::F64 => data
             .chunks_exact(8)
@@ -199,6 +199,13 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
     };
     if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
         return Err(format!("sample {i} is not a finite number"));
+    }
+    // Float files can hold any finite value; past full scale it is clipping (or garbage), and
+    // values near f32::MAX would overflow to infinity in the resampler's ringing (fuzz).
+    let clipped = samples.iter().filter(|x| x.abs() > 1.0).count();
+    if clipped > 0 {
+        warnings.push(format!("clipped {clipped} float sample(s) outside [-1, 1]"));
+        samples.iter_mut().for_each(|x| *x = x.clamp(-1.0, 1.0));
     }
     Ok(Audio {
         sample_rate: fmt.rate,
