@@ -2,7 +2,11 @@
 # Runs `rnngym bench` and bench/pytorch_ref.py back to back, same presets, same thread count,
 # and prints a markdown table with the ratios (rnngym / PyTorch; memory: PyTorch / rnngym).
 #
-#   bench/compare.sh [--threads N] [--seconds S] [--presets "s m l"]
+#   bench/compare.sh [--threads N] [--seconds S] [--presets "s m l"] [--rounds R]
+#
+# Each preset runs R rounds (default 3) of rnngym then PyTorch, interleaved, and the table
+# reports each side's median round: these shared VMs drift by ±20% within minutes, so one
+# run of each, minutes apart, can show a ratio that is mostly drift.
 #
 # PyTorch comes from ./.venv; when missing it is created and `pip install torch` is run
 # (the CPU wheel index is used). Not part of CI.
@@ -12,12 +16,14 @@ cd "$(dirname "$0")/.."
 THREADS=2
 SECONDS_PER=10
 PRESETS="s m l"
+ROUNDS=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --threads) THREADS="$2"; shift 2 ;;
     --seconds) SECONDS_PER="$2"; shift 2 ;;
     --presets) PRESETS="$2"; shift 2 ;;
-    *) echo "usage: $0 [--threads N] [--seconds S] [--presets \"s m l\"]" >&2; exit 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    *) echo "usage: $0 [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R]" >&2; exit 2 ;;
   esac
 done
 
@@ -35,15 +41,27 @@ BIN="${CARGO_TARGET_DIR:-target}/release/rnngym"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 for p in $PRESETS; do
-  echo "preset $p: rnngym..." >&2
-  "$BIN" bench --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$OUT/rnngym-$p.json"
-  echo "preset $p: pytorch..." >&2
-  "$PY" bench/pytorch_ref.py --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$p.json"
+  for r in $(seq "$ROUNDS"); do
+    echo "preset $p round $r/$ROUNDS: rnngym..." >&2
+    "$BIN" bench --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$OUT/rnngym-$p-$r.json"
+    echo "preset $p round $r/$ROUNDS: pytorch..." >&2
+    "$PY" bench/pytorch_ref.py --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$p-$r.json"
+  done
 done
 
-"$PY" - "$OUT" "$THREADS" $PRESETS <<'EOF'
-import json, sys, platform, subprocess, datetime
-out, threads, presets = sys.argv[1], sys.argv[2], sys.argv[3:]
+"$PY" - "$OUT" "$THREADS" "$ROUNDS" $PRESETS <<'EOF'
+import json, sys, platform, subprocess, datetime, statistics
+out, threads, rounds, presets = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+
+def median_run(side, p):
+    """The rounds of one side merged: the median of each figure."""
+    runs = [json.load(open(f"{out}/{side}-{p}-{r}.json")) for r in range(1, rounds + 1)]
+    merged = dict(runs[0])
+    for key in ("train_chars_per_s", "generate_chars_per_s", "peak_rss_mb"):
+        vals = [x[key] for x in runs if x.get(key)]
+        merged[key] = statistics.median(vals) if vals else None
+    return merged
+
 model = "unknown"
 try:
     for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
@@ -52,14 +70,14 @@ try:
 except OSError:
     pass
 print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, CPU: {model}, "
-      f"{threads} threads each")
+      f"{threads} threads each, median of {rounds} interleaved rounds")
 print()
 print("| preset | train rnngym | train PyTorch | ratio | generate rnngym | generate PyTorch | ratio "
       "| peak RSS rnngym | peak RSS PyTorch | PyTorch / rnngym |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for p in presets:
-    r = json.load(open(f"{out}/rnngym-{p}.json"))
-    t = json.load(open(f"{out}/pytorch-{p}.json"))
+    r = median_run("rnngym", p)
+    t = median_run("pytorch", p)
     def ratio(a, b):
         return f"{a / b:.2f}x" if a and b else "-"
     print(f"| {p.upper()} (H={r['hidden']}, B={r['batch']}, T={r['seq_len']}) "

@@ -5,6 +5,7 @@
 //! offset + leading dimension) so the model can work on slices of big per-window buffers
 //! (`[T, B, G]`, `[T + 1, B, H]`) without copies or allocations inside the time loop.
 
+use crate::recurrence::{LayerState, Recurrence};
 use crate::KernelError;
 
 /// Result type of every backend operation.
@@ -344,6 +345,31 @@ pub trait Backend: Send + Sync + 'static {
         dhs: &Self::Buf,
         dh_off: usize,
     ) -> Result<()>;
+
+    // ---- a layer's whole time loop ----
+    /// One layer's forward time loop over a window (see [`recurrence`](crate::recurrence)):
+    /// `gates` (GRU: `gh`) gets `h_prev · W_hhᵀ` added step by step and goes through the
+    /// pointwise cell, filling `hs[1..]` (and `cs[1..]`). The default runs
+    /// [`forward_steps`](crate::recurrence::forward_steps), the spec.
+    fn recurrent_forward(
+        &self,
+        r: &Recurrence,
+        params: &Self::Buf,
+        s: LayerState<'_, Self::Buf>,
+    ) -> Result<()> {
+        crate::recurrence::forward_steps(self, r, params, s)
+    }
+    /// One layer's backward time loop over a window: turns `gates` (GRU: and `gh`) into the
+    /// pre-activation gradients and completes `dhs` (see
+    /// [`backward_steps`](crate::recurrence::backward_steps), the default and the spec).
+    fn recurrent_backward(
+        &self,
+        r: &Recurrence,
+        params: &Self::Buf,
+        s: LayerState<'_, Self::Buf>,
+    ) -> Result<()> {
+        crate::recurrence::backward_steps(self, r, params, s)
+    }
 
     // ---- loss ----
     /// Softmax cross-entropy over `rows` rows of `logits` (`[rows, cols]`, tight).

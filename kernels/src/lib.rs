@@ -6,10 +6,12 @@ mod check;
 pub mod cpu;
 pub mod cuda;
 pub mod hash;
+pub mod recurrence;
 
 pub use backend::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
+pub use recurrence::{Cell, LayerState, Recurrence};
 
 /// Errors from numeric backends.
 #[derive(Debug, thiserror::Error)]

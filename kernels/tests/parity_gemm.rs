@@ -98,10 +98,18 @@ fn gemm_odd_sizes_all_transposes_and_scales() {
 fn gemm_real_shapes() {
     for threads in [1, 2] {
         let be = CpuBackend::new(threads);
-        for &(m, n, k) in &[(32, 512, 128), (2048, 512, 128)] {
+        // Preset S's step and window shapes, the logits, and a ragged one that the packed
+        // path splits between threads into uneven row blocks.
+        for &(m, n, k) in &[
+            (32, 512, 128),
+            (2048, 512, 128),
+            (2048, 65, 128),
+            (67, 130, 257),
+        ] {
             for (ta, tb) in [(false, true), (true, false), (false, false)] {
                 check(&be, 99, m, n, k, ta, tb, 1.0, 0.0);
                 check(&be, 98, m, n, k, ta, tb, 1.0, 1.0);
+                check(&be, 94, m, n, k, ta, tb, -0.5, 1.5);
             }
         }
     }

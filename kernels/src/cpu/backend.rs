@@ -2,8 +2,8 @@
 //! before handing exact-size slices to the fast kernels in `gemm`, `cells` and `ops`.
 
 use super::check::{self, same_or_disjoint, shape_err, span, split_src_dst};
-use super::{cells, gemm, memory, ops};
-use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+use super::{cells, gemm, memory, ops, window};
+use crate::{AdamStep, Backend, CellDims, Gemm, LayerState, Recurrence, Result, RmsPropStep};
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
 #[derive(Clone, Debug)]
@@ -349,6 +349,24 @@ impl Backend for CpuBackend {
         let (gx, gh) = (&mut gx[gx_off..gx_off + ng], &mut gh[gh_off..gh_off + ng]);
         cells::gru_bwd(d.h, gx, gh, &hs[h_prev_off..h_prev_off + nh], dh, dh_prev);
         Ok(())
+    }
+
+    fn recurrent_forward(
+        &self,
+        r: &Recurrence,
+        params: &Vec<f32>,
+        s: LayerState<'_, Vec<f32>>,
+    ) -> Result<()> {
+        window::forward(self, r, params, s)
+    }
+
+    fn recurrent_backward(
+        &self,
+        r: &Recurrence,
+        params: &Vec<f32>,
+        s: LayerState<'_, Vec<f32>>,
+    ) -> Result<()> {
+        window::backward(self, r, params, s)
     }
 
     fn rnn_fwd(

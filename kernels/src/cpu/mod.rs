@@ -9,6 +9,8 @@ mod gemm;
 mod gemv;
 mod memory;
 mod ops;
+mod packed;
 pub mod reference;
+mod window;
 
 pub use backend::CpuBackend;

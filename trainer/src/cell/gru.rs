@@ -1,9 +1,9 @@
 //! GRU layer (PyTorch `nn.GRU` semantics, gate order r, z, n, with
 //! `n = tanh(x_n + r · (W_hn h + b_hn))`): forward and backward over one window.
 
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, Cell};
 
-use super::{dims, input_projection, recurrent_grad, recurrent_step, weight_grads, Input};
+use super::{input_projection, recurrence, weight_grads, Input};
 use super::{LayerBufs, LayerParams};
 
 /// Forward over `t` steps of `b` rows; reads the carried state from slot 0 of `hs`.
@@ -16,26 +16,12 @@ pub fn forward<B: Backend>(
     t: usize,
     b: usize,
 ) -> rnngym_kernels::Result<()> {
-    let (h, g) = (p.hidden, p.gates);
+    let g = p.gates;
     // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
-    be.broadcast_rows(params, p.b_ih, &mut lb.gates, 0, t * b, g)?;
     be.broadcast_rows(params, p.b_hh, &mut lb.gh, 0, t * b, g)?;
-    input_projection(be, p, params, x, t * b, &mut lb.gates, &mut lb.table)?;
-    for s in 0..t {
-        let (g_off, h_prev, h_out) = (s * b * g, s * b * h, (s + 1) * b * h);
-        recurrent_step(be, p, params, &lb.hs, h_prev, &mut lb.gh, g_off, b)?;
-        be.gru_fwd(
-            dims(b, h),
-            &mut lb.gates,
-            g_off,
-            &lb.gh,
-            g_off,
-            &mut lb.hs,
-            h_prev,
-            h_out,
-        )?;
-    }
-    Ok(())
+    let bias = (params, p.b_ih);
+    input_projection(be, p, params, x, t * b, bias, &mut lb.gates, &mut lb.table)?;
+    be.recurrent_forward(&recurrence(Cell::Gru, p, t, b), params, lb.state())
 }
 
 /// Backward over the window (see [`super::lstm::backward`]); `lb.gh` ends up holding the
@@ -51,23 +37,6 @@ pub fn backward<B: Backend>(
     t: usize,
     b: usize,
 ) -> rnngym_kernels::Result<()> {
-    let (h, g) = (p.hidden, p.gates);
-    be.fill(&mut lb.dhs, 0, b * h, 0.0)?;
-    for s in (0..t).rev() {
-        let (g_off, h_prev, h_out) = (s * b * g, s * b * h, (s + 1) * b * h);
-        be.gru_bwd(
-            dims(b, h),
-            &mut lb.gates,
-            g_off,
-            &mut lb.gh,
-            g_off,
-            &lb.hs,
-            h_prev,
-            &mut lb.dhs,
-            h_out,
-            h_prev,
-        )?;
-        recurrent_grad(be, p, params, &lb.gh, g_off, &mut lb.dhs, h_prev, b)?;
-    }
+    be.recurrent_backward(&recurrence(Cell::Gru, p, t, b), params, lb.state())?;
     weight_grads(be, p, x, lb, t * b, grads)
 }

@@ -1,0 +1,253 @@
+//! The CPU's recurrent time loop (`Backend::recurrent_forward` / `_backward`).
+//!
+//! Two things make it faster than the step-by-step spec in [`crate::recurrence`]:
+//! - `W_hh` is packed once per window ([`Packed`]) instead of once per step inside a general
+//!   GEMM;
+//! - the batch rows are independent sequences, so each thread takes a block of rows and runs
+//!   all `T` steps for them alone — no synchronisation inside the loop. (Splitting each
+//!   step's GEMM between threads instead needs a join per step, which costs more than a step
+//!   of the S preset computes.)
+//!
+//! Tested against the spec in `tests/parity_recurrence.rs`.
+
+use rayon::prelude::*;
+
+use super::check::{mul, span};
+use super::packed::Packed;
+use super::{cells, fastmath};
+use crate::recurrence::{backward_steps, forward_steps, Cell, LayerState, Recurrence};
+use crate::{CpuBackend, Result};
+
+/// Below this many rows × steps the spec runs instead (batch-1 generation steps: packing
+/// `W_hh` would cost as much as the product itself).
+const MIN_ROW_STEPS: usize = 16;
+/// Below this many multiply-adds per window one thread runs it all.
+const PAR_MIN_MACS: usize = 1 << 22;
+
+/// Raw views of a layer's buffers, shared by the row blocks of one window.
+#[derive(Clone, Copy)]
+struct Ptrs {
+    gates: *mut f32,
+    gh: *mut f32,
+    hs: *mut f32,
+    cs: *mut f32,
+    dhs: *mut f32,
+    dc: *mut f32,
+}
+
+// SAFETY: the threads of one window touch disjoint batch rows of every buffer (see `run`).
+unsafe impl Send for Ptrs {}
+unsafe impl Sync for Ptrs {}
+
+impl Ptrs {
+    fn get(&self) -> Ptrs {
+        *self
+    }
+
+    fn new(s: &mut LayerState<'_, Vec<f32>>) -> Self {
+        Ptrs {
+            gates: s.gates.as_mut_ptr(),
+            gh: s.gh.as_mut_ptr(),
+            hs: s.hs.as_mut_ptr(),
+            cs: s.cs.as_mut_ptr(),
+            dhs: s.dhs.as_mut_ptr(),
+            dc: s.dc.as_mut_ptr(),
+        }
+    }
+}
+
+/// `n` elements at `p + off`.
+///
+/// # Safety
+/// The range is inside the buffer (checked by `validate`) and no other live slice overlaps it.
+unsafe fn at<'a>(p: *mut f32, off: usize, n: usize) -> &'a mut [f32] {
+    std::slice::from_raw_parts_mut(p.add(off), n)
+}
+
+/// Checks every buffer the loop touches; returns G. (Names are literals: this runs for every
+/// generated token, so nothing is formatted unless a check fails.)
+fn validate(
+    r: &Recurrence,
+    params: &[f32],
+    s: &LayerState<'_, Vec<f32>>,
+    bwd: bool,
+) -> Result<usize> {
+    let names = if bwd {
+        [
+            "recurrent_backward",
+            "recurrent_backward W_hh",
+            "recurrent_backward gates",
+            "recurrent_backward hs",
+            "recurrent_backward gh",
+            "recurrent_backward cs",
+            "recurrent_backward dhs",
+            "recurrent_backward dc",
+        ]
+    } else {
+        [
+            "recurrent_forward",
+            "recurrent_forward W_hh",
+            "recurrent_forward gates",
+            "recurrent_forward hs",
+            "recurrent_forward gh",
+            "recurrent_forward cs",
+            "",
+            "",
+        ]
+    };
+    let what = names[0];
+    let g = mul(what, r.cell.gates_per_unit(), r.h)?;
+    let bh = mul(what, r.b, r.h)?;
+    let steps_g = mul(what, mul(what, r.t, r.b)?, g)?;
+    let states = mul(what, r.t + 1, bh)?;
+    span(names[1], params.len(), r.w_hh, mul(what, g, r.h)?)?;
+    span(names[2], s.gates.len(), 0, steps_g)?;
+    span(names[3], s.hs.len(), 0, states)?;
+    if r.cell == Cell::Gru {
+        span(names[4], s.gh.len(), 0, steps_g)?;
+    }
+    if r.cell == Cell::Lstm {
+        span(names[5], s.cs.len(), 0, states)?;
+    }
+    if bwd {
+        span(names[6], s.dhs.len(), 0, states)?;
+        if r.cell == Cell::Lstm {
+            span(names[7], s.dc.len(), 0, bh)?;
+        }
+    }
+    Ok(g)
+}
+
+/// Whether the packed, row-parallel loop runs (else the spec).
+fn packed_path(r: &Recurrence) -> bool {
+    fastmath::has_avx2_fma() && r.t.saturating_mul(r.b) >= MIN_ROW_STEPS
+}
+
+/// Runs `body(first_row, rows)` over blocks of the batch, one per thread.
+fn run(be: &CpuBackend, r: &Recurrence, g: usize, body: impl Fn(usize, usize) + Sync) {
+    let macs =
+        r.t.saturating_mul(r.b)
+            .saturating_mul(g)
+            .saturating_mul(r.h);
+    let blocks = if macs >= PAR_MIN_MACS {
+        be.threads().min(r.b).max(1)
+    } else {
+        1
+    };
+    if blocks == 1 {
+        return body(0, r.b);
+    }
+    let bounds: Vec<(usize, usize)> = (0..blocks)
+        .map(|i| (i * r.b / blocks, (i + 1) * r.b / blocks - i * r.b / blocks))
+        .collect();
+    bounds.par_iter().for_each(|&(r0, n)| body(r0, n));
+}
+
+/// `Backend::recurrent_forward` for the CPU.
+pub(crate) fn forward(
+    be: &CpuBackend,
+    r: &Recurrence,
+    params: &Vec<f32>,
+    mut s: LayerState<'_, Vec<f32>>,
+) -> Result<()> {
+    let g = validate(r, params, &s, false)?;
+    if !packed_path(r) {
+        return forward_steps(be, r, params, s);
+    }
+    let (b, h) = (r.b, r.h);
+    let w = Packed::from_transposed(&params[r.w_hh..r.w_hh + g * h], g, h);
+    let p = Ptrs::new(&mut s);
+    run(be, r, g, |r0, n| {
+        // A method call captures the whole `Ptrs` (Sync), not its raw-pointer fields.
+        let p = p.get();
+        let (ng, nh) = (n * g, n * h);
+        for step in 0..r.t {
+            let (go, hp, ho) = (
+                step * b * g + r0 * g,
+                step * b * h + r0 * h,
+                (step + 1) * b * h + r0 * h,
+            );
+            // SAFETY: `validate` checked the extents; rows r0..r0 + n of each slot belong to
+            // this block alone, and slots `step` and `step + 1` are disjoint.
+            unsafe {
+                let h_prev = &*at(p.hs, hp, nh);
+                let h_out = at(p.hs, ho, nh);
+                let gates = at(p.gates, go, ng);
+                match r.cell {
+                    Cell::Lstm => {
+                        w.gemm_acc(n, h_prev, h, gates, g);
+                        let c = at(p.cs, ho, nh);
+                        c.copy_from_slice(at(p.cs, hp, nh));
+                        cells::lstm_fwd(h, gates, c, h_out);
+                    }
+                    Cell::Gru => {
+                        let gh = at(p.gh, go, ng);
+                        w.gemm_acc(n, h_prev, h, gh, g);
+                        h_out.copy_from_slice(h_prev);
+                        cells::gru_fwd(h, gates, gh, h_out);
+                    }
+                    Cell::Rnn => {
+                        w.gemm_acc(n, h_prev, h, gates, g);
+                        cells::rnn_fwd(gates, h_out);
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// `Backend::recurrent_backward` for the CPU.
+pub(crate) fn backward(
+    be: &CpuBackend,
+    r: &Recurrence,
+    params: &Vec<f32>,
+    mut s: LayerState<'_, Vec<f32>>,
+) -> Result<()> {
+    let g = validate(r, params, &s, true)?;
+    if !packed_path(r) {
+        return backward_steps(be, r, params, s);
+    }
+    let (b, h) = (r.b, r.h);
+    s.dhs[..b * h].fill(0.0);
+    if r.cell == Cell::Lstm {
+        s.dc[..b * h].fill(0.0);
+    }
+    let w = Packed::from_rows(&params[r.w_hh..r.w_hh + g * h], g, h);
+    let p = Ptrs::new(&mut s);
+    run(be, r, g, |r0, n| {
+        // A method call captures the whole `Ptrs` (Sync), not its raw-pointer fields.
+        let p = p.get();
+        let (ng, nh) = (n * g, n * h);
+        for step in (0..r.t).rev() {
+            let (go, hp, ho) = (
+                step * b * g + r0 * g,
+                step * b * h + r0 * h,
+                (step + 1) * b * h + r0 * h,
+            );
+            // SAFETY: as in `forward`; `dc` rows r0..r0 + n are this block's too.
+            unsafe {
+                let dh = &*at(p.dhs, ho, nh);
+                let dh_prev = at(p.dhs, hp, nh);
+                let gates = at(p.gates, go, ng);
+                match r.cell {
+                    Cell::Lstm => {
+                        let (c_prev, c) = (&*at(p.cs, hp, nh), &*at(p.cs, ho, nh));
+                        cells::lstm_bwd(h, gates, c_prev, c, dh, at(p.dc, r0 * h, nh));
+                        w.gemm_acc(n, gates, g, dh_prev, h);
+                    }
+                    Cell::Gru => {
+                        let gh = at(p.gh, go, ng);
+                        cells::gru_bwd(h, gates, gh, &*at(p.hs, hp, nh), dh, dh_prev);
+                        w.gemm_acc(n, gh, g, dh_prev, h);
+                    }
+                    Cell::Rnn => {
+                        cells::rnn_bwd(gates, dh);
+                        w.gemm_acc(n, gates, g, dh_prev, h);
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
+}
