@@ -343,7 +343,8 @@ fn divergence_rolls_back_then_stops_when_rollbacks_are_used_up() {
     let f = trained();
     let latest = f.file("run/latest.safetensors");
     let (_, before) = rnngym_trainer::checkpoint::load(&latest).unwrap();
-    let out = diverge(&f, &[]);
+    // Only the last good state kept: every rollback returns to it.
+    let out = diverge(&f, &["--set", "train.rollback_depth=1"]);
     // Each rollback is a `warn:` line; the run ends with one error line.
     let stderr = String::from_utf8_lossy(&out.stderr);
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warn: ")).collect();
@@ -381,4 +382,39 @@ fn divergence_rolls_back_then_stops_when_rollbacks_are_used_up() {
         3,
         "{metrics}"
     );
+}
+
+#[test]
+fn a_second_divergence_goes_back_to_an_older_checkpoint_and_keeps_the_given_up_one() {
+    // Default train.rollback_depth (3): the fixture's run kept its initial state in
+    // run/rollback/. Nothing rescues lr = 1e30, so the run walks back to it and gives up.
+    let f = trained();
+    let latest = f.file("run/latest.safetensors");
+    let (_, at_10) = rnngym_trainer::checkpoint::load(&latest).unwrap();
+    let out = diverge(&f, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warn: ")).collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    for (w, (at, to)) in warnings.iter().zip([(12, 10), (12, 0), (2, 0)]) {
+        assert!(
+            w.contains(&format!("diverged at iteration {at} ("))
+                && w.contains(&format!("rolled back to iteration {to} with")),
+            "{w}"
+        );
+    }
+    assert!(!out.status.success());
+    let given_up = f.file("run/rollback/gave-up-iter-00000010.safetensors");
+    assert!(
+        stderr.contains("error: training diverged at iteration 2")
+            && stderr.contains("gave-up-iter-00000010.safetensors"),
+        "{stderr}"
+    );
+    // `latest` holds the older state; the given-up one is kept whole beside it.
+    let (meta, _) = rnngym_trainer::checkpoint::load(&latest).unwrap();
+    assert_eq!(
+        (meta["iteration"].as_u64(), meta["rollbacks"].as_u64()),
+        (Some(0), Some(3))
+    );
+    let (_, kept) = rnngym_trainer::checkpoint::load(&given_up).unwrap();
+    assert_eq!(kept, at_10);
 }

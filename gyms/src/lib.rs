@@ -7,6 +7,7 @@ pub mod codec;
 pub mod gym;
 pub mod registry;
 pub mod text;
+mod tokens;
 pub mod wav;
 
 pub use check::{check_gym, CheckReport};

@@ -209,3 +209,36 @@ fn speech_corpus_passes_check_gym() {
     )
     .unwrap();
 }
+
+#[test]
+fn mapped_token_store_serves_the_same_episodes_as_the_heap() {
+    let d = synthetic_dir(6);
+    for (levels, val) in [(256, 0.34), (1024, 0.1)] {
+        let heap_opts = format!("levels = {levels}");
+        let map_opts = format!("levels = {levels}\nin_memory_mb = 0");
+        let mut heap = WavGym::from_spec(&spec(d.path(), val, &heap_opts)).unwrap();
+        let mut map = WavGym::from_spec(&spec(d.path(), val, &map_opts)).unwrap();
+        for split in [Split::Train, Split::Val] {
+            assert_eq!(map.sources(split), heap.sources(split));
+            assert_eq!(
+                map.unigram_entropy_bits(split),
+                heap.unigram_entropy_bits(split)
+            );
+            for seed in [0, 3] {
+                let shape = Shape { batch: 3, seq: 50 };
+                let a = map.reset(split, seed, shape).unwrap();
+                let b = heap.reset(split, seed, shape).unwrap();
+                assert_eq!(a, b);
+                for _ in 0..a.windows.unwrap() {
+                    assert_eq!(map.step().unwrap(), heap.step().unwrap());
+                }
+            }
+        }
+        check_gym(&mut map, Shape { batch: 2, seq: 64 }).unwrap();
+    }
+    let e = WavGym::from_spec(&spec(d.path(), 0.1, "in_memory_mb = -3"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("gym.options.in_memory_mb"), "{e}");
+}

@@ -145,14 +145,26 @@ pub fn save(
     atomic_write(path, &buf).map_err(write_err)
 }
 
+/// Metadata and tensors by name, as read from a checkpoint.
+pub type Contents = (serde_json::Value, BTreeMap<String, Tensor>);
+
 /// Reads a checkpoint written by [`save`]: its metadata and tensors by name.
-pub fn load(path: &Path) -> Result<(serde_json::Value, BTreeMap<String, Tensor>), CheckpointError> {
+pub fn load(path: &Path) -> Result<Contents, CheckpointError> {
+    let buf = std::fs::read(path).map_err(|source| CheckpointError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_bytes(&buf, path)
+}
+
+/// [`load`] on a checkpoint already in memory; `path` only names it in errors. The
+/// `checkpoint_load` fuzz target and its regression tests drive this.
+pub fn load_bytes(buf: &[u8], path: &Path) -> Result<Contents, CheckpointError> {
     let p = || path.to_path_buf();
     let corrupt = |reason: String| CheckpointError::Corrupt { path: p(), reason };
-    // Checkpoints are small; the safetensors parser checks the declared header length and every
-    // tensor's offsets against the buffer length, so a bad file cannot trigger a big allocation.
-    let buf = std::fs::read(path).map_err(|source| CheckpointError::Read { path: p(), source })?;
-    let (_, header) = SafeTensors::read_metadata(&buf).map_err(|e| corrupt(e.to_string()))?;
+    // The safetensors parser checks the declared header length and every tensor's offsets
+    // against the buffer length, so a bad file cannot trigger a big allocation.
+    let (_, header) = SafeTensors::read_metadata(buf).map_err(|e| corrupt(e.to_string()))?;
     let info = header.metadata().as_ref();
     let get = |k: &str| info.and_then(|m| m.get(k));
     if get("format").map(String::as_str) != Some(FORMAT_TAG) {
@@ -178,7 +190,7 @@ pub fn load(path: &Path) -> Result<(serde_json::Value, BTreeMap<String, Tensor>)
             reason: e.to_string(),
         })?;
 
-    let st = SafeTensors::deserialize(&buf).map_err(|e| corrupt(e.to_string()))?;
+    let st = SafeTensors::deserialize(buf).map_err(|e| corrupt(e.to_string()))?;
     let mut out = BTreeMap::new();
     for (name, view) in st.iter() {
         if view.dtype() != Dtype::F32 {

@@ -229,6 +229,10 @@ pub struct TrainConfig {
     /// On divergence, roll back to the last good checkpoint with the learning rate halved, at
     /// most this many times in a run (0 = stop at the first divergence).
     pub max_rollbacks: u32,
+    /// Good states kept to roll back to (at least 1): the last one in memory, up to this
+    /// many − 1 older ones as files in `<checkpoint.dir>/rollback/`. A divergence right after
+    /// a rollback to a state (before a newer good one) goes back to the next older state.
+    pub rollback_depth: u32,
 }
 
 impl Default for TrainConfig {
@@ -258,6 +262,7 @@ impl Default for TrainConfig {
             threads: 0,
             divergence_factor: 10.0,
             max_rollbacks: 3,
+            rollback_depth: 3,
         }
     }
 }
@@ -529,6 +534,13 @@ impl Config {
             "a number >= 0 (0 disables)",
             |x| x >= 0.0,
         )?;
+        if t.rollback_depth == 0 {
+            return Err(invalid(
+                "train.rollback_depth",
+                "a positive integer (1 keeps only the last good state)",
+                "0",
+            ));
+        }
         if t.schedule == ScheduleKind::Step && t.decay_every == 0 {
             return Err(invalid("train.decay_every", "a positive integer", "0"));
         }
@@ -843,6 +855,7 @@ sample_every = 250
 threads = 4
 divergence_factor = 20
 max_rollbacks = 5
+rollback_depth = 2
 
 [gym]
 id = "text-v1"
@@ -910,6 +923,7 @@ keep_best = false
         assert_eq!(c.train.grad_clip, 0.0);
         assert_eq!(c.train.lr, 1e-3);
         assert_eq!(c.train.max_rollbacks, 5);
+        assert_eq!(c.train.rollback_depth, 2);
         assert_eq!(c.gym.path.as_deref(), Some("data/*.txt"));
         assert_eq!(
             c.gym.options.get("lowercase"),

@@ -78,6 +78,20 @@ pub struct Loaded {
 /// Reads and checks a checkpoint file.
 pub fn read(path: &Path) -> Result<Loaded, TrainerError> {
     let (meta, tensors) = checkpoint::load(path)?;
+    check_contents(meta, tensors, path)
+}
+
+/// [`read`] on a checkpoint already in memory; `path` only names it in errors.
+pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Loaded, TrainerError> {
+    let (meta, tensors) = checkpoint::load_bytes(bytes, path)?;
+    check_contents(meta, tensors, path)
+}
+
+fn check_contents(
+    meta: serde_json::Value,
+    tensors: BTreeMap<String, Tensor>,
+    path: &Path,
+) -> Result<Loaded, TrainerError> {
     let bad = |what: String| TrainerError::Checkpoint(format!("{}: {what}", path.display()));
     let meta: CheckpointMeta =
         serde_json::from_value(meta).map_err(|e| bad(format!("invalid metadata: {e}")))?;
@@ -141,13 +155,47 @@ pub fn load_params<B: Backend>(
 
 /// Loads a model (built from the checkpoint's own config) and its codec for inference.
 pub fn load_model<B: Backend>(be: &B, path: &Path) -> Result<(Model<B>, Loaded), TrainerError> {
-    let loaded = read(path)?;
+    build_model(be, read(path)?, path)
+}
+
+/// [`load_model`] on a checkpoint already in memory; `path` only names it in errors. The
+/// `checkpoint_load` fuzz target and its regression tests drive this.
+pub fn load_model_bytes<B: Backend>(
+    be: &B,
+    bytes: &[u8],
+    path: &Path,
+) -> Result<(Model<B>, Loaded), TrainerError> {
+    build_model(be, read_bytes(bytes, path)?, path)
+}
+
+fn build_model<B: Backend>(
+    be: &B,
+    loaded: Loaded,
+    path: &Path,
+) -> Result<(Model<B>, Loaded), TrainerError> {
     let dims = dims_of(&loaded.config, loaded.meta.vocab);
     // The saved config could describe anything: check before allocating the model.
     let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
     crate::budget::check_params(&dims).map_err(bad)?;
     let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false);
     crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name()).map_err(bad)?;
+    // The saved config and vocabulary are only text in the file: check that the file really
+    // holds that many values (which bounds the allocation by the file's size), so an edited or
+    // corrupted config cannot make a small file allocate a large model.
+    let held: usize = loaded.tensors.values().map(|t| t.data.len()).sum();
+    let need = crate::budget::param_count(&dims);
+    if need > held as u128 {
+        return Err(TrainerError::Checkpoint(format!(
+            "{}: its config ({:?} {}×{}, embed {}, vocab {}) needs {need} parameters but the \
+             file holds {held} values; the checkpoint is corrupted or was edited",
+            path.display(),
+            dims.cell,
+            dims.layers,
+            dims.hidden,
+            dims.embed,
+            dims.vocab,
+        )));
+    }
     let mut model = Model::new(be, dims, 0.0, 0)?;
     load_params(be, &mut model, &loaded.tensors, path)?;
     Ok((model, loaded))

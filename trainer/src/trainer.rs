@@ -2,6 +2,7 @@
 //! `IXMyCaffeCustomTrainerRNN`. Truncated BPTT with the hidden state carried across the
 //! consecutive windows of a stream and reset where the gym says a lane starts a new source.
 
+mod history;
 mod rollback;
 mod snapshot;
 
@@ -92,8 +93,9 @@ pub struct Trainer<B: Backend> {
     lr_scale: f64,
     /// Divergence rollbacks so far in this run.
     rollbacks: u32,
-    /// The state a divergence rolls back to: the last `latest` written, or where `train` began.
-    good: Option<Snapshot>,
+    /// The states a divergence rolls back to: the last `latest` written (or where `train`
+    /// began) in memory, older ones in `<checkpoint.dir>/rollback/`.
+    good: history::History,
     /// A due checkpoint held back until the next step shows it sane (finite loss under the
     /// divergence bound, finite gradients), so a diverging run never overwrites a good file.
     pending: Option<Snapshot>,
@@ -142,7 +144,7 @@ impl<B: Backend> Trainer<B> {
             stop: None,
             lr_scale: 1.0,
             rollbacks: 0,
-            good: None,
+            good: history::History::default(),
             pending: None,
         };
         t.check_splits()?;
@@ -167,6 +169,15 @@ impl<B: Backend> Trainer<B> {
         }
         t.restore(&loaded.meta, &loaded.tensors, checkpoint)?;
         t.best_val = loaded.meta.best_val_loss;
+        // Older good states this run's directory kept for rollbacks, and whether `latest` is
+        // the file just loaded (so the state can later be kept by linking to it).
+        let keep = t.cfg.train.rollback_depth.saturating_sub(1) as usize;
+        let dir = history::folder(&t.cfg.checkpoint.dir);
+        t.good.older = history::scan(&dir, t.iteration, keep);
+        let latest = Path::new(&t.cfg.checkpoint.dir).join("latest.safetensors");
+        if same_file(checkpoint, &latest) {
+            t.good.latest_on_disk = Some(t.iteration);
+        }
         (t.lr_scale, t.rollbacks) = (loaded.meta.lr_scale, loaded.meta.rollbacks);
         if t.rollbacks > 0 && loaded.config.train.lr != t.cfg.train.lr {
             // A new train.lr is the user's answer to the divergence: apply it as given.
@@ -234,7 +245,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Runs `iterations` more optimizer steps, validating and checkpointing as configured.
-    /// A diverging step rolls back to the last good state with the learning rate halved, up to
+    /// A diverging step rolls back to the last good state with the learning rate halved (to
+    /// an older one when the last one diverges again, see `train.rollback_depth`), up to
     /// `train.max_rollbacks` times, then ends in [`TrainerError::Diverged`]. Returns the last
     /// training loss.
     pub fn train(&mut self, iterations: u64) -> Result<f64, TrainerError> {
@@ -248,7 +260,8 @@ impl<B: Backend> Trainer<B> {
         let started = Instant::now();
         let mut loss = self.last_loss.unwrap_or(f64::NAN);
         // Where a divergence before the first checkpoint of this call rolls back to.
-        self.good = Some(self.capture()?);
+        let start = self.capture()?;
+        self.keep_good(start)?;
         while self.iteration < target {
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
                 // The held-back checkpoint is the current state: write that directly.
@@ -539,4 +552,12 @@ fn check_step(step: &Step, b: usize, t: usize) -> Result<(), TrainerError> {
         .into());
     }
     Ok(())
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }

@@ -1,6 +1,8 @@
 //! Divergence rollback (`train.max_rollbacks`): a diverging step rolls the run back to the last
 //! good state with the learning rate halved, a bounded number of times; the good checkpoint on
-//! disk is never replaced by a diverged state; the multiplier survives a resume.
+//! disk is never replaced by a diverged state; the multiplier survives a resume. When the last
+//! good state diverges again after a rollback to it, the run goes back to an older one
+//! (`train.rollback_depth`, kept in `<checkpoint.dir>/rollback/`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -115,6 +117,7 @@ fn rollbacks_are_bounded_halve_the_rate_and_keep_the_good_checkpoint() {
     let good = tensors(&latest);
     cfg.train.iterations = 60;
     cfg.train.lr = 1e4;
+    cfg.train.rollback_depth = 1;
     cfg.checkpoint.every = 1;
     let (mut t, seen) = trainer(&cfg, true);
     let err = t.train(40).unwrap_err();
@@ -266,9 +269,19 @@ fn mid_run_rollbacks_return_to_the_last_checkpoint_and_rewrite_the_logs() {
     for (r, on_disk) in s.rollbacks.iter().zip(&s.latest_at_rollback) {
         assert!(r.to_iteration < r.diverged_at, "{r:?}");
         assert_eq!(r.to_iteration % 2, 0, "{r:?}");
-        // The state rolled back to is the one in `latest` (none before the first write).
+        // The state rolled back to is the one in `latest` (none before the first write), or
+        // an older one when the rollback before this one went to `latest` and diverged again.
         match on_disk {
-            Some(m) => assert_eq!(m.iteration, r.to_iteration, "{r:?}"),
+            Some(m) if m.iteration == r.to_iteration => {}
+            Some(m) => {
+                assert!(r.to_iteration < m.iteration, "{r:?} {m:?}");
+                let before = s
+                    .rollbacks
+                    .iter()
+                    .take_while(|x| !std::ptr::eq(*x, r))
+                    .last();
+                assert_eq!(before.map(|b| b.to_iteration), Some(m.iteration), "{r:?}");
+            }
             None => assert_eq!(r.to_iteration, 0, "{r:?}"),
         }
     }
@@ -301,4 +314,117 @@ fn mid_run_rollbacks_return_to_the_last_checkpoint_and_rewrite_the_logs() {
     let n = iters.len() as u64;
     assert_eq!(iters, (1..=n).collect::<Vec<_>>());
     assert_eq!(finished, n == 60, "{n} records");
+}
+
+/// Multiplies Adam's first moments in `path` by 1e6: the parameters stay sane (the next
+/// forward passes the divergence check, so the state is taken as good) but the next update
+/// blows them up at any learning rate the rollbacks try.
+fn ruin_optimizer_state(path: &Path) {
+    let (meta, mut ts) = checkpoint::load(path).unwrap();
+    let m = ts.get_mut("optim.adam.m").unwrap();
+    m.data.iter_mut().for_each(|x| *x = x.signum() * 1e6);
+    let views: Vec<(&str, &[usize], &[f32])> = ts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+        .collect();
+    checkpoint::save(path, &meta, &views).unwrap();
+}
+
+/// A run checkpointed at 10 and 20 whose iteration-20 state is then ruined on disk; resumed
+/// with `depth` good states kept and up to 4 rollbacks for 20 more iterations.
+fn resume_from_a_ruined_checkpoint(
+    dir: &Path,
+    depth: u32,
+) -> (Result<f64, TrainerError>, Arc<Mutex<Seen>>) {
+    let mut cfg = config(dir);
+    cfg.train.iterations = 20;
+    cfg.train.rollback_depth = depth;
+    cfg.checkpoint.every = 10;
+    let (mut t, _) = trainer(&cfg, false);
+    t.train(20).unwrap();
+    drop(t);
+    ruin_optimizer_state(&dir.join("latest.safetensors"));
+    cfg.train.iterations = 40;
+    cfg.train.max_rollbacks = 4;
+    let (mut t, seen) = trainer(&cfg, true);
+    (t.train(20), seen)
+}
+
+#[test]
+fn a_ruined_last_checkpoint_is_given_up_for_an_older_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (result, seen) = resume_from_a_ruined_checkpoint(dir.path(), 3);
+    let s = seen.lock().unwrap();
+    let events: Vec<(u64, u64, f64)> = s
+        .rollbacks
+        .iter()
+        .map(|r| (r.diverged_at, r.to_iteration, r.lr_scale))
+        .collect();
+    // Step 21 from the ruined state explodes and step 22 diverges; the retry from 20 at half
+    // the rate does the same, so the second rollback goes to the state of iteration 10.
+    assert_eq!(events, vec![(22, 20, 0.5), (22, 10, 0.25)]);
+    let loss = result.unwrap();
+    let vocab = TEXT
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    assert!(loss.is_finite() && loss < (vocab as f64).ln(), "{loss}");
+    // The iterations after the second rollback are 11..=40 at a quarter of the rate.
+    let after: Vec<u64> = s.updates.iter().skip(2).map(|u| u.0).collect();
+    assert_eq!(after, (11..=40).collect::<Vec<_>>());
+    assert!(s
+        .updates
+        .iter()
+        .skip(2)
+        .all(|u| u.2 == (1e-2 * 0.25) as f32));
+    // `latest` was rewritten with the older state at once, then went on; the rollback folder
+    // keeps the two states before `latest`, both from after the rollbacks, and the ruined
+    // state given up (as re-saved by the first rollback) under its own name.
+    let latest = dir.path().join("latest.safetensors");
+    let meta = state::read(&latest).unwrap().meta;
+    assert_eq!(
+        (meta.iteration, meta.rollbacks, meta.lr_scale),
+        (40, 2, 0.25)
+    );
+    let folder = dir.path().join("rollback");
+    let mut kept: Vec<(u64, u32)> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("iter-")
+        })
+        .map(|p| {
+            let meta = state::read(&p).unwrap().meta;
+            (meta.iteration, meta.rollbacks)
+        })
+        .collect();
+    kept.sort();
+    let given_up = folder.join("gave-up-iter-00000020.safetensors");
+    let meta = state::read(&given_up).unwrap().meta;
+    assert_eq!((meta.iteration, meta.rollbacks), (20, 1));
+    let m = &tensors(&given_up)["optim.adam.m"];
+    assert!(
+        m.data.iter().all(|x| x.abs() == 1e6),
+        "not the ruined state"
+    );
+    assert_eq!(kept, vec![(20, 2), (30, 2)]);
+}
+
+#[test]
+fn with_only_the_last_state_kept_a_ruined_checkpoint_ends_the_run() {
+    // The same run with train.rollback_depth = 1: every rollback returns to the ruined state.
+    let dir = tempfile::tempdir().unwrap();
+    let (result, seen) = resume_from_a_ruined_checkpoint(dir.path(), 1);
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("gave up after 4 rollback(s)"), "{msg}");
+    let s = seen.lock().unwrap();
+    assert!(
+        s.rollbacks.iter().all(|r| r.to_iteration == 20),
+        "{:?}",
+        s.rollbacks
+    );
+    assert!(!dir.path().join("rollback").exists());
 }

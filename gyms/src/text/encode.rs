@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use super::stream::stream_text;
-use super::tokens::{width_for, TokenStore, TokenWriter};
 use super::vocab::{Encoder, VocabScan};
 use super::ID;
+use crate::tokens::{width_for, TokenStore, TokenWriter};
 use crate::{CharCodec, GymError};
 
 /// Default for `gym.options.in_memory_mb`: corpora whose tokens fit stay on the heap.
@@ -133,16 +133,8 @@ fn encode_with(
     let encoder = Encoder::new(&codec);
     let dir = opts.cache_dir.clone().unwrap_or_else(std::env::temp_dir);
     let width = width_for(codec.chars().len());
-    let mut writer = TokenWriter::new(width, n, opts.in_memory_mb.saturating_mul(1 << 20), &dir)?;
-    if !writer.is_heap() {
-        log::info!(
-            "{source}: {n} characters, vocabulary {}; caching tokens ({} bytes) in a mapped \
-             temporary file in {}",
-            codec.chars().len(),
-            n as u64 * width as u64,
-            dir.display()
-        );
-    }
+    let mut writer = TokenWriter::new(width, opts.in_memory_mb.saturating_mul(1 << 20), &dir);
+    writer.reserve(n)?;
     let changed = || {
         GymError::Data(format!(
             "gym.path: corpus {source} changed while it was being read; try again"

@@ -10,8 +10,8 @@ use rand::{Rng, SeedableRng};
 
 use super::corpus::resolve_files;
 use super::encode::{encode_files, encode_str, Encoded, TextOptions};
-use super::tokens::TokenStore;
 use super::ID;
+use crate::tokens::TokenStore;
 use crate::{CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step};
 
 /// The built-in text gym (`text-v1`).

@@ -5,7 +5,6 @@ mod corpus;
 mod encode;
 mod gym;
 mod stream;
-mod tokens;
 mod vocab;
 
 pub(crate) use corpus::walk;

@@ -2,26 +2,30 @@
 //! Bad files stop the load with their one-line error, or are skipped and reported when
 //! `skip_bad_files = true`.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use super::codec::SampleCodec;
-use super::decode::read_wav;
+use super::decode::{decode_wav, read_wav, Audio};
 use super::files::list_wav_files;
 use super::resample::resample;
-use crate::{AudioCodec, GymError};
+use crate::tokens::{width_for, TokenStore, TokenWriter};
+use crate::{AudioCodec, Codec, GymError};
 
-/// One decoded file, as tokens at the gym's rate.
+/// One decoded file: where its tokens lie in the corpus's token store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Clip {
     /// The file it came from.
     pub path: PathBuf,
-    /// Quantized samples.
-    pub tokens: Vec<u16>,
+    /// Its quantized samples, as positions in the store.
+    pub range: Range<usize>,
 }
 
-/// Every usable file of `gym.path`, and the ones skipped (with why).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Every usable file of `gym.path`, decoded and quantized one at a time into one token store
+/// (heap, or a mapped temporary file past `in_memory_mb`), and the files skipped (with why).
 pub struct WavCorpus {
+    /// The tokens of every clip, back to back.
+    pub(crate) tokens: TokenStore,
     /// Decoded files, in path order.
     pub clips: Vec<Clip>,
     /// `"file: reason"` for each skipped file.
@@ -30,27 +34,53 @@ pub struct WavCorpus {
     pub source: String,
 }
 
+/// Where decoded tokens are kept: heap budget and the directory of the temporary file.
+pub(crate) struct Storage<'a> {
+    pub(crate) in_memory_mb: u64,
+    pub(crate) cache_dir: &'a Path,
+}
+
 /// Reads one file as mono samples in [-1, 1] at `rate` Hz (mixdown, or `channel`), logging the
 /// decoder's warnings. Errors name the file.
 pub fn load_mono(path: &Path, channel: Option<usize>, rate: u32) -> Result<Vec<f32>, GymError> {
     let audio = read_wav(path)?;
-    let err = |message: String| GymError::Io {
-        path: path.display().to_string(),
-        message,
-    };
     for w in &audio.warnings {
         log::warn!("{}: {w}", path.display());
     }
-    let mono = audio.to_mono(channel).map_err(err)?;
-    resample(&mono, audio.sample_rate, rate).map_err(err)
+    audio_to_mono(audio, channel, rate).map_err(|message| GymError::Io {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
-/// Decodes and quantizes one file.
-pub fn load_clip(
+/// The whole decoding path on a WAV held in memory: decode, mix down (or pick `channel`),
+/// resample to `rate` Hz. The error is the reason, without a file name. This is what the
+/// `wav_decode` fuzz target and its regression tests drive.
+pub fn mono_from_bytes(
+    bytes: &[u8],
+    channel: Option<usize>,
+    rate: u32,
+) -> Result<Vec<f32>, String> {
+    audio_to_mono(decode_wav(bytes)?, channel, rate)
+}
+
+/// Each step drops its input before the next one allocates where it can: one file's samples
+/// are held at most twice (resampling's input and output).
+fn audio_to_mono(audio: Audio, channel: Option<usize>, rate: u32) -> Result<Vec<f32>, String> {
+    let from = audio.sample_rate;
+    let mono = audio.into_mono(channel)?;
+    if from == rate {
+        return Ok(mono);
+    }
+    resample(&mono, from, rate)
+}
+
+/// Decodes one file to mono samples at the codec's rate; an error names the file.
+fn decode_file(
     path: &Path,
     channel: Option<usize>,
     codec: &SampleCodec,
-) -> Result<Clip, GymError> {
+) -> Result<Vec<f32>, GymError> {
     let mono = load_mono(path, channel, codec.sample_rate())?;
     if mono.is_empty() {
         return Err(GymError::Io {
@@ -58,27 +88,62 @@ pub fn load_clip(
             message: "no audio samples after resampling".into(),
         });
     }
-    let tokens = mono.iter().map(|&x| codec.token_of(x) as u16).collect();
-    Ok(Clip {
-        path: path.to_path_buf(),
-        tokens,
-    })
+    Ok(mono)
 }
 
-/// Loads every file of `path`; with `skip_bad_files` a bad file is logged and left out.
-pub fn load_corpus(
+/// Quantizes `mono` (not empty) into `writer` a block at a time (no whole-file token vector);
+/// returns the first code and whether every code equals it.
+fn push_tokens(
+    mono: &[f32],
+    codec: &SampleCodec,
+    writer: &mut TokenWriter,
+) -> Result<(u32, bool), GymError> {
+    const BLOCK: usize = 1 << 16;
+    let first = codec.token_of(mono[0]);
+    let mut constant = true;
+    let mut block = Vec::with_capacity(BLOCK.min(mono.len()));
+    for xs in mono.chunks(BLOCK) {
+        block.clear();
+        block.extend(xs.iter().map(|&x| codec.token_of(x)));
+        constant = constant && block.iter().all(|&t| t == first);
+        writer.push(&block)?;
+    }
+    Ok((first, constant))
+}
+
+/// Loads every file of `path`, one at a time (only one file's samples are ever decoded in
+/// memory); with `skip_bad_files` a bad file is logged and left out.
+pub(crate) fn load_corpus(
     path: &str,
     base_dir: &Path,
     channel: Option<usize>,
     codec: &SampleCodec,
     skip_bad_files: bool,
+    storage: Storage<'_>,
 ) -> Result<WavCorpus, GymError> {
     let (files, source) = list_wav_files(path, base_dir)?;
+    let width = width_for(codec.vocab_size());
+    let budget = storage.in_memory_mb.saturating_mul(1 << 20);
+    let mut writer = TokenWriter::new(width, budget, storage.cache_dir);
     let mut clips = Vec::with_capacity(files.len());
     let mut skipped = Vec::new();
+    // Whether every sample so far has the same code (silence), and that code.
+    let mut constant: Option<Option<u32>> = None;
     for f in &files {
-        match load_clip(f, channel, codec) {
-            Ok(c) => clips.push(c),
+        match decode_file(f, channel, codec) {
+            Ok(mono) => {
+                let start = writer.len();
+                let (code, same) = push_tokens(&mono, codec, &mut writer)?;
+                drop(mono);
+                clips.push(Clip {
+                    path: f.to_path_buf(),
+                    range: start..writer.len(),
+                });
+                let first = *constant.get_or_insert(Some(code));
+                if !same || first != Some(code) {
+                    constant = Some(None);
+                }
+            }
             Err(e) if skip_bad_files => {
                 log::warn!("skipping {e}");
                 skipped.push(e.to_string());
@@ -112,30 +177,23 @@ pub fn load_corpus(
             skipped.join("; ")
         );
     }
-    let first = clips[0].tokens[0];
-    if clips.iter().all(|c| c.tokens.iter().all(|&t| t == first)) {
+    if constant.flatten().is_some() {
         log::warn!(
             "every sample of {source} is the same value (silence?); a model trained on it learns \
              nothing useful"
         );
     }
     Ok(WavCorpus {
+        tokens: writer.finish()?,
         clips,
         skipped,
         source,
     })
 }
 
-/// Entropy in bits of the token distribution of `streams` (the unigram baseline).
-pub fn unigram_entropy_bits<'a>(streams: impl IntoIterator<Item = &'a [u16]>) -> f64 {
-    let mut counts = vec![0u64; 1 << 16];
-    let mut n = 0u64;
-    for s in streams {
-        for &t in s {
-            counts[usize::from(t)] += 1;
-        }
-        n += s.len() as u64;
-    }
+/// Entropy in bits of the distribution whose counts are `counts` (the unigram baseline).
+pub fn unigram_entropy_bits(counts: &[u64]) -> f64 {
+    let n: u64 = counts.iter().sum();
     if n == 0 {
         return 0.0;
     }

@@ -4,13 +4,16 @@
 //! (plain 16-byte `fmt `, only the whole frames that are really present). G.711 mu-law / A-law,
 //! 64-bit float and big-endian RIFX, which hound cannot read, are decoded here in a few lines.
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::path::Path;
 
 use crate::GymError;
 
 /// Files larger than this are refused before anything is read (a WAV cannot exceed 4 GiB).
 pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// Highest sample rate accepted in a file's header (twice the fastest common studio rate).
+pub const MAX_FILE_RATE: u32 = 768_000;
 
 /// Decoded audio at its native rate: interleaved samples scaled to [-1, 1].
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +37,15 @@ impl Audio {
     /// Duration in seconds.
     pub fn seconds(&self) -> f64 {
         self.frames() as f64 / f64::from(self.sample_rate.max(1))
+    }
+
+    /// [`Audio::to_mono`] that gives up the audio: mono audio hands over its samples
+    /// without a copy (the corpus loader keeps one file's samples once, not twice).
+    pub fn into_mono(self, channel: Option<usize>) -> Result<Vec<f32>, String> {
+        if self.channels == 1 && channel.is_none_or(|k| k == 0) {
+            return Ok(self.samples);
+        }
+        self.to_mono(channel)
     }
 
     /// Mono samples: the mean of all channels (`channel = None`) or one channel.
@@ -168,7 +180,7 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
     if data.is_empty() {
         return Err("no audio samples (the data chunk is empty)".into());
     }
-    let samples = match kind {
+    let mut samples = match kind {
         Kind::Hound => decode_with_hound(&fmt, data, big)?,
         Kind::F64 => data
             .chunks_exact(8)
@@ -187,6 +199,13 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
     };
     if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
         return Err(format!("sample {i} is not a finite number"));
+    }
+    // Float files can hold any finite value; past full scale it is clipping (or garbage), and
+    // values near f32::MAX would overflow to infinity in the resampler's ringing (fuzz).
+    let clipped = samples.iter().filter(|x| x.abs() > 1.0).count();
+    if clipped > 0 {
+        warnings.push(format!("clipped {clipped} float sample(s) outside [-1, 1]"));
+        samples.iter_mut().for_each(|x| *x = x.clamp(-1.0, 1.0));
     }
     Ok(Audio {
         sample_rate: fmt.rate,
@@ -321,6 +340,15 @@ fn parse_fmt(f: &[u8], big: bool) -> Result<Fmt, String> {
     if fmt.rate == 0 {
         return Err("the fmt chunk says the sample rate is 0 Hz".into());
     }
+    if fmt.rate > MAX_FILE_RATE {
+        // Resampling cost and buffers grow with the rate, so a corrupt header could exhaust
+        // memory; no real recording is this fast.
+        return Err(format!(
+            "the fmt chunk says the sample rate is {} Hz; wav-v1 reads rates up to \
+             {MAX_FILE_RATE} Hz (the header is probably corrupt)",
+            fmt.rate
+        ));
+    }
     if fmt.bits == 0 && matches!(tag, 1 | 3 | 6 | 7) {
         return Err("the fmt chunk says 0 bits per sample".into());
     }
@@ -358,7 +386,7 @@ fn unsupported_tag(tag: u16) -> String {
 
 /// Decodes integer PCM or 32-bit float with hound, from a plain-header copy of the frames.
 fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, String> {
-    let mut buf = Vec::with_capacity(44 + data.len());
+    let mut buf = Vec::with_capacity(44);
     let len = u32::try_from(data.len()).map_err(|_| "data chunk over 4 GiB".to_string())?;
     buf.extend_from_slice(b"RIFF");
     buf.extend_from_slice(&(36 + len).to_le_bytes());
@@ -372,15 +400,21 @@ fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, Stri
     buf.extend_from_slice(&fmt.bits.to_le_bytes());
     buf.extend_from_slice(b"data");
     buf.extend_from_slice(&len.to_le_bytes());
+    // Little-endian frames are read in place after the header; big-endian ones are copied
+    // once with their bytes swapped.
     let width = usize::from(fmt.bits / 8);
-    if big && width > 1 {
-        for s in data.chunks_exact(width) {
-            buf.extend(s.iter().rev());
-        }
+    let swapped: Vec<u8>;
+    let frames: &[u8] = if big && width > 1 {
+        swapped = data
+            .chunks_exact(width)
+            .flat_map(|s| s.iter().rev().copied())
+            .collect();
+        &swapped
     } else {
-        buf.extend_from_slice(data);
-    }
-    let mut reader = hound::WavReader::new(Cursor::new(buf)).map_err(|e| format!("hound: {e}"))?;
+        data
+    };
+    let mut reader =
+        hound::WavReader::new(Cursor::new(buf).chain(frames)).map_err(|e| format!("hound: {e}"))?;
     let n = reader.len() as usize; // our own header: the real frame count
     let mut out = Vec::with_capacity(n);
     if fmt.tag == 3 {

@@ -5,22 +5,31 @@
 //! validation episode walks every validation file in turn, each starting with every lane reset,
 //! so one `test()` measures the whole validation split.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::codec::SampleCodec;
-use super::corpus::{load_corpus, unigram_entropy_bits, Clip};
+use super::corpus::{load_corpus, unigram_entropy_bits, Clip, Storage};
 use super::options::{SplitMode, WavOptions};
 use super::ID;
+use crate::tokens::TokenStore;
 use crate::{AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step};
 
 /// One contiguous run of tokens from one file (a whole file, or its head or tail).
 #[derive(Clone, Debug)]
 struct Stream {
     name: String,
-    tokens: Vec<u16>,
+    /// Where its tokens lie in the gym's token store.
+    range: Range<usize>,
+}
+
+impl Stream {
+    fn len(&self) -> usize {
+        self.range.len()
+    }
 }
 
 /// The windows of one stream in an episode.
@@ -43,6 +52,7 @@ struct Episode {
 /// The built-in WAV gym (`wav-v1`).
 pub struct WavGym {
     codec: Arc<SampleCodec>,
+    tokens: TokenStore,
     train: Vec<Stream>,
     val: Vec<Stream>,
     by_file: bool,
@@ -67,15 +77,25 @@ impl WavGym {
             ))
         })?;
         let codec = opts.codec()?;
+        let cache_dir = match &opts.cache_dir {
+            Some(d) => spec.base_dir.join(d),
+            None => std::env::temp_dir(),
+        };
+        let storage = Storage {
+            in_memory_mb: opts.in_memory_mb,
+            cache_dir: &cache_dir,
+        };
         let corpus = load_corpus(
             path,
             &spec.base_dir,
             opts.channel,
             &codec,
             opts.skip_bad_files,
+            storage,
         )?;
         let gym = Self::build(
             codec,
+            corpus.tokens,
             corpus.clips,
             spec.val_fraction,
             opts.split,
@@ -94,6 +114,7 @@ impl WavGym {
 
     fn build(
         codec: SampleCodec,
+        tokens: TokenStore,
         clips: Vec<Clip>,
         val_fraction: f64,
         mode: SplitMode,
@@ -123,24 +144,28 @@ impl WavGym {
         };
         for (i, c) in clips.into_iter().enumerate() {
             let name = c.path.display().to_string();
-            let mut tokens = c.tokens;
+            let range = c.range;
             if by_file {
                 let dest = if i >= first_val { &mut val } else { &mut train };
-                dest.push(Stream { name, tokens });
+                dest.push(Stream { name, range });
             } else {
-                let k = (tokens.len() as f64 * val_fraction).floor() as usize;
-                let tail = tokens.split_off(tokens.len() - k);
-                if !tail.is_empty() {
+                let k = (range.len() as f64 * val_fraction).floor() as usize;
+                let cut = range.end - k;
+                if k > 0 {
                     val.push(Stream {
                         name: format!("{name} (tail)"),
-                        tokens: tail,
+                        range: cut..range.end,
                     });
                 }
-                train.push(Stream { name, tokens });
+                train.push(Stream {
+                    name,
+                    range: range.start..cut,
+                });
             }
         }
         let gym = WavGym {
             codec: Arc::new(codec),
+            tokens,
             train,
             val,
             by_file,
@@ -154,7 +179,11 @@ impl WavGym {
 
     fn log_summary(&self) {
         let rate = f64::from(self.codec.sample_rate());
-        let secs = |s: &[Stream]| s.iter().map(|x| x.tokens.len()).sum::<usize>() as f64 / rate;
+        let secs = |s: &[Stream]| s.iter().map(Stream::len).sum::<usize>() as f64 / rate;
+        let (h_train, h_val) = (
+            self.unigram_entropy_bits(Split::Train),
+            self.unigram_entropy_bits(Split::Val),
+        );
         let how = if self.by_file {
             format!("by file ({} validation files)", self.val.len())
         } else {
@@ -169,8 +198,8 @@ impl WavGym {
             self.codec.sample_rate(),
             self.codec.kind(),
             self.codec.levels(),
-            self.unigram_entropy_bits(Split::Train),
-            self.unigram_entropy_bits(Split::Val),
+            h_train,
+            h_val,
         );
     }
 
@@ -180,8 +209,23 @@ impl WavGym {
     }
 
     /// Entropy (bits/sample) of the token distribution of `split`: the unigram baseline.
+    /// Reads the split once, in chunks.
     pub fn unigram_entropy_bits(&self, split: Split) -> f64 {
-        unigram_entropy_bits(self.streams(split).iter().map(|s| s.tokens.as_slice()))
+        const CHUNK: usize = 1 << 20;
+        let mut counts = vec![0u64; self.codec.vocab_size()];
+        let mut buf = Vec::with_capacity(CHUNK);
+        for r in self.streams(split).iter().map(|s| s.range.clone()) {
+            for start in r.clone().step_by(CHUNK) {
+                buf.clear();
+                self.tokens
+                    .extend(start..(start + CHUNK).min(r.end), &mut buf);
+                self.tokens.note_read(buf.len());
+                for &t in &buf {
+                    counts[t as usize] += 1;
+                }
+            }
+        }
+        unigram_entropy_bits(&counts)
     }
 
     /// Whether validation is whole files (else the tail of each file).
@@ -193,7 +237,7 @@ impl WavGym {
     pub fn sources(&self, split: Split) -> Vec<(String, usize)> {
         self.streams(split)
             .iter()
-            .map(|s| (s.name.clone(), s.tokens.len()))
+            .map(|s| (s.name.clone(), s.len()))
             .collect()
     }
 
@@ -250,10 +294,10 @@ impl Gym for WavGym {
             )));
         }
         let usable: Vec<usize> = (0..streams.len())
-            .filter(|&i| windows_of(streams[i].tokens.len(), per_window) > 0)
+            .filter(|&i| windows_of(streams[i].len(), per_window) > 0)
             .collect();
         if usable.is_empty() {
-            let longest = streams.iter().map(|s| s.tokens.len()).max().unwrap_or(0);
+            let longest = streams.iter().map(Stream::len).max().unwrap_or(0);
             return Err(GymError::Data(format!(
                 "no {what} file of {} is long enough for one window of train.batch={} × \
                  train.seq_len={} (needs {} samples, the longest has {longest}); lower \
@@ -266,7 +310,7 @@ impl Gym for WavGym {
         }
         let mut rng = StdRng::seed_from_u64(seed);
         let segment = |i: usize, rng: &mut StdRng| {
-            let n = streams[i].tokens.len();
+            let n = streams[i].len();
             let windows = windows_of(n, per_window);
             let slack = n - 1 - windows * per_window;
             Segment {
@@ -279,12 +323,12 @@ impl Gym for WavGym {
             Split::Train => {
                 let total: usize = usable
                     .iter()
-                    .map(|&i| windows_of(streams[i].tokens.len(), per_window))
+                    .map(|&i| windows_of(streams[i].len(), per_window))
                     .sum();
                 let mut pick = rng.random_range(0..total);
                 let mut chosen = usable[0];
                 for &i in &usable {
-                    let w = windows_of(streams[i].tokens.len(), per_window);
+                    let w = windows_of(streams[i].len(), per_window);
                     if pick < w {
                         chosen = i;
                         break;
@@ -296,10 +340,7 @@ impl Gym for WavGym {
             Split::Val => usable.iter().map(|&i| segment(i, &mut rng)).collect(),
         };
         let windows = segments.iter().map(|s| s.windows).sum();
-        let tokens = segments
-            .iter()
-            .map(|s| streams[s.stream].tokens.len())
-            .sum();
+        let tokens = segments.iter().map(|s| streams[s.stream].len()).sum();
         let name = match segments.as_slice() {
             [one] => streams[one.stream].name.clone(),
             many => format!("{} {what} files of {}", many.len(), self.source),
@@ -324,21 +365,18 @@ impl Gym for WavGym {
         })?;
         let Shape { batch, seq } = ep.shape;
         let seg = ep.segments[ep.seg];
-        let stream = match ep.split {
-            Split::Train => &self.train[seg.stream].tokens,
-            Split::Val => &self.val[seg.stream].tokens,
+        let base = match ep.split {
+            Split::Train => self.train[seg.stream].range.start,
+            Split::Val => self.val[seg.stream].range.start,
         };
         let mut inputs = Vec::with_capacity(batch * seq);
         let mut targets = Vec::with_capacity(batch * seq);
         for b in 0..batch {
-            let start = seg.offset + b * seg.windows * seq + ep.w * seq;
-            inputs.extend(stream[start..start + seq].iter().map(|&t| u32::from(t)));
-            targets.extend(
-                stream[start + 1..start + seq + 1]
-                    .iter()
-                    .map(|&t| u32::from(t)),
-            );
+            let start = base + seg.offset + b * seg.windows * seq + ep.w * seq;
+            self.tokens.extend(start..start + seq, &mut inputs);
+            self.tokens.extend(start + 1..start + seq + 1, &mut targets);
         }
+        self.tokens.note_read(batch * (seq + 1));
         let first = ep.w == 0;
         ep.w += 1;
         if ep.w == seg.windows {

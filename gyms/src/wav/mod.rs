@@ -12,7 +12,7 @@ pub mod resample;
 pub mod write;
 
 pub use codec::{Quantizer, SampleCodec};
-pub use corpus::{load_mono, WavCorpus};
+pub use corpus::{load_mono, mono_from_bytes, WavCorpus};
 pub use decode::{decode_wav, read_wav, Audio};
 pub use gym::WavGym;
 pub use options::{SplitMode, WavOptions};

@@ -1,5 +1,7 @@
 //! `[gym.options]` of `wav-v1`, with defaults and one-line errors that name the key.
 
+use std::path::PathBuf;
+
 use super::codec::{Quantizer, SampleCodec};
 use super::ID;
 use crate::GymError;
@@ -33,6 +35,10 @@ pub struct WavOptions {
     pub skip_bad_files: bool,
     /// How to take the validation split.
     pub split: SplitMode,
+    /// Decoded tokens up to this many MiB stay on the heap; more go to a mapped temporary file.
+    pub in_memory_mb: u64,
+    /// Directory of that file (relative to the config's directory); default the system temp dir.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for WavOptions {
@@ -44,11 +50,14 @@ impl Default for WavOptions {
             channel: None,
             skip_bad_files: false,
             split: SplitMode::Auto,
+            in_memory_mb: crate::text::DEFAULT_IN_MEMORY_MB,
+            cache_dir: None,
         }
     }
 }
 
-const KNOWN: &str = "sample_rate, codec, levels, channel, skip_bad_files, split";
+const KNOWN: &str =
+    "sample_rate, codec, levels, channel, skip_bad_files, split, in_memory_mb, cache_dir";
 
 impl WavOptions {
     /// Parses `[gym.options]`; unknown keys and bad values are errors naming the key.
@@ -96,6 +105,14 @@ impl WavOptions {
                         Some("tail") => SplitMode::Tail,
                         _ => return Err(bad(key, "\"auto\", \"files\" or \"tail\"", v)),
                     }
+                }
+                "in_memory_mb" => {
+                    let mb = v.as_integer().filter(|&n| n >= 0);
+                    o.in_memory_mb = mb.ok_or_else(|| bad(key, "an integer >= 0", v))? as u64;
+                }
+                "cache_dir" => {
+                    let dir = v.as_str().ok_or_else(|| bad(key, "a directory path", v))?;
+                    o.cache_dir = Some(PathBuf::from(dir));
                 }
                 _ => {
                     return Err(GymError::Config(format!(

@@ -9,6 +9,9 @@
 
 use rubato::{FftFixedInOut, Resampler};
 
+/// Largest accepted `to / from` rate ratio (8 kHz → 384 kHz is 48×).
+pub const MAX_UPSAMPLING: u64 = 64;
+
 /// Input frames per FFT block (rubato rounds it up to a multiple of `from / gcd(from, to)`).
 pub const CHUNK: usize = 1024;
 
@@ -19,6 +22,14 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     }
     if from == to || x.is_empty() {
         return Ok(x.to_vec());
+    }
+    // The output is `to / from` times the input; a bounded ratio keeps a small (or corrupt)
+    // file from expanding into gigabytes.
+    if u64::from(to) > MAX_UPSAMPLING * u64::from(from) {
+        return Err(format!(
+            "cannot resample {from} Hz → {to} Hz: more than {MAX_UPSAMPLING}× upsampling (is \
+             the file's rate right?)"
+        ));
     }
     let expected =
         ((x.len() as u128 * u128::from(to) + u128::from(from) / 2) / u128::from(from)) as usize;

@@ -89,8 +89,18 @@ impl Observer for MetricsWriter {
 
     fn on_rollback(&mut self, r: &Rollback) {
         // The undone iterations will be trained again: drop their records so the file keeps
-        // describing one history, then say what happened.
+        // describing one history, then say what happened. Rollback events stay, even those of
+        // a state now given up for an older one (see `train.rollback_depth`).
+        let is_rollback = |v: &Value| v["kind"] == "event" && v["event"] == "rollback";
+        let later_events: Vec<Value> = super::jsonl::read_jsonl(self.file.path())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|v| is_rollback(v) && v["iteration"].as_u64() > Some(r.to_iteration))
+            .collect();
         self.file.start(r.to_iteration);
+        for e in &later_events {
+            self.file.append(e);
+        }
         let rec = json!({
             "kind": "event",
             "event": "rollback",

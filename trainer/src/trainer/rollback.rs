@@ -1,5 +1,6 @@
-//! Divergence handling: roll back to the last good state with the learning rate halved, at
-//! most `train.max_rollbacks` times in a run, then stop with a message that says what happened.
+//! Divergence handling: roll back to the last good state with the learning rate halved (to an
+//! older good state when a rollback to the last one diverged again, see `history`), at most
+//! `train.max_rollbacks` times in a run, then stop with a message that says what happened.
 
 use std::path::Path;
 
@@ -18,15 +19,18 @@ impl<B: Backend> Trainer<B> {
         if self.rollbacks >= max {
             return Err(self.diverged(at, what));
         }
-        let Some(good) = self.good.take() else {
+        // A second divergence from the same state gives it up for the next older one.
+        let stepped_back = self.step_back()?;
+        let Some(good) = self.good.newest.take() else {
             // `train` takes a snapshot before its first step, so this is a bug, not bad input.
             return Err(TrainerError::Diverged(format!(
                 "training diverged at iteration {at}: {what}; no state to roll back to"
             )));
         };
         let restored = self.restore(&good.meta, &good.tensors, Path::new("rollback snapshot"));
-        self.good = Some(good);
+        self.good.newest = Some(good);
         restored?;
+        self.good.retries += 1;
         self.rollbacks += 1;
         self.lr_scale *= 0.5;
         let r = Rollback {
@@ -41,17 +45,27 @@ impl<B: Backend> Trainer<B> {
         // The good state again, now with the halved rate: a crash from here on resumes with it
         // instead of walking into the same divergence.
         self.save("latest")?;
+        if let Some(file) = stepped_back {
+            // `latest` holds that state now.
+            let _ = std::fs::remove_file(file);
+        }
         Ok(())
     }
 
     /// The error that ends a diverged run: where, why, what was tried, what is kept on disk.
     pub(crate) fn diverged(&self, at: u64, what: &str) -> TrainerError {
         let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
-        let kept = if latest.exists() {
+        let mut kept = if latest.exists() {
             format!("the last good checkpoint {} is kept", latest.display())
         } else {
             "no checkpoint was written yet".to_string()
         };
+        if let Some(given_up) = &self.good.given_up {
+            kept.push_str(&format!(
+                " (and {}, a newer state given up after it diverged again after a rollback)",
+                given_up.display()
+            ));
+        }
         let tried = match self.cfg.train.max_rollbacks {
             0 => String::new(),
             max => format!(

@@ -28,6 +28,14 @@ impl Snapshot {
             .find(|(_, t)| t.data.iter().any(|x| !x.is_finite()))
             .map(|(name, _)| name.as_str())
     }
+
+    /// The tensors as `checkpoint::save` takes them.
+    pub fn views(&self) -> Vec<(&str, &[usize], &[f32])> {
+        self.tensors
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+            .collect()
+    }
 }
 
 impl<B: Backend> Trainer<B> {
@@ -80,7 +88,7 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Writes `snap` as `<checkpoint.dir>/<kind>.safetensors`; a written `latest` becomes the
-    /// state that a divergence rolls back to.
+    /// newest state that a divergence rolls back to (see `history`).
     pub(crate) fn write_snapshot(
         &mut self,
         kind: &str,
@@ -96,17 +104,17 @@ impl<B: Backend> Trainer<B> {
         let path = dir.join(format!("{kind}.safetensors"));
         let meta = serde_json::to_value(&snap.meta)
             .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
-        let views: Vec<(&str, &[usize], &[f32])> = snap
-            .tensors
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
-            .collect();
-        checkpoint::save(&path, &meta, &views)?;
+        if kind == "latest" {
+            // Before the file is replaced: the state it holds may move to the rollback folder.
+            self.make_room(snap.meta.iteration)?;
+        }
+        checkpoint::save(&path, &meta, &snap.views())?;
         self.observers
             .iter_mut()
             .for_each(|o| o.on_checkpoint(&path, kind));
         if kind == "latest" {
-            self.good = Some(snap);
+            self.good.latest_on_disk = Some(snap.meta.iteration);
+            self.keep_good(snap)?;
         }
         Ok(path)
     }

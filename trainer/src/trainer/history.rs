@@ -1,0 +1,168 @@
+//! The good states a divergence rolls back to: the newest in memory (the last `latest`
+//! written, or where `train` began), up to `train.rollback_depth` − 1 older ones as files in
+//! `<checkpoint.dir>/rollback/iter-NNNNNNNN.safetensors`, newest first. A state that diverges
+//! again after a rollback to it (before a newer good state) is given up for the next older one:
+//! a checkpoint can pass the sanity checks and still be ruined, e.g. by optimizer moments that
+//! blow up the next update at any learning rate.
+
+use std::path::{Path, PathBuf};
+
+use rnngym_kernels::Backend;
+
+use super::snapshot::Snapshot;
+use super::{Trainer, TrainerError};
+use crate::checkpoint;
+use crate::state;
+
+/// The good states kept for rollbacks.
+#[derive(Default)]
+pub(crate) struct History {
+    /// The newest good state.
+    pub newest: Option<Snapshot>,
+    /// Rollbacks to `newest` since it became the newest.
+    pub retries: u32,
+    /// Older good states on disk, newest first: (iteration, file).
+    pub older: Vec<(u64, PathBuf)>,
+    /// The iteration of the state this run last wrote to `latest.safetensors`, whose file an
+    /// older state can then share (a hard link) instead of being written again.
+    pub latest_on_disk: Option<u64>,
+    /// The file keeping the last state given up for an older one (named in the final error:
+    /// when nothing helps, the rate was the problem, not that state).
+    pub given_up: Option<PathBuf>,
+}
+
+/// `<dir>/rollback`.
+pub(crate) fn folder(checkpoint_dir: &str) -> PathBuf {
+    Path::new(checkpoint_dir).join("rollback")
+}
+
+fn file_name(iteration: u64) -> String {
+    format!("iter-{iteration:08}.safetensors")
+}
+
+/// Where a state given up for an older one is kept; not a rollback target, never trimmed.
+fn given_up_name(iteration: u64) -> String {
+    format!("gave-up-iter-{iteration:08}.safetensors")
+}
+
+/// The older good states a resumed run finds in `dir`: those before `iteration`, newest
+/// first, at most `keep`.
+pub(crate) fn scan(dir: &Path, iteration: u64, keep: usize) -> Vec<(u64, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(u64, PathBuf)> = entries
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let name = path.file_name()?.to_str()?;
+            let it = name.strip_prefix("iter-")?.strip_suffix(".safetensors")?;
+            Some((it.parse().ok()?, path))
+        })
+        .filter(|(it, _)| *it < iteration)
+        .collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
+    found.truncate(keep);
+    found
+}
+
+impl<B: Backend> Trainer<B> {
+    /// Makes `snap` the newest good state (see [`Trainer::make_room`]); the same iteration as
+    /// the current newest (a rollback re-saving its state) only replaces it.
+    pub(crate) fn keep_good(&mut self, snap: Snapshot) -> Result<(), TrainerError> {
+        self.make_room(snap.meta.iteration)?;
+        self.good.newest = Some(snap);
+        Ok(())
+    }
+
+    /// Before a state of a later `iteration` becomes the newest: moves the current newest to
+    /// the older states on disk (called before `latest` is overwritten, so that it can share
+    /// the file) and clears the retry count.
+    pub(crate) fn make_room(&mut self, iteration: u64) -> Result<(), TrainerError> {
+        if let Some(old) = self
+            .good
+            .newest
+            .take_if(|old| iteration > old.meta.iteration)
+        {
+            self.demote(old)?;
+            self.good.retries = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes `old` to the rollback folder (a link to `latest` when that file holds it) and
+    /// drops states beyond `train.rollback_depth`.
+    fn demote(&mut self, old: Snapshot) -> Result<(), TrainerError> {
+        let keep = self.cfg.train.rollback_depth.saturating_sub(1) as usize;
+        if keep == 0 {
+            return Ok(());
+        }
+        let it = old.meta.iteration;
+        let path = folder(&self.cfg.checkpoint.dir).join(file_name(it));
+        self.keep_file(&old, &path)?;
+        self.good.older.retain(|(i, _)| *i != it);
+        self.good.older.insert(0, (it, path));
+        self.good.older.truncate(keep);
+        // Other rollback states in the folder (dropped ones, a previous run's) go.
+        let dir = folder(&self.cfg.checkpoint.dir);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                let name = e.file_name();
+                let ours = name.to_string_lossy().starts_with("iter-");
+                if ours && !self.good.older.iter().any(|(_, kept)| *kept == p) {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `snap` to `path`: a hard link to `latest` when that file holds it, else a full
+    /// (atomic) write.
+    fn keep_file(&self, snap: &Snapshot, path: &Path) -> Result<(), TrainerError> {
+        let io = |e: std::io::Error| {
+            TrainerError::Checkpoint(format!(
+                "{}: cannot keep for rollbacks: {e}",
+                path.display()
+            ))
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
+        let linked = self.good.latest_on_disk == Some(snap.meta.iteration) && {
+            let _ = std::fs::remove_file(path);
+            std::fs::hard_link(&latest, path).is_ok()
+        };
+        if !linked {
+            let meta = serde_json::to_value(&snap.meta)
+                .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
+            checkpoint::save(path, &meta, &snap.views())?;
+        }
+        Ok(())
+    }
+
+    /// After a rollback to the newest state diverged again, gives that state up for the next
+    /// older one (read back from its file); returns the file, to delete once `latest` holds
+    /// that state. `None` when there is no older state or the newest has not been retried.
+    /// The state given up is kept as `rollback/gave-up-iter-N.safetensors`, since `latest` is
+    /// about to be replaced by an older state.
+    pub(crate) fn step_back(&mut self) -> Result<Option<PathBuf>, TrainerError> {
+        if self.good.retries == 0 || self.good.older.is_empty() {
+            return Ok(None);
+        }
+        if let Some(newest) = &self.good.newest {
+            let kept = folder(&self.cfg.checkpoint.dir).join(given_up_name(newest.meta.iteration));
+            self.keep_file(newest, &kept)?;
+            self.good.given_up = Some(kept);
+        }
+        let (_, path) = self.good.older.remove(0);
+        let loaded = state::read(&path)?;
+        self.good.newest = Some(Snapshot {
+            meta: loaded.meta,
+            tensors: loaded.tensors,
+        });
+        self.good.retries = 0;
+        Ok(Some(path))
+    }
+}
