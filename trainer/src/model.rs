@@ -363,11 +363,7 @@ impl<B: Backend> Model<B> {
                 }
             };
             let lp = &self.layers[l];
-            match d.cell {
-                CellKind::Lstm => cell::lstm::forward(be, lp, &self.params, &x, lb, t, b)?,
-                CellKind::Gru => cell::gru::forward(be, lp, &self.params, &x, lb, t, b)?,
-                CellKind::Rnn => cell::rnn::forward(be, lp, &self.params, &x, lb, t, b)?,
-            }
+            cell::layer::forward(be, d.cell, lp, &self.params, &x, lb, t, b)?;
             if be.len(&lb.dropped) > 0 {
                 let n = t * b * h;
                 be.copy(&lb.hs, b * h, &mut lb.dropped, 0, n)?;
@@ -424,11 +420,7 @@ impl<B: Backend> Model<B> {
                 };
                 let x = layer_input(be, below.last(), src, b * h);
                 let (p, gr) = (&self.params, &mut self.grads);
-                match d.cell {
-                    CellKind::Lstm => cell::lstm::backward(be, lp, p, gr, &x, lb, t, b)?,
-                    CellKind::Gru => cell::gru::backward(be, lp, p, gr, &x, lb, t, b)?,
-                    CellKind::Rnn => cell::rnn::backward(be, lp, p, gr, &x, lb, t, b)?,
-                }
+                cell::layer::backward(be, d.cell, lp, p, gr, &x, lb, t, b)?;
             }
             // dX = dG_x · W_ih, straight into the gradient of the layer below's output.
             let g = Gemm::nn(rows, lp.input, lp.gates).offsets(0, lp.w_ih, 0);

@@ -1,12 +1,11 @@
-//! Recurrent cells, one per file: forward and backward of one layer over a whole window.
+//! Recurrent layers: forward and backward of one layer over a whole window ([`layer`]; the
+//! per-cell math is in the kernels), and the shared pieces they are built from.
 //!
 //! Each layer's buffers live in [`LayerBufs`]: time-major `[T, B, G]` gate blocks and
 //! `[T + 1, B, H]` state blocks whose slot 0 holds the state carried in from the previous
 //! window, so slot `t + 1` is the output of step `t`.
 
-pub mod gru;
-pub mod lstm;
-pub mod rnn;
+pub mod layer;
 
 use rnngym_kernels::{Backend, Cell, Gemm, LayerState, Recurrence};
 
