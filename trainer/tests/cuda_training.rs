@@ -6,16 +6,14 @@
 //! Tolerance: losses agree to 2e-3 relative per iteration (f32 GEMMs summed in another order
 //! drift slowly over 20 Adam steps); next-token logits after a device move to 1e-4 absolute.
 
+mod common;
+use common::*;
 use std::sync::{Arc, Mutex};
 
-use rnngym_gyms::text::TextGym;
-use rnngym_gyms::{Gym, GymSpec};
+use rnngym_gyms::Gym;
 use rnngym_kernels::{Backend, CpuBackend, CudaBackend};
 use rnngym_trainer::generate::Generator;
-use rnngym_trainer::{state, CellKind, Config, Observer, Trainer, Update};
-
-const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
-                    pack my box with five dozen liquor jugs! ";
+use rnngym_trainer::{state, CellKind, Config, Trainer};
 
 fn gpu(test: &str) -> Option<CudaBackend> {
     match CudaBackend::new(0) {
@@ -32,34 +30,17 @@ fn gpu(test: &str) -> Option<CudaBackend> {
 }
 
 fn config(dir: &std::path::Path, cell: CellKind) -> Config {
-    let mut c = Config {
-        gym: GymSpec::new("text-v1"),
-        ..Default::default()
-    };
-    c.gym.val_fraction = 0.0;
+    let mut c = tiny_config(dir);
     c.model.cell = cell;
     c.model.hidden = 48;
-    c.model.layers = 2;
-    c.model.embed = Some(16);
     c.train.batch = 4;
-    c.train.seq_len = 16;
     c.train.lr = 5e-3;
     c.train.iterations = 20;
-    c.train.val_every = 0;
-    c.checkpoint.dir = dir.display().to_string();
-    c.checkpoint.every = 0;
     c
 }
 
-struct Losses(Arc<Mutex<Vec<f64>>>);
-impl Observer for Losses {
-    fn on_update(&mut self, u: &Update) {
-        self.0.lock().unwrap().push(u.loss);
-    }
-}
-
 fn gym() -> Box<dyn Gym> {
-    Box::new(TextGym::from_text(&TEXT.repeat(8), 0.0).unwrap())
+    text_gym(&TEXT.repeat(8), 0.0)
 }
 
 /// Trains `iterations` on `be`, saves `latest`, returns the per-iteration losses.

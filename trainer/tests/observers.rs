@@ -3,36 +3,27 @@
 //! training does not disturb the training stream, and the stop flag checkpoints and resumes
 //! bit-exactly.
 
+mod common;
+use common::*;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rnngym_gyms::text::TextGym;
-use rnngym_gyms::{Gym, GymSpec};
+use rnngym_gyms::Gym;
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::observers::{read_jsonl, MetricsWriter, SampleWriter};
 use rnngym_trainer::{Config, Observer, TrainSample, Trainer, TrainerError, Update};
 
-const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
-                    pack my box with five dozen liquor jugs! ";
-
 fn gym() -> Box<dyn Gym> {
-    Box::new(TextGym::from_text(&TEXT.repeat(20), 0.2).unwrap())
+    text_gym(&TEXT.repeat(20), 0.2)
 }
 
 fn config(dir: &Path) -> Config {
-    let mut c = Config {
-        gym: GymSpec::new("text-v1"),
-        ..Default::default()
-    };
+    let mut c = tiny_config(dir);
     c.gym.val_fraction = 0.2;
     c.model.hidden = 24;
-    c.model.layers = 2;
     c.model.embed = Some(8);
     c.model.dropout = 0.1;
-    c.train.batch = 2;
-    c.train.seq_len = 16;
-    c.train.lr = 1e-2;
     c.train.iterations = 30;
     c.train.val_every = 7;
     c.train.val_windows = 2;

@@ -4,41 +4,26 @@
 //! good state diverges again after a rollback to it, the run goes back to an older one
 //! (`train.rollback_depth`, kept in `<checkpoint.dir>/rollback/`).
 
+mod common;
+use common::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rnngym_gyms::text::TextGym;
-use rnngym_gyms::{Gym, GymSpec};
+use rnngym_gyms::Gym;
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::checkpoint::{self, Tensor};
 use rnngym_trainer::observers::{read_jsonl, MetricsWriter};
 use rnngym_trainer::state::{self, CheckpointMeta};
 use rnngym_trainer::{Config, Observer, Rollback, Trainer, TrainerError, Update};
 
-const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
-                    pack my box with five dozen liquor jugs! ";
-
 fn gym() -> Box<dyn Gym> {
-    Box::new(TextGym::from_text(&TEXT.repeat(20), 0.0).unwrap())
+    text_gym(&TEXT.repeat(20), 0.0)
 }
 
 fn config(dir: &Path) -> Config {
-    let mut c = Config {
-        gym: GymSpec::new("text-v1"),
-        ..Default::default()
-    };
-    c.gym.val_fraction = 0.0;
-    c.model.hidden = 32;
-    c.model.layers = 2;
-    c.model.embed = Some(16);
-    c.train.batch = 2;
-    c.train.seq_len = 16;
-    c.train.lr = 1e-2;
+    let mut c = tiny_config(dir);
     c.train.iterations = 60;
-    c.train.val_every = 0;
-    c.checkpoint.dir = dir.display().to_string();
-    c.checkpoint.every = 0;
     c
 }
 

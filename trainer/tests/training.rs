@@ -1,52 +1,18 @@
 //! End-to-end training behaviour on the text gym: memorising a tiny text, determinism under a
 //! seed, exact resume from a checkpoint, dropout, and the divergence stop.
 
+mod common;
+use common::*;
 use std::sync::{Arc, Mutex};
 
-use rnngym_gyms::text::TextGym;
-use rnngym_gyms::{Gym, GymSpec};
 use rnngym_kernels::CpuBackend;
-use rnngym_trainer::{CellKind, Config, Observer, Trainer, TrainerError, Update};
-
-const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
-                    pack my box with five dozen liquor jugs! ";
-
-fn gym(text: &str, val: f64) -> Box<dyn Gym> {
-    Box::new(TextGym::from_text(text, val).unwrap())
-}
-
-fn config(dir: &std::path::Path) -> Config {
-    let mut c = Config {
-        gym: GymSpec::new("text-v1"),
-        ..Default::default()
-    };
-    c.gym.val_fraction = 0.0;
-    c.model.hidden = 32;
-    c.model.layers = 2;
-    c.model.embed = Some(16);
-    c.train.batch = 2;
-    c.train.seq_len = 16;
-    c.train.lr = 1e-2;
-    c.train.iterations = 50;
-    c.train.val_every = 0;
-    c.checkpoint.dir = dir.display().to_string();
-    c.checkpoint.every = 0;
-    c
-}
-
-/// Records every update's loss.
-struct Losses(Arc<Mutex<Vec<f64>>>);
-impl Observer for Losses {
-    fn on_update(&mut self, u: &Update) {
-        self.0.lock().unwrap().push(u.loss);
-    }
-}
+use rnngym_trainer::{CellKind, Config, Trainer, TrainerError};
 
 fn train_losses(cfg: &Config, text: &str, iterations: u64) -> Vec<f64> {
     let mut t = Trainer::new(
         CpuBackend::new(1),
         cfg.clone(),
-        gym(text, cfg.gym.val_fraction),
+        text_gym(text, cfg.gym.val_fraction),
     )
     .unwrap();
     let losses = Arc::new(Mutex::new(Vec::new()));
@@ -59,7 +25,7 @@ fn train_losses(cfg: &Config, text: &str, iterations: u64) -> Vec<f64> {
 #[test]
 fn memorises_a_tiny_text() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
+    let mut cfg = tiny_config(dir.path());
     cfg.train.iterations = 400;
     let losses = train_losses(&cfg, TEXT, 400);
     let last = *losses.last().unwrap();
@@ -71,7 +37,7 @@ fn memorises_a_tiny_text() {
 fn every_cell_learns() {
     for cell in [CellKind::Gru, CellKind::Rnn] {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = config(dir.path());
+        let mut cfg = tiny_config(dir.path());
         cfg.model.cell = cell;
         let losses = train_losses(&cfg, TEXT, 150);
         let last = *losses.last().unwrap();
@@ -82,7 +48,7 @@ fn every_cell_learns() {
 #[test]
 fn same_seed_same_losses_other_seed_differs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
+    let mut cfg = tiny_config(dir.path());
     cfg.model.dropout = 0.3;
     let a = train_losses(&cfg, TEXT, 30);
     let b = train_losses(&cfg, TEXT, 30);
@@ -100,7 +66,7 @@ fn resume_continues_bit_for_bit() {
     let text: String = TEXT.repeat(20);
     let (k, m) = (13u64, 17u64);
     let dir_a = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir_a.path());
+    let mut cfg = tiny_config(dir_a.path());
     cfg.model.dropout = 0.2;
     cfg.gym.val_fraction = 0.2;
     cfg.train.val_every = 5;
@@ -111,7 +77,7 @@ fn resume_continues_bit_for_bit() {
     let mut cfg_b = cfg.clone();
     cfg_b.checkpoint.dir = dir_b.path().display().to_string();
     let first = {
-        let mut t = Trainer::new(CpuBackend::new(1), cfg_b.clone(), gym(&text, 0.2)).unwrap();
+        let mut t = Trainer::new(CpuBackend::new(1), cfg_b.clone(), text_gym(&text, 0.2)).unwrap();
         let losses = Arc::new(Mutex::new(Vec::new()));
         t.add_observer(Box::new(Losses(losses.clone())));
         t.train(k).unwrap();
@@ -119,7 +85,7 @@ fn resume_continues_bit_for_bit() {
         v
     };
     let ckpt = dir_b.path().join("latest.safetensors");
-    let mut t = Trainer::resume(CpuBackend::new(1), cfg_b, gym(&text, 0.2), &ckpt).unwrap();
+    let mut t = Trainer::resume(CpuBackend::new(1), cfg_b, text_gym(&text, 0.2), &ckpt).unwrap();
     assert_eq!(t.iteration(), k);
     let losses = Arc::new(Mutex::new(Vec::new()));
     t.add_observer(Box::new(Losses(losses.clone())));
@@ -133,12 +99,12 @@ fn resume_continues_bit_for_bit() {
 fn divergence_stops_with_a_clear_message_and_keeps_the_checkpoint() {
     // With rollbacks off the first divergence ends the run (tests/rollback.rs covers them on).
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
+    let mut cfg = tiny_config(dir.path());
     cfg.train.lr = 1e30;
     cfg.train.grad_clip = 0.0;
     cfg.train.max_rollbacks = 0;
     cfg.checkpoint.every = 1;
-    let mut t = Trainer::new(CpuBackend::new(1), cfg, gym(TEXT, 0.0)).unwrap();
+    let mut t = Trainer::new(CpuBackend::new(1), cfg, text_gym(TEXT, 0.0)).unwrap();
     let err = t.train(50).unwrap_err();
     assert!(matches!(err, TrainerError::Diverged(_)), "{err}");
     let msg = err.to_string();
@@ -155,9 +121,9 @@ fn divergence_stops_with_a_clear_message_and_keeps_the_checkpoint() {
 #[test]
 fn run_generates_from_the_trained_model() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
+    let mut cfg = tiny_config(dir.path());
     cfg.train.iterations = 300;
-    let mut t = Trainer::new(CpuBackend::new(1), cfg, gym(TEXT, 0.0)).unwrap();
+    let mut t = Trainer::new(CpuBackend::new(1), cfg, text_gym(TEXT, 0.0)).unwrap();
     t.train(300).unwrap();
     let codec = t.codec();
     let prime = codec.encode("the quick", Default::default()).unwrap();

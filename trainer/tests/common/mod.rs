@@ -1,0 +1,49 @@
+//! Setup shared by the trainer's integration tests: a short text, a text gym over it, a small
+//! 2-layer LSTM config, and an observer that records losses.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rnngym_gyms::text::TextGym;
+use rnngym_gyms::{Gym, GymSpec};
+use rnngym_trainer::{Config, Observer, Update};
+
+/// Two pangrams: every letter, a few punctuation marks.
+pub const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
+                        pack my box with five dozen liquor jugs! ";
+
+/// A text gym over `text` with `val` of it held out.
+pub fn text_gym(text: &str, val: f64) -> Box<dyn Gym> {
+    Box::new(TextGym::from_text(text, val).unwrap())
+}
+
+/// 2-layer LSTM (H 32, E 16), B 2, T 16, Adam 1e-2, 50 iterations, no validation split, no
+/// validation runs and no checkpoints unless a test asks; writes under `dir`.
+pub fn tiny_config(dir: &Path) -> Config {
+    let mut c = Config {
+        gym: GymSpec::new("text-v1"),
+        ..Default::default()
+    };
+    c.gym.val_fraction = 0.0;
+    c.model.hidden = 32;
+    c.model.layers = 2;
+    c.model.embed = Some(16);
+    c.train.batch = 2;
+    c.train.seq_len = 16;
+    c.train.lr = 1e-2;
+    c.train.iterations = 50;
+    c.train.val_every = 0;
+    c.checkpoint.dir = dir.display().to_string();
+    c.checkpoint.every = 0;
+    c
+}
+
+/// Records every update's loss.
+pub struct Losses(pub Arc<Mutex<Vec<f64>>>);
+
+impl Observer for Losses {
+    fn on_update(&mut self, u: &Update) {
+        self.0.lock().unwrap().push(u.loss);
+    }
+}
