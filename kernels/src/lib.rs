@@ -3,6 +3,7 @@
 
 pub mod backend;
 mod check;
+mod check_cells;
 pub mod cpu;
 pub mod cuda;
 pub mod hash;

@@ -1,8 +1,9 @@
 //! `CpuBackend`: the `Backend` trait on host memory (`Vec<f32>`), checking every operand range
 //! before handing exact-size slices to the fast kernels in `gemm`, `cells` and `ops`.
 
-use super::check::{self, same_or_disjoint, shape_err, span, split_src_dst};
+use super::check::{self, shape_err, span, split_src_dst};
 use super::{cells, gemm, memory, ops, window};
+use crate::check_cells;
 use crate::{AdamStep, Backend, CellDims, Gemm, LayerState, Recurrence, Result, RmsPropStep};
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
@@ -39,11 +40,6 @@ impl Default for CpuBackend {
     fn default() -> Self {
         Self::new(0)
     }
-}
-
-/// `b · k · h` elements, overflow-checked (a `[B, kH]` block).
-fn block(what: &str, d: CellDims, k: usize) -> Result<usize> {
-    check::mul(what, check::mul(what, d.b, d.h)?, k)
 }
 
 impl Backend for CpuBackend {
@@ -223,12 +219,16 @@ impl Backend for CpuBackend {
         hs: &mut Vec<f32>,
         h_off: usize,
     ) -> Result<()> {
-        let (ng, nh) = (block("lstm_fwd", d, 4)?, block("lstm_fwd", d, 1)?);
-        span("lstm_fwd gates", gates.len(), g_off, ng)?;
-        span("lstm_fwd c_prev", cs.len(), c_prev_off, nh)?;
-        span("lstm_fwd c", cs.len(), c_off, nh)?;
-        span("lstm_fwd h", hs.len(), h_off, nh)?;
-        same_or_disjoint("lstm_fwd c_prev / c", c_prev_off, c_off, nh)?;
+        let (ng, nh) = check_cells::lstm_fwd(
+            d,
+            gates.len(),
+            g_off,
+            cs.len(),
+            c_prev_off,
+            c_off,
+            hs.len(),
+            h_off,
+        )?;
         // The kernel updates c in place; a separate c_prev is copied in first (B·H floats,
         // negligible next to the GEMM) so one kernel serves both layouts.
         if c_prev_off != c_off {
@@ -267,12 +267,17 @@ impl Backend for CpuBackend {
         dh_off: usize,
         dc: &mut Vec<f32>,
     ) -> Result<()> {
-        let (ng, nh) = (block("lstm_bwd", d, 4)?, block("lstm_bwd", d, 1)?);
-        span("lstm_bwd gates", gates.len(), g_off, ng)?;
-        span("lstm_bwd c_prev", cs.len(), c_prev_off, nh)?;
-        span("lstm_bwd c", cs.len(), c_off, nh)?;
-        span("lstm_bwd dh", dhs.len(), dh_off, nh)?;
-        span("lstm_bwd dc", dc.len(), 0, nh)?;
+        let (ng, nh) = check_cells::lstm_bwd(
+            d,
+            gates.len(),
+            g_off,
+            cs.len(),
+            c_prev_off,
+            c_off,
+            dhs.len(),
+            dh_off,
+            dc.len(),
+        )?;
         let (g, cp, c, dh, dc) = (
             &mut gates[g_off..g_off + ng],
             &cs[c_prev_off..c_prev_off + nh],
@@ -306,12 +311,16 @@ impl Backend for CpuBackend {
         h_prev_off: usize,
         h_off: usize,
     ) -> Result<()> {
-        let (ng, nh) = (block("gru_fwd", d, 3)?, block("gru_fwd", d, 1)?);
-        span("gru_fwd gx", gx.len(), gx_off, ng)?;
-        span("gru_fwd gh", gh.len(), gh_off, ng)?;
-        span("gru_fwd h_prev", hs.len(), h_prev_off, nh)?;
-        span("gru_fwd h", hs.len(), h_off, nh)?;
-        same_or_disjoint("gru_fwd h_prev / h", h_prev_off, h_off, nh)?;
+        let (ng, nh) = check_cells::gru_fwd(
+            d,
+            gx.len(),
+            gx_off,
+            gh.len(),
+            gh_off,
+            hs.len(),
+            h_prev_off,
+            h_off,
+        )?;
         // As in lstm_fwd: the kernel updates h in place from h_prev.
         if h_prev_off != h_off {
             hs.copy_within(h_prev_off..h_prev_off + nh, h_off);
@@ -334,17 +343,18 @@ impl Backend for CpuBackend {
         dh_off: usize,
         dh_prev_off: usize,
     ) -> Result<()> {
-        let (ng, nh) = (block("gru_bwd", d, 3)?, block("gru_bwd", d, 1)?);
-        span("gru_bwd gx", gx.len(), gx_off, ng)?;
-        span("gru_bwd gh", gh.len(), gh_off, ng)?;
-        span("gru_bwd h_prev", hs.len(), h_prev_off, nh)?;
-        span("gru_bwd dh", dhs.len(), dh_off, nh)?;
-        span("gru_bwd dh_prev", dhs.len(), dh_prev_off, nh)?;
-        if !check::disjoint(dh_off, dh_prev_off, nh) {
-            return shape_err(format!(
-                "gru_bwd: dh at {dh_off} and dh_prev at {dh_prev_off} ({nh} elements) overlap"
-            ));
-        }
+        let (ng, nh) = check_cells::gru_bwd(
+            d,
+            gx.len(),
+            gx_off,
+            gh.len(),
+            gh_off,
+            hs.len(),
+            h_prev_off,
+            dhs.len(),
+            dh_off,
+            dh_prev_off,
+        )?;
         let (dh, dh_prev) = split_src_dst(dhs, dh_off, dh_prev_off, nh);
         let (gx, gh) = (&mut gx[gx_off..gx_off + ng], &mut gh[gh_off..gh_off + ng]);
         cells::gru_bwd(d.h, gx, gh, &hs[h_prev_off..h_prev_off + nh], dh, dh_prev);
@@ -377,9 +387,7 @@ impl Backend for CpuBackend {
         hs: &mut Vec<f32>,
         h_off: usize,
     ) -> Result<()> {
-        let n = block("rnn_fwd", d, 1)?;
-        span("rnn_fwd gates", gates.len(), g_off, n)?;
-        span("rnn_fwd h", hs.len(), h_off, n)?;
+        let n = check_cells::rnn_fwd(d, gates.len(), g_off, hs.len(), h_off)?;
         cells::rnn_fwd(&mut gates[g_off..g_off + n], &mut hs[h_off..h_off + n]);
         Ok(())
     }
@@ -392,9 +400,7 @@ impl Backend for CpuBackend {
         dhs: &Vec<f32>,
         dh_off: usize,
     ) -> Result<()> {
-        let n = block("rnn_bwd", d, 1)?;
-        span("rnn_bwd gates", gates.len(), g_off, n)?;
-        span("rnn_bwd dh", dhs.len(), dh_off, n)?;
+        let n = check_cells::rnn_bwd(d, gates.len(), g_off, dhs.len(), dh_off)?;
         cells::rnn_bwd(&mut gates[g_off..g_off + n], &dhs[dh_off..dh_off + n]);
         Ok(())
     }

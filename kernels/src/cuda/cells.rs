@@ -2,14 +2,9 @@
 //! pointwise kernel per step from `kernels/cells.cu`.
 
 use super::buffers::CudaBuf;
-use super::check::{self, same_or_disjoint, shape_err, span};
 use super::context::{grid, launch, CudaBackend};
+use crate::check_cells;
 use crate::{CellDims, Result};
-
-/// `b · k · h` elements, overflow-checked (a `[B, kH]` block).
-fn block(what: &str, d: CellDims, k: usize) -> Result<usize> {
-    check::mul(what, check::mul(what, d.b, d.h)?, k)
-}
 
 /// See [`Backend::lstm_fwd`](crate::Backend::lstm_fwd).
 #[allow(clippy::too_many_arguments)]
@@ -24,12 +19,16 @@ pub(crate) fn lstm_fwd(
     hs: &mut CudaBuf,
     h_off: usize,
 ) -> Result<()> {
-    let (ng, nh) = (block("lstm_fwd", d, 4)?, block("lstm_fwd", d, 1)?);
-    span("lstm_fwd gates", gates.len(), g_off, ng)?;
-    span("lstm_fwd c_prev", cs.len(), c_prev_off, nh)?;
-    span("lstm_fwd c", cs.len(), c_off, nh)?;
-    span("lstm_fwd h", hs.len(), h_off, nh)?;
-    same_or_disjoint("lstm_fwd c_prev / c", c_prev_off, c_off, nh)?;
+    let (_, nh) = check_cells::lstm_fwd(
+        d,
+        gates.len(),
+        g_off,
+        cs.len(),
+        c_prev_off,
+        c_off,
+        hs.len(),
+        h_off,
+    )?;
     if nh == 0 {
         return Ok(());
     }
@@ -58,12 +57,17 @@ pub(crate) fn lstm_bwd(
     dh_off: usize,
     dc: &mut CudaBuf,
 ) -> Result<()> {
-    let (ng, nh) = (block("lstm_bwd", d, 4)?, block("lstm_bwd", d, 1)?);
-    span("lstm_bwd gates", gates.len(), g_off, ng)?;
-    span("lstm_bwd c_prev", cs.len(), c_prev_off, nh)?;
-    span("lstm_bwd c", cs.len(), c_off, nh)?;
-    span("lstm_bwd dh", dhs.len(), dh_off, nh)?;
-    span("lstm_bwd dc", dc.len(), 0, nh)?;
+    let (_, nh) = check_cells::lstm_bwd(
+        d,
+        gates.len(),
+        g_off,
+        cs.len(),
+        c_prev_off,
+        c_off,
+        dhs.len(),
+        dh_off,
+        dc.len(),
+    )?;
     if nh == 0 {
         return Ok(());
     }
@@ -92,12 +96,16 @@ pub(crate) fn gru_fwd(
     h_prev_off: usize,
     h_off: usize,
 ) -> Result<()> {
-    let (ng, nh) = (block("gru_fwd", d, 3)?, block("gru_fwd", d, 1)?);
-    span("gru_fwd gx", gx.len(), gx_off, ng)?;
-    span("gru_fwd gh", gh.len(), gh_off, ng)?;
-    span("gru_fwd h_prev", hs.len(), h_prev_off, nh)?;
-    span("gru_fwd h", hs.len(), h_off, nh)?;
-    same_or_disjoint("gru_fwd h_prev / h", h_prev_off, h_off, nh)?;
+    let (_, nh) = check_cells::gru_fwd(
+        d,
+        gx.len(),
+        gx_off,
+        gh.len(),
+        gh_off,
+        hs.len(),
+        h_prev_off,
+        h_off,
+    )?;
     if nh == 0 {
         return Ok(());
     }
@@ -127,17 +135,18 @@ pub(crate) fn gru_bwd(
     dh_off: usize,
     dh_prev_off: usize,
 ) -> Result<()> {
-    let (ng, nh) = (block("gru_bwd", d, 3)?, block("gru_bwd", d, 1)?);
-    span("gru_bwd gx", gx.len(), gx_off, ng)?;
-    span("gru_bwd gh", gh.len(), gh_off, ng)?;
-    span("gru_bwd h_prev", hs.len(), h_prev_off, nh)?;
-    span("gru_bwd dh", dhs.len(), dh_off, nh)?;
-    span("gru_bwd dh_prev", dhs.len(), dh_prev_off, nh)?;
-    if !check::disjoint(dh_off, dh_prev_off, nh) {
-        return shape_err(format!(
-            "gru_bwd: dh at {dh_off} and dh_prev at {dh_prev_off} ({nh} elements) overlap"
-        ));
-    }
+    let (_, nh) = check_cells::gru_bwd(
+        d,
+        gx.len(),
+        gx_off,
+        gh.len(),
+        gh_off,
+        hs.len(),
+        h_prev_off,
+        dhs.len(),
+        dh_off,
+        dh_prev_off,
+    )?;
     if nh == 0 {
         return Ok(());
     }
@@ -162,9 +171,7 @@ pub(crate) fn rnn_fwd(
     hs: &mut CudaBuf,
     h_off: usize,
 ) -> Result<()> {
-    let n = block("rnn_fwd", d, 1)?;
-    span("rnn_fwd gates", gates.len(), g_off, n)?;
-    span("rnn_fwd h", hs.len(), h_off, n)?;
+    let n = check_cells::rnn_fwd(d, gates.len(), g_off, hs.len(), h_off)?;
     if n == 0 {
         return Ok(());
     }
@@ -182,9 +189,7 @@ pub(crate) fn rnn_bwd(
     dhs: &CudaBuf,
     dh_off: usize,
 ) -> Result<()> {
-    let n = block("rnn_bwd", d, 1)?;
-    span("rnn_bwd gates", gates.len(), g_off, n)?;
-    span("rnn_bwd dh", dhs.len(), dh_off, n)?;
+    let n = check_cells::rnn_bwd(d, gates.len(), g_off, dhs.len(), dh_off)?;
     if n == 0 {
         return Ok(());
     }
