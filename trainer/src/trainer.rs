@@ -2,9 +2,12 @@
 //! `IXMyCaffeCustomTrainerRNN`. Truncated BPTT with the hidden state carried across the
 //! consecutive windows of a stream and reset where the gym says a lane starts a new source.
 
+mod cursor;
+mod evaluate;
 mod history;
 mod rollback;
 mod snapshot;
+mod step;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,16 +15,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
-use rnngym_gyms::{Codec, Gym, GymError, Shape, Split, Step};
-use rnngym_kernels::{hash, Backend, KernelError};
+use rnngym_gyms::{Codec, Gym, GymError};
+use rnngym_kernels::{Backend, KernelError};
 
 use crate::budget;
 use crate::checkpoint::CheckpointError;
 use crate::config::Config;
 use crate::generate::Generator;
 use crate::model::{Model, Workspace};
-use crate::observer::{Observer, Update, ValMetrics};
-use crate::optim::{clip, schedule, Optimizer};
+use crate::observer::{Observer, Update};
+use crate::optim::{schedule, Optimizer};
 use crate::sample::SampleOptions;
 use crate::state;
 
@@ -63,8 +66,6 @@ impl From<CheckpointError> for TrainerError {
     }
 }
 
-/// Salt that separates the dropout stream from the other uses of `train.seed`.
-const DROPOUT_SALT: u64 = 0xD80F_0A7E;
 /// Seed of every validation pass: the same windows each time, so losses compare.
 const VAL_SEED: u64 = 0x5EED_0F7A;
 
@@ -334,57 +335,6 @@ impl<B: Backend> Trainer<B> {
         Ok(loss)
     }
 
-    /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
-    /// and returns the mean loss. Does not change the model or the training cursor.
-    pub fn test(&mut self, windows: u64) -> Result<ValMetrics, TrainerError> {
-        if !self.has_val {
-            return Err(TrainerError::Config(
-                "no validation split: gym.val_fraction is 0".to_string(),
-            ));
-        }
-        let (t, b) = (self.cfg.train.seq_len, self.cfg.train.batch);
-        if self.val_ws.is_none() {
-            self.val_ws = Some(self.model.workspace(&self.be, t, b)?);
-        }
-        let ws = self.val_ws.as_mut().expect("created above");
-        ws.reset_state();
-        let was_live = self.episode_live;
-        self.gym
-            .reset(Split::Val, VAL_SEED, Shape { batch: b, seq: t })?;
-        self.episode_live = false; // the gym left the training stream; replayed below
-        let (mut sum, mut count) = (0.0f64, 0u64);
-        loop {
-            let step = self.gym.step()?;
-            check_step(&step, b, t)?;
-            let loss = self.model.forward(
-                &self.be,
-                ws,
-                &step.inputs,
-                Some(&step.targets),
-                &step.reset,
-                None,
-            )?;
-            sum += loss.unwrap_or(f64::NAN);
-            count += 1;
-            if step.episode_done || (windows > 0 && count >= windows) {
-                break;
-            }
-        }
-        if was_live {
-            self.replay_train_cursor(self.episode_steps)?;
-        }
-        let loss = sum / count as f64;
-        let is_best = loss.is_finite() && self.best_val.is_none_or(|b| loss < b);
-        Ok(ValMetrics {
-            iteration: self.iteration,
-            loss,
-            bits_per_token: loss / std::f64::consts::LN_2,
-            windows: count,
-            tokens: count * (b * t) as u64,
-            is_best,
-        })
-    }
-
     /// Generates `n` tokens after feeding `prime` (which must be non-empty), calling
     /// `on_token` with each as it is produced.
     pub fn run(
@@ -420,138 +370,11 @@ impl<B: Backend> Trainer<B> {
         self.observers.iter_mut().for_each(|o| o.on_sample(&s));
         Ok(())
     }
-
-    /// Validates on the configured number of windows; saves `best` on improvement.
-    fn validate(&mut self) -> Result<ValMetrics, TrainerError> {
-        let v = self.test(self.cfg.train.val_windows)?;
-        self.last_val = Some(v.loss);
-        if v.is_best {
-            self.best_val = Some(v.loss);
-            if self.cfg.checkpoint.keep_best {
-                self.save("best")?;
-            }
-        }
-        self.observers.iter_mut().for_each(|o| o.on_validation(&v));
-        Ok(v)
-    }
-
-    /// One forward / backward / clip / update. `Ok(Err(what))` when the loss or the gradient
-    /// diverged (then nothing was updated); a held-back checkpoint is written once this step
-    /// shows the state it holds to be sane.
-    fn train_step(&mut self, step: &Step, lr: f32) -> Result<Result<f64, String>, TrainerError> {
-        let seed = hash::mix64(self.cfg.train.seed ^ DROPOUT_SALT, self.iteration);
-        let loss = self
-            .model
-            .forward(
-                &self.be,
-                &mut self.ws,
-                &step.inputs,
-                Some(&step.targets),
-                &step.reset,
-                Some(seed),
-            )?
-            .unwrap_or(f64::NAN);
-        let bound = self.cfg.train.divergence_factor * (self.model.dims.vocab as f64).ln();
-        if !loss.is_finite() {
-            return Ok(Err(format!("the loss became {loss}")));
-        }
-        if bound > 0.0 && loss > bound {
-            return Ok(Err(format!(
-                "the loss reached {loss:.3e} nats, over train.divergence_factor × ln V = {bound:.1}"
-            )));
-        }
-        self.model.backward(&self.be, &mut self.ws)?;
-        let n = self.model.total;
-        let norm =
-            clip::clip_global_norm(&self.be, &mut self.model.grads, n, self.cfg.train.grad_clip)?;
-        if !norm.is_finite() {
-            return Ok(Err(format!("the gradient norm became {norm}")));
-        }
-        if let Some(snap) = self.pending.take() {
-            self.write_snapshot("latest", snap)?;
-        }
-        self.last_grad_norm = norm;
-        let m = &mut self.model;
-        self.opt
-            .step(&self.be, &self.cfg.train, &mut m.params, &m.grads, lr)?;
-        Ok(Ok(loss))
-    }
-
-    /// The next training window, starting a new episode when the last one ended.
-    fn next_train_step(&mut self) -> Result<Step, TrainerError> {
-        if !self.episode_live {
-            self.reset_train_episode()?;
-        }
-        let step = self.gym.step()?;
-        check_step(&step, self.cfg.train.batch, self.cfg.train.seq_len)?;
-        self.episode_steps += 1;
-        if step.episode_done {
-            self.episode_live = false;
-            self.episode += 1;
-        }
-        Ok(step)
-    }
-
-    fn reset_train_episode(&mut self) -> Result<(), TrainerError> {
-        let shape = Shape {
-            batch: self.cfg.train.batch,
-            seq: self.cfg.train.seq_len,
-        };
-        let seed = hash::mix64(self.cfg.train.seed, self.episode);
-        self.gym.reset(Split::Train, seed, shape)?;
-        self.episode_live = true;
-        self.episode_steps = 0;
-        Ok(())
-    }
-
-    /// Puts the gym back where training left it: reset the episode and replay `steps` windows
-    /// (gyms are deterministic under a seed, which `check_gym` verifies).
-    fn replay_train_cursor(&mut self, steps: u64) -> Result<(), TrainerError> {
-        self.reset_train_episode()?;
-        for _ in 0..steps {
-            let s = self.gym.step()?;
-            if s.episode_done {
-                self.episode_live = false;
-            }
-        }
-        self.episode_steps = steps;
-        Ok(())
-    }
-
-    /// Fails early, with the gym's message, when a split cannot serve one window.
-    fn check_splits(&mut self) -> Result<(), TrainerError> {
-        let shape = Shape {
-            batch: self.cfg.train.batch,
-            seq: self.cfg.train.seq_len,
-        };
-        self.gym.reset(Split::Train, 0, shape)?;
-        if self.has_val {
-            self.gym.reset(Split::Val, VAL_SEED, shape)?;
-        }
-        self.episode_live = false;
-        Ok(())
-    }
 }
 
 /// Whether a periodic action with period `n` (0 = never) is due at iteration `it`.
 fn every(n: u64, it: u64) -> bool {
     n > 0 && it.is_multiple_of(n)
-}
-
-/// Checks a gym's window against the shape it was asked for.
-fn check_step(step: &Step, b: usize, t: usize) -> Result<(), TrainerError> {
-    if step.inputs.len() != b * t || step.targets.len() != b * t || step.reset.len() != b {
-        return Err(GymError::Contract(format!(
-            "step returned {} inputs, {} targets, {} reset flags; expected {} , {} and {b}",
-            step.inputs.len(),
-            step.targets.len(),
-            step.reset.len(),
-            b * t,
-            b * t
-        ))
-        .into());
-    }
-    Ok(())
 }
 
 /// Whether `a` and `b` name the same existing file.

@@ -1,0 +1,70 @@
+//! `[model]`: the cell type and the network's shape.
+
+use serde::{Deserialize, Serialize};
+
+use super::DeviceChoice;
+
+/// The recurrent cell type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CellKind {
+    /// Long short-term memory (PyTorch nn.LSTM semantics).
+    #[default]
+    Lstm,
+    /// Gated recurrent unit (PyTorch nn.GRU semantics).
+    Gru,
+    /// Elman RNN with tanh.
+    Rnn,
+}
+
+/// `[model]`: the network's shape.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Cell type: "lstm", "gru" or "rnn".
+    pub cell: CellKind,
+    /// H: hidden width of every layer.
+    pub hidden: usize,
+    /// L: number of stacked layers.
+    pub layers: usize,
+    /// Embedding width; None means the same as `hidden`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed: Option<usize>,
+    /// Dropout probability between layers (0 disables).
+    pub dropout: f64,
+    /// "auto", "cpu", "cuda" or "cuda:N".
+    pub device: String,
+    /// Uniform init half-width; 0 means PyTorch's default 1/sqrt(H).
+    pub init_scale: f64,
+    /// LSTM forget-gate bias at init; unset keeps PyTorch's uniform draw, which trained
+    /// better on tinyshakespeare than a bias of 1 (README, "Quality").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forget_bias: Option<f64>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            cell: CellKind::Lstm,
+            hidden: 128,
+            layers: 2,
+            embed: None,
+            dropout: 0.0,
+            device: "auto".to_string(),
+            init_scale: 0.0,
+            forget_bias: None,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// The embedding width actually used.
+    pub fn embed_dim(&self) -> usize {
+        self.embed.unwrap_or(self.hidden)
+    }
+
+    /// The parsed device; an invalid string (which `validate` rejects) reads as Auto.
+    pub fn device_kind(&self) -> DeviceChoice {
+        DeviceChoice::parse(&self.device).unwrap_or(DeviceChoice::Auto)
+    }
+}

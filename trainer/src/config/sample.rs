@@ -1,0 +1,52 @@
+//! `[sample]`: generation settings, with their defaults.
+
+use rnngym_gyms::UnknownPolicy;
+use serde::{Deserialize, Serialize};
+
+/// `[sample]`: generation settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SampleConfig {
+    /// Tokens to generate.
+    pub length: usize,
+    /// Softmax temperature (> 0).
+    pub temperature: f64,
+    /// Keep only the k most likely tokens (0 = off).
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches p (1 = off).
+    pub top_p: f64,
+    /// Text fed to the model before generation starts.
+    pub prime: String,
+    /// Sampling seed; None draws one from the OS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// What to do with priming characters outside the vocabulary: "error" or "skip".
+    pub unknown: UnknownPolicy,
+    /// Always pick the most likely token.
+    pub argmax: bool,
+    /// Tokens of each sample generated during training (`train.sample_every`).
+    pub train_length: usize,
+    /// Softmax temperature of the samples generated during training (> 0).
+    pub train_temperature: f64,
+    /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
+    /// it (0 disables; `train.sample_every` applies to text gyms only).
+    pub train_seconds: f64,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        SampleConfig {
+            length: 500,
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            prime: String::new(),
+            seed: None,
+            unknown: UnknownPolicy::Error,
+            argmax: false,
+            train_length: 200,
+            train_temperature: 0.8,
+            train_seconds: 1.0,
+        }
+    }
+}
