@@ -27,65 +27,33 @@ pub(crate) struct Packed {
 impl Packed {
     /// Packs `Wᵀ` for `W` stored `[n, k]` row-major (the `x · Wᵀ` of a forward step).
     pub(crate) fn from_transposed(w: &[f32], n: usize, k: usize) -> Packed {
-        Self::strided(w, n, k, true, k, 1.0)
+        assert_eq!(w.len(), n * k, "packed: W must be [n, k]");
+        // Read each stored row once, contiguously, and scatter it into its panel column (the
+        // panel, `k · 64` bytes, stays in L1).
+        Self::fill(n, k, |j, c, panel| {
+            for (dst, &x) in panel.chunks_exact_mut(NR).zip(&w[(j * NR + c) * k..][..k]) {
+                dst[c] = x;
+            }
+        })
     }
 
     /// Packs `W` stored `[k, n]` row-major (the `dY · W` of a backward step).
     pub(crate) fn from_rows(w: &[f32], k: usize, n: usize) -> Packed {
-        Self::strided(w, n, k, false, n, 1.0)
-    }
-
-    /// Packs `scale · op(W)` (`[k, n]`) for `W` stored with row stride `ld`, transposed
-    /// (`[n, k]` as stored) when `trans`.
-    pub(crate) fn strided(
-        w: &[f32],
-        n: usize,
-        k: usize,
-        trans: bool,
-        ld: usize,
-        scale: f32,
-    ) -> Packed {
-        let (rows, cols) = if trans { (n, k) } else { (k, n) };
-        assert!(
-            rows == 0 || cols == 0 || (ld >= cols && w.len() >= (rows - 1) * ld + cols),
-            "packed: W too short"
-        );
-        if !trans {
-            return Self::pack(n, k, |row, col| scale * w[row * ld + col]);
-        }
-        // Stored `[n, k]`: read each stored row once, contiguously, and scatter it into its
-        // panel column (the panel, `k · 64` bytes, stays in L1).
-        let mut data = vec![0.0; n.div_ceil(NR) * k * NR];
-        if k == 0 {
-            return Packed { k, n, data };
-        }
-        for (j, panel) in data.chunks_exact_mut(k * NR).enumerate() {
-            for c in 0..(n - j * NR).min(NR) {
-                let src = &w[(j * NR + c) * ld..][..k];
-                for (dst, &x) in panel.chunks_exact_mut(NR).zip(src) {
-                    dst[c] = scale * x;
-                }
+        assert_eq!(w.len(), k * n, "packed: W must be [k, n]");
+        Self::fill(n, k, |j, c, panel| {
+            for (dst, row) in panel.chunks_exact_mut(NR).zip(w.chunks_exact(n)) {
+                dst[c] = row[j * NR + c];
             }
-        }
-        Packed { k, n, data }
+        })
     }
 
-    /// Panel layout from an accessor `at(row < k, col < n)` of the logical `[k, n]` matrix.
-    fn pack(n: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Packed {
-        if k == 0 {
-            return Packed {
-                k,
-                n,
-                data: Vec::new(),
-            };
-        }
-        let panels = n.div_ceil(NR);
-        let mut data = vec![0.0; panels * k * NR];
-        for (j, panel) in data.chunks_exact_mut(k * NR).enumerate() {
-            let cols = (n - j * NR).min(NR);
-            for (row, dst) in panel.chunks_exact_mut(NR).enumerate() {
-                for (i, d) in dst[..cols].iter_mut().enumerate() {
-                    *d = at(row, j * NR + i);
+    /// Zero-padded panels, column `c` of panel `j` written by `column(j, c, panel)`.
+    fn fill(n: usize, k: usize, column: impl Fn(usize, usize, &mut [f32])) -> Packed {
+        let mut data = vec![0.0; n.div_ceil(NR) * k * NR];
+        if k > 0 {
+            for (j, panel) in data.chunks_exact_mut(k * NR).enumerate() {
+                for c in 0..(n - j * NR).min(NR) {
+                    column(j, c, panel);
                 }
             }
         }
