@@ -11,7 +11,6 @@ use rnngym_kernels::Backend;
 
 use super::snapshot::Snapshot;
 use super::{Trainer, TrainerError};
-use crate::checkpoint;
 use crate::state;
 
 /// The good states kept for rollbacks.
@@ -135,9 +134,7 @@ impl<B: Backend> Trainer<B> {
             std::fs::hard_link(&latest, path).is_ok()
         };
         if !linked {
-            let meta = serde_json::to_value(&snap.meta)
-                .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
-            checkpoint::save(path, &meta, &snap.views())?;
+            snap.write(path)?;
         }
         Ok(())
     }

@@ -29,6 +29,13 @@ impl Snapshot {
             .map(|(name, _)| name.as_str())
     }
 
+    /// Writes this state to `path` as a checkpoint (atomically: temp file + rename).
+    pub fn write(&self, path: &Path) -> Result<(), TrainerError> {
+        let meta = serde_json::to_value(&self.meta)
+            .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
+        Ok(checkpoint::save(path, &meta, &self.views())?)
+    }
+
     /// The tensors as `checkpoint::save` takes them.
     pub fn views(&self) -> Vec<(&str, &[usize], &[f32])> {
         self.tensors
@@ -102,13 +109,11 @@ impl<B: Backend> Trainer<B> {
             ))
         })?;
         let path = dir.join(format!("{kind}.safetensors"));
-        let meta = serde_json::to_value(&snap.meta)
-            .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
         if kind == "latest" {
             // Before the file is replaced: the state it holds may move to the rollback folder.
             self.make_room(snap.meta.iteration)?;
         }
-        checkpoint::save(&path, &meta, &snap.views())?;
+        snap.write(&path)?;
         self.observers
             .iter_mut()
             .for_each(|o| o.on_checkpoint(&path, kind));
