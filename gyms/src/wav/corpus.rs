@@ -133,6 +133,8 @@ pub(crate) fn load_corpus(
         match decode_file(f, channel, codec) {
             Ok(mono) => {
                 let start = writer.len();
+                // Spill before the heap outgrows the budget, not after doubling past it.
+                writer.reserve(mono.len())?;
                 let (code, same) = push_tokens(&mono, codec, &mut writer)?;
                 drop(mono);
                 clips.push(Clip {
