@@ -78,6 +78,24 @@ impl TokenStore {
         }
     }
 
+    /// One batch of training windows: for each start `s`, inputs `s..s + seq` and targets
+    /// shifted by one (`s + 1..s + seq + 1`), lane after lane; the read is recorded.
+    pub(crate) fn windows(
+        &self,
+        starts: impl ExactSizeIterator<Item = usize>,
+        seq: usize,
+    ) -> (Vec<u32>, Vec<u32>) {
+        let lanes = starts.len();
+        let mut inputs = Vec::with_capacity(lanes * seq);
+        let mut targets = Vec::with_capacity(lanes * seq);
+        for start in starts {
+            self.extend(start..start + seq, &mut inputs);
+            self.extend(start + 1..start + seq + 1, &mut targets);
+        }
+        self.note_read(lanes * (seq + 1));
+        (inputs, targets)
+    }
+
     /// Records that `tokens` tokens were read; a mapped store periodically drops its pages
     /// from this process (they stay in the page cache and fault back in when read again).
     pub(crate) fn note_read(&self, tokens: usize) {

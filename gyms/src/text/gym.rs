@@ -198,14 +198,9 @@ impl Gym for TextGym {
             Split::Train => 0,
             Split::Val => self.n_train,
         };
-        let mut inputs = Vec::with_capacity(batch * seq);
-        let mut targets = Vec::with_capacity(batch * seq);
-        for b in 0..batch {
-            let start = base + ep.offset + b * ep.windows * seq + w * seq;
-            self.tokens.extend(start..start + seq, &mut inputs);
-            self.tokens.extend(start + 1..start + seq + 1, &mut targets);
-        }
-        self.tokens.note_read(batch * (seq + 1));
+        let (offset, windows) = (ep.offset, ep.windows);
+        let starts = (0..batch).map(|b| base + offset + b * windows * seq + w * seq);
+        let (inputs, targets) = self.tokens.windows(starts, seq);
         ep.next += 1;
         let episode_done = ep.next == ep.windows;
         if episode_done {

@@ -369,14 +369,9 @@ impl Gym for WavGym {
             Split::Train => self.train[seg.stream].range.start,
             Split::Val => self.val[seg.stream].range.start,
         };
-        let mut inputs = Vec::with_capacity(batch * seq);
-        let mut targets = Vec::with_capacity(batch * seq);
-        for b in 0..batch {
-            let start = base + seg.offset + b * seg.windows * seq + ep.w * seq;
-            self.tokens.extend(start..start + seq, &mut inputs);
-            self.tokens.extend(start + 1..start + seq + 1, &mut targets);
-        }
-        self.tokens.note_read(batch * (seq + 1));
+        let w = ep.w;
+        let starts = (0..batch).map(|b| base + seg.offset + b * seg.windows * seq + w * seq);
+        let (inputs, targets) = self.tokens.windows(starts, seq);
         let first = ep.w == 0;
         ep.w += 1;
         if ep.w == seg.windows {
