@@ -6,9 +6,11 @@
 //! the corpus is streamed twice and its token cache written once) within the small run's plus
 //! 60 s per GiB, stated for a loaded 2-core machine.
 
+mod common;
+use common::*;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
@@ -105,33 +107,12 @@ dir = "{}"
     let cfg = dir.join("c.toml");
     std::fs::write(&cfg, config).unwrap();
     let start = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_rnngym"))
-        .args(["train", "--config"])
-        .arg(&cfg)
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap();
+    let log = train_logged(&cfg, &run);
     let wall = start.elapsed();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    let after = |key: &str| -> f64 {
-        let line = log.lines().find(|l| l.contains(key)).unwrap_or_else(|| {
-            panic!("no '{key}' in the log:\n{log}");
-        });
-        let rest = &line[line.find(key).unwrap() + key.len()..];
-        let num: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_digit() || *c == '.')
-            .collect();
-        num.parse()
-            .unwrap_or_else(|_| panic!("bad number after '{key}': {line}"))
-    };
-    assert!(run.join("latest.safetensors").is_file(), "{log}");
     RunReport {
         wall,
-        gym_ready_s: after("ready in"),
-        peak_rss_mb: after("peak RSS"),
+        gym_ready_s: logged_number(&log, "ready in"),
+        peak_rss_mb: logged_number(&log, "peak RSS"),
     }
 }
 
@@ -141,10 +122,7 @@ fn large_corpus_trains_in_bounded_memory_and_time() {
         eprintln!("no /proc: peak RSS cannot be measured on this platform; skipping");
         return;
     }
-    let mib: usize = std::env::var("RNNGYM_LARGE_CORPUS_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1024);
+    let mib = env_usize("RNNGYM_LARGE_CORPUS_MB", 1024);
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small.txt");
     let large = dir.path().join("large.txt");

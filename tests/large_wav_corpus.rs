@@ -9,9 +9,11 @@
 //! depend on the corpus size (one file's decode buffers, a few times the file's size, and up
 //! to 32 MB of mapped codes between page releases), and far below the corpus.
 
+mod common;
+use common::*;
+
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
 const MIB: usize = 1 << 20;
 const MARGIN_MB: f64 = 64.0;
@@ -87,28 +89,8 @@ dir = "{}"
     );
     let cfg = dir.join(format!("{name}.toml"));
     std::fs::write(&cfg, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rnngym"))
-        .args(["train", "--config"])
-        .arg(&cfg)
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    assert!(run.join("latest.safetensors").is_file(), "{log}");
-    let key = "peak RSS";
-    let line = log
-        .lines()
-        .find(|l| l.contains(key))
-        .unwrap_or_else(|| panic!("no '{key}' in the log:\n{log}"));
-    let rest = &line[line.find(key).unwrap() + key.len()..];
-    let num: String = rest
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    num.parse()
-        .unwrap_or_else(|_| panic!("bad number after '{key}': {line}"))
+    let log = train_logged(&cfg, &run);
+    logged_number(&log, "peak RSS")
 }
 
 #[test]
@@ -117,19 +99,13 @@ fn large_wav_corpus_trains_in_bounded_memory() {
         eprintln!("no /proc: peak RSS cannot be measured on this platform; skipping");
         return;
     }
-    let mib: usize = std::env::var("RNNGYM_LARGE_WAV_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(256);
+    let mib = env_usize("RNNGYM_LARGE_WAV_MB", 256);
     let dir = tempfile::tempdir().unwrap();
     let (small, large) = (dir.path().join("small"), dir.path().join("large"));
     std::fs::create_dir_all(&small).unwrap();
     std::fs::create_dir_all(&large).unwrap();
     write_wav(&small.join("a.wav"), MIB, 0);
-    let file_mib: usize = std::env::var("RNNGYM_LARGE_WAV_FILE_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2);
+    let file_mib = env_usize("RNNGYM_LARGE_WAV_FILE_MB", 2);
     let files = mib.div_ceil(file_mib);
     for k in 0..files {
         write_wav(&large.join(format!("{k:04}.wav")), file_mib * MIB, k as u32);

@@ -79,3 +79,42 @@ impl Fixture {
         self.ok(&["train", "--config", "c.toml"])
     }
 }
+
+/// Runs `rnngym train --config cfg` with info logging, asserts that it succeeded and wrote
+/// `run/latest.safetensors`, and returns its log (stderr).
+pub fn train_logged(cfg: &Path, run: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_rnngym"))
+        .args(["train", "--config"])
+        .arg(cfg)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(run.join("latest.safetensors").is_file(), "{log}");
+    log
+}
+
+/// The number right after `key` on the first line of `log` that contains it.
+pub fn logged_number(log: &str, key: &str) -> f64 {
+    let line = log
+        .lines()
+        .find(|l| l.contains(key))
+        .unwrap_or_else(|| panic!("no '{key}' in the log:\n{log}"));
+    let rest = &line[line.find(key).unwrap() + key.len()..];
+    let num: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    num.parse()
+        .unwrap_or_else(|_| panic!("bad number after '{key}': {line}"))
+}
+
+/// The environment variable `name` as a number, else `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
