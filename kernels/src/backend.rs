@@ -6,6 +6,7 @@
 //! (`[T, B, G]`, `[T + 1, B, H]`) without copies or allocations inside the time loop.
 
 use crate::recurrence::{LayerState, Recurrence};
+use crate::sample::SampleOptions;
 use crate::KernelError;
 
 /// Result type of every backend operation.
@@ -386,6 +387,35 @@ pub trait Backend: Send + Sync + 'static {
         d_logits: Option<&mut Self::Buf>,
         grad_scale: f32,
     ) -> Result<f64>;
+
+    // ---- generation ----
+    /// Picks one token per row of `logits` (`[rows, cols]`, tight, at `off`) into `out`, row
+    /// `r` drawing with `uniforms[r]` in `[0, 1)` (see [`sample::pick`](crate::sample::pick),
+    /// the spec). Only the chosen tokens come back to the host. The default reads the logits
+    /// and runs the spec.
+    #[allow(clippy::too_many_arguments)]
+    fn sample_rows(
+        &self,
+        logits: &Self::Buf,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        opts: &SampleOptions,
+        uniforms: &[f64],
+        out: &mut [u32],
+    ) -> Result<()> {
+        crate::sample::check_rows(self.len(logits), off, rows, cols, uniforms, out)?;
+        if cols == 0 {
+            out.fill(0);
+            return Ok(());
+        }
+        let mut host = vec![0f32; rows * cols];
+        self.read(logits, off, &mut host)?;
+        for ((row, &u), o) in host.chunks_exact(cols).zip(uniforms).zip(out) {
+            *o = crate::sample::pick_local(row, opts, u);
+        }
+        Ok(())
+    }
 
     // ---- regularisation ----
     /// Inverted dropout: fills `mask[..n]` with `0` or `1/(1-p)` from a counter-based hash of

@@ -8,11 +8,13 @@ pub mod cpu;
 pub mod cuda;
 pub mod hash;
 pub mod recurrence;
+pub mod sample;
 
 pub use backend::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
 pub use recurrence::{Cell, LayerState, Recurrence};
+pub use sample::SampleOptions;
 
 /// Errors from numeric backends.
 #[derive(Debug, thiserror::Error)]

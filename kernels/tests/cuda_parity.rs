@@ -17,7 +17,7 @@ use common::*;
 use rnngym_kernels::cuda::CudaBackend;
 use rnngym_kernels::{
     AdamStep, Backend, Cell, CellDims, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
-    RmsPropStep,
+    RmsPropStep, SampleOptions,
 };
 
 /// Named outputs of one test body, widened to f64.
@@ -333,6 +333,77 @@ parity!(optimizer_steps_match, 1e-6, 1e-7, |be| {
         ("rmsprop sq", down(be, &sq)),
     ]
 });
+
+/// Tokens from `sample_rows` for a grid of options over random rows (ties, NaN and infinite
+/// logits among them), several row counts and widths, with fixed uniforms.
+fn sampled_tokens<B: Backend>(be: &B) -> Vec<(String, u32)> {
+    use rand::Rng;
+    let mut r = rng(23);
+    let mut out = Vec::new();
+    for &(rows, cols) in &[(1usize, 65usize), (40, 5), (64, 65), (16, 300), (4, 3000)] {
+        let mut x = rand_vec(&mut r, 3 + rows * cols, 3.0);
+        for k in 0..rows {
+            x[3 + k * cols] = x[3 + k * cols + cols / 2]; // a tie in every row
+        }
+        x[3 + cols / 3] = f32::NAN;
+        x[3 + (rows - 1) * cols + 1] = f32::INFINITY;
+        let buf = up(be, &x);
+        let uniforms: Vec<f64> = (0..rows).map(|_| r.random()).collect();
+        for temperature in [0.5f32, 1.0, 2.0] {
+            for (top_k, top_p) in [
+                (0, 1.0f32),
+                (1, 1.0),
+                (5, 1.0),
+                (0, 0.9),
+                (10, 0.5),
+                (0, 0.0),
+            ] {
+                for argmax in [false, true] {
+                    let o = SampleOptions {
+                        temperature,
+                        top_k,
+                        top_p,
+                        argmax,
+                    };
+                    let mut tokens = vec![0u32; rows];
+                    be.sample_rows(&buf, 3, rows, cols, &o, &uniforms, &mut tokens)
+                        .unwrap();
+                    for (row, t) in tokens.into_iter().enumerate() {
+                        out.push((format!("{rows}x{cols} row {row} {o:?}"), t));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Stated tolerance: every argmax pick is identical; drawn picks may differ only where the
+/// draw lands within rounding of a boundary between two tokens (CUDA's `expf` is within 2 ulp
+/// of the host's, and its sums run in another order), so at most 0.5% of them.
+#[test]
+fn sample_rows_match() {
+    let want = sampled_tokens(&CpuBackend::new(1));
+    let Some(cuda) = gpu("sample_rows_match") else {
+        return;
+    };
+    let got = sampled_tokens(&cuda);
+    assert_eq!(got.len(), want.len());
+    let mut drawn_mismatches = Vec::new();
+    for ((what, g), (_, w)) in got.iter().zip(&want) {
+        if g != w {
+            assert!(!what.contains("argmax: true"), "{what}: cuda {g}, cpu {w}");
+            drawn_mismatches.push(format!("{what}: cuda {g}, cpu {w}"));
+        }
+    }
+    assert!(
+        drawn_mismatches.len() * 200 <= want.len(),
+        "{} of {} picks differ:\n{}",
+        drawn_mismatches.len(),
+        want.len(),
+        drawn_mismatches.join("\n")
+    );
+}
 
 #[test]
 fn bad_operands_are_shape_errors_on_the_gpu() {

@@ -5,7 +5,7 @@ use rand::Rng;
 use rnngym_kernels::Backend;
 
 use crate::model::{Model, Workspace};
-use crate::sample::{pick_token, SampleOptions};
+use crate::sample::{draw, SampleOptions};
 
 /// Largest `V · G` for which the generator keeps a layer-0 input table (64 MB of f32): above
 /// it the table costs more memory than the GEMV it saves is worth.
@@ -17,8 +17,8 @@ pub struct Generator<'m, B: Backend> {
     ws: Workspace<B>,
     /// `[V, G]` layer-0 input projections ([`Model::input_table`]), when small enough.
     table: Option<B::Buf>,
+    /// Host copy of the logits, filled only when asked for ([`Generator::logits`]).
     logits: Vec<f32>,
-    scratch: Vec<(f32, u32)>,
     primed: bool,
 }
 
@@ -36,7 +36,6 @@ impl<'m, B: Backend> Generator<'m, B> {
             ws: model.workspace(be, 1, 1)?,
             table,
             logits: vec![0.0; model.dims.vocab],
-            scratch: Vec::with_capacity(model.dims.vocab),
             primed: false,
         })
     }
@@ -45,7 +44,6 @@ impl<'m, B: Backend> Generator<'m, B> {
     pub fn feed(&mut self, be: &B, token: u32) -> rnngym_kernels::Result<()> {
         self.model
             .step_token(be, &mut self.ws, token, self.table.as_ref())?;
-        self.ws.read_logits(be, 0, &mut self.logits)?;
         self.primed = true;
         Ok(())
     }
@@ -60,20 +58,24 @@ impl<'m, B: Backend> Generator<'m, B> {
         self.primed
     }
 
-    /// The logits of the next token (`[V]`), valid after a `feed`.
-    pub fn logits(&self) -> &[f32] {
-        &self.logits
+    /// The logits of the next token (`[V]`), valid after a `feed`, copied from the backend.
+    pub fn logits(&mut self, be: &B) -> rnngym_kernels::Result<&[f32]> {
+        self.ws.read_logits(be, 0, &mut self.logits)?;
+        Ok(&self.logits)
     }
 
-    /// Picks the next token from the current logits and feeds it back.
+    /// Picks the next token from the current logits on the backend (only the token comes
+    /// back to the host) and feeds it back.
     pub fn next(
         &mut self,
         be: &B,
         opts: &SampleOptions,
         rng: &mut impl Rng,
     ) -> rnngym_kernels::Result<u32> {
-        let tok = pick_token(&self.logits, opts, rng, &mut self.scratch);
-        self.feed(be, tok)?;
-        Ok(tok)
+        let mut tok = [0u32];
+        let v = self.model.dims.vocab;
+        be.sample_rows(&self.ws.logits, 0, 1, v, opts, &[draw(opts, rng)], &mut tok)?;
+        self.feed(be, tok[0])?;
+        Ok(tok[0])
     }
 }

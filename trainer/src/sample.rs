@@ -1,31 +1,16 @@
-//! Host-side token choice from logits: argmax, temperature, top-k and top-p (nucleus) sampling.
-//! The model's stateful O(1)-per-token generation loop calls [`pick_token`] once per step.
-
-use std::cmp::Ordering;
+//! Token choice from logits: the options from `[sample]` and the host-side [`pick_token`]
+//! (the spec, [`rnngym_kernels::sample::pick`], with its uniform drawn from an RNG). The
+//! generator samples on the backend instead ([`Backend::sample_rows`]), so a GPU copies back
+//! only the chosen token; both draw the same uniforms, so seeded output is the same.
+//!
+//! [`Backend::sample_rows`]: rnngym_kernels::Backend::sample_rows
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+pub use rnngym_kernels::sample::SampleOptions;
+
 use crate::config::SampleConfig;
-
-/// How to turn one step's logits into a token.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SampleOptions {
-    /// Softmax temperature; lower is greedier (> 0).
-    pub temperature: f32,
-    /// Keep only the k most likely tokens (0 = off).
-    pub top_k: usize,
-    /// Keep the smallest most-likely set whose probability reaches p (1 = off).
-    pub top_p: f32,
-    /// Always pick the most likely token, ignoring the other fields.
-    pub argmax: bool,
-}
-
-impl Default for SampleOptions {
-    fn default() -> Self {
-        SampleOptions::from(&SampleConfig::default())
-    }
-}
 
 impl From<&SampleConfig> for SampleOptions {
     fn from(c: &SampleConfig) -> Self {
@@ -53,32 +38,14 @@ pub fn seeded_rng(seed: Option<u64>) -> StdRng {
     }
 }
 
-/// NaN logits (a diverged model) must not panic or win; +inf is clamped so it still wins.
-fn sanitize(x: f32) -> f32 {
-    if x.is_nan() {
-        f32::NEG_INFINITY
+/// The uniform draw of one pick: taken from `rng` only when the options draw at all, so the
+/// RNG stream is the same whichever backend picks.
+pub fn draw(opts: &SampleOptions, rng: &mut impl Rng) -> f64 {
+    if opts.draws() {
+        rng.random::<f64>()
     } else {
-        x.min(f32::MAX)
+        0.0
     }
-}
-
-/// Index of the largest logit, lowest index on ties; 0 when none is a number.
-fn argmax(logits: &[f32]) -> u32 {
-    let mut best = 0usize;
-    let mut best_v = f32::NEG_INFINITY;
-    for (i, &x) in logits.iter().enumerate() {
-        let x = sanitize(x);
-        if x > best_v {
-            best = i;
-            best_v = x;
-        }
-    }
-    best as u32
-}
-
-/// Descending probability, then ascending index, so filtering is deterministic on ties.
-fn by_prob_desc(a: &(f32, u32), b: &(f32, u32)) -> Ordering {
-    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
 }
 
 /// Picks the next token from `logits` ([V]) with one uniform draw from `rng`.
@@ -90,59 +57,7 @@ pub fn pick_token(
     rng: &mut impl Rng,
     scratch: &mut Vec<(f32, u32)>,
 ) -> u32 {
-    let temperature = opts.temperature;
-    if opts.argmax || !(temperature.is_finite() && temperature > 0.0) {
-        return argmax(logits);
-    }
-    let max = logits
-        .iter()
-        .map(|&x| sanitize(x))
-        .fold(f32::NEG_INFINITY, f32::max);
-    if max == f32::NEG_INFINITY {
-        return argmax(logits);
-    }
-
-    // Unnormalized softmax; zero-probability tokens are dropped so they can never be drawn.
-    scratch.clear();
-    for (i, &x) in logits.iter().enumerate() {
-        let p = ((sanitize(x) - max) / temperature).exp();
-        if p > 0.0 {
-            scratch.push((p, i as u32));
-        }
-    }
-    // The max logit contributes exp(0) = 1, so scratch is never empty here.
-
-    if opts.top_k > 0 && opts.top_k < scratch.len() {
-        scratch.select_nth_unstable_by(opts.top_k - 1, by_prob_desc);
-        scratch.truncate(opts.top_k);
-    }
-    if opts.top_p < 1.0 {
-        scratch.sort_unstable_by(by_prob_desc);
-        let total: f64 = scratch.iter().map(|&(p, _)| f64::from(p)).sum();
-        let target = f64::from(opts.top_p.max(0.0)) * total;
-        let mut cum = 0.0;
-        let mut keep = scratch.len();
-        for (n, &(p, _)) in scratch.iter().enumerate() {
-            cum += f64::from(p);
-            if cum >= target {
-                keep = n + 1;
-                break;
-            }
-        }
-        scratch.truncate(keep.max(1));
-    }
-
-    let total: f64 = scratch.iter().map(|&(p, _)| f64::from(p)).sum();
-    let u = rng.random::<f64>() * total;
-    let mut cum = 0.0;
-    for &(p, i) in scratch.iter() {
-        cum += f64::from(p);
-        if u < cum {
-            return i;
-        }
-    }
-    // Rounding can leave u just above the running sum; the last kept token is the right answer.
-    scratch.last().map_or(0, |&(_, i)| i)
+    rnngym_kernels::sample::pick(logits, opts, draw(opts, rng), scratch)
 }
 
 #[cfg(test)]
@@ -274,7 +189,11 @@ mod tests {
         }
         let _ = seeded_rng(None).random::<u64>();
         let o = SampleOptions::from(&SampleConfig::default());
-        assert_eq!(o, SampleOptions::default());
+        assert_eq!(
+            o,
+            SampleOptions::default(),
+            "config and kernel defaults agree"
+        );
         assert_eq!(
             (o.temperature, o.top_k, o.top_p, o.argmax),
             (1.0, 0, 1.0, false)

@@ -4,7 +4,9 @@
 use super::check::{self, shape_err, span, split_src_dst};
 use super::{cells, gemm, memory, ops, window};
 use crate::check_cells;
-use crate::{AdamStep, Backend, CellDims, Gemm, LayerState, Recurrence, Result, RmsPropStep};
+use crate::{
+    AdamStep, Backend, CellDims, Gemm, LayerState, Recurrence, Result, RmsPropStep, SampleOptions,
+};
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
 #[derive(Clone, Debug)]
@@ -422,6 +424,29 @@ impl Backend for CpuBackend {
             d_logits.map(|d| d.as_mut_slice()),
             grad_scale,
         )
+    }
+
+    fn sample_rows(
+        &self,
+        logits: &Vec<f32>,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        opts: &SampleOptions,
+        uniforms: &[f64],
+        out: &mut [u32],
+    ) -> Result<()> {
+        crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)?;
+        if cols == 0 {
+            out.fill(0);
+            return Ok(());
+        }
+        // The logits are already on the host: pick straight from them, without the copy.
+        let rows_data = logits[off..off + rows * cols].chunks_exact(cols);
+        for ((row, &u), o) in rows_data.zip(uniforms).zip(out) {
+            *o = crate::sample::pick_local(row, opts, u);
+        }
+        Ok(())
     }
 
     fn dropout(

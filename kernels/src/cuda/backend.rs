@@ -7,7 +7,7 @@ use super::buffers::{CudaBuf, CudaIds};
 use super::check::{self, shape_err, span};
 use super::context::{dev_err, grid, launch, CudaBackend};
 use super::{blas, cells, ops};
-use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep, SampleOptions};
 
 impl CudaBackend {
     /// Device-to-device copy of `n` f32 from address `src` to `dst` on the stream.
@@ -337,6 +337,19 @@ impl Backend for CudaBackend {
         grad_scale: f32,
     ) -> Result<f64> {
         ops::softmax_xent(self, logits, rows, cols, targets, d_logits, grad_scale)
+    }
+
+    fn sample_rows(
+        &self,
+        logits: &CudaBuf,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        opts: &SampleOptions,
+        uniforms: &[f64],
+        out: &mut [u32],
+    ) -> Result<()> {
+        ops::sample_rows(self, logits, off, rows, cols, opts, uniforms, out)
     }
 
     fn dropout(

@@ -38,6 +38,7 @@ pub(crate) struct Kernels {
     pub adam_step: CudaFunction,
     pub rmsprop_step: CudaFunction,
     pub dropout: CudaFunction,
+    pub sample_rows: CudaFunction,
 }
 
 /// The CUDA backend: device buffers, cuBLAS GEMMs and fused NVRTC kernels on one stream.
@@ -158,6 +159,7 @@ impl CudaBackend {
             adam_step: take("adam_step")?,
             rmsprop_step: take("rmsprop_step")?,
             dropout: take("dropout_f32")?,
+            sample_rows: take("sample_rows")?,
         };
         let dev = ctx.name().unwrap_or_else(|_| "unknown device".into());
         Ok(CudaBackend {

@@ -50,6 +50,7 @@ pub const SOURCES: &[KernelSource] = &[
     source!("loss.cu", ["softmax_xent_rows"]),
     source!("optim.cu", ["adam_step", "rmsprop_step"]),
     source!("dropout.cu", ["dropout_f32"]),
+    source!("sample.cu", ["sample_rows"]),
 ];
 
 /// Architectures the NVRTC test compiles every source for (A100-class and H100-class).

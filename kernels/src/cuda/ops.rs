@@ -6,7 +6,8 @@ use cudarc::driver::LaunchConfig;
 use super::buffers::{CudaBuf, CudaIds};
 use super::check::{self, shape_err, span};
 use super::context::{dev_err, grid, launch, CudaBackend, THREADS};
-use crate::{AdamStep, Result, RmsPropStep};
+use crate::{AdamStep, Result, RmsPropStep, SampleOptions};
+use cudarc::driver::result as drv;
 
 /// Blocks of the first pass of `sum_squares` (one f64 partial each; a fixed count keeps the
 /// summation order, hence the result, deterministic for a given `n`).
@@ -244,6 +245,72 @@ pub(crate) fn softmax_xent(
             base
         )?;
         reduce_to_host(be, base, rows, base + (rows * 8) as u64)
+    })
+}
+
+/// See [`Backend::sample_rows`](crate::Backend::sample_rows): one block per row runs the
+/// spec's filters on the device; only the uniforms go up and the tokens come back.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sample_rows(
+    be: &CudaBackend,
+    logits: &CudaBuf,
+    off: usize,
+    rows: usize,
+    cols: usize,
+    opts: &SampleOptions,
+    uniforms: &[f64],
+    out: &mut [u32],
+) -> Result<()> {
+    crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)?;
+    if rows == 0 {
+        return Ok(());
+    }
+    if cols == 0 {
+        out.fill(0);
+        return Ok(());
+    }
+    if rows > i32::MAX as usize {
+        return shape_err(format!("sample_rows: {rows} rows exceed one launch"));
+    }
+    // One token per thread up to 1024 columns; wider rows loop.
+    let threads = cols.next_power_of_two().clamp(32, 1024) as u32;
+    let cfg = LaunchConfig {
+        grid_dim: (rows as u32, 1, 1),
+        block_dim: (threads, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let pl = logits.at(&be.stream, off);
+    let top_k = u32::try_from(opts.top_k).unwrap_or(u32::MAX);
+    let use_top_p = i32::from(opts.top_p < 1.0);
+    let top_p = f64::from(opts.top_p.max(0.0));
+    let argmax_only = i32::from(!opts.draws());
+    let temperature = opts.temperature;
+    // Scratch: the uniforms (f64), then the tokens (u32, two per f64 slot).
+    be.with_scratch(rows + rows.div_ceil(2), |base| {
+        let pu = base;
+        let po = base + (rows * 8) as u64;
+        be.bind()?;
+        // SAFETY: both ranges lie inside the scratch buffer the closure holds locked; the
+        // stream is synchronized before `out` is read.
+        unsafe { drv::memcpy_htod_async(pu, uniforms, be.stream.cu_stream()) }
+            .map_err(dev_err("sample_rows uniforms"))?;
+        launch!(
+            be,
+            sample_rows,
+            cfg,
+            pl,
+            cols as u64,
+            temperature,
+            top_k,
+            top_p,
+            use_top_p,
+            argmax_only,
+            pu,
+            po
+        )?;
+        unsafe { drv::memcpy_dtoh_async(out, po, be.stream.cu_stream()) }
+            .map_err(dev_err("sample_rows tokens"))?;
+        be.synchronize()
     })
 }
 
