@@ -12,7 +12,11 @@ Generation: batch 1, one token at a time in a Python loop with the (h, c) state 
 PyTorch users write it: embed -> lstm -> linear -> softmax -> torch.multinomial, under
 torch.no_grad(). Characters/s after a warm-up of 200 tokens.
 
-Peak memory: VmHWM of this process from /proc/self/status.
+Peak memory: VmHWM of this process from /proc/self/status; with --device cuda also the peak
+GPU memory PyTorch reserved (torch.cuda.max_memory_reserved). On the GPU, nn.LSTM runs on
+cuDNN in FP32: TF32 is turned off for cuDNN and matmuls, as rnngym's cuBLAS runs full FP32.
+Every training step and every generated token reads a value back to the host (loss.item(),
+.item() of the token), so the timings include the device's work.
 
 Prints one JSON object (with --json) or a short text report.
 """
@@ -52,10 +56,11 @@ def peak_rss_mb():
     return None
 
 
-def bench_train(model, b, t, seconds):
+def bench_train(model, b, t, seconds, device):
     gen = torch.Generator().manual_seed(0)
     data = [
-        (torch.randint(0, VOCAB, (b, t), generator=gen), torch.randint(0, VOCAB, (b, t), generator=gen))
+        (torch.randint(0, VOCAB, (b, t), generator=gen).to(device),
+         torch.randint(0, VOCAB, (b, t), generator=gen).to(device))
         for _ in range(8)
     ]
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
@@ -86,9 +91,9 @@ def bench_train(model, b, t, seconds):
 
 
 @torch.no_grad()
-def bench_generate(model, seconds):
-    gen = torch.Generator().manual_seed(3)
-    x = torch.zeros((1, 1), dtype=torch.long)
+def bench_generate(model, seconds, device):
+    gen = torch.Generator(device=device).manual_seed(3)
+    x = torch.zeros((1, 1), dtype=torch.long, device=device)
     state = None
 
     def next_token():
@@ -115,18 +120,29 @@ def main():
     ap.add_argument("--mode", choices=["train", "generate", "both"], default="both")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=0, help="0 = all cores")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    gpu_name = None
+    if a.device == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch.cuda.is_available() is False")
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        gpu_name = torch.cuda.get_device_name(0)
     torch.manual_seed(1)
     h, b, t = PRESETS[a.preset]
-    model = CharLstm(VOCAB, h, h, 2)
-    train = bench_train(model, b, t, a.seconds) if a.mode in ("train", "both") else None
-    gen_model = CharLstm(VOCAB, h, h, 2).eval()
-    generate = bench_generate(gen_model, a.seconds) if a.mode in ("generate", "both") else None
+    model = CharLstm(VOCAB, h, h, 2).to(device)
+    train = bench_train(model, b, t, a.seconds, device) if a.mode in ("train", "both") else None
+    gen_model = CharLstm(VOCAB, h, h, 2).to(device).eval()
+    generate = (bench_generate(gen_model, a.seconds, device)
+                if a.mode in ("generate", "both") else None)
     rss = peak_rss_mb()
+    gpu_mb = torch.cuda.max_memory_reserved() / 2**20 if a.device == "cuda" else None
     if a.json:
         print(
             json.dumps(
@@ -140,11 +156,13 @@ def main():
                     "vocab": VOCAB,
                     "batch": b,
                     "seq_len": t,
+                    "device": gpu_name or "cpu",
                     "threads": torch.get_num_threads(),
                     "train_chars_per_s": train[0] if train else None,
                     "train_loss": train[1] if train else None,
                     "generate_chars_per_s": generate,
                     "peak_rss_mb": rss,
+                    "gpu_memory_mb": gpu_mb,
                 }
             )
         )
@@ -156,6 +174,8 @@ def main():
         if generate:
             print(f"generate: {generate:>10.0f} chars/s")
         print(f"peak RSS: {rss:>10.1f} MB" if rss else "peak RSS: unavailable")
+        if gpu_mb is not None:
+            print(f"GPU memory: {gpu_mb:>8.1f} MB (max reserved)")
 
 
 if __name__ == "__main__":

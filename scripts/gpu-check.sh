@@ -28,6 +28,8 @@ while read -r name exe; do
   esac
 done < "$BUNDLE/tests.txt"
 cp -r configs data "$BUNDLE/" 2>/dev/null || true
+mkdir -p "$BUNDLE/bench"
+cp bench/compare.sh bench/pytorch_ref.py bench/table.py "$BUNDLE/bench/"
 
 cat > "$BUNDLE/run.sh" <<'RUN'
 #!/usr/bin/env bash
@@ -58,6 +60,17 @@ for t in bin/cuda_* bin/rnngym_kernels bin/rnngym_trainer; do
   "$t" --test-threads=1 2>&1 | tee "results/$(basename "$t").log" | tail -3
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
 done
+# The GPU benchmark against PyTorch (cuDNN) side by side, when this machine's python3 has a
+# CUDA build of torch: results/bench-gpu.md (the table for docs/PERFORMANCE.md).
+if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  echo "== GPU benchmark (rnngym vs PyTorch cuDNN)"
+  bash bench/compare.sh --device cuda --bin bin/rnngym --python python3 \
+    --presets "${BENCH_PRESETS:-s m l}" --rounds "${BENCH_ROUNDS:-3}" --seconds "${BENCH_SECONDS:-5}" \
+    > results/bench-gpu.md 2> results/bench-gpu.log || status=1
+  cat results/bench-gpu.md
+else
+  echo "== GPU benchmark skipped: python3 has no CUDA build of torch" | tee results/bench-gpu.md
+fi
 echo "results in $(pwd)/results (status $status)"
 exit $status
 RUN

@@ -4,12 +4,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rnngym_kernels::{hash, CpuBackend};
+use rnngym_kernels::{hash, Backend};
 use rnngym_trainer::config::TrainConfig;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{CellKind, Model, ModelDims};
+
+use super::device_arg::{self, on_device};
 
 /// Arguments of `rnngym bench`.
 #[derive(clap::Args, Debug)]
@@ -27,6 +29,9 @@ pub struct BenchArgs {
     /// CPU threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Where the model runs: cpu, auto, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -76,7 +81,39 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "--seconds: expected a positive number, got {}",
         a.seconds
     );
-    let be = CpuBackend::new(a.threads);
+    let dev = device_arg::open(Some(&a.device), "", "", a.threads)?;
+    on_device!(dev, be => bench_on(be, &a))
+}
+
+/// Free device memory before the run minus the least seen during it (None on the CPU, whose
+/// peak RSS is reported instead).
+struct DeviceMemory {
+    before: Option<u64>,
+    least: Option<u64>,
+}
+
+impl DeviceMemory {
+    fn start<B: Backend>(be: &B, on_gpu: bool) -> Self {
+        let before = if on_gpu { be.memory_available() } else { None };
+        DeviceMemory {
+            before,
+            least: before,
+        }
+    }
+    /// Records the free memory now (call while the model's buffers are alive).
+    fn sample<B: Backend>(&mut self, be: &B) {
+        if self.before.is_some() {
+            self.least = self.least.min(be.memory_available());
+        }
+    }
+    fn used_mb(&self) -> Option<f64> {
+        Some(self.before?.saturating_sub(self.least?) as f64 / (1u64 << 20) as f64)
+    }
+}
+
+fn bench_on<B: Backend>(be: &B, a: &BenchArgs) -> anyhow::Result<()> {
+    let on_gpu = be.name().starts_with("cuda");
+    let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
     let dims = ModelDims {
         cell: CellKind::Lstm,
@@ -87,11 +124,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     };
     let budget = Duration::from_secs_f64(a.seconds);
     let train = match a.mode {
-        Mode::Train | Mode::Both => Some(bench_train(&be, dims, b, t, budget)?),
+        Mode::Train | Mode::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
         Mode::Generate => None,
     };
     let generate = match a.mode {
-        Mode::Generate | Mode::Both => Some(bench_generate(&be, dims, budget)?),
+        Mode::Generate | Mode::Both => Some(bench_generate(be, dims, budget, &mut mem)?),
         Mode::Train => None,
     };
     let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
@@ -100,18 +137,23 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
             "impl": "rnngym",
             "preset": a.preset.name(),
             "hidden": h, "embed": h, "layers": 2, "vocab": VOCAB, "batch": b, "seq_len": t,
-            "threads": be.threads(),
+            "device": be.name(),
+            "threads": match a.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
             "train_chars_per_s": train.map(|r| r.rate),
             "train_loss": train.map(|r| r.loss),
             "generate_chars_per_s": generate,
             "peak_rss_mb": rss_mb,
+            "gpu_memory_mb": mem.used_mb(),
         });
         println!("{v}");
     } else {
         println!(
             "rnngym bench: preset {} (2-layer LSTM, H=E={h}, V={VOCAB}, B={b}, T={t}), {}",
             a.preset.name(),
-            rnngym_kernels::Backend::name(&be)
+            be.name()
         );
         if let Some(r) = train {
             println!(
@@ -125,6 +167,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         match rss_mb {
             Some(mb) => println!("peak RSS: {mb:>10.1} MB"),
             None => println!("peak RSS: unavailable (no /proc/self/status)"),
+        }
+        if let Some(mb) = mem.used_mb() {
+            println!("GPU memory: {mb:>8.1} MB (free memory before the run minus the least seen)");
         }
     }
     Ok(())
@@ -150,12 +195,13 @@ fn windows(b: usize, t: usize, n: usize) -> Vec<(Vec<u32>, Vec<u32>)> {
 }
 
 /// Forward + backward + global-norm clip + Adam on synthetic windows, state carried.
-fn bench_train(
-    be: &CpuBackend,
+fn bench_train<B: Backend>(
+    be: &B,
     dims: ModelDims,
     b: usize,
     t: usize,
     budget: Duration,
+    mem: &mut DeviceMemory,
 ) -> anyhow::Result<TrainResult> {
     let mut model = Model::new(be, dims, 0.0, 1)?;
     let cfg = TrainConfig {
@@ -189,12 +235,19 @@ fn bench_train(
         loss = step(i + n)?;
         n += 1;
     }
+    // Every step ends with the loss on the host, so the device has finished its work here.
     let rate = (n * b * t) as f64 / start.elapsed().as_secs_f64();
+    mem.sample(be);
     Ok(TrainResult { rate, loss })
 }
 
 /// Batch-1 generation: sample a token (temperature 1), feed it back, carry the state.
-fn bench_generate(be: &CpuBackend, dims: ModelDims, budget: Duration) -> anyhow::Result<f64> {
+fn bench_generate<B: Backend>(
+    be: &B,
+    dims: ModelDims,
+    budget: Duration,
+    mem: &mut DeviceMemory,
+) -> anyhow::Result<f64> {
     let model = Model::new(be, dims, 0.0, 2)?;
     let mut g = Generator::new(be, &model)?;
     let opts = SampleOptions::default();
@@ -212,5 +265,8 @@ fn bench_generate(be: &CpuBackend, dims: ModelDims, budget: Duration) -> anyhow:
         }
         n += 64;
     }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
+    // Each token was copied back to the host, so the device has finished its work here.
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    mem.sample(be);
+    Ok(rate)
 }

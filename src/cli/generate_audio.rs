@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use rnngym_gyms::wav::{load_mono, WavFileWriter};
-use rnngym_kernels::CpuBackend;
+use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::state;
 
+use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
 use super::sample::checkpoint_file;
 
@@ -37,9 +38,13 @@ pub struct GenerateAudioArgs {
     /// Random seed (default: the config's sample.seed, else random).
     #[arg(long)]
     seed: Option<u64>,
+    /// Where the model runs: cpu, auto, cuda or cuda:N [default: the checkpoint's
+    /// model.device].
+    #[arg(long)]
+    device: Option<String>,
 }
 
-/// Loads the checkpoint on the CPU and streams the generated samples into `--out`.
+/// Loads the checkpoint on the chosen device and streams the generated samples into `--out`.
 pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 86_400.0,
@@ -47,8 +52,24 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
         a.seconds
     );
     let path = checkpoint_file(&a.checkpoint)?;
-    let be = CpuBackend::new(1);
-    let (model, loaded) = state::load_model(&be, &path)?;
+    let loaded = state::read(&path)?;
+    let cfg = &loaded.config;
+    let dev = device_arg::open(
+        a.device.as_deref(),
+        &cfg.model.device,
+        "model.device",
+        cfg.train.threads,
+    )?;
+    on_device!(dev, be => generate_on(be, loaded, &path, &a))
+}
+
+fn generate_on<B: Backend>(
+    be: &B,
+    loaded: state::Loaded,
+    path: &std::path::Path,
+    a: &GenerateAudioArgs,
+) -> anyhow::Result<()> {
+    let (model, loaded) = state::model_from(be, loaded, path)?;
     let codec = loaded.codec.clone();
     let audio = codec.audio().ok_or_else(|| {
         anyhow::anyhow!(
@@ -81,11 +102,11 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
     let n = (a.seconds * f64::from(rate)).round().max(1.0) as u64;
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let mut out = WavFileWriter::create(&a.out, rate)?;
-    let mut g = Generator::new(&be, &model)?;
-    g.prime(&be, &prime)?;
+    let mut g = Generator::new(be, &model)?;
+    g.prime(be, &prime)?;
     let mut progress = StreamProgress::new(n, "generating", "samples", false);
     for i in 1..=n {
-        let tok = g.next(&be, &opts, &mut rng)?;
+        let tok = g.next(be, &opts, &mut rng)?;
         out.push(audio.sample_of(tok))?;
         if i % 256 == 0 {
             progress.set(i);

@@ -2,6 +2,7 @@
 
 mod bench;
 mod check_gym;
+mod device_arg;
 mod generate_audio;
 mod plot;
 pub mod progress;

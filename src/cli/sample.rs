@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rnngym_gyms::UnknownPolicy;
-use rnngym_kernels::CpuBackend;
+use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::state;
 
+use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
 
 /// Arguments of `rnngym sample`.
@@ -48,6 +49,10 @@ pub struct SampleArgs {
     /// What to do with prime characters outside the vocabulary.
     #[arg(long, value_enum)]
     unknown: Option<Unknown>,
+    /// Where the model runs: cpu, auto, cuda or cuda:N [default: the checkpoint's
+    /// model.device]. On a GPU only the chosen tokens come back to the host.
+    #[arg(long)]
+    device: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -59,11 +64,27 @@ enum Unknown {
 /// Tokens between progress updates (an update costs more than generating a token of a tiny model).
 const PROGRESS_CHUNK: u64 = 64;
 
-/// Loads the checkpoint on the CPU and streams the sample to stdout.
+/// Loads the checkpoint on the chosen device and streams the sample to stdout.
 pub fn run(a: SampleArgs) -> anyhow::Result<()> {
     let path = checkpoint_file(&a.checkpoint)?;
-    let be = CpuBackend::new(1);
-    let (model, loaded) = state::load_model(&be, &path)?;
+    let loaded = state::read(&path)?;
+    let cfg = &loaded.config;
+    let dev = device_arg::open(
+        a.device.as_deref(),
+        &cfg.model.device,
+        "model.device",
+        cfg.train.threads,
+    )?;
+    on_device!(dev, be => sample_on(be, loaded, &path, &a))
+}
+
+fn sample_on<B: Backend>(
+    be: &B,
+    loaded: state::Loaded,
+    path: &Path,
+    a: &SampleArgs,
+) -> anyhow::Result<()> {
+    let (model, loaded) = state::model_from(be, loaded, path)?;
     let sc = &loaded.config.sample;
     let opts = SampleOptions {
         temperature: a.temperature.unwrap_or(sc.temperature as f32),
@@ -107,14 +128,14 @@ pub fn run(a: SampleArgs) -> anyhow::Result<()> {
         }
     }
     let n = a.length.unwrap_or(sc.length);
-    let mut g = Generator::new(&be, &model)?;
-    g.prime(&be, &prime)?;
+    let mut g = Generator::new(be, &model)?;
+    g.prime(be, &prime)?;
     let stdout = std::io::stdout();
     let mut progress = StreamProgress::new(n as u64, "sampling", "tokens", stdout.is_terminal());
     let mut out = stdout.lock();
     out.write_all(shown_prime.as_bytes())?;
     for i in 1..=n as u64 {
-        let tok = g.next(&be, &opts, &mut rng)?;
+        let tok = g.next(be, &opts, &mut rng)?;
         out.write_all(codec.render(&[tok]).as_bytes())?;
         out.flush()?;
         if i % PROGRESS_CHUNK == 0 {
@@ -125,8 +146,9 @@ pub fn run(a: SampleArgs) -> anyhow::Result<()> {
     drop(out);
     let secs = progress.finish().as_secs_f64();
     log::info!(
-        "sampled {n} tokens in {secs:.2} s ({:.0} tokens/s)",
-        n as f64 / secs.max(1e-9)
+        "sampled {n} tokens in {secs:.2} s ({:.0} tokens/s) on {}",
+        n as f64 / secs.max(1e-9),
+        be.name()
     );
     Ok(())
 }

@@ -30,44 +30,30 @@ impl Device {
 /// `"auto"` tries CUDA device 0 and falls back to the CPU, logging why; `"cuda"` / `"cuda:N"`
 /// without a usable GPU is a one-line [`TrainerError::Config`].
 pub fn select(cfg: &Config) -> Result<Device, TrainerError> {
-    let cpu = || Device::Cpu(CpuBackend::new(cfg.train.threads));
-    match cfg.model.device_kind() {
+    let source = format!("model.device = \"{}\"", cfg.model.device);
+    open(cfg.model.device_kind(), &source, cfg.train.threads)
+}
+
+/// Opens `choice` as [`select`] does; `source` names where the choice came from in logs and
+/// errors (`model.device = "cuda"`, `--device cuda`).
+pub fn open(choice: DeviceChoice, source: &str, threads: usize) -> Result<Device, TrainerError> {
+    let cpu = || Device::Cpu(CpuBackend::new(threads));
+    match choice {
         DeviceChoice::Cpu => Ok(cpu()),
         DeviceChoice::Auto => match CudaBackend::new(0) {
             Ok(be) => {
-                log::info!("model.device = \"auto\": using {}", be.name());
+                log::info!("{source}: using {}", be.name());
                 Ok(Device::Cuda(Box::new(be)))
             }
             Err(e) => {
-                log::info!("model.device = \"auto\": no usable GPU ({e}); using the CPU");
+                log::info!("{source}: no usable GPU ({e}); using the CPU");
                 Ok(cpu())
             }
         },
         DeviceChoice::Cuda(n) => CudaBackend::new(n)
             .map(|be| Device::Cuda(Box::new(be)))
-            .map_err(|e| {
-                TrainerError::Config(format!(
-                    "model.device = \"{}\": {e}; use \"cpu\" or \"auto\"",
-                    cfg.model.device
-                ))
-            }),
+            .map_err(|e| TrainerError::Config(format!("{source}: {e}; use \"cpu\" or \"auto\""))),
     }
-}
-
-/// The CPU backend for `cfg`, for callers that only run on the CPU: `"auto"` means the CPU
-/// here (logged) and `"cuda"` is refused with a clear message.
-pub fn cpu_backend_for(cfg: &Config) -> Result<CpuBackend, TrainerError> {
-    match cfg.model.device_kind() {
-        DeviceChoice::Cpu => {}
-        DeviceChoice::Auto => log::info!("model.device = \"auto\": using the CPU"),
-        DeviceChoice::Cuda(n) => {
-            return Err(TrainerError::Config(format!(
-                "model.device = \"{}\": this command runs on the CPU only (cuda:{n} requested); use \"cpu\" or \"auto\"",
-                cfg.model.device
-            )))
-        }
-    }
-    Ok(CpuBackend::new(cfg.train.threads))
 }
 
 #[cfg(test)]

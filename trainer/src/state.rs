@@ -155,7 +155,7 @@ pub fn load_params<B: Backend>(
 
 /// Loads a model (built from the checkpoint's own config) and its codec for inference.
 pub fn load_model<B: Backend>(be: &B, path: &Path) -> Result<(Model<B>, Loaded), TrainerError> {
-    build_model(be, read(path)?, path)
+    model_from(be, read(path)?, path)
 }
 
 /// [`load_model`] on a checkpoint already in memory; `path` only names it in errors. The
@@ -165,10 +165,12 @@ pub fn load_model_bytes<B: Backend>(
     bytes: &[u8],
     path: &Path,
 ) -> Result<(Model<B>, Loaded), TrainerError> {
-    build_model(be, read_bytes(bytes, path)?, path)
+    model_from(be, read_bytes(bytes, path)?, path)
 }
 
-fn build_model<B: Backend>(
+/// Builds the model a checkpoint already [`read`] describes on `be` (for callers that pick the
+/// device from the checkpoint's config first); `path` only names it in errors.
+pub fn model_from<B: Backend>(
     be: &B,
     loaded: Loaded,
     path: &Path,

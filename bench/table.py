@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Prints bench/compare.sh's markdown table from the JSON results of its rounds.
+
+Usage: table.py OUT_DIR DEVICE THREADS ROUNDS PRESET... where OUT_DIR holds
+{rnngym,pytorch}-PRESET-ROUND.json. Each side's figures are the medians over its rounds.
+"""
+
+import datetime
+import json
+import statistics
+import subprocess
+import sys
+
+FIGURES = ("train_chars_per_s", "generate_chars_per_s", "peak_rss_mb", "gpu_memory_mb")
+
+
+def median_run(out, side, p, rounds):
+    """The rounds of one side merged: the median of each figure."""
+    runs = [json.load(open(f"{out}/{side}-{p}-{r}.json")) for r in range(1, rounds + 1)]
+    merged = dict(runs[0])
+    for key in FIGURES:
+        vals = [x[key] for x in runs if x.get(key) is not None]
+        merged[key] = statistics.median(vals) if vals else None
+    return merged
+
+
+def cpu_model():
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def gpu_model():
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True).stdout.strip()
+        return out.splitlines()[0] if out else "unknown"
+    except OSError:
+        return "unknown"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def num(x, unit=""):
+    return f"{x:,.0f}{unit}" if x is not None else "-"
+
+
+def main():
+    out, device, threads, rounds, presets = (sys.argv[1], sys.argv[2], sys.argv[3],
+                                             int(sys.argv[4]), sys.argv[5:])
+    now = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    if device == "cuda":
+        print(f"{now}, GPU: {gpu_model()}, CPU: {cpu_model()}, median of {rounds} interleaved rounds")
+        mem_key, mem_name = "gpu_memory_mb", "GPU memory"
+    else:
+        print(f"{now}, CPU: {cpu_model()}, {threads} threads each, median of {rounds} interleaved rounds")
+        mem_key, mem_name = "peak_rss_mb", "peak RSS"
+    print()
+    print(f"| preset | train rnngym | train PyTorch | ratio | generate rnngym | generate PyTorch | ratio "
+          f"| {mem_name} rnngym | {mem_name} PyTorch | PyTorch / rnngym |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for p in presets:
+        r = median_run(out, "rnngym", p, rounds)
+        t = median_run(out, "pytorch", p, rounds)
+        print(f"| {p.upper()} (H={r['hidden']}, B={r['batch']}, T={r['seq_len']}) "
+              f"| {num(r['train_chars_per_s'])} | {num(t['train_chars_per_s'])} "
+              f"| {ratio(r['train_chars_per_s'], t['train_chars_per_s'])} "
+              f"| {num(r['generate_chars_per_s'])} | {num(t['generate_chars_per_s'])} "
+              f"| {ratio(r['generate_chars_per_s'], t['generate_chars_per_s'])} "
+              f"| {num(r[mem_key], ' MB')} | {num(t[mem_key], ' MB')} "
+              f"| {ratio(t[mem_key], r[mem_key])} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+//! `--device` of the commands that run a model (`sample`, `generate-audio`, `bench`): which
+//! backend opens, with the same names and fallback as `model.device`.
+
+use rnngym_trainer::config::DeviceChoice;
+use rnngym_trainer::device::{self, Device};
+
+/// Help text of every `--device` flag.
+pub const HELP: &str = "cpu, auto (the GPU when one is usable, else the CPU), cuda or cuda:N";
+
+/// Opens the device `flag` names when given, else `fallback` (e.g. the checkpoint's
+/// `model.device`, named by `fallback_source` in messages); the CPU gets `threads` threads.
+pub fn open(
+    flag: Option<&str>,
+    fallback: &str,
+    fallback_source: &str,
+    threads: usize,
+) -> anyhow::Result<Device> {
+    let (name, source) = match flag {
+        Some(d) => (d, format!("--device {d}")),
+        None => (fallback, format!("{fallback_source} = \"{fallback}\"")),
+    };
+    let choice = DeviceChoice::parse(name)
+        .ok_or_else(|| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
+    Ok(device::open(choice, &source, threads)?)
+}
+
+/// Runs `$body` with `$be` bound to the opened backend of a [`Device`], so generic code runs
+/// on whichever device was picked.
+macro_rules! on_device {
+    ($dev:expr, $be:ident => $body:expr) => {
+        match $dev {
+            rnngym_trainer::device::Device::Cpu($be) => {
+                let $be = &$be;
+                $body
+            }
+            rnngym_trainer::device::Device::Cuda($be) => {
+                let $be = &*$be;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on_device;
