@@ -47,7 +47,7 @@ pub fn config_parse(data: &[u8]) {
     };
     round_trip(&cfg);
     let _ = TextOptions::from_table(&cfg.gym.options, Path::new("."));
-    let _ = WavOptions::from_table(&cfg.gym.options);
+    let _ = WavOptions::from_table(&cfg.gym.options, Path::new("."));
     for line in text.lines().take(8) {
         if cfg.apply_override(line).is_ok() && cfg.validate().is_ok() {
             round_trip(&cfg);

@@ -2,6 +2,7 @@
 //! [`check_gym`] conformance suite, and the built-in gyms: text (`text-v1`) and WAV audio
 //! (`wav-v1`).
 
+mod cache;
 pub mod check;
 pub mod codec;
 pub mod gym;
@@ -10,6 +11,7 @@ pub mod text;
 mod tokens;
 pub mod wav;
 
+pub use cache::{CacheOptions, DEFAULT_IN_MEMORY_MB};
 pub use check::{check_gym, CheckReport};
 pub use codec::{codec_from_spec, CharCodec, OpaqueCodec};
 pub use gym::{AudioCodec, Codec, EpisodeInfo, Gym, Shape, Split, Step, UnknownPolicy};

@@ -7,31 +7,16 @@ use std::path::{Path, PathBuf};
 use super::stream::stream_text;
 use super::vocab::{Encoder, VocabScan};
 use super::ID;
-use crate::tokens::{width_for, TokenStore, TokenWriter};
-use crate::{CharCodec, GymError};
-
-/// Default for `gym.options.in_memory_mb`: corpora whose tokens fit stay on the heap.
-pub const DEFAULT_IN_MEMORY_MB: u64 = 64;
+use crate::tokens::{width_for, TokenStore};
+use crate::{CacheOptions, CharCodec, GymError};
 
 /// How a text corpus is read (the `text-v1` options besides `path`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TextOptions {
     /// Fold case (`str::to_lowercase`) before building the vocabulary.
     pub lowercase: bool,
-    /// Token storage up to this many MiB stays on the heap; more goes to a mapped file.
-    pub in_memory_mb: u64,
-    /// Directory of the token cache file (default: the system temporary directory).
-    pub cache_dir: Option<PathBuf>,
-}
-
-impl Default for TextOptions {
-    fn default() -> Self {
-        TextOptions {
-            lowercase: false,
-            in_memory_mb: DEFAULT_IN_MEMORY_MB,
-            cache_dir: None,
-        }
-    }
+    /// Where the tokens are kept (`in_memory_mb`, `cache_dir`).
+    pub cache: CacheOptions,
 }
 
 impl TextOptions {
@@ -39,6 +24,9 @@ impl TextOptions {
     pub fn from_table(table: &toml::Table, base_dir: &Path) -> Result<TextOptions, GymError> {
         let mut o = TextOptions::default();
         for (key, value) in table {
+            if o.cache.parse_key(key, value, base_dir)? {
+                continue;
+            }
             let bad = |expected: &str| {
                 GymError::Config(format!(
                     "gym.options.{key}: expected {expected}, got {value}"
@@ -46,14 +34,6 @@ impl TextOptions {
             };
             match key.as_str() {
                 "lowercase" => o.lowercase = value.as_bool().ok_or_else(|| bad("true or false"))?,
-                "in_memory_mb" => {
-                    let mb = value.as_integer().filter(|&v| v >= 0);
-                    o.in_memory_mb = mb.ok_or_else(|| bad("an integer >= 0"))? as u64;
-                }
-                "cache_dir" => {
-                    let dir = value.as_str().ok_or_else(|| bad("a directory path"))?;
-                    o.cache_dir = Some(base_dir.join(dir));
-                }
                 _ => {
                     return Err(GymError::Config(format!(
                         "gym.options.{key}: unknown option for {ID} (known: lowercase, \
@@ -89,7 +69,10 @@ pub(crate) fn encode_files(
 /// Encodes in-memory text (always kept on the heap).
 pub(crate) fn encode_str(text: &str, source: &str) -> Result<Encoded, GymError> {
     let opts = TextOptions {
-        in_memory_mb: u64::MAX >> 20,
+        cache: CacheOptions {
+            in_memory_mb: u64::MAX >> 20,
+            cache_dir: None,
+        },
         ..TextOptions::default()
     };
     encode_with(&mut |sink| sink(text), &opts, source, 1)
@@ -131,9 +114,7 @@ fn encode_with(
         )));
     }
     let encoder = Encoder::new(&codec);
-    let dir = opts.cache_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let width = width_for(codec.chars().len());
-    let mut writer = TokenWriter::new(width, opts.in_memory_mb.saturating_mul(1 << 20), &dir);
+    let mut writer = opts.cache.writer(width_for(codec.chars().len()));
     writer.reserve(n)?;
     let changed = || {
         GymError::Data(format!(

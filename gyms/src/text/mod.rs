@@ -7,9 +7,10 @@ mod gym;
 mod stream;
 mod vocab;
 
+pub use crate::cache::DEFAULT_IN_MEMORY_MB;
 pub(crate) use corpus::walk;
 pub use corpus::{load_corpus, resolve_files, Corpus};
-pub use encode::{TextOptions, DEFAULT_IN_MEMORY_MB};
+pub use encode::TextOptions;
 pub use gym::TextGym;
 
 /// The versioned id of the text gym.

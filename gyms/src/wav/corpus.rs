@@ -10,7 +10,7 @@ use super::decode::{decode_wav, read_wav, Audio};
 use super::files::list_wav_files;
 use super::resample::resample;
 use crate::tokens::{width_for, TokenStore, TokenWriter};
-use crate::{AudioCodec, Codec, GymError};
+use crate::{AudioCodec, CacheOptions, Codec, GymError};
 
 /// One decoded file: where its tokens lie in the corpus's token store.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,12 +32,6 @@ pub struct WavCorpus {
     pub skipped: Vec<String>,
     /// The resolved `gym.path`, for messages.
     pub source: String,
-}
-
-/// Where decoded tokens are kept: heap budget and the directory of the temporary file.
-pub(crate) struct Storage<'a> {
-    pub(crate) in_memory_mb: u64,
-    pub(crate) cache_dir: &'a Path,
 }
 
 /// Reads one file as mono samples in [-1, 1] at `rate` Hz (mixdown, or `channel`), logging the
@@ -119,12 +113,10 @@ pub(crate) fn load_corpus(
     channel: Option<usize>,
     codec: &SampleCodec,
     skip_bad_files: bool,
-    storage: Storage<'_>,
+    cache: &CacheOptions,
 ) -> Result<WavCorpus, GymError> {
     let (files, source) = list_wav_files(path, base_dir)?;
-    let width = width_for(codec.vocab_size());
-    let budget = storage.in_memory_mb.saturating_mul(1 << 20);
-    let mut writer = TokenWriter::new(width, budget, storage.cache_dir);
+    let mut writer = cache.writer(width_for(codec.vocab_size()));
     let mut clips = Vec::with_capacity(files.len());
     let mut skipped = Vec::new();
     // Whether every sample so far has the same code (silence), and that code.

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::codec::SampleCodec;
-use super::corpus::{load_corpus, unigram_entropy_bits, Clip, Storage};
+use super::corpus::{load_corpus, unigram_entropy_bits, Clip};
 use super::options::{SplitMode, WavOptions};
 use super::ID;
 use crate::tokens::TokenStore;
@@ -70,28 +70,20 @@ impl WavGym {
                 spec.val_fraction
             )));
         }
-        let opts = WavOptions::from_table(&spec.options)?;
+        let opts = WavOptions::from_table(&spec.options, &spec.base_dir)?;
         let path = spec.path.as_deref().ok_or_else(|| {
             GymError::Config(format!(
                 "gym.path: missing; {ID} needs a WAV file, a directory or a glob pattern"
             ))
         })?;
         let codec = opts.codec()?;
-        let cache_dir = match &opts.cache_dir {
-            Some(d) => spec.base_dir.join(d),
-            None => std::env::temp_dir(),
-        };
-        let storage = Storage {
-            in_memory_mb: opts.in_memory_mb,
-            cache_dir: &cache_dir,
-        };
         let corpus = load_corpus(
             path,
             &spec.base_dir,
             opts.channel,
             &codec,
             opts.skip_bad_files,
-            storage,
+            &opts.cache,
         )?;
         let gym = Self::build(
             codec,

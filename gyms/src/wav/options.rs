@@ -1,10 +1,10 @@
 //! `[gym.options]` of `wav-v1`, with defaults and one-line errors that name the key.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use super::codec::{Quantizer, SampleCodec};
 use super::ID;
-use crate::GymError;
+use crate::{CacheOptions, GymError};
 
 /// Highest accepted `sample_rate`.
 pub const MAX_RATE: u32 = 384_000;
@@ -35,10 +35,8 @@ pub struct WavOptions {
     pub skip_bad_files: bool,
     /// How to take the validation split.
     pub split: SplitMode,
-    /// Decoded tokens up to this many MiB stay on the heap; more go to a mapped temporary file.
-    pub in_memory_mb: u64,
-    /// Directory of that file (relative to the config's directory); default the system temp dir.
-    pub cache_dir: Option<PathBuf>,
+    /// Where the decoded tokens are kept (`in_memory_mb`, `cache_dir`).
+    pub cache: CacheOptions,
 }
 
 impl Default for WavOptions {
@@ -50,8 +48,7 @@ impl Default for WavOptions {
             channel: None,
             skip_bad_files: false,
             split: SplitMode::Auto,
-            in_memory_mb: crate::text::DEFAULT_IN_MEMORY_MB,
-            cache_dir: None,
+            cache: CacheOptions::default(),
         }
     }
 }
@@ -60,13 +57,17 @@ const KNOWN: &str =
     "sample_rate, codec, levels, channel, skip_bad_files, split, in_memory_mb, cache_dir";
 
 impl WavOptions {
-    /// Parses `[gym.options]`; unknown keys and bad values are errors naming the key.
-    pub fn from_table(t: &toml::Table) -> Result<WavOptions, GymError> {
+    /// Parses `[gym.options]`; unknown keys and bad values are errors naming the key. A
+    /// relative `cache_dir` resolves against `base_dir`.
+    pub fn from_table(t: &toml::Table, base_dir: &Path) -> Result<WavOptions, GymError> {
         let mut o = WavOptions::default();
         let bad = |key: &str, want: &str, got: &toml::Value| {
             GymError::Config(format!("gym.options.{key}: expected {want}, got {got}"))
         };
         for (key, v) in t {
+            if o.cache.parse_key(key, v, base_dir)? {
+                continue;
+            }
             match key.as_str() {
                 "sample_rate" => {
                     o.sample_rate = v
@@ -105,14 +106,6 @@ impl WavOptions {
                         Some("tail") => SplitMode::Tail,
                         _ => return Err(bad(key, "\"auto\", \"files\" or \"tail\"", v)),
                     }
-                }
-                "in_memory_mb" => {
-                    let mb = v.as_integer().filter(|&n| n >= 0);
-                    o.in_memory_mb = mb.ok_or_else(|| bad(key, "an integer >= 0", v))? as u64;
-                }
-                "cache_dir" => {
-                    let dir = v.as_str().ok_or_else(|| bad(key, "a directory path", v))?;
-                    o.cache_dir = Some(PathBuf::from(dir));
                 }
                 _ => {
                     return Err(GymError::Config(format!(

@@ -35,10 +35,16 @@ impl JsonlFile {
     /// on a fresh run, where `start_iteration` is 0) and opens the file for appending. Returns
     /// the kept records.
     pub fn start(&mut self, start_iteration: u64) -> Vec<Value> {
+        self.start_keeping(|v| iteration_of(v).is_some_and(|i| i <= start_iteration))
+    }
+
+    /// [`JsonlFile::start`] keeping the existing records that `keep` accepts, in file order:
+    /// the file is read and atomically rewritten once.
+    pub fn start_keeping(&mut self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
         let kept: Vec<Value> = read_jsonl(&self.path)
             .unwrap_or_default()
             .into_iter()
-            .filter(|v| iteration_of(v).is_some_and(|i| i <= start_iteration))
+            .filter(keep)
             .collect();
         let result = (|| -> io::Result<File> {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {

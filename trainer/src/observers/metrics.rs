@@ -92,15 +92,11 @@ impl Observer for MetricsWriter {
         // describing one history, then say what happened. Rollback events stay, even those of
         // a state now given up for an older one (see `train.rollback_depth`).
         let is_rollback = |v: &Value| v["kind"] == "event" && v["event"] == "rollback";
-        let later_events: Vec<Value> = super::jsonl::read_jsonl(self.file.path())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|v| is_rollback(v) && v["iteration"].as_u64() > Some(r.to_iteration))
-            .collect();
-        self.file.start(r.to_iteration);
-        for e in &later_events {
-            self.file.append(e);
-        }
+        self.file.start_keeping(|v| {
+            v["iteration"]
+                .as_u64()
+                .is_some_and(|i| i <= r.to_iteration || is_rollback(v))
+        });
         let rec = json!({
             "kind": "event",
             "event": "rollback",

@@ -28,6 +28,9 @@ pub(crate) struct History {
     /// The file keeping the last state given up for an older one (named in the final error:
     /// when nothing helps, the rate was the problem, not that state).
     pub given_up: Option<PathBuf>,
+    /// Whether the folder was cleared of the rollback states not in `older` (a previous
+    /// run's, or ones a crash left behind).
+    pub swept: bool,
 }
 
 /// `<dir>/rollback`.
@@ -100,20 +103,33 @@ impl<B: Backend> Trainer<B> {
         self.keep_file(&old, &path)?;
         self.good.older.retain(|(i, _)| *i != it);
         self.good.older.insert(0, (it, path));
-        self.good.older.truncate(keep);
-        // Other rollback states in the folder (dropped ones, a previous run's) go.
-        let dir = folder(&self.cfg.checkpoint.dir);
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                let p = e.path();
-                let name = e.file_name();
-                let ours = name.to_string_lossy().starts_with("iter-");
-                if ours && !self.good.older.iter().any(|(_, kept)| *kept == p) {
-                    let _ = std::fs::remove_file(&p);
-                }
-            }
+        let cut = keep.min(self.good.older.len());
+        for (_, dropped) in self.good.older.drain(cut..) {
+            let _ = std::fs::remove_file(dropped);
+        }
+        if !self.good.swept {
+            self.good.swept = self.sweep();
         }
         Ok(())
+    }
+
+    /// Removes the rollback states in the folder that are not in `older`; returns whether the
+    /// folder could be listed. Files from before this run (a previous run's, those of a
+    /// resumed one that `scan` left out, one a crash left) are only found by listing; once
+    /// they are gone, every state file there is one this run tracks and deletes when it drops
+    /// it (`demote`, or `on_divergence` after `step_back`), so one listing per run is enough.
+    fn sweep(&self) -> bool {
+        let Ok(entries) = std::fs::read_dir(folder(&self.cfg.checkpoint.dir)) else {
+            return false;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let ours = e.file_name().to_string_lossy().starts_with("iter-");
+            if ours && !self.good.older.iter().any(|(_, kept)| *kept == p) {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
+        true
     }
 
     /// Writes `snap` to `path`: a hard link to `latest` when that file holds it, else a full
