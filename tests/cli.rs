@@ -251,6 +251,37 @@ fn trained() -> Fixture {
 }
 
 #[test]
+fn sample_device_flag() {
+    let f = trained();
+    let sample = |device: &str| {
+        f.run(&[
+            "sample",
+            "--checkpoint",
+            "run",
+            "-n",
+            "60",
+            "--seed",
+            "3",
+            "--device",
+            device,
+        ])
+    };
+    assert_one_line_error(&sample("gpu"), &["--device gpu", "cpu", "cuda:N"]);
+    let cpu = sample("cpu");
+    assert!(cpu.status.success(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    // Seeded text is the same on every device: "auto" is the CPU here, or a GPU that samples
+    // on the device from the same uniforms.
+    let auto = sample("auto");
+    assert!(auto.status.success(), "{}", String::from_utf8_lossy(&auto.stderr));
+    assert_eq!(cpu.stdout, auto.stdout);
+    assert!(cpu.stdout.len() > 60, "{}", String::from_utf8_lossy(&cpu.stdout));
+    let cuda = sample("cuda:7");
+    if !cuda.status.success() {
+        assert_one_line_error(&cuda, &["--device cuda:7", "\"cpu\" or \"auto\""]);
+    }
+}
+
+#[test]
 fn prime_outside_vocabulary() {
     let f = trained();
     let out = f.run(&[
