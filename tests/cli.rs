@@ -268,13 +268,25 @@ fn sample_device_flag() {
     };
     assert_one_line_error(&sample("gpu"), &["--device gpu", "cpu", "cuda:N"]);
     let cpu = sample("cpu");
-    assert!(cpu.status.success(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    assert!(
+        cpu.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cpu.stderr)
+    );
     // Seeded text is the same on every device: "auto" is the CPU here, or a GPU that samples
     // on the device from the same uniforms.
     let auto = sample("auto");
-    assert!(auto.status.success(), "{}", String::from_utf8_lossy(&auto.stderr));
+    assert!(
+        auto.status.success(),
+        "{}",
+        String::from_utf8_lossy(&auto.stderr)
+    );
     assert_eq!(cpu.stdout, auto.stdout);
-    assert!(cpu.stdout.len() > 60, "{}", String::from_utf8_lossy(&cpu.stdout));
+    assert!(
+        cpu.stdout.len() > 60,
+        "{}",
+        String::from_utf8_lossy(&cpu.stdout)
+    );
     let cuda = sample("cuda:7");
     if !cuda.status.success() {
         assert_one_line_error(&cuda, &["--device cuda:7", "\"cpu\" or \"auto\""]);

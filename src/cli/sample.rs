@@ -85,6 +85,7 @@ fn sample_on<B: Backend>(
     a: &SampleArgs,
 ) -> anyhow::Result<()> {
     let (model, loaded) = state::model_from(be, loaded, path)?;
+    log::info!("sampling on {}", be.name());
     let sc = &loaded.config.sample;
     let opts = SampleOptions {
         temperature: a.temperature.unwrap_or(sc.temperature as f32),
@@ -146,9 +147,8 @@ fn sample_on<B: Backend>(
     drop(out);
     let secs = progress.finish().as_secs_f64();
     log::info!(
-        "sampled {n} tokens in {secs:.2} s ({:.0} tokens/s) on {}",
-        n as f64 / secs.max(1e-9),
-        be.name()
+        "sampled {n} tokens in {secs:.2} s ({:.0} tokens/s)",
+        n as f64 / secs.max(1e-9)
     );
     Ok(())
 }
