@@ -404,9 +404,7 @@ pub trait Backend: Send + Sync + 'static {
         uniforms: &[f64],
         out: &mut [u32],
     ) -> Result<()> {
-        crate::sample::check_rows(self.len(logits), off, rows, cols, uniforms, out)?;
-        if cols == 0 {
-            out.fill(0);
+        if !crate::sample::check_rows(self.len(logits), off, rows, cols, uniforms, out)? {
             return Ok(());
         }
         let mut host = vec![0f32; rows * cols];

@@ -145,15 +145,16 @@ pub fn pick_local(logits: &[f32], opts: &SampleOptions, u: f64) -> u32 {
 }
 
 /// Checks the operands of [`Backend::sample_rows`](crate::Backend::sample_rows) the same way
-/// on every backend.
+/// on every backend. Returns whether a kernel still has rows to pick from: rows of zero
+/// columns are answered here (token 0, as [`pick`] gives for empty logits).
 pub(crate) fn check_rows(
     len: usize,
     off: usize,
     rows: usize,
     cols: usize,
     uniforms: &[f64],
-    out: &[u32],
-) -> crate::Result<()> {
+    out: &mut [u32],
+) -> crate::Result<bool> {
     let n = crate::check::mul("sample_rows", rows, cols)?;
     crate::check::span("sample_rows logits", len, off, n)?;
     if out.len() != rows {
@@ -171,5 +172,8 @@ pub(crate) fn check_rows(
     if cols > u32::MAX as usize {
         return crate::check::shape_err(format!("sample_rows: {cols} columns exceed u32 ids"));
     }
-    Ok(())
+    if cols == 0 {
+        out.fill(0);
+    }
+    Ok(rows > 0 && cols > 0)
 }

@@ -1,8 +1,11 @@
 //! `--device` of the commands that run a model (`sample`, `generate-audio`, `bench`): which
 //! backend opens, with the same names and fallback as `model.device`.
 
+use std::path::{Path, PathBuf};
+
 use rnngym_trainer::config::DeviceChoice;
 use rnngym_trainer::device::{self, Device};
+use rnngym_trainer::state::{self, Loaded};
 
 /// Help text of every `--device` flag.
 pub const HELP: &str = "cpu, auto (the GPU when one is usable, else the CPU), cuda or cuda:N";
@@ -22,6 +25,20 @@ pub fn open(
     let choice = DeviceChoice::parse(name)
         .ok_or_else(|| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
     Ok(device::open(choice, &source, threads)?)
+}
+
+/// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see
+/// [`checkpoint_file`](super::sample::checkpoint_file)) and opens the device `flag` names,
+/// else the one its config's `model.device` names, with its `train.threads`.
+pub fn open_checkpoint(
+    flag: Option<&str>,
+    checkpoint: &Path,
+) -> anyhow::Result<(Device, Loaded, PathBuf)> {
+    let path = super::sample::checkpoint_file(checkpoint)?;
+    let loaded = state::read(&path)?;
+    let cfg = &loaded.config;
+    let dev = open(flag, &cfg.model.device, "model.device", cfg.train.threads)?;
+    Ok((dev, loaded, path))
 }
 
 /// Runs `$body` with `$be` bound to the opened backend of a [`Device`], so generic code runs

@@ -13,7 +13,6 @@ use rnngym_trainer::state;
 
 use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
-use super::sample::checkpoint_file;
 
 /// Arguments of `rnngym generate-audio`.
 #[derive(clap::Args, Debug)]
@@ -51,15 +50,7 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
         "--seconds: expected a number of seconds in (0, 86400], got {}",
         a.seconds
     );
-    let path = checkpoint_file(&a.checkpoint)?;
-    let loaded = state::read(&path)?;
-    let cfg = &loaded.config;
-    let dev = device_arg::open(
-        a.device.as_deref(),
-        &cfg.model.device,
-        "model.device",
-        cfg.train.threads,
-    )?;
+    let (dev, loaded, path) = device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint)?;
     on_device!(dev, be => generate_on(be, loaded, &path, &a))
 }
 

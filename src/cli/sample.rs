@@ -66,15 +66,7 @@ const PROGRESS_CHUNK: u64 = 64;
 
 /// Loads the checkpoint on the chosen device and streams the sample to stdout.
 pub fn run(a: SampleArgs) -> anyhow::Result<()> {
-    let path = checkpoint_file(&a.checkpoint)?;
-    let loaded = state::read(&path)?;
-    let cfg = &loaded.config;
-    let dev = device_arg::open(
-        a.device.as_deref(),
-        &cfg.model.device,
-        "model.device",
-        cfg.train.threads,
-    )?;
+    let (dev, loaded, path) = device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint)?;
     on_device!(dev, be => sample_on(be, loaded, &path, &a))
 }
 

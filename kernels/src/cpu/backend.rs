@@ -436,9 +436,7 @@ impl Backend for CpuBackend {
         uniforms: &[f64],
         out: &mut [u32],
     ) -> Result<()> {
-        crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)?;
-        if cols == 0 {
-            out.fill(0);
+        if !crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)? {
             return Ok(());
         }
         // The logits are already on the host: pick straight from them, without the copy.

@@ -261,12 +261,7 @@ pub(crate) fn sample_rows(
     uniforms: &[f64],
     out: &mut [u32],
 ) -> Result<()> {
-    crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)?;
-    if rows == 0 {
-        return Ok(());
-    }
-    if cols == 0 {
-        out.fill(0);
+    if !crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)? {
         return Ok(());
     }
     if rows > i32::MAX as usize {

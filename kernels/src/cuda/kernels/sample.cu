@@ -23,21 +23,12 @@ __device__ __forceinline__ float sanitize(float x) {
 
 // Block-wide reductions: every thread gets the result. Shared slots are per warp; the second
 // barrier lets the caller reuse them at once.
-__device__ u32 block_sum_u32(u32 v, u32* sm) {
+template <typename T>
+__device__ T block_sum(T v, T* sm) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
     if ((threadIdx.x & 31) == 0) sm[threadIdx.x >> 5] = v;
     __syncthreads();
-    u32 t = 0;
-    for (u32 w = 0; w < (blockDim.x >> 5); ++w) t += sm[w];
-    __syncthreads();
-    return t;
-}
-
-__device__ double block_sum_f64(double v, double* sm) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL, v, o);
-    if ((threadIdx.x & 31) == 0) sm[threadIdx.x >> 5] = v;
-    __syncthreads();
-    double t = 0.0;
+    T t = 0;
     for (u32 w = 0; w < (blockDim.x >> 5); ++w) t += sm[w];
     __syncthreads();
     return t;
@@ -122,7 +113,7 @@ __device__ u32 count_at_least(const Row& r, u32 lo, u32 pb, u32 ib, u32* sm) {
         u32 b = __float_as_uint(r.p(i));
         c += (b >= lo && kept(b, i, pb, ib)) ? 1u : 0u;
     }
-    return block_sum_u32(c, sm);
+    return block_sum(c, sm);
 }
 
 // Probability mass of the kept tokens whose probability bits are >= lo (> lo when strict).
@@ -134,7 +125,7 @@ __device__ double mass_at_least(const Row& r, u32 lo, bool strict, u32 pb, u32 i
         bool in = strict ? b > lo : b >= lo;
         if (in && kept(b, i, pb, ib)) s += (double)p;
     }
-    return block_sum_f64(s, sm);
+    return block_sum(s, sm);
 }
 
 // Index of the n-th (1-based) kept token with probability bits == pb, in index order.
@@ -147,7 +138,7 @@ __device__ u32 nth_tie(const Row& r, u32 pb, u32 ib, u32 n, u32* sm) {
             u32 b = __float_as_uint(r.p(i));
             c += (b == pb && kept(b, i, pb, ib)) ? 1u : 0u;
         }
-        if (block_sum_u32(c, sm) >= n) {
+        if (block_sum(c, sm) >= n) {
             hi = mid;
         } else {
             lo = mid + 1;
