@@ -11,7 +11,7 @@
 # run of each, minutes apart, can show a ratio that is mostly drift.
 #
 # --device cuda compares on GPU 0 against PyTorch's nn.LSTM on cuDNN (FP32, TF32 off on both
-# sides) and reports GPU memory instead of (as well as) RSS.
+# sides) and reports GPU memory instead of RSS.
 #
 # rnngym is built with cargo unless --bin names a binary (a GPU machine without Rust: see
 # scripts/gpu-check.sh). PyTorch comes from --python, else ./.venv; when that is missing and
@@ -30,13 +30,18 @@ PY=""
 usage="usage: $0 [--device cpu|cuda] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--bin PATH] [--python PATH]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --device) DEVICE="$2"; shift 2 ;;
-    --threads) THREADS="$2"; shift 2 ;;
-    --seconds) SECONDS_PER="$2"; shift 2 ;;
-    --presets) PRESETS="$2"; shift 2 ;;
-    --rounds) ROUNDS="$2"; shift 2 ;;
-    --bin) BIN="$2"; shift 2 ;;
-    --python) PY="$2"; shift 2 ;;
+    --device|--threads|--seconds|--presets|--rounds|--bin|--python)
+      [ $# -ge 2 ] || { echo "$1 needs a value; $usage" >&2; exit 2; }
+      case "$1" in
+        --device) DEVICE="$2" ;;
+        --threads) THREADS="$2" ;;
+        --seconds) SECONDS_PER="$2" ;;
+        --presets) PRESETS="$2" ;;
+        --rounds) ROUNDS="$2" ;;
+        --bin) BIN="$2" ;;
+        --python) PY="$2" ;;
+      esac
+      shift 2 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
@@ -45,10 +50,17 @@ case "$DEVICE" in
   *) echo "--device $DEVICE: expected cpu or cuda" >&2; exit 2 ;;
 esac
 
+if [ -z "$BIN" ] && ! command -v cargo >/dev/null; then
+  echo "cargo not found: build rnngym elsewhere and pass --bin PATH (scripts/gpu-check.sh bundles one)" >&2
+  exit 2
+fi
+
+# A torch that can run on the chosen device.
+TORCH_OK="import torch, sys; sys.exit(0 if '$DEVICE' == 'cpu' or torch.cuda.is_available() else 1)"
 if [ -z "$PY" ]; then
-  if [ -x .venv/bin/python ] && .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  if [ -x .venv/bin/python ] && .venv/bin/python -c "$TORCH_OK" >/dev/null 2>&1; then
     PY=.venv/bin/python
-  elif python3 -c "import torch" >/dev/null 2>&1; then
+  elif python3 -c "$TORCH_OK" >/dev/null 2>&1; then
     PY=python3
   else
     echo "creating .venv with torch..." >&2

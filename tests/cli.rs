@@ -291,6 +291,41 @@ fn sample_device_flag() {
     if !cuda.status.success() {
         assert_one_line_error(&cuda, &["--device cuda:7", "\"cpu\" or \"auto\""]);
     }
+    // A checkpoint trained on a GPU names it ("cuda" here, spliced into the saved config
+    // with the same length as "auto"): without --device, a machine without that GPU samples
+    // on the CPU instead of refusing a setting the user cannot edit.
+    let latest = f.file("run/latest.safetensors");
+    let bytes = std::fs::read(&latest).unwrap();
+    // The config is a JSON string inside the JSON header: its quotes appear as \\\".
+    let (from, to) = (
+        &br#"device = \\\"auto\\\""#[..],
+        &br#"device = \\\"cuda\\\""#[..],
+    );
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the saved config names model.device");
+    let mut spliced = bytes.clone();
+    spliced[at..at + from.len()].copy_from_slice(to);
+    std::fs::write(f.file("gpu.safetensors"), &spliced).unwrap();
+    let out = f.run(&[
+        "sample",
+        "--checkpoint",
+        "gpu.safetensors",
+        "-n",
+        "60",
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout, cpu.stdout,
+        "the same seeded text as --device cpu"
+    );
 }
 
 #[test]

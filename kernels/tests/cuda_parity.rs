@@ -15,6 +15,7 @@
 mod common;
 use common::*;
 use rnngym_kernels::cuda::CudaBackend;
+use rnngym_kernels::sample::pick;
 use rnngym_kernels::{
     AdamStep, Backend, Cell, CellDims, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
     RmsPropStep, SampleOptions,
@@ -334,20 +335,32 @@ parity!(optimizer_steps_match, 1e-6, 1e-7, |be| {
     ]
 });
 
-/// Tokens from `sample_rows` for a grid of options over random rows (ties, NaN and infinite
-/// logits among them), several row counts and widths, with fixed uniforms.
-fn sampled_tokens<B: Backend>(be: &B) -> Vec<(String, u32)> {
+/// One `sample_rows` case: its rows of logits, options and uniforms, and the picked tokens.
+struct Picks {
+    what: String,
+    rows: Vec<Vec<f32>>,
+    opts: SampleOptions,
+    uniforms: Vec<f64>,
+    tokens: Vec<u32>,
+}
+
+/// Tokens from `sample_rows` for a grid of options over random rows (ties in every row, a NaN
+/// in the first, +inf in the last of several), several row counts and widths.
+fn sampled_tokens<B: Backend>(be: &B) -> Vec<Picks> {
     use rand::Rng;
     let mut r = rng(23);
     let mut out = Vec::new();
     for &(rows, cols) in &[(1usize, 65usize), (40, 5), (64, 65), (16, 300), (4, 3000)] {
         let mut x = rand_vec(&mut r, 3 + rows * cols, 3.0);
         for k in 0..rows {
-            x[3 + k * cols] = x[3 + k * cols + cols / 2]; // a tie in every row
+            x[3 + k * cols] = x[3 + k * cols + cols / 2];
         }
         x[3 + cols / 3] = f32::NAN;
-        x[3 + (rows - 1) * cols + 1] = f32::INFINITY;
+        if rows > 1 {
+            x[3 + (rows - 1) * cols + 1] = f32::INFINITY;
+        }
         let buf = up(be, &x);
+        let host: Vec<Vec<f32>> = x[3..].chunks(cols).map(<[f32]>::to_vec).collect();
         let uniforms: Vec<f64> = (0..rows).map(|_| r.random()).collect();
         for temperature in [0.5f32, 1.0, 2.0] {
             for (top_k, top_p) in [
@@ -359,18 +372,22 @@ fn sampled_tokens<B: Backend>(be: &B) -> Vec<(String, u32)> {
                 (0, 0.0),
             ] {
                 for argmax in [false, true] {
-                    let o = SampleOptions {
+                    let opts = SampleOptions {
                         temperature,
                         top_k,
                         top_p,
                         argmax,
                     };
                     let mut tokens = vec![0u32; rows];
-                    be.sample_rows(&buf, 3, rows, cols, &o, &uniforms, &mut tokens)
+                    be.sample_rows(&buf, 3, rows, cols, &opts, &uniforms, &mut tokens)
                         .unwrap();
-                    for (row, t) in tokens.into_iter().enumerate() {
-                        out.push((format!("{rows}x{cols} row {row} {o:?}"), t));
-                    }
+                    out.push(Picks {
+                        what: format!("{rows}x{cols} {opts:?}"),
+                        rows: host.clone(),
+                        opts,
+                        uniforms: uniforms.clone(),
+                        tokens,
+                    });
                 }
             }
         }
@@ -378,9 +395,10 @@ fn sampled_tokens<B: Backend>(be: &B) -> Vec<(String, u32)> {
     out
 }
 
-/// Stated tolerance: every argmax pick is identical; drawn picks may differ only where the
-/// draw lands within rounding of a boundary between two tokens (CUDA's `expf` is within 2 ulp
-/// of the host's, and its sums run in another order), so at most 0.5% of them.
+/// Stated tolerance: picks that draw nothing (argmax, top-k 1, top-p 0) are identical; a drawn
+/// pick may differ only where its uniform lies within 1e-6 of a boundary between two tokens
+/// (CUDA's `expf` is within 2 ulp of the host's, and its sums run in another order), which the
+/// spec confirms by picking the GPU's token at `u ± 1e-6`.
 #[test]
 fn sample_rows_match() {
     let want = sampled_tokens(&CpuBackend::new(1));
@@ -389,19 +407,25 @@ fn sample_rows_match() {
     };
     let got = sampled_tokens(&cuda);
     assert_eq!(got.len(), want.len());
-    let mut drawn_mismatches = Vec::new();
-    for ((what, g), (_, w)) in got.iter().zip(&want) {
-        if g != w {
-            assert!(!what.contains("argmax: true"), "{what}: cuda {g}, cpu {w}");
-            drawn_mismatches.push(format!("{what}: cuda {g}, cpu {w}"));
+    let mut scratch = Vec::new();
+    let mut boundary = 0;
+    for (g, w) in got.iter().zip(&want) {
+        let o = &w.opts;
+        let deterministic = o.argmax || o.top_k == 1 || o.top_p == 0.0;
+        for (row, (&gt, &wt)) in g.tokens.iter().zip(&w.tokens).enumerate() {
+            if gt == wt {
+                continue;
+            }
+            let mut at = |u: f64| pick(&w.rows[row], o, u.clamp(0.0, 1.0), &mut scratch);
+            let u = w.uniforms[row];
+            let near = !deterministic && (at(u - 1e-6) == gt || at(u + 1e-6) == gt);
+            assert!(near, "{} row {row} u={u}: cuda {gt}, cpu {wt}", w.what);
+            boundary += 1;
         }
     }
     assert!(
-        drawn_mismatches.len() * 200 <= want.len(),
-        "{} of {} picks differ:\n{}",
-        drawn_mismatches.len(),
-        want.len(),
-        drawn_mismatches.join("\n")
+        boundary <= 3,
+        "{boundary} picks differ at a boundary: more than rounding explains"
     );
 }
 

@@ -77,9 +77,8 @@ fn device_model(x: &[f32], o: &SampleOptions, u: f64) -> u32 {
     };
 
     let (mut pb, mut ib) = (1u32, NONE);
-    let n = count_at_least(1, pb, ib);
     let top_k = u32::try_from(o.top_k).unwrap_or(u32::MAX);
-    if top_k > 0 && top_k < n {
+    if top_k > 0 && top_k < count_at_least(1, pb, ib) {
         let (mut lo, mut hi) = (1u32, ONE_BITS);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);

@@ -29,7 +29,8 @@ pub fn open(
 
 /// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see
 /// [`checkpoint_file`](super::sample::checkpoint_file)) and opens the device `flag` names,
-/// else the one its config's `model.device` names, with its `train.threads`.
+/// else the one its config's `model.device` names (the CPU when that GPU cannot be used),
+/// with its `train.threads`.
 pub fn open_checkpoint(
     flag: Option<&str>,
     checkpoint: &Path,
@@ -37,7 +38,20 @@ pub fn open_checkpoint(
     let path = super::sample::checkpoint_file(checkpoint)?;
     let loaded = state::read(&path)?;
     let cfg = &loaded.config;
-    let dev = open(flag, &cfg.model.device, "model.device", cfg.train.threads)?;
+    let (saved, threads) = (cfg.model.device.as_str(), cfg.train.threads);
+    let dev = match open(flag, saved, "model.device", threads) {
+        // The checkpoint names the GPU it was trained on, which this machine may not have and
+        // the user cannot edit: fall back to the CPU, as "auto" does, and say how to choose.
+        Err(e) if flag.is_none() => {
+            log::info!(
+                "the checkpoint's model.device = \"{saved}\" cannot be used here; using the \
+                 CPU instead (pass --device to choose)"
+            );
+            log::debug!("{e:#}");
+            Device::Cpu(rnngym_kernels::CpuBackend::new(threads))
+        }
+        other => other?,
+    };
     Ok((dev, loaded, path))
 }
 

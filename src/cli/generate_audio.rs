@@ -61,6 +61,7 @@ fn generate_on<B: Backend>(
     a: &GenerateAudioArgs,
 ) -> anyhow::Result<()> {
     let (model, loaded) = state::model_from(be, loaded, path)?;
+    log::info!("generating on {}", be.name());
     let codec = loaded.codec.clone();
     let audio = codec.audio().ok_or_else(|| {
         anyhow::anyhow!(

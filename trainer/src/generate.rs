@@ -64,18 +64,24 @@ impl<'m, B: Backend> Generator<'m, B> {
         Ok(&self.logits)
     }
 
-    /// Picks the next token from the current logits on the backend (only the token comes
-    /// back to the host) and feeds it back.
+    /// Picks a token from the current logits on the backend with the uniform draw `u` (only
+    /// the token comes back to the host); the state is left as it is.
+    pub fn pick(&self, be: &B, opts: &SampleOptions, u: f64) -> rnngym_kernels::Result<u32> {
+        let mut tok = [0u32];
+        let v = self.model.dims.vocab;
+        be.sample_rows(&self.ws.logits, 0, 1, v, opts, &[u], &mut tok)?;
+        Ok(tok[0])
+    }
+
+    /// Picks the next token (its uniform drawn from `rng`) and feeds it back.
     pub fn next(
         &mut self,
         be: &B,
         opts: &SampleOptions,
         rng: &mut impl Rng,
     ) -> rnngym_kernels::Result<u32> {
-        let mut tok = [0u32];
-        let v = self.model.dims.vocab;
-        be.sample_rows(&self.ws.logits, 0, 1, v, opts, &[draw(opts, rng)], &mut tok)?;
-        self.feed(be, tok[0])?;
-        Ok(tok[0])
+        let tok = self.pick(be, opts, draw(opts, rng))?;
+        self.feed(be, tok)?;
+        Ok(tok)
     }
 }

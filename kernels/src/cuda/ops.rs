@@ -285,8 +285,8 @@ pub(crate) fn sample_rows(
         let pu = base;
         let po = base + (rows * 8) as u64;
         be.bind()?;
-        // SAFETY: both ranges lie inside the scratch buffer the closure holds locked; the
-        // stream is synchronized before `out` is read.
+        // SAFETY: `pu` holds `rows` f64 inside the scratch buffer the closure holds locked; a
+        // pageable source is staged before the call returns.
         unsafe { drv::memcpy_htod_async(pu, uniforms, be.stream.cu_stream()) }
             .map_err(dev_err("sample_rows uniforms"))?;
         launch!(
@@ -303,6 +303,8 @@ pub(crate) fn sample_rows(
             pu,
             po
         )?;
+        // SAFETY: `po` holds `rows` u32 the kernel wrote, inside the locked scratch; the
+        // stream is synchronized below before `out` is read.
         unsafe { drv::memcpy_dtoh_async(out, po, be.stream.cu_stream()) }
             .map_err(dev_err("sample_rows tokens"))?;
         be.synchronize()

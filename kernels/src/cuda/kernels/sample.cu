@@ -149,7 +149,8 @@ __device__ u32 nth_tie(const Row& r, u32 pb, u32 ib, u32 n, u32* sm) {
 
 // uniforms[row] in [0, 1) is the row's draw; top_p is already clamped to >= 0 and only used
 // when use_top_p; argmax_only is set when the options do not draw (SampleOptions::draws).
-extern "C" __global__ void sample_rows(const float* logits, u64 cols, float temperature,
+// Launched with up to 1024 threads (ops.rs): the bound keeps the register count launchable.
+extern "C" __global__ void __launch_bounds__(1024) sample_rows(const float* logits, u64 cols, float temperature,
                                        u32 top_k, double top_p, int use_top_p, int argmax_only,
                                        const double* uniforms, u32* out) {
     __shared__ u32 su[32];
@@ -178,8 +179,7 @@ extern "C" __global__ void sample_rows(const float* logits, u64 cols, float temp
 
     // Every token with p > 0 (bits >= 1) is a candidate.
     u32 pb = 1, ib = NONE;
-    u32 n = count_at_least(r, 1, pb, ib, su);
-    if (top_k > 0 && top_k < n) {
+    if (top_k > 0 && top_k < count_at_least(r, 1, pb, ib, su)) {
         u32 lo = 1, hi = ONE_BITS;
         while (lo < hi) {
             u32 mid = lo + (hi - lo + 1) / 2;
