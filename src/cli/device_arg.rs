@@ -30,7 +30,7 @@ pub fn open(
 /// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see
 /// [`checkpoint_file`](super::sample::checkpoint_file)) and opens the device `flag` names,
 /// else the one its config's `model.device` names (the CPU when that GPU cannot be used),
-/// with its `train.threads`.
+/// with every core of this machine on the CPU.
 pub fn open_checkpoint(
     flag: Option<&str>,
     checkpoint: &Path,
@@ -38,7 +38,9 @@ pub fn open_checkpoint(
     let path = super::sample::checkpoint_file(checkpoint)?;
     let loaded = state::read(&path)?;
     let cfg = &loaded.config;
-    let (saved, threads) = (cfg.model.device.as_str(), cfg.train.threads);
+    // train.threads was chosen for the machine that trained; this one may have fewer cores.
+    // 0 = all of this machine's cores (the backend splits a GEMV only where it pays).
+    let (saved, threads) = (cfg.model.device.as_str(), 0);
     let dev = match open(flag, saved, "model.device", threads) {
         // The checkpoint names the GPU it was trained on, which this machine may not have and
         // the user cannot edit: fall back to the CPU, as "auto" does, and say how to choose.
