@@ -73,7 +73,8 @@ impl Gym for AdditionGym {
     }
 
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
-        // Validation draws from a disjoint seed family, so it is held out.
+        shape.check()?; // a clear error for a zero batch or window, as the built-in gyms give
+                        // Validation draws from a disjoint seed family, so it is held out.
         let salt = if split == Split::Val { 0xA11CE } else { 0 };
         self.rng = StdRng::seed_from_u64(seed ^ salt);
         self.lanes = vec![Vec::new(); shape.batch];

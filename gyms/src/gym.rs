@@ -28,6 +28,20 @@ pub struct Shape {
     pub seq: usize,
 }
 
+impl Shape {
+    /// A [`GymError::Config`] unless both sizes are at least 1 (what every gym's `reset`
+    /// needs before it can cut windows).
+    pub fn check(&self) -> Result<(), GymError> {
+        if self.batch == 0 || self.seq == 0 {
+            return Err(GymError::Config(format!(
+                "train.batch={} and train.seq_len={} must both be at least 1",
+                self.batch, self.seq
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What `reset` reports about the episode it started.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EpisodeInfo {
@@ -103,4 +117,21 @@ pub trait Gym: Send {
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError>;
     /// The next window. Calling it after `episode_done` without a `reset` is an error.
     fn step(&mut self) -> Result<Step, GymError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_check_names_both_keys() {
+        assert!(Shape { batch: 1, seq: 1 }.check().is_ok());
+        for (batch, seq) in [(0, 8), (4, 0)] {
+            let e = Shape { batch, seq }.check().unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("train.batch={batch} and train.seq_len={seq}")),
+                "{e}"
+            );
+        }
+    }
 }

@@ -136,12 +136,7 @@ impl Gym for TextGym {
 
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
         self.episode = None;
-        if shape.batch == 0 || shape.seq == 0 {
-            return Err(GymError::Config(format!(
-                "train.batch={} and train.seq_len={} must both be at least 1",
-                shape.batch, shape.seq
-            )));
-        }
+        shape.check()?;
         if split == Split::Val && self.val_fraction == 0.0 {
             return Err(GymError::Data(
                 "no validation split: gym.val_fraction is 0".into(),

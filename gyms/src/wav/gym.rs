@@ -262,12 +262,7 @@ impl Gym for WavGym {
 
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
         self.episode = None;
-        if shape.batch == 0 || shape.seq == 0 {
-            return Err(GymError::Config(format!(
-                "train.batch={} and train.seq_len={} must both be at least 1",
-                shape.batch, shape.seq
-            )));
-        }
+        shape.check()?;
         let per_window = shape.batch.checked_mul(shape.seq).ok_or_else(|| {
             GymError::Config(format!(
                 "train.batch={} × train.seq_len={} overflows",
