@@ -1,7 +1,10 @@
 //! `CpuBackend`: the `Backend` trait on host memory (`Vec<f32>`), checking every operand range
 //! before handing exact-size slices to the fast kernels in `gemm`, `cells` and `ops`.
 
+use std::sync::{Arc, OnceLock};
+
 use super::check::{self, shape_err, span, split_src_dst};
+use super::spin::Helper;
 use super::{cells, gemm, memory, ops, window};
 use crate::check_cells;
 use crate::{
@@ -12,6 +15,8 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct CpuBackend {
     threads: usize,
+    /// The hot second thread for batch-1 products, started on first use (clones share it).
+    spin: Arc<OnceLock<Option<Helper>>>,
 }
 
 impl CpuBackend {
@@ -22,7 +27,18 @@ impl CpuBackend {
         } else {
             threads
         };
-        CpuBackend { threads }
+        CpuBackend {
+            threads,
+            spin: Arc::default(),
+        }
+    }
+
+    /// The hot helper thread, when this backend may use a second thread.
+    fn spin(&self) -> Option<&Helper> {
+        if self.threads < 2 {
+            return None;
+        }
+        self.spin.get_or_init(Helper::start).as_ref()
     }
 
     /// Rows for the first thread when a pointwise cell step is worth splitting across two
@@ -131,7 +147,7 @@ impl Backend for CpuBackend {
     }
 
     fn gemm(&self, g: &Gemm, a: &Vec<f32>, b: &Vec<f32>, c: &mut Vec<f32>) -> Result<()> {
-        gemm::gemm(g, self.threads, a, b, c)
+        gemm::gemm(g, self.threads, self.spin(), a, b, c)
     }
 
     fn broadcast_rows(

@@ -1,6 +1,7 @@
 //! GEMM on the CPU through the `gemm` crate (runtime-dispatched AVX2 / AVX-512 kernels).
 
 use super::check;
+use super::spin::Helper;
 use crate::{Gemm, Result};
 use gemm::Parallelism;
 
@@ -9,8 +10,33 @@ use gemm::Parallelism;
 /// took 99 µs on one thread and 132 µs on two; 2048×512×128 (2²⁷) 5.6 ms vs 4.9 ms.
 pub(crate) const PAR_MIN_MACS: usize = 1 << 24;
 
-/// Checks `g` against the buffer lengths, then computes it with up to `threads` threads.
-pub(crate) fn gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<()> {
+/// The second half of `C` handed to the helper thread.
+struct Half(*mut f32, usize);
+// SAFETY: the two halves of `C` are disjoint, and `Helper::join` returns only after the
+// worker is done with its half.
+unsafe impl Sync for Half {}
+
+impl Half {
+    /// The half as a slice.
+    ///
+    /// # Safety
+    /// No other live slice overlaps it (see the `Sync` impl).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self) -> &mut [f32] {
+        std::slice::from_raw_parts_mut(self.0, self.1)
+    }
+}
+
+/// Checks `g` against the buffer lengths, then computes it with up to `threads` threads
+/// (`spin`: the hot helper thread for batch-1 products, when the backend has one).
+pub(crate) fn gemm(
+    g: &Gemm,
+    threads: usize,
+    spin: Option<&Helper>,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+) -> Result<()> {
     let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
     let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
     check::matrix("gemm A", a.len(), g.a_off, a_rows, a_cols, g.lda)?;
@@ -31,7 +57,7 @@ pub(crate) fn gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]
         }
         return Ok(());
     }
-    if g.m == 1 && g.trans_b && super::gemv::split_rows(g.n, g.k, threads) {
+    if g.m == 1 && g.trans_b && super::gemv::split_rows(g.n, g.k, threads, spin.is_some()) {
         // Batch-1 generation: each thread takes a block of C's columns (rows of B). Every
         // element is still one thread's dot product, so the result does not depend on the split.
         let half = g.n / 2;
@@ -47,7 +73,26 @@ pub(crate) fn gemm(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]
             c_off: 0,
             ..*g
         };
-        let (r0, r1) = rayon::join(|| gemm(&first, 1, a, b, c0), || gemm(&second, 1, a, b, c1));
+        let Some(helper) = spin else {
+            let (r0, r1) = rayon::join(
+                || gemm(&first, 1, None, a, b, c0),
+                || gemm(&second, 1, None, a, b, c1),
+            );
+            return r0.and(r1);
+        };
+        let half = Half(c1.as_mut_ptr(), c1.len());
+        let r1 = std::sync::Mutex::new(Ok(()));
+        let job = || {
+            // SAFETY: see `Half`; nothing else touches this half until `join` returns.
+            let c1 = unsafe { half.slice() };
+            let r = gemm(&second, 1, None, a, b, c1);
+            if let Ok(mut slot) = r1.lock() {
+                *slot = r;
+            }
+        };
+        let mut r0 = Ok(());
+        helper.join(&job, || r0 = gemm(&first, 1, None, a, b, c0));
+        let r1 = r1.into_inner().unwrap_or(Ok(()));
         return r0.and(r1);
     }
     let macs = g.m.saturating_mul(g.n).saturating_mul(g.k);

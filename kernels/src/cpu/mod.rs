@@ -11,6 +11,7 @@ mod memory;
 mod ops;
 mod packed;
 pub mod reference;
+mod spin;
 mod window;
 
 pub use backend::CpuBackend;
