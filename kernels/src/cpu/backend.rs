@@ -147,7 +147,9 @@ impl Backend for CpuBackend {
     }
 
     fn gemm(&self, g: &Gemm, a: &Vec<f32>, b: &Vec<f32>, c: &mut Vec<f32>) -> Result<()> {
-        gemm::gemm(g, self.threads, self.spin(), a, b, c)
+        // Only batch-1 products use the helper: do not start its thread for anything else.
+        let spin = if g.m == 1 { self.spin() } else { None };
+        gemm::gemm(g, self.threads, spin, a, b, c)
     }
 
     fn broadcast_rows(

@@ -3,8 +3,9 @@
 //! is fast on one core (measured: 108 µs for 2048×512 against 158 µs for a hand-written
 //! 4-row AVX2 dot kernel) but only threads products above 2²⁴ multiply-adds. Splitting the rows
 //! of `W` between two threads pays above about 2¹⁹ through a rayon join, and above 2¹⁶ through
-//! the backend's hot helper thread ([`super::spin`]): batch-1 generation 1.2–1.5× faster at
-//! presets S and M, 1.3× at L (interleaved rounds against the rayon split).
+//! the backend's hot helper thread ([`super::spin`]): batch-1 generation 1.15–1.5× faster at
+//! preset S, 1.5–1.7× at M and 1.2–1.3× at L (4–8 interleaved rounds each against the rayon
+//! split, which M and S did not use).
 
 /// Below this many multiply-adds one thread does the whole product: a rayon join costs a few
 /// microseconds; at 1024×256 (2¹⁸, preset M) the split measured slower, at 2048×512 (2²⁰, preset L) twice as fast.
