@@ -391,8 +391,7 @@ pub trait Backend: Send + Sync + 'static {
     // ---- generation ----
     /// Picks one token per row of `logits` (`[rows, cols]`, tight, at `off`) into `out`, row
     /// `r` drawing with `uniforms[r]` in `[0, 1)` (see [`sample::pick`](crate::sample::pick),
-    /// the spec). Only the chosen tokens come back to the host. The default reads the logits
-    /// and runs the spec.
+    /// the spec). Only the chosen tokens come back to the host.
     #[allow(clippy::too_many_arguments)]
     fn sample_rows(
         &self,
@@ -403,17 +402,7 @@ pub trait Backend: Send + Sync + 'static {
         opts: &SampleOptions,
         uniforms: &[f64],
         out: &mut [u32],
-    ) -> Result<()> {
-        if !crate::sample::check_rows(self.len(logits), off, rows, cols, uniforms, out)? {
-            return Ok(());
-        }
-        let mut host = vec![0f32; rows * cols];
-        self.read(logits, off, &mut host)?;
-        for ((row, &u), o) in host.chunks_exact(cols).zip(uniforms).zip(out) {
-            *o = crate::sample::pick_local(row, opts, u);
-        }
-        Ok(())
-    }
+    ) -> Result<()>;
 
     // ---- regularisation ----
     /// Inverted dropout: fills `mask[..n]` with `0` or `1/(1-p)` from a counter-based hash of

@@ -52,7 +52,7 @@ fn sanitize(x: f32) -> f32 {
 }
 
 /// Index of the largest logit, lowest index on ties; 0 when none is a number.
-pub fn argmax(logits: &[f32]) -> u32 {
+fn argmax(logits: &[f32]) -> u32 {
     let mut best = 0usize;
     let mut best_v = f32::NEG_INFINITY;
     for (i, &x) in logits.iter().enumerate() {
@@ -137,7 +137,7 @@ pub fn pick(logits: &[f32], opts: &SampleOptions, u: f64, scratch: &mut Vec<(f32
 }
 
 /// [`pick`] with a per-thread scratch buffer, for callers that keep none.
-pub fn pick_local(logits: &[f32], opts: &SampleOptions, u: f64) -> u32 {
+pub(crate) fn pick_local(logits: &[f32], opts: &SampleOptions, u: f64) -> u32 {
     thread_local! {
         static SCRATCH: RefCell<Vec<(f32, u32)>> = const { RefCell::new(Vec::new()) };
     }

@@ -1,7 +1,7 @@
-//! Token choice from logits: the options from `[sample]` and the host-side [`pick_token`]
-//! (the spec, [`rnngym_kernels::sample::pick`], with its uniform drawn from an RNG). The
-//! generator samples on the backend instead ([`Backend::sample_rows`]), so a GPU copies back
-//! only the chosen token; both draw the same uniforms, so seeded output is the same.
+//! Token choice from logits: the options from `[sample]`, the seeded RNG and the uniform
+//! [`draw`] of each pick. The pick itself is the spec [`rnngym_kernels::sample::pick`], run by
+//! the backend ([`Backend::sample_rows`]) so a GPU copies back only the chosen token; every
+//! backend gets the same uniforms, so seeded output is the same.
 //!
 //! [`Backend::sample_rows`]: rnngym_kernels::Backend::sample_rows
 
@@ -48,21 +48,19 @@ pub fn draw(opts: &SampleOptions, rng: &mut impl Rng) -> f64 {
     }
 }
 
-/// Picks the next token from `logits` ([V]) with one uniform draw from `rng`.
-///
-/// `scratch` is reused across calls to avoid a per-token allocation. Empty logits give 0.
-pub fn pick_token(
-    logits: &[f32],
-    opts: &SampleOptions,
-    rng: &mut impl Rng,
-    scratch: &mut Vec<(f32, u32)>,
-) -> u32 {
-    rnngym_kernels::sample::pick(logits, opts, draw(opts, rng), scratch)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The spec with its uniform drawn from `rng`, as the generator draws it.
+    fn pick_token(
+        logits: &[f32],
+        opts: &SampleOptions,
+        rng: &mut impl Rng,
+        scratch: &mut Vec<(f32, u32)>,
+    ) -> u32 {
+        rnngym_kernels::sample::pick(logits, opts, draw(opts, rng), scratch)
+    }
 
     const LOGITS: [f32; 6] = [1.0, 2.0, 0.5, -1.0, 1.5, 0.0];
 
