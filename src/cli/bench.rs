@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rnngym_kernels::{hash, Backend};
 use rnngym_trainer::config::TrainConfig;
+use rnngym_trainer::device::Device;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
@@ -81,8 +82,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "--seconds: expected a positive number, got {}",
         a.seconds
     );
-    let dev = device_arg::open(Some(&a.device), "", "", a.threads)?;
-    on_device!(dev, be => bench_on(be, &a))
+    let dev = device_arg::open(&a.device, &format!("--device {}", a.device), a.threads)?;
+    let on_gpu = matches!(dev, Device::Cuda(_));
+    on_device!(dev, be => bench_on(be, &a, on_gpu))
 }
 
 /// Free device memory before the run minus the least seen during it (None on the CPU, whose
@@ -111,8 +113,7 @@ impl DeviceMemory {
     }
 }
 
-fn bench_on<B: Backend>(be: &B, a: &BenchArgs) -> anyhow::Result<()> {
-    let on_gpu = be.name().starts_with("cuda");
+fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<()> {
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
     let dims = ModelDims {

@@ -10,21 +10,12 @@ use rnngym_trainer::state::{self, Loaded};
 /// Help text of every `--device` flag.
 pub const HELP: &str = "cpu, auto (the GPU when one is usable, else the CPU), cuda or cuda:N";
 
-/// Opens the device `flag` names when given, else `fallback` (e.g. the checkpoint's
-/// `model.device`, named by `fallback_source` in messages); the CPU gets `threads` threads.
-pub fn open(
-    flag: Option<&str>,
-    fallback: &str,
-    fallback_source: &str,
-    threads: usize,
-) -> anyhow::Result<Device> {
-    let (name, source) = match flag {
-        Some(d) => (d, format!("--device {d}")),
-        None => (fallback, format!("{fallback_source} = \"{fallback}\"")),
-    };
+/// Opens the device `name` (`cpu`, `auto`, `cuda`, `cuda:N`), which came from `source` (named
+/// in messages: `--device cuda`, `model.device = "cuda"`); the CPU gets `threads` threads.
+pub fn open(name: &str, source: &str, threads: usize) -> anyhow::Result<Device> {
     let choice = DeviceChoice::parse(name)
         .ok_or_else(|| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
-    Ok(device::open(choice, &source, threads)?)
+    Ok(device::open(choice, source, threads)?)
 }
 
 /// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see
@@ -37,22 +28,28 @@ pub fn open_checkpoint(
 ) -> anyhow::Result<(Device, Loaded, PathBuf)> {
     let path = super::sample::checkpoint_file(checkpoint)?;
     let loaded = state::read(&path)?;
-    let cfg = &loaded.config;
     // train.threads was chosen for the machine that trained; this one may have fewer cores.
     // 0 = all of this machine's cores (the backend splits a GEMV only where it pays).
-    let (saved, threads) = (cfg.model.device.as_str(), 0);
-    let dev = match open(flag, saved, "model.device", threads) {
-        // The checkpoint names the GPU it was trained on, which this machine may not have and
-        // the user cannot edit: fall back to the CPU, as "auto" does, and say how to choose.
-        Err(e) if flag.is_none() => {
-            log::info!(
-                "the checkpoint's model.device = \"{saved}\" cannot be used here; using the \
-                 CPU instead (pass --device to choose)"
-            );
-            log::debug!("{e:#}");
-            Device::Cpu(rnngym_kernels::CpuBackend::new(threads))
+    let threads = 0;
+    let dev = match flag {
+        Some(d) => open(d, &format!("--device {d}"), threads)?,
+        None => {
+            let saved = loaded.config.model.device.as_str();
+            match open(saved, &format!("model.device = \"{saved}\""), threads) {
+                Ok(dev) => dev,
+                // The checkpoint names the GPU it was trained on, which this machine may not
+                // have and the user cannot edit: fall back to the CPU, as "auto" does, and say
+                // how to choose.
+                Err(e) => {
+                    log::info!(
+                        "the checkpoint's model.device = \"{saved}\" cannot be used here; \
+                         using the CPU instead (pass --device to choose)"
+                    );
+                    log::debug!("{e:#}");
+                    Device::Cpu(rnngym_kernels::CpuBackend::new(threads))
+                }
+            }
         }
-        other => other?,
     };
     Ok((dev, loaded, path))
 }
