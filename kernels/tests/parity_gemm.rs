@@ -98,13 +98,16 @@ fn gemm_odd_sizes_all_transposes_and_scales() {
 fn gemm_real_shapes() {
     for threads in [1, 2] {
         let be = CpuBackend::new(threads);
-        // Preset S's step and window shapes, the logits, and a ragged one that the packed
-        // path splits between threads into uneven row blocks.
+        // Preset S's step and window shapes, the logits, a ragged one that the packed path
+        // splits between threads into uneven row blocks, and weight-gradient shapes (`Aᵀ·B`
+        // with k = T·B, several k slices of the packed kernel; one with a ragged panel).
         for &(m, n, k) in &[
             (32, 512, 128),
             (2048, 512, 128),
             (2048, 65, 128),
             (67, 130, 257),
+            (512, 128, 2048),
+            (65, 130, 1000),
         ] {
             for (ta, tb) in [(false, true), (true, false), (false, false)] {
                 check(&be, 99, m, n, k, ta, tb, 1.0, 0.0);

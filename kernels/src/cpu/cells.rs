@@ -2,18 +2,31 @@
 //! so the per-row `chunks_exact` views let the compiler drop bounds checks; nothing allocates
 //! (these run once per time step). The activations are the branch-free approximations of
 //! [`fastmath`](super::fastmath), so the inner loops vectorise; each public function dispatches
-//! to an AVX2 + FMA build when the CPU has one.
+//! to an AVX2 + FMA build when the CPU has one. The LSTM steps, the hot ones, first run
+//! hand-written intrinsics ([`simd`](super::simd)) over whole 8-unit blocks, bit-identical to
+//! the generic kernels, which finish the ragged tail: end to end +7–28% preset S training and
+//! +2–25% M (6 and 4 interleaved rounds against the generic kernels alone).
 
 use super::fastmath::{dispatch, sigmoid, tanh, Mad};
 
 /// LSTM forward on `gates` (`[B, 4H]`), `c` (`[B, H]`, holding `c_prev` on entry, `c` on
 /// exit) and `hs` (`[B, H]`).
 pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
-    dispatch!(lstm_fwd_k(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]))
+    let mut from = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::fastmath::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA; the kernel asserts the row extents.
+        from = unsafe { super::simd::lstm_fwd(h, gates, c, hs) };
+        if from == h {
+            return;
+        }
+    }
+    dispatch!(lstm_fwd_k(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]))
 }
 
+/// Units `from..h` of every row (`from` is 0 or a multiple of [`LANES`]).
 #[inline(always)]
-fn lstm_fwd_k<M: Mad>(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
+fn lstm_fwd_k<M: Mad>(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
     if h == 0 {
         return;
     }
@@ -34,7 +47,7 @@ fn lstm_fwd_k<M: Mad>(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]
             &mut hs[..h],
         );
         let body = h - h % LANES;
-        for j in (0..body).step_by(LANES) {
+        for j in (from..body).step_by(LANES) {
             let r = j..j + LANES;
             lstm_fwd_block::<M, LANES>(
                 &mut gi[r.clone()],
@@ -45,7 +58,7 @@ fn lstm_fwd_k<M: Mad>(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]
                 &mut hs[r],
             );
         }
-        for j in body..h {
+        for j in body.max(from)..h {
             let r = j..j + 1;
             lstm_fwd_block::<M, 1>(
                 &mut gi[r.clone()],
@@ -103,8 +116,18 @@ pub(crate) fn lstm_bwd(
     dh: &[f32],
     dc: &mut [f32],
 ) {
+    let mut from = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::fastmath::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA; the kernel asserts the row extents.
+        from = unsafe { super::simd::lstm_bwd(h, gates, c_prev, c, dh, dc) };
+        if from == h {
+            return;
+        }
+    }
     dispatch!(lstm_bwd_k(
         h: usize,
+        from: usize,
         gates: &mut [f32],
         c_prev: &[f32],
         c: &[f32],
@@ -113,9 +136,11 @@ pub(crate) fn lstm_bwd(
     ))
 }
 
+/// Units `from..h` of every row (`from` is 0 or a multiple of [`LANES`]).
 #[inline(always)]
 fn lstm_bwd_k<M: Mad>(
     h: usize,
+    from: usize,
     gates: &mut [f32],
     c_prev: &[f32],
     c: &[f32],
@@ -138,7 +163,7 @@ fn lstm_bwd_k<M: Mad>(
         let (gi, gf, gg, go) = (&mut gi[..h], &mut gf[..h], &mut gg[..h], &mut go[..h]);
         let (cp, c, dh, dc) = (&cp[..h], &c[..h], &dh[..h], &mut dc[..h]);
         let body = h - h % LANES;
-        for j in (0..body).step_by(LANES) {
+        for j in (from..body).step_by(LANES) {
             let r = j..j + LANES;
             lstm_bwd_block::<M, LANES>(
                 [
@@ -151,7 +176,7 @@ fn lstm_bwd_k<M: Mad>(
                 &mut dc[r],
             );
         }
-        for j in body..h {
+        for j in body.max(from)..h {
             let r = j..j + 1;
             lstm_bwd_block::<M, 1>(
                 [
@@ -358,5 +383,79 @@ fn rnn_fwd_k<M: Mad>(gates: &mut [f32], hs: &mut [f32]) {
 pub(crate) fn rnn_bwd(gates: &mut [f32], dh: &[f32]) {
     for (g, &d) in gates.iter_mut().zip(dh) {
         *g = d * (1.0 - *g * *g);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values over the activations' whole range: both `tanh` branches, saturation, ±0.
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
+                match x % 23 {
+                    0 => 95.0,
+                    1 => -95.0,
+                    2 => 0.0,
+                    3 => -0.0,
+                    4 => 0.624_999_9,
+                    5 => -85.0,
+                    6 => 44.0,
+                    7 => f32::NAN,
+                    8 => -43.67,
+                    _ => (x % 40_000) as f32 / 2_000.0 - 10.0,
+                }
+            })
+            .collect()
+    }
+
+    fn same(a: &[f32], b: &[f32], what: &str) {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    /// The intrinsics kernels (`simd`) and the generic ones give bit-identical results, on
+    /// widths with and without a remainder after the 8-unit blocks.
+    #[test]
+    fn lstm_intrinsics_match_the_generic_kernels_bit_for_bit() {
+        if !super::super::fastmath::has_avx2_fma() {
+            eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
+            return;
+        }
+        for &(rows, h) in &[(3, 8), (2, 13), (5, 24), (4, 128), (1, 7)] {
+            let (n, ng) = (rows * h, rows * 4 * h);
+            let (mut g1, mut c1, mut h1) = (values(ng, 1), values(n, 2), vec![0.0; n]);
+            let (mut g2, mut c2, mut h2) = (g1.clone(), c1.clone(), h1.clone());
+            lstm_fwd(h, &mut g1, &mut c1, &mut h1);
+            let from = 0;
+            let (gates, c, hs) = (&mut g2[..], &mut c2[..], &mut h2[..]);
+            dispatch!(lstm_fwd_k(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]));
+            same(&g1, &g2, "fwd gates");
+            same(&c1, &c2, "fwd c");
+            same(&h1, &h2, "fwd h");
+
+            let (cp, dh) = (values(n, 3), values(n, 4));
+            let (mut b1, mut d1) = (g1.clone(), values(n, 5));
+            let (mut b2, mut d2) = (b1.clone(), d1.clone());
+            lstm_bwd(h, &mut b1, &cp, &c1, &dh, &mut d1);
+            let (gates, c_prev, c, dh, dc) = (&mut b2[..], &cp[..], &c1[..], &dh[..], &mut d2[..]);
+            dispatch!(lstm_bwd_k(
+                h: usize,
+                from: usize,
+                gates: &mut [f32],
+                c_prev: &[f32],
+                c: &[f32],
+                dh: &[f32],
+                dc: &mut [f32],
+            ));
+            same(&b1, &b2, "bwd gates");
+            same(&d1, &d2, "bwd dc");
+        }
     }
 }

@@ -11,6 +11,7 @@ mod memory;
 mod ops;
 mod packed;
 pub mod reference;
+mod simd;
 mod spin;
 mod window;
 
