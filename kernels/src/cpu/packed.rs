@@ -119,12 +119,17 @@ impl Packed {
             let block = (32768 / kc / MR).max(1) * MR;
             for r0 in (0..m).step_by(block) {
                 let r_end = (r0 + block).min(m);
+                // Rows spread evenly over the fewest tiles: 25 rows as 5 × 5, not 4 × 6 + 1.
+                // A 1-row tile has two accumulators, so it waits on FMA latency and costs
+                // about two thirds of a full tile.
+                let tiles = (r_end - r0).div_ceil(MR);
+                let (base, extra) = ((r_end - r0) / tiles, (r_end - r0) % tiles);
                 for j in 0..self.n.div_ceil(NR) {
                     let w = self.data.as_ptr().add((j * k + k0) * NR);
                     let cols = (self.n - j * NR).min(NR);
                     let mut r = r0;
-                    while r < r_end {
-                        let rows = (r_end - r).min(MR);
+                    for t in 0..tiles {
+                        let rows = base + usize::from(t < extra);
                         let (a, c) = (a.add(r * lda + k0), c.add(r * ldc + j * NR));
                         match rows {
                             6 => tile::<6>(kc, w, a, lda, c, ldc, cols),
