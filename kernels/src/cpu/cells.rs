@@ -231,11 +231,21 @@ fn lstm_bwd_block<M: Mad, const W: usize>(
 /// GRU forward on `gx` (`[B, 3H]`, pre-activations in, (r, z, n) out), `gh` (`[B, 3H]`) and
 /// `hs` (`[B, H]`, holding `h_prev` on entry, `h` on exit).
 pub(crate) fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
-    dispatch!(gru_fwd_k(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]))
+    let mut from = 0;
+    #[cfg(target_arch = "x86_64")]
+    if super::fastmath::has_avx2_fma() {
+        // SAFETY: the CPU has AVX2 and FMA; the kernel asserts the row extents.
+        from = unsafe { super::simd::gru_fwd(h, gx, gh, hs) };
+        if from == h {
+            return;
+        }
+    }
+    dispatch!(gru_fwd_k(h: usize, from: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]))
 }
 
+/// Units `from..h` of every row (`from` is 0 or a multiple of [`LANES`]).
 #[inline(always)]
-fn gru_fwd_k<M: Mad>(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
+fn gru_fwd_k<M: Mad>(h: usize, from: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
     if h == 0 {
         return;
     }
@@ -249,7 +259,7 @@ fn gru_fwd_k<M: Mad>(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
         let (hr, rest) = gh.split_at(h);
         let (hz, hn) = rest.split_at(h);
         let body = h - h % LANES;
-        for j in (0..body).step_by(LANES) {
+        for j in (from..body).step_by(LANES) {
             let r = j..j + LANES;
             gru_fwd_block::<M, LANES>(
                 [&mut xr[r.clone()], &mut xz[r.clone()], &mut xn[r.clone()]],
@@ -257,7 +267,7 @@ fn gru_fwd_k<M: Mad>(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
                 &mut hs[r],
             );
         }
-        for j in body..h {
+        for j in body.max(from)..h {
             let r = j..j + 1;
             gru_fwd_block::<M, 1>(
                 [&mut xr[r.clone()], &mut xz[r.clone()], &mut xn[r.clone()]],
@@ -295,6 +305,27 @@ fn gru_fwd_block<M: Mad, const W: usize>(
 /// GRU backward: `gx` ((r, z, n) in, x-part grads out), `gh` (`h_n` read, h-part grads out),
 /// `h_prev`, `dh`, and `dh_prev` which receives `+= dh·z`.
 pub(crate) fn gru_bwd(
+    h: usize,
+    gx: &mut [f32],
+    gh: &mut [f32],
+    h_prev: &[f32],
+    dh: &[f32],
+    dh_prev: &mut [f32],
+) {
+    dispatch!(gru_bwd_k(
+        h: usize,
+        gx: &mut [f32],
+        gh: &mut [f32],
+        h_prev: &[f32],
+        dh: &[f32],
+        dh_prev: &mut [f32],
+    ))
+}
+
+/// [`gru_bwd`]'s body; `M` is unused (no transcendentals), but the dispatch compiles it for
+/// AVX2 where the CPU has it.
+#[inline(always)]
+fn gru_bwd_k<M: Mad>(
     h: usize,
     gx: &mut [f32],
     gh: &mut [f32],
@@ -456,6 +487,26 @@ mod tests {
             ));
             same(&b1, &b2, "bwd gates");
             same(&d1, &d2, "bwd dc");
+        }
+    }
+
+    /// The same for the GRU forward step.
+    #[test]
+    fn gru_intrinsics_match_the_generic_kernel_bit_for_bit() {
+        if !super::super::fastmath::has_avx2_fma() {
+            eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
+            return;
+        }
+        for &(rows, h) in &[(3, 8), (2, 13), (5, 24), (4, 128), (1, 7)] {
+            let (n, ng) = (rows * h, rows * 3 * h);
+            let (mut x1, gh, mut h1) = (values(ng, 6), values(ng, 7), values(n, 8));
+            let (mut x2, mut h2) = (x1.clone(), h1.clone());
+            gru_fwd(h, &mut x1, &gh, &mut h1);
+            let from = 0;
+            let (gx, gh, hs) = (&mut x2[..], &gh[..], &mut h2[..]);
+            dispatch!(gru_fwd_k(h: usize, from: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]));
+            same(&x1, &x2, "gru gates");
+            same(&h1, &h2, "gru h");
         }
     }
 }

@@ -192,3 +192,47 @@ pub(crate) unsafe fn lstm_bwd(
     }
     body
 }
+
+/// GRU forward on whole 8-unit blocks of every row (operands as in
+/// [`cells::gru_fwd`](super::cells::gru_fwd)); returns the first unit not done.
+///
+/// # Safety
+/// AVX2 and FMA present; `gx` and `gh` are `[rows, 3h]`, `hs` is `[rows, h]`.
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) -> usize {
+    let body = h - h % L;
+    if h == 0 {
+        return 0;
+    }
+    let rows = gx.len() / (3 * h);
+    assert!(
+        gh.len() >= rows * 3 * h && hs.len() >= rows * h,
+        "gru_fwd: row extents"
+    );
+    for r in 0..rows {
+        let x = gx.as_mut_ptr().add(r * 3 * h);
+        let g = gh.as_ptr().add(r * 3 * h);
+        let hp = hs.as_mut_ptr().add(r * h);
+        for j in (0..body).step_by(L) {
+            let (px, pz, pn) = (x.add(j), x.add(h + j), x.add(2 * h + j));
+            let rv = sigmoid(_mm256_add_ps(_mm256_loadu_ps(px), _mm256_loadu_ps(g.add(j))));
+            let z = sigmoid(_mm256_add_ps(
+                _mm256_loadu_ps(pz),
+                _mm256_loadu_ps(g.add(h + j)),
+            ));
+            let n = tanh(_mm256_add_ps(
+                _mm256_loadu_ps(pn),
+                _mm256_mul_ps(rv, _mm256_loadu_ps(g.add(2 * h + j))),
+            ));
+            let hv = _mm256_add_ps(
+                _mm256_mul_ps(one_minus(z), n),
+                _mm256_mul_ps(z, _mm256_loadu_ps(hp.add(j))),
+            );
+            _mm256_storeu_ps(px, rv);
+            _mm256_storeu_ps(pz, z);
+            _mm256_storeu_ps(pn, n);
+            _mm256_storeu_ps(hp.add(j), hv);
+        }
+    }
+    body
+}
