@@ -7,8 +7,9 @@
 #                    [--rounds R] [--bin PATH] [--python PATH]
 #
 # Each preset runs R rounds (default 3) of rnngym then PyTorch, interleaved, and the table
-# reports each side's median round: these shared VMs drift by ±20% within minutes, so one
-# run of each, minutes apart, can show a ratio that is mostly drift.
+# reports each side's median round, then each round's paired ratio (min / median / max): these
+# shared VMs drift by ±20% within minutes, so one run of each, minutes apart, can show a ratio
+# that is mostly drift.
 #
 # --device cuda compares on GPU 0 against PyTorch's nn.LSTM on cuDNN (FP32, TF32 off on both
 # sides) and reports GPU memory instead of RSS.

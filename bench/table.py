@@ -2,7 +2,8 @@
 """Prints bench/compare.sh's markdown table from the JSON results of its rounds.
 
 Usage: table.py OUT_DIR DEVICE THREADS ROUNDS PRESET... where OUT_DIR holds
-{rnngym,pytorch}-PRESET-ROUND.json. Each side's figures are the medians over its rounds.
+{rnngym,pytorch}-PRESET-ROUND.json. Each side's figures are the medians over its rounds; below
+the table, the ratios of each round's pair.
 """
 
 import datetime
@@ -43,6 +44,18 @@ def gpu_model():
         return "unknown"
 
 
+def paired(out, p, rounds, key):
+    """Each round's rnngym figure over the same round's PyTorch figure (the two ran back to
+    back, so drift over minutes cancels out): (min, median, max), or None."""
+    vals = []
+    for r in range(1, rounds + 1):
+        a = json.load(open(f"{out}/rnngym-{p}-{r}.json")).get(key)
+        b = json.load(open(f"{out}/pytorch-{p}-{r}.json")).get(key)
+        if a and b:
+            vals.append(a / b)
+    return (min(vals), statistics.median(vals), max(vals)) if vals else None
+
+
 def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
@@ -75,6 +88,16 @@ def main():
               f"| {ratio(r['generate_chars_per_s'], t['generate_chars_per_s'])} "
               f"| {num(r[mem_key], ' MB')} | {num(t[mem_key], ' MB')} "
               f"| {ratio(t[mem_key], r[mem_key])} |")
+    print()
+    print("Paired ratios (each round's rnngym over the same round's PyTorch; min / median / max):")
+    print()
+    for p in presets:
+        parts = []
+        for key, name in (("train_chars_per_s", "train"), ("generate_chars_per_s", "generate")):
+            q = paired(out, p, rounds, key)
+            if q:
+                parts.append(f"{name} {q[0]:.2f}x / {q[1]:.2f}x / {q[2]:.2f}x")
+        print(f"- {p.upper()}: " + ("; ".join(parts) if parts else "-"))
 
 
 if __name__ == "__main__":
