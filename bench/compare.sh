@@ -6,10 +6,10 @@
 #   bench/compare.sh [--device cpu|cuda] [--threads N] [--seconds S] [--presets "s m l"]
 #                    [--rounds R] [--bin PATH] [--python PATH]
 #
-# Each preset runs R rounds (default 3) of rnngym then PyTorch, interleaved, and the table
-# reports each side's median round, then each round's paired ratio (min / median / max): these
-# shared VMs drift by ±20% within minutes, so one run of each, minutes apart, can show a ratio
-# that is mostly drift.
+# Each preset runs R rounds (default 3) of rnngym and PyTorch, interleaved (who goes first
+# alternates), and the table reports each side's median round, then each round's paired ratio
+# (min / median / max): these shared VMs drift by ±20% within minutes, so one run of each,
+# minutes apart, can show a ratio that is mostly drift.
 #
 # --device cuda compares on GPU 0 against PyTorch's nn.LSTM on cuDNN (FP32, TF32 off on both
 # sides) and reports GPU memory instead of RSS.
@@ -83,14 +83,20 @@ fi
 
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+ours() {
+  echo "preset $1 round $2/$ROUNDS: rnngym..." >&2
+  "$BIN" bench --device "$DEVICE" --preset "$1" --threads "$THREADS" --seconds "$SECONDS_PER" \
+    --json > "$OUT/rnngym-$1-$2.json"
+}
+theirs() {
+  echo "preset $1 round $2/$ROUNDS: pytorch..." >&2
+  "$PY" bench/pytorch_ref.py --device "$DEVICE" --preset "$1" --threads "$THREADS" \
+    --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$1-$2.json"
+}
 for p in $PRESETS; do
   for r in $(seq "$ROUNDS"); do
-    echo "preset $p round $r/$ROUNDS: rnngym..." >&2
-    "$BIN" bench --device "$DEVICE" --preset "$p" --threads "$THREADS" --seconds "$SECONDS_PER" \
-      --json > "$OUT/rnngym-$p-$r.json"
-    echo "preset $p round $r/$ROUNDS: pytorch..." >&2
-    "$PY" bench/pytorch_ref.py --device "$DEVICE" --preset "$p" --threads "$THREADS" \
-      --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$p-$r.json"
+    # Who goes first alternates, so a drift within a round favours neither side.
+    if [ $((r % 2)) = 1 ]; then ours "$p" "$r"; theirs "$p" "$r"; else theirs "$p" "$r"; ours "$p" "$r"; fi
   done
 done
 
