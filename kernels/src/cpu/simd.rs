@@ -215,7 +215,10 @@ pub(crate) unsafe fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32
         let hp = hs.as_mut_ptr().add(r * h);
         for j in (0..body).step_by(L) {
             let (px, pz, pn) = (x.add(j), x.add(h + j), x.add(2 * h + j));
-            let rv = sigmoid(_mm256_add_ps(_mm256_loadu_ps(px), _mm256_loadu_ps(g.add(j))));
+            let rv = sigmoid(_mm256_add_ps(
+                _mm256_loadu_ps(px),
+                _mm256_loadu_ps(g.add(j)),
+            ));
             let z = sigmoid(_mm256_add_ps(
                 _mm256_loadu_ps(pz),
                 _mm256_loadu_ps(g.add(h + j)),
