@@ -3,8 +3,8 @@
 # thread count, and prints a markdown table with the ratios (rnngym / PyTorch; memory:
 # PyTorch / rnngym).
 #
-#   bench/compare.sh [--device cpu|cuda] [--threads N] [--seconds S] [--presets "s m l"]
-#                    [--rounds R] [--bin PATH] [--python PATH]
+#   bench/compare.sh [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S]
+#                    [--presets "s m l"] [--rounds R] [--bin PATH] [--python PATH]
 #
 # Each preset runs R rounds (default 3) of rnngym and PyTorch, interleaved (who goes first
 # alternates), and the table reports each side's median round, then each round's paired ratio
@@ -22,19 +22,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE=cpu
+CELL=lstm
 THREADS=2
 SECONDS_PER=10
 PRESETS="s m l"
 ROUNDS=3
 BIN=""
 PY=""
-usage="usage: $0 [--device cpu|cuda] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--bin PATH] [--python PATH]"
+usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--bin PATH] [--python PATH]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --device|--threads|--seconds|--presets|--rounds|--bin|--python)
+    --device|--cell|--threads|--seconds|--presets|--rounds|--bin|--python)
       [ $# -ge 2 ] || { echo "$1 needs a value; $usage" >&2; exit 2; }
       case "$1" in
         --device) DEVICE="$2" ;;
+        --cell) CELL="$2" ;;
         --threads) THREADS="$2" ;;
         --seconds) SECONDS_PER="$2" ;;
         --presets) PRESETS="$2" ;;
@@ -49,6 +51,10 @@ done
 case "$DEVICE" in
   cpu|cuda) ;;
   *) echo "--device $DEVICE: expected cpu or cuda" >&2; exit 2 ;;
+esac
+case "$CELL" in
+  lstm|gru|rnn) ;;
+  *) echo "--cell $CELL: expected lstm, gru or rnn" >&2; exit 2 ;;
 esac
 
 if [ -z "$BIN" ] && ! command -v cargo >/dev/null; then
@@ -85,12 +91,12 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 ours() {
   echo "preset $1 round $2/$ROUNDS: rnngym..." >&2
-  "$BIN" bench --device "$DEVICE" --preset "$1" --threads "$THREADS" --seconds "$SECONDS_PER" \
+  "$BIN" bench --device "$DEVICE" --cell "$CELL" --preset "$1" --threads "$THREADS" --seconds "$SECONDS_PER" \
     --json > "$OUT/rnngym-$1-$2.json"
 }
 theirs() {
   echo "preset $1 round $2/$ROUNDS: pytorch..." >&2
-  "$PY" bench/pytorch_ref.py --device "$DEVICE" --preset "$1" --threads "$THREADS" \
+  "$PY" bench/pytorch_ref.py --device "$DEVICE" --cell "$CELL" --preset "$1" --threads "$THREADS" \
     --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$1-$2.json"
 }
 for p in $PRESETS; do

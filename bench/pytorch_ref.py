@@ -2,7 +2,8 @@
 """PyTorch reference for `rnngym bench`: the same model, data shape and measurement.
 
 Model: nn.Embedding(V, E) -> nn.LSTM(E, H, num_layers=2, batch_first=True) -> nn.Linear(H, V),
-V = 65, E = H. Presets (H, B, T): s = (128, 32, 64), m = (256, 50, 50), l = (512, 64, 100).
+V = 65, E = H (--cell gru / rnn: nn.GRU / nn.RNN with tanh instead of nn.LSTM). Presets
+(H, B, T): s = (128, 32, 64), m = (256, 50, 50), l = (512, 64, 100).
 
 Training: synthetic uniform random tokens (8 pre-built windows, cycled), the LSTM state carried
 from window to window (detached), cross-entropy, backward, clip_grad_norm_(5), Adam(lr=2e-3).
@@ -33,11 +34,14 @@ PRESETS = {"s": (128, 32, 64), "m": (256, 50, 50), "l": (512, 64, 100)}
 VOCAB = 65
 
 
-class CharLstm(nn.Module):
-    def __init__(self, v, e, h, layers):
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}  # nn.RNN's default is tanh, as rnngym's
+
+
+class CharRnn(nn.Module):
+    def __init__(self, cell, v, e, h, layers):
         super().__init__()
         self.embed = nn.Embedding(v, e)
-        self.rnn = nn.LSTM(e, h, num_layers=layers, batch_first=True)
+        self.rnn = CELLS[cell](e, h, num_layers=layers, batch_first=True)
         self.proj = nn.Linear(h, v)
 
     def forward(self, x, state=None):
@@ -69,8 +73,10 @@ def bench_train(model, b, t, seconds, device):
     def step(i):
         nonlocal state
         x, y = data[i % len(data)]
-        if state is not None:
+        if isinstance(state, tuple):  # LSTM: (h, c)
             state = tuple(s.detach() for s in state)
+        elif state is not None:  # GRU, RNN: h
+            state = state.detach()
         logits, state = model(x, state)
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -117,6 +123,7 @@ def bench_generate(model, seconds, device):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset", choices=sorted(PRESETS), default="s")
+    ap.add_argument("--cell", choices=sorted(CELLS), default="lstm")
     ap.add_argument("--mode", choices=["train", "generate", "both"], default="both")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=0, help="0 = all cores")
@@ -136,9 +143,9 @@ def main():
         gpu_name = torch.cuda.get_device_name(0)
     torch.manual_seed(1)
     h, b, t = PRESETS[a.preset]
-    model = CharLstm(VOCAB, h, h, 2).to(device)
+    model = CharRnn(a.cell, VOCAB, h, h, 2).to(device)
     train = bench_train(model, b, t, a.seconds, device) if a.mode in ("train", "both") else None
-    gen_model = CharLstm(VOCAB, h, h, 2).to(device).eval()
+    gen_model = CharRnn(a.cell, VOCAB, h, h, 2).to(device).eval()
     generate = (bench_generate(gen_model, a.seconds, device)
                 if a.mode in ("generate", "both") else None)
     rss = peak_rss_mb()
@@ -150,6 +157,7 @@ def main():
                     "impl": "pytorch",
                     "torch": torch.__version__,
                     "preset": a.preset,
+                    "cell": a.cell,
                     "hidden": h,
                     "embed": h,
                     "layers": 2,
@@ -167,7 +175,8 @@ def main():
             )
         )
     else:
-        print(f"pytorch {torch.__version__} bench: preset {a.preset} (H=E={h}, B={b}, T={t}), "
+        print(f"pytorch {torch.__version__} bench: preset {a.preset} ({a.cell.upper()}, H=E={h}, "
+              f"B={b}, T={t}), "
               f"{torch.get_num_threads()} threads")
         if train:
             print(f"train:    {train[0]:>10.0f} chars/s  (last loss {train[1]:.3f})")

@@ -68,11 +68,14 @@ def main():
     out, device, threads, rounds, presets = (sys.argv[1], sys.argv[2], sys.argv[3],
                                              int(sys.argv[4]), sys.argv[5:])
     now = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    cell = json.load(open(f"{out}/rnngym-{presets[0]}-1.json")).get("cell", "lstm").upper()
     if device == "cuda":
-        print(f"{now}, GPU: {gpu_model()}, CPU: {cpu_model()}, median of {rounds} interleaved rounds")
+        print(f"{now}, {cell}, GPU: {gpu_model()}, CPU: {cpu_model()}, median of {rounds} "
+              "interleaved rounds")
         mem_key, mem_name = "gpu_memory_mb", "GPU memory"
     else:
-        print(f"{now}, CPU: {cpu_model()}, {threads} threads each, median of {rounds} interleaved rounds")
+        print(f"{now}, {cell}, CPU: {cpu_model()}, {threads} threads each, median of {rounds} "
+              "interleaved rounds")
         mem_key, mem_name = "peak_rss_mb", "peak RSS"
     print()
     print(f"| preset | train rnngym | train PyTorch | ratio | generate rnngym | generate PyTorch | ratio "

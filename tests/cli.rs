@@ -496,3 +496,50 @@ fn a_second_divergence_goes_back_to_an_older_checkpoint_and_keeps_the_given_up_o
     let (_, kept) = rnngym_trainer::checkpoint::load(&given_up).unwrap();
     assert_eq!(kept, at_10);
 }
+
+/// `rnngym bench` measures each cell on synthetic data and says which in its JSON; a bad
+/// `--seconds` is a one-line error.
+#[test]
+fn bench_measures_every_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    for cell in ["lstm", "gru", "rnn"] {
+        let out = rnngym(
+            &[
+                "bench",
+                "--cell",
+                cell,
+                "--preset",
+                "s",
+                "--mode",
+                "train",
+                "--seconds",
+                "0.2",
+                "--threads",
+                "1",
+                "--json",
+            ],
+            dir.path(),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "bench --cell {cell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+        assert_eq!(v["cell"], cell, "{stdout}");
+        assert_eq!(v["impl"], "rnngym");
+        let rate = v["train_chars_per_s"].as_f64().expect("a training rate");
+        assert!(rate.is_finite() && rate > 0.0, "{stdout}");
+        assert!(
+            v["train_loss"].as_f64().is_some_and(f64::is_finite),
+            "{stdout}"
+        );
+        assert!(
+            v["generate_chars_per_s"].is_null(),
+            "train mode only: {stdout}"
+        );
+    }
+    let out = rnngym(&["bench", "--seconds", "0"], dir.path());
+    assert_one_line_error(&out, &["--seconds", "positive"]);
+}

@@ -18,9 +18,12 @@ use super::device_arg::{self, on_device};
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
     /// Model and batch shape: s (H=128, B=32, T=64), m (H=256, B=50, T=50), l (H=512, B=64,
-    /// T=100); all are 2-layer LSTMs with V=65 and embedding size E = H.
+    /// T=100); all are 2-layer networks with V=65 and embedding size E = H.
     #[arg(long, value_enum, default_value = "s")]
     preset: Preset,
+    /// Recurrent cell of the 2-layer network (bench/pytorch_ref.py takes the same flag).
+    #[arg(long, value_enum, default_value = "lstm")]
+    cell: Cell,
     /// What to measure.
     #[arg(long, value_enum, default_value = "both")]
     mode: Mode,
@@ -44,6 +47,31 @@ enum Preset {
     S,
     M,
     L,
+}
+
+/// The benchmarked cell (the config's `CellKind`, which does not depend on clap).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Cell {
+    Lstm,
+    Gru,
+    Rnn,
+}
+
+impl Cell {
+    fn kind(self) -> CellKind {
+        match self {
+            Cell::Lstm => CellKind::Lstm,
+            Cell::Gru => CellKind::Gru,
+            Cell::Rnn => CellKind::Rnn,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+            Cell::Rnn => "rnn",
+        }
+    }
 }
 
 /// Which numbers to measure.
@@ -117,7 +145,7 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
     let dims = ModelDims {
-        cell: CellKind::Lstm,
+        cell: a.cell.kind(),
         vocab: VOCAB,
         embed: h,
         hidden: h,
@@ -137,6 +165,7 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
         let v = serde_json::json!({
             "impl": "rnngym",
             "preset": a.preset.name(),
+            "cell": a.cell.name(),
             "hidden": h, "embed": h, "layers": 2, "vocab": VOCAB, "batch": b, "seq_len": t,
             "device": be.name(),
             "threads": match a.threads {
@@ -152,8 +181,9 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
         println!("{v}");
     } else {
         println!(
-            "rnngym bench: preset {} (2-layer LSTM, H=E={h}, V={VOCAB}, B={b}, T={t}), {}",
+            "rnngym bench: preset {} (2-layer {}, H=E={h}, V={VOCAB}, B={b}, T={t}), {}",
             a.preset.name(),
+            a.cell.name().to_uppercase(),
             be.name()
         );
         if let Some(r) = train {
