@@ -12,14 +12,9 @@ use super::fastmath::{dispatch, sigmoid, tanh, Mad};
 /// LSTM forward on `gates` (`[B, 4H]`), `c` (`[B, H]`, holding `c_prev` on entry, `c` on
 /// exit) and `hs` (`[B, H]`).
 pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
-    let mut from = 0;
-    #[cfg(target_arch = "x86_64")]
-    if super::fastmath::has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA; the kernel asserts the row extents.
-        from = unsafe { super::simd::lstm_fwd(h, gates, c, hs) };
-        if from == h {
-            return;
-        }
+    let from = simd!(super::simd::lstm_fwd(h, gates, c, hs));
+    if from == h {
+        return;
     }
     dispatch!(lstm_fwd_k(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]))
 }
@@ -72,6 +67,25 @@ fn lstm_fwd_k<M: Mad>(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], h
     }
 }
 
+/// Runs an intrinsics kernel of [`simd`](super::simd) (whole 8-unit blocks) where the CPU has
+/// AVX2 + FMA, giving the first unit it left for the generic kernel; elsewhere 0.
+macro_rules! simd {
+    ($call:expr) => {{
+        #[cfg(target_arch = "x86_64")]
+        let from = if super::fastmath::has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (checked here); the kernels assert their
+            // operands' row extents.
+            unsafe { $call }
+        } else {
+            0
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let from = 0;
+        from
+    }};
+}
+use simd;
+
 /// Columns per block of the pointwise kernels. The row slices come from `split_at_mut` of one
 /// gate block, which LLVM cannot prove disjoint, so a plain loop over them is left scalar
 /// behind runtime alias checks; copying a block into local arrays first lets it vectorise.
@@ -116,14 +130,9 @@ pub(crate) fn lstm_bwd(
     dh: &[f32],
     dc: &mut [f32],
 ) {
-    let mut from = 0;
-    #[cfg(target_arch = "x86_64")]
-    if super::fastmath::has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA; the kernel asserts the row extents.
-        from = unsafe { super::simd::lstm_bwd(h, gates, c_prev, c, dh, dc) };
-        if from == h {
-            return;
-        }
+    let from = simd!(super::simd::lstm_bwd(h, gates, c_prev, c, dh, dc));
+    if from == h {
+        return;
     }
     dispatch!(lstm_bwd_k(
         h: usize,
@@ -231,14 +240,9 @@ fn lstm_bwd_block<M: Mad, const W: usize>(
 /// GRU forward on `gx` (`[B, 3H]`, pre-activations in, (r, z, n) out), `gh` (`[B, 3H]`) and
 /// `hs` (`[B, H]`, holding `h_prev` on entry, `h` on exit).
 pub(crate) fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
-    let mut from = 0;
-    #[cfg(target_arch = "x86_64")]
-    if super::fastmath::has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA; the kernel asserts the row extents.
-        from = unsafe { super::simd::gru_fwd(h, gx, gh, hs) };
-        if from == h {
-            return;
-        }
+    let from = simd!(super::simd::gru_fwd(h, gx, gh, hs));
+    if from == h {
+        return;
     }
     dispatch!(gru_fwd_k(h: usize, from: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]))
 }
