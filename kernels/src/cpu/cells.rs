@@ -2,7 +2,7 @@
 //! so the per-row `chunks_exact` views let the compiler drop bounds checks; nothing allocates
 //! (these run once per time step). The activations are the branch-free approximations of
 //! [`fastmath`](super::fastmath), so the inner loops vectorise; each public function dispatches
-//! to an AVX2 + FMA build when the CPU has one. The LSTM steps, the hot ones, first run
+//! to an AVX2 + FMA build when the CPU has one. The LSTM steps and the GRU forward first run
 //! hand-written intrinsics ([`simd`](super::simd)) over whole 8-unit blocks, bit-identical to
 //! the generic kernels, which finish the ragged tail: end to end +7–28% preset S training and
 //! +2–25% M (6 and 4 interleaved rounds against the generic kernels alone).

@@ -1,11 +1,12 @@
-//! AVX2 + FMA intrinsics for the LSTM pointwise steps, eight units per instruction.
+//! AVX2 + FMA intrinsics for the LSTM pointwise steps and the GRU forward step, eight units
+//! per instruction.
 //!
 //! The generic kernels of [`cells`](super::cells) vectorise only in part: LLVM kept the
 //! backward `tanh(c)` loop scalar and reloads every polynomial constant per block (perf
 //! annotate: `vfmadd213ss`, 180 `vbroadcastss` in the forward). These functions do the same
 //! arithmetic as [`fastmath`](super::fastmath), operation for operation (the same FMAs,
 //! products, sums and selects in the same order), so their results are bit-identical to the
-//! generic kernels' (tested below); only the instruction selection differs.
+//! generic kernels' (tested in `cells`); only the instruction selection differs.
 
 #![cfg(target_arch = "x86_64")]
 // The polynomial coefficients are Cephes' published values, kept digit for digit.
