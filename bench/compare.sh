@@ -11,7 +11,9 @@
 # (min / median / max): these shared VMs drift by ±20% within minutes, so one run of each,
 # minutes apart, can show a ratio that is mostly drift.
 #
-# --device cuda compares on GPU 0 against PyTorch's nn.LSTM on cuDNN (FP32, TF32 off on both
+# --cell gru|rnn swaps the LSTM for that cell on both sides (nn.GRU / nn.RNN for PyTorch).
+#
+# --device cuda compares on GPU 0 against PyTorch's nn.LSTM (GRU, RNN) on cuDNN (FP32, TF32 off on both
 # sides) and reports GPU memory instead of RSS.
 #
 # rnngym is built with cargo unless --bin names a binary (a GPU machine without Rust: see

@@ -5,16 +5,16 @@ Model: nn.Embedding(V, E) -> nn.LSTM(E, H, num_layers=2, batch_first=True) -> nn
 V = 65, E = H (--cell gru / rnn: nn.GRU / nn.RNN with tanh instead of nn.LSTM). Presets
 (H, B, T): s = (128, 32, 64), m = (256, 50, 50), l = (512, 64, 100).
 
-Training: synthetic uniform random tokens (8 pre-built windows, cycled), the LSTM state carried
+Training: synthetic uniform random tokens (8 pre-built windows, cycled), the recurrent state carried
 from window to window (detached), cross-entropy, backward, clip_grad_norm_(5), Adam(lr=2e-3).
 Characters/s = B*T*iterations / seconds, after a warm-up.
 
-Generation: batch 1, one token at a time in a Python loop with the (h, c) state carried, as
-PyTorch users write it: embed -> lstm -> linear -> softmax -> torch.multinomial, under
+Generation: batch 1, one token at a time in a Python loop with the state ((h, c) or h) carried, as
+PyTorch users write it: embed -> rnn -> linear -> softmax -> torch.multinomial, under
 torch.no_grad(). Characters/s after a warm-up of 200 tokens.
 
 Peak memory: VmHWM of this process from /proc/self/status; with --device cuda also the peak
-GPU memory PyTorch reserved (torch.cuda.max_memory_reserved). On the GPU, nn.LSTM runs on
+GPU memory PyTorch reserved (torch.cuda.max_memory_reserved). On the GPU, the cell runs on
 cuDNN in FP32: TF32 is turned off for cuDNN and matmuls, as rnngym's cuBLAS runs full FP32.
 Every training step and every generated token reads a value back to the host (loss.item(),
 .item() of the token), so the timings include the device's work.

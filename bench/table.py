@@ -15,9 +15,15 @@ import sys
 FIGURES = ("train_chars_per_s", "generate_chars_per_s", "peak_rss_mb", "gpu_memory_mb")
 
 
+def load(out, side, p, r):
+    """One round's JSON result."""
+    with open(f"{out}/{side}-{p}-{r}.json") as f:
+        return json.load(f)
+
+
 def median_run(out, side, p, rounds):
     """The rounds of one side merged: the median of each figure."""
-    runs = [json.load(open(f"{out}/{side}-{p}-{r}.json")) for r in range(1, rounds + 1)]
+    runs = [load(out, side, p, r) for r in range(1, rounds + 1)]
     merged = dict(runs[0])
     for key in FIGURES:
         vals = [x[key] for x in runs if x.get(key) is not None]
@@ -49,8 +55,8 @@ def paired(out, p, rounds, key):
     back, so drift over minutes cancels out): (min, median, max), or None."""
     vals = []
     for r in range(1, rounds + 1):
-        a = json.load(open(f"{out}/rnngym-{p}-{r}.json")).get(key)
-        b = json.load(open(f"{out}/pytorch-{p}-{r}.json")).get(key)
+        a = load(out, "rnngym", p, r).get(key)
+        b = load(out, "pytorch", p, r).get(key)
         if a and b:
             vals.append(a / b)
     return (min(vals), statistics.median(vals), max(vals)) if vals else None
@@ -68,7 +74,12 @@ def main():
     out, device, threads, rounds, presets = (sys.argv[1], sys.argv[2], sys.argv[3],
                                              int(sys.argv[4]), sys.argv[5:])
     now = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
-    cell = json.load(open(f"{out}/rnngym-{presets[0]}-1.json")).get("cell", "lstm").upper()
+    if not presets or rounds < 1:
+        sys.exit("table.py: no presets or rounds to report")
+    cells = {load(out, side, p, 1).get("cell", "lstm") for side in ("rnngym", "pytorch") for p in presets}
+    if len(cells) != 1:
+        sys.exit(f"table.py: the runs disagree on the cell: {sorted(cells)}")
+    cell = cells.pop().upper()
     if device == "cuda":
         print(f"{now}, {cell}, GPU: {gpu_model()}, CPU: {cpu_model()}, median of {rounds} "
               "interleaved rounds")

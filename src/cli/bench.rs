@@ -1,5 +1,6 @@
-//! `rnngym bench`: training and generation throughput of a 2-layer LSTM on synthetic tokens,
-//! measured the same way as `bench/pytorch_ref.py` so the two can be compared side by side.
+//! `rnngym bench`: training and generation throughput of a 2-layer LSTM (or `--cell gru|rnn`)
+//! on synthetic tokens, measured the same way as `bench/pytorch_ref.py` so the two can be
+//! compared side by side.
 
 use std::time::{Duration, Instant};
 
