@@ -463,7 +463,7 @@ mod tests {
             eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
             return;
         }
-        for &(rows, h) in &[(3, 8), (2, 13), (5, 24), (4, 128), (1, 7)] {
+        for &(rows, h) in &[(3, 8), (2, 13), (5, 24), (4, 128), (1, 7), (2, 0)] {
             let (n, ng) = (rows * h, rows * 4 * h);
             let (mut g1, mut c1, mut h1) = (values(ng, 1), values(n, 2), vec![0.0; n]);
             let (mut g2, mut c2, mut h2) = (g1.clone(), c1.clone(), h1.clone());
@@ -501,7 +501,7 @@ mod tests {
             eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
             return;
         }
-        for &(rows, h) in &[(3, 8), (2, 13), (5, 24), (4, 128), (1, 7)] {
+        for &(rows, h) in &[(3, 8), (2, 13), (5, 24), (4, 128), (1, 7), (2, 0)] {
             let (n, ng) = (rows * h, rows * 3 * h);
             let (mut x1, gh, mut h1) = (values(ng, 6), values(ng, 7), values(n, 8));
             let (mut x2, mut h2) = (x1.clone(), h1.clone());
