@@ -13,6 +13,15 @@ fn rnngym(args: &[&str], cwd: &Path) -> Output {
         .expect("run rnngym")
 }
 
+/// Asserts success, showing stderr when it failed.
+fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Asserts failure with exactly one non-empty stderr line that contains every `needles` item.
 fn assert_one_line_error(out: &Output, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -88,11 +97,7 @@ fn corpus() -> String {
 fn train_then_sample_then_resume() {
     let f = Fixture::new(&corpus(), SMALL);
     let out = f.run(&["train", "--config", "c.toml"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(f.file("run/latest.safetensors").is_file());
     assert!(f.file("run/best.safetensors").is_file());
     assert!(f.file("run/config.toml").is_file());
@@ -107,11 +112,7 @@ fn train_then_sample_then_resume() {
         "--seed",
         "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("To be"), "{text}");
     assert_eq!(
@@ -137,17 +138,9 @@ fn train_then_sample_then_resume() {
     );
     // Resume to a higher iteration count with only --set (the saved config is reused).
     let out = f.run(&["train", "--resume", "run", "--set", "train.iterations=40"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let out = f.run(&["check-gym", "--config", "c.toml"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("passed"));
 }
 
@@ -242,11 +235,7 @@ fn trained() -> Fixture {
         &SMALL.replace("iterations = 30", "iterations = 10"),
     );
     let out = f.run(&["train", "--config", "c.toml"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     f
 }
 
@@ -268,19 +257,11 @@ fn sample_device_flag() {
     };
     assert_one_line_error(&sample("gpu"), &["--device gpu", "cpu", "cuda:N"]);
     let cpu = sample("cpu");
-    assert!(
-        cpu.status.success(),
-        "{}",
-        String::from_utf8_lossy(&cpu.stderr)
-    );
+    assert_ok(&cpu);
     // Seeded text is the same on every device: "auto" is the CPU here, or a GPU that samples
     // on the device from the same uniforms.
     let auto = sample("auto");
-    assert!(
-        auto.status.success(),
-        "{}",
-        String::from_utf8_lossy(&auto.stderr)
-    );
+    assert_ok(&auto);
     assert_eq!(cpu.stdout, auto.stdout);
     assert!(
         cpu.stdout.len() > 60,
@@ -317,11 +298,7 @@ fn sample_device_flag() {
         "--seed",
         "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert_eq!(
         out.stdout, cpu.stdout,
         "the same seeded text as --device cpu"
@@ -352,7 +329,7 @@ fn prime_outside_vocabulary() {
         "--unknown",
         "skip",
     ]);
-    assert!(out.status.success());
+    assert_ok(&out);
 }
 
 #[test]
