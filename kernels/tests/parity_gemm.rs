@@ -98,14 +98,15 @@ fn gemm_odd_sizes_all_transposes_and_scales() {
 fn gemm_real_shapes() {
     for threads in [1, 2] {
         let be = CpuBackend::new(threads);
-        // Preset S's step and window shapes, the logits, a ragged one that the packed path
-        // splits between threads into uneven row blocks, and weight-gradient shapes (`Aᵀ·B`
+        // Preset S's step and window shapes, the logits, ragged ones that the packed path and
+        // the row split cut between threads into uneven blocks, and weight-gradient shapes (`Aᵀ·B`
         // with k = T·B, several k slices of the packed kernel; one with a ragged panel).
         for &(m, n, k) in &[
             (32, 512, 128),
             (2048, 512, 128),
             (2048, 65, 128),
             (67, 130, 257),
+            (131, 130, 257),
             (512, 128, 2048),
             (65, 130, 1000),
         ] {
@@ -114,6 +115,40 @@ fn gemm_real_shapes() {
                 check(&be, 98, m, n, k, ta, tb, 1.0, 1.0);
                 check(&be, 94, m, n, k, ta, tb, -0.5, 1.5);
             }
+        }
+    }
+}
+
+/// Two threads give the bits of one: each element of `C` is summed by one thread, in the order
+/// the one-thread product sums it (so a training run does not depend on the thread count).
+#[test]
+fn gemm_threads_do_not_change_the_bits() {
+    let (one, two) = (CpuBackend::new(1), CpuBackend::new(2));
+    for &(m, n, k) in &[
+        (2048, 512, 128),
+        (2048, 65, 128),
+        (131, 130, 257),
+        (512, 128, 2048),
+    ] {
+        for (ta, tb) in [(false, true), (true, false), (false, false)] {
+            let mut r = rng(7);
+            let g = Gemm {
+                trans_a: ta,
+                trans_b: tb,
+                lda: if ta { m } else { k },
+                ldb: if tb { k } else { n },
+                ..Gemm::nn(m, n, k)
+            };
+            let a = rand_vec(&mut r, m * k, 1.0);
+            let b = rand_vec(&mut r, k * n, 1.0);
+            let (mut c1, mut c2) = (vec![0.0; m * n], vec![0.0; m * n]);
+            one.gemm(&g, &a, &b, &mut c1).unwrap();
+            two.gemm(&g, &a, &b, &mut c2).unwrap();
+            let same = c1.iter().zip(&c2).all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(
+                same,
+                "gemm {m}x{n}x{k} ta={ta} tb={tb}: 2 threads differ from 1"
+            );
         }
     }
 }
