@@ -26,76 +26,180 @@ unsafe fn clamp(x: __m256, lo: __m256, hi: __m256) -> __m256 {
     _mm256_min_ps(hi, _mm256_max_ps(lo, x))
 }
 
-/// [`fastmath::exp`](super::fastmath::exp), lane-wise.
+/// `N` vectors at a time, each step for all `N` before the next, so that `N` dependency chains
+/// interleave in the instruction stream. One chain (an `exp` is ~25 dependent operations) fills
+/// the scheduler with operations waiting on each other and runs latency-bound; four
+/// interleaved made the LSTM forward step 1.2x faster (32 × 128 units: 17.1 → 14.1 µs) and the
+/// GRU's 1.25x. Each lane sees the same operations in the same order as with `N = 1`, so the
+/// results are the same bits.
+type Vn<const N: usize> = [__m256; N];
+
+/// `N` consecutive vectors from `p`.
 #[inline(always)]
-unsafe fn exp(x0: __m256) -> __m256 {
+unsafe fn load_n<const N: usize>(p: *const f32) -> Vn<N> {
+    let mut v = [_mm256_setzero_ps(); N];
+    for (k, x) in v.iter_mut().enumerate() {
+        *x = _mm256_loadu_ps(p.add(k * L));
+    }
+    v
+}
+
+/// Stores `N` consecutive vectors at `p`.
+#[inline(always)]
+unsafe fn store_n<const N: usize>(p: *mut f32, v: Vn<N>) {
+    for (k, x) in v.iter().enumerate() {
+        _mm256_storeu_ps(p.add(k * L), *x);
+    }
+}
+
+/// [`fastmath::exp`](super::fastmath::exp), lane-wise, on `N` vectors.
+#[inline(always)]
+unsafe fn exp_n<const N: usize>(x0: Vn<N>) -> Vn<N> {
     let magic = _mm256_set1_ps(12_582_912.0);
-    let x = clamp(x0, _mm256_set1_ps(-87.33), _mm256_set1_ps(88.37));
-    let t = _mm256_fmadd_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E), magic);
-    let n = _mm256_sub_ps(t, magic);
-    let bits = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
-    let r = _mm256_fmadd_ps(
-        n,
-        _mm256_set1_ps(2.121_944_4e-4),
-        _mm256_fmadd_ps(n, _mm256_set1_ps(-0.693_359_4), x),
-    );
-    let mut p = _mm256_set1_ps(1.987_569_1e-4);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.398_2e-3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.333_452e-3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.166_579_6e-2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.666_666_5e-1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.000_000_1e-1));
-    let y = _mm256_fmadd_ps(
-        p,
-        _mm256_mul_ps(r, r),
-        _mm256_add_ps(r, _mm256_set1_ps(1.0)),
-    );
-    let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(bits, _mm256_set1_epi32(127)));
-    let y = _mm256_mul_ps(y, _mm256_castsi256_ps(scale));
-    let big = _mm256_cmp_ps::<_CMP_GT_OQ>(x0, _mm256_set1_ps(88.72));
-    let y = _mm256_blendv_ps(y, _mm256_set1_ps(f32::INFINITY), big);
-    let small = _mm256_cmp_ps::<_CMP_LT_OQ>(x0, _mm256_set1_ps(-87.34));
-    _mm256_blendv_ps(y, _mm256_setzero_ps(), small)
+    let (mut x, mut n, mut r, mut y) = (x0, x0, x0, x0);
+    let mut bits = [_mm256_setzero_si256(); N];
+    for v in 0..N {
+        x[v] = clamp(x0[v], _mm256_set1_ps(-87.33), _mm256_set1_ps(88.37));
+    }
+    for v in 0..N {
+        let t = _mm256_fmadd_ps(x[v], _mm256_set1_ps(std::f32::consts::LOG2_E), magic);
+        n[v] = _mm256_sub_ps(t, magic);
+        bits[v] = _mm256_sub_epi32(_mm256_castps_si256(t), _mm256_castps_si256(magic));
+    }
+    for v in 0..N {
+        r[v] = _mm256_fmadd_ps(
+            n[v],
+            _mm256_set1_ps(2.121_944_4e-4),
+            _mm256_fmadd_ps(n[v], _mm256_set1_ps(-0.693_359_4), x[v]),
+        );
+    }
+    let mut p = [_mm256_set1_ps(1.987_569_1e-4); N];
+    for c in [
+        1.398_2e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        5.000_000_1e-1,
+    ] {
+        for v in 0..N {
+            p[v] = _mm256_fmadd_ps(p[v], r[v], _mm256_set1_ps(c));
+        }
+    }
+    for v in 0..N {
+        let e = _mm256_fmadd_ps(
+            p[v],
+            _mm256_mul_ps(r[v], r[v]),
+            _mm256_add_ps(r[v], _mm256_set1_ps(1.0)),
+        );
+        let scale = _mm256_slli_epi32::<23>(_mm256_add_epi32(bits[v], _mm256_set1_epi32(127)));
+        y[v] = _mm256_mul_ps(e, _mm256_castsi256_ps(scale));
+    }
+    for v in 0..N {
+        let big = _mm256_cmp_ps::<_CMP_GT_OQ>(x0[v], _mm256_set1_ps(88.72));
+        let yv = _mm256_blendv_ps(y[v], _mm256_set1_ps(f32::INFINITY), big);
+        let small = _mm256_cmp_ps::<_CMP_LT_OQ>(x0[v], _mm256_set1_ps(-87.34));
+        y[v] = _mm256_blendv_ps(yv, _mm256_setzero_ps(), small);
+    }
+    y
 }
 
-/// [`fastmath::sigmoid`](super::fastmath::sigmoid), lane-wise.
+/// [`fastmath::sigmoid`](super::fastmath::sigmoid), lane-wise, on `N` vectors.
 #[inline(always)]
-unsafe fn sigmoid(x: __m256) -> __m256 {
-    let neg = _mm256_xor_ps(x, _mm256_set1_ps(-0.0));
+unsafe fn sigmoid_n<const N: usize>(x: Vn<N>) -> Vn<N> {
+    let mut neg = x;
+    for v in 0..N {
+        neg[v] = _mm256_xor_ps(x[v], _mm256_set1_ps(-0.0));
+    }
+    let mut e = exp_n(neg);
     let one = _mm256_set1_ps(1.0);
-    _mm256_div_ps(one, _mm256_add_ps(one, exp(neg)))
+    for v in e.iter_mut() {
+        *v = _mm256_div_ps(one, _mm256_add_ps(one, *v));
+    }
+    e
 }
 
-/// [`fastmath::tanh`](super::fastmath::tanh), lane-wise.
+/// [`fastmath::tanh`](super::fastmath::tanh), lane-wise, on `N` vectors.
+#[inline(always)]
+unsafe fn tanh_n<const N: usize>(x: Vn<N>) -> Vn<N> {
+    let sign = _mm256_set1_ps(-0.0);
+    let (mut a, mut z, mut two_a, mut small) = (x, x, x, x);
+    for v in 0..N {
+        a[v] = _mm256_andnot_ps(sign, x[v]);
+        z[v] = _mm256_mul_ps(x[v], x[v]);
+        two_a[v] = _mm256_mul_ps(_mm256_set1_ps(2.0), a[v]);
+    }
+    let e = exp_n(two_a);
+    let mut p = [_mm256_set1_ps(-5.704_988_7e-3); N];
+    for c in [
+        2.063_908_9e-2,
+        -5.373_971_6e-2,
+        1.333_144_2e-1,
+        -3.333_328_2e-1,
+    ] {
+        for v in 0..N {
+            p[v] = _mm256_fmadd_ps(p[v], z[v], _mm256_set1_ps(c));
+        }
+    }
+    for v in 0..N {
+        small[v] = _mm256_fmadd_ps(_mm256_mul_ps(p[v], z[v]), x[v], x[v]);
+    }
+    let one = _mm256_set1_ps(1.0);
+    let mut out = x;
+    for v in 0..N {
+        let big = _mm256_sub_ps(
+            one,
+            _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e[v], one)),
+        );
+        let big = _mm256_or_ps(_mm256_andnot_ps(sign, big), _mm256_and_ps(sign, x[v]));
+        out[v] = _mm256_blendv_ps(
+            big,
+            small[v],
+            _mm256_cmp_ps::<_CMP_LT_OQ>(a[v], _mm256_set1_ps(0.625)),
+        );
+    }
+    out
+}
+
+/// [`tanh_n`] of one vector.
 #[inline(always)]
 unsafe fn tanh(x: __m256) -> __m256 {
-    let sign = _mm256_set1_ps(-0.0);
-    let a = _mm256_andnot_ps(sign, x);
-    let z = _mm256_mul_ps(x, x);
-    let mut p = _mm256_set1_ps(-5.704_988_7e-3);
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.063_908_9e-2));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-5.373_971_6e-2));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(1.333_144_2e-1));
-    p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.333_328_2e-1));
-    let small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-    let one = _mm256_set1_ps(1.0);
-    let e = exp(_mm256_mul_ps(_mm256_set1_ps(2.0), a));
-    let big = _mm256_sub_ps(
-        one,
-        _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)),
-    );
-    let big = _mm256_or_ps(_mm256_andnot_ps(sign, big), _mm256_and_ps(sign, x));
-    _mm256_blendv_ps(
-        big,
-        small,
-        _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(0.625)),
-    )
+    tanh_n([x])[0]
 }
 
 /// `1 − x`, lane-wise.
 #[inline(always)]
 unsafe fn one_minus(x: __m256) -> __m256 {
     _mm256_sub_ps(_mm256_set1_ps(1.0), x)
+}
+
+/// The gates and `c` of `N` blocks of one row: `g` points at the blocks' input gates (the
+/// forget, cell and output gates follow at `h`, `2h`, `3h`), `cp` at their `c`.
+#[inline(always)]
+unsafe fn lstm_fwd_gates<const N: usize>(h: usize, g: *mut f32, cp: *mut f32) {
+    let (pi, pf, pg, po) = (g, g.add(h), g.add(2 * h), g.add(3 * h));
+    let i = sigmoid_n::<N>(load_n(pi));
+    let f = sigmoid_n::<N>(load_n(pf));
+    let gg = tanh_n::<N>(load_n(pg));
+    store_n(po, sigmoid_n::<N>(load_n(po)));
+    store_n(pi, i);
+    store_n(pf, f);
+    store_n(pg, gg);
+    let mut cc: Vn<N> = load_n(cp);
+    for v in 0..N {
+        cc[v] = _mm256_add_ps(_mm256_mul_ps(f[v], cc[v]), _mm256_mul_ps(i[v], gg[v]));
+    }
+    store_n(cp, cc);
+}
+
+/// `h = o · tanh(c)` for `N` blocks.
+#[inline(always)]
+unsafe fn lstm_fwd_out<const N: usize>(po: *const f32, cp: *const f32, hp: *mut f32) {
+    let o: Vn<N> = load_n(po);
+    let mut t = tanh_n::<N>(load_n(cp));
+    for v in 0..N {
+        t[v] = _mm256_mul_ps(o[v], t[v]);
+    }
+    store_n(hp, t);
 }
 
 /// LSTM forward on whole 8-unit blocks of every row; returns the first unit not done
@@ -115,31 +219,25 @@ pub(crate) unsafe fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &m
         "lstm_fwd: row extents"
     );
     // Two passes per row. A block's five activations form one long dependency chain (`tanh(c)`
-    // needs the other four, each an exp of ~80 cycles' latency), and with all five in one loop
-    // body the out-of-order core could not overlap enough blocks: it ran latency-bound, 1.43x
-    // slower. Here the first pass has four independent chains per block, the second one.
+    // needs the other four), so the first pass computes the four gates and `c`, the second
+    // `tanh(c)` and `h`; each takes four blocks at a time (see [`Vn`]; eight spilled registers
+    // and ran 1.2x slower). One pass of one block at a time ran latency-bound, 1.7x slower.
+    const N: usize = 4;
     for r in 0..rows {
         let g = gates.as_mut_ptr().add(r * 4 * h);
         let (cp, hp) = (c.as_mut_ptr().add(r * h), hs.as_mut_ptr().add(r * h));
-        for j in (0..body).step_by(L) {
-            let (pi, pf, pg, po) = (g.add(j), g.add(h + j), g.add(2 * h + j), g.add(3 * h + j));
-            let i = sigmoid(_mm256_loadu_ps(pi));
-            let f = sigmoid(_mm256_loadu_ps(pf));
-            let gg = tanh(_mm256_loadu_ps(pg));
-            _mm256_storeu_ps(po, sigmoid(_mm256_loadu_ps(po)));
-            _mm256_storeu_ps(pi, i);
-            _mm256_storeu_ps(pf, f);
-            _mm256_storeu_ps(pg, gg);
-            let cc = _mm256_add_ps(
-                _mm256_mul_ps(f, _mm256_loadu_ps(cp.add(j))),
-                _mm256_mul_ps(i, gg),
-            );
-            _mm256_storeu_ps(cp.add(j), cc);
+        let wide = body - body % (N * L);
+        for j in (0..wide).step_by(N * L) {
+            lstm_fwd_gates::<N>(h, g.add(j), cp.add(j));
         }
-        for j in (0..body).step_by(L) {
-            let o = _mm256_loadu_ps(g.add(3 * h + j));
-            let cc = _mm256_loadu_ps(cp.add(j));
-            _mm256_storeu_ps(hp.add(j), _mm256_mul_ps(o, tanh(cc)));
+        for j in (wide..body).step_by(L) {
+            lstm_fwd_gates::<1>(h, g.add(j), cp.add(j));
+        }
+        for j in (0..wide).step_by(N * L) {
+            lstm_fwd_out::<N>(g.add(3 * h + j), cp.add(j), hp.add(j));
+        }
+        for j in (wide..body).step_by(L) {
+            lstm_fwd_out::<1>(g.add(3 * h + j), cp.add(j), hp.add(j));
         }
     }
     body
@@ -178,8 +276,14 @@ pub(crate) unsafe fn lstm_bwd(
         let o = r * h;
         for j0 in (0..body).step_by(CHUNK) {
             let j1 = (j0 + CHUNK).min(body);
-            for (t, j) in tcs.iter_mut().zip((j0..j1).step_by(L)) {
-                *t = tanh(_mm256_loadu_ps(c.as_ptr().add(o + j)));
+            let (blocks, src) = ((j1 - j0) / L, c.as_ptr().add(o + j0));
+            let (wide, tail) = tcs[..blocks].split_at_mut(blocks - blocks % 4);
+            for (k, t) in wide.chunks_exact_mut(4).enumerate() {
+                t.copy_from_slice(&tanh_n::<4>(load_n(src.add(k * 4 * L))));
+            }
+            let done = wide.len();
+            for (k, t) in tail.iter_mut().enumerate() {
+                *t = tanh(_mm256_loadu_ps(src.add((done + k) * L)));
             }
             for (&tc, j) in tcs.iter().zip((j0..j1).step_by(L)) {
                 let (pi, pf, pg, po) = (g.add(j), g.add(h + j), g.add(2 * h + j), g.add(3 * h + j));
@@ -211,6 +315,41 @@ pub(crate) unsafe fn lstm_bwd(
     body
 }
 
+/// The reset and update gates of `N` blocks of one row: `x` and `g` point at the blocks' reset
+/// gate in the input and recurrent pre-activations (the update gate follows at `h`).
+#[inline(always)]
+unsafe fn gru_fwd_gates<const N: usize>(h: usize, x: *mut f32, g: *const f32) {
+    let (mut rv, mut z): (Vn<N>, Vn<N>) = (load_n(x), load_n(x.add(h)));
+    let (gr, gz): (Vn<N>, Vn<N>) = (load_n(g), load_n(g.add(h)));
+    for v in 0..N {
+        rv[v] = _mm256_add_ps(rv[v], gr[v]);
+        z[v] = _mm256_add_ps(z[v], gz[v]);
+    }
+    store_n(x, sigmoid_n(rv));
+    store_n(x.add(h), sigmoid_n(z));
+}
+
+/// The candidate `n` and the new `h` of `N` blocks (pointers as in [`gru_fwd_gates`]; `hp` at
+/// the blocks' `h`, which holds `h_prev` on entry).
+#[inline(always)]
+unsafe fn gru_fwd_out<const N: usize>(h: usize, x: *mut f32, g: *const f32, hp: *mut f32) {
+    let (rv, z, mut n): (Vn<N>, Vn<N>, Vn<N>) = (load_n(x), load_n(x.add(h)), load_n(x.add(2 * h)));
+    let (gn, prev): (Vn<N>, Vn<N>) = (load_n(g.add(2 * h)), load_n(hp));
+    for v in 0..N {
+        n[v] = _mm256_add_ps(n[v], _mm256_mul_ps(rv[v], gn[v]));
+    }
+    let n = tanh_n(n);
+    let mut out = n;
+    for v in 0..N {
+        out[v] = _mm256_add_ps(
+            _mm256_mul_ps(one_minus(z[v]), n[v]),
+            _mm256_mul_ps(z[v], prev[v]),
+        );
+    }
+    store_n(x.add(2 * h), n);
+    store_n(hp, out);
+}
+
 /// GRU forward on whole 8-unit blocks of every row (operands as in
 /// [`cells::gru_fwd`](super::cells::gru_fwd)); returns the first unit not done.
 ///
@@ -231,36 +370,19 @@ pub(crate) unsafe fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32
         let x = gx.as_mut_ptr().add(r * 3 * h);
         let g = gh.as_ptr().add(r * 3 * h);
         let hp = hs.as_mut_ptr().add(r * h);
-        // Two passes, as in `lstm_fwd`: `n` needs `r`, so one loop body chains two exps.
-        for j in (0..body).step_by(L) {
-            let (px, pz) = (x.add(j), x.add(h + j));
-            let rv = sigmoid(_mm256_add_ps(
-                _mm256_loadu_ps(px),
-                _mm256_loadu_ps(g.add(j)),
-            ));
-            let z = sigmoid(_mm256_add_ps(
-                _mm256_loadu_ps(pz),
-                _mm256_loadu_ps(g.add(h + j)),
-            ));
-            _mm256_storeu_ps(px, rv);
-            _mm256_storeu_ps(pz, z);
+        // Two passes, four blocks at a time, as in `lstm_fwd`: `n` needs `r`.
+        let wide = body - body % (4 * L);
+        for j in (0..wide).step_by(4 * L) {
+            gru_fwd_gates::<4>(h, x.add(j), g.add(j));
         }
-        for j in (0..body).step_by(L) {
-            let (rv, z, pn) = (
-                _mm256_loadu_ps(x.add(j)),
-                _mm256_loadu_ps(x.add(h + j)),
-                x.add(2 * h + j),
-            );
-            let n = tanh(_mm256_add_ps(
-                _mm256_loadu_ps(pn),
-                _mm256_mul_ps(rv, _mm256_loadu_ps(g.add(2 * h + j))),
-            ));
-            let hv = _mm256_add_ps(
-                _mm256_mul_ps(one_minus(z), n),
-                _mm256_mul_ps(z, _mm256_loadu_ps(hp.add(j))),
-            );
-            _mm256_storeu_ps(pn, n);
-            _mm256_storeu_ps(hp.add(j), hv);
+        for j in (wide..body).step_by(L) {
+            gru_fwd_gates::<1>(h, x.add(j), g.add(j));
+        }
+        for j in (0..wide).step_by(4 * L) {
+            gru_fwd_out::<4>(h, x.add(j), g.add(j), hp.add(j));
+        }
+        for j in (wide..body).step_by(L) {
+            gru_fwd_out::<1>(h, x.add(j), g.add(j), hp.add(j));
         }
     }
     body
