@@ -32,12 +32,12 @@ impl Footprint {
         let params = param_count(dims);
         let (t, b) = (t as u128, b as u128);
         let rows = t * b;
-        // Per layer (see cell::LayerBufs): gates, GRU's recurrent gates, h / c / dh over T + 1
-        // steps, the dropout mask and output; then embeddings in and out, logits and their
-        // gradients.
+        // Per layer (see cell::LayerBufs): gates, GRU's recurrent gates, h / c over T + 1 steps,
+        // the dropout mask and output; then one dh over T + 1 steps (shared by the layers),
+        // embeddings in and out, logits and their gradients.
         let gru = if dims.cell == CellKind::Gru { g } else { 0 };
         let lstm = if dims.cell == CellKind::Lstm { 1 } else { 0 };
-        let per_layer = rows * (g + gru) + (t + 1) * b * h * (2 + lstm) + b * h * lstm + g;
+        let per_layer = rows * (g + gru) + (t + 1) * b * h * (1 + lstm) + b * h * lstm + g;
         let drop = if dropout {
             2 * rows * h * l.saturating_sub(1)
         } else {
@@ -46,7 +46,7 @@ impl Footprint {
         // Layer 0's embedding-projection table when V < T·B (see Model::workspace), else the
         // gathered embeddings and their gradient.
         let embed = if v < rows { v * g } else { 2 * rows * e };
-        let workspace = l * per_layer + drop + embed + 2 * rows * v + 2 * rows;
+        let workspace = l * per_layer + (t + 1) * b * h + drop + embed + 2 * rows * v + 2 * rows;
         Footprint {
             params,
             workspace,
@@ -136,14 +136,13 @@ mod tests {
                 assert_eq!(param_count(&d), m.total as u128, "{cell:?} {layers}");
                 let (t, b) = (6, 4);
                 let ws = m.workspace(&be, t, b).unwrap();
-                let mut floats = 2 * ws.t * ws.b * d.vocab;
+                let mut floats = 2 * ws.t * ws.b * d.vocab + be.len(&ws.dhs);
                 for lb in &ws.layers {
                     for buf in [
                         &lb.gates,
                         &lb.gh,
                         &lb.hs,
                         &lb.cs,
-                        &lb.dhs,
                         &lb.dc,
                         &lb.bias,
                         &lb.mask,

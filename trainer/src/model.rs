@@ -98,6 +98,10 @@ pub struct Workspace<B: Backend> {
     dx0: B::Buf,
     /// Per-layer buffers.
     pub layers: Vec<LayerBufs<B>>,
+    /// `[T + 1, B, H]` gradient w.r.t. the hidden states of the layer being back-propagated.
+    /// One buffer serves every layer: the top layer's backward consumes it, then its input
+    /// gradient is written over it for the layer below (preset L: 13 MB per layer saved).
+    pub dhs: B::Buf,
     /// `[T·B, V]` logits of the last forward.
     pub logits: B::Buf,
     d_logits: B::Buf,
@@ -232,6 +236,7 @@ impl<B: Backend> Model<B> {
             x0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
             dx0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
             layers,
+            dhs: be.zeros((t + 1) * b * d.hidden)?,
             logits: be.zeros(t * b * d.vocab)?,
             d_logits: be.zeros(t * b * d.vocab)?,
             has_state: false,
@@ -363,7 +368,7 @@ impl<B: Backend> Model<B> {
                 }
             };
             let lp = &self.layers[l];
-            cell::layer::forward(be, d.cell, lp, &self.params, &x, lb, t, b)?;
+            cell::layer::forward(be, d.cell, lp, &self.params, &x, lb, &mut ws.dhs, t, b)?;
             if be.len(&lb.dropped) > 0 {
                 let n = t * b * h;
                 be.copy(&lb.hs, b * h, &mut lb.dropped, 0, n)?;
@@ -405,7 +410,7 @@ impl<B: Backend> Model<B> {
             false,
         )?;
         let g = Gemm::nn(rows, h, v).offsets(0, self.proj_off, b * h);
-        be.gemm(&g, &ws.d_logits, &self.params, &mut ws.layers[top].dhs)?;
+        be.gemm(&g, &ws.d_logits, &self.params, &mut ws.dhs)?;
         for l in (0..d.layers).rev() {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb = &mut rest[0];
@@ -420,7 +425,7 @@ impl<B: Backend> Model<B> {
                 };
                 let x = layer_input(be, below.last(), src, b * h);
                 let (p, gr) = (&self.params, &mut self.grads);
-                cell::layer::backward(be, d.cell, lp, p, gr, &x, lb, t, b)?;
+                cell::layer::backward(be, d.cell, lp, p, gr, &x, lb, &mut ws.dhs, t, b)?;
             }
             // dX = dG_x · W_ih, straight into the gradient of the layer below's output.
             let g = Gemm::nn(rows, lp.input, lp.gates).offsets(0, lp.w_ih, 0);
@@ -434,14 +439,15 @@ impl<B: Backend> Model<B> {
                 }
                 None => be.gemm(&g, &lb.gates, &self.params, &mut ws.dx0)?,
                 Some(prev) => {
+                    // This layer is done with `dhs`: it becomes the layer below's.
                     be.gemm(
                         &g.offsets(0, lp.w_ih, b * h),
                         &lb.gates,
                         &self.params,
-                        &mut prev.dhs,
+                        &mut ws.dhs,
                     )?;
                     if be.len(&prev.mask) > 0 {
-                        be.mul_assign(&mut prev.dhs, b * h, &prev.mask, 0, rows * h)?;
+                        be.mul_assign(&mut ws.dhs, b * h, &prev.mask, 0, rows * h)?;
                     }
                 }
             }

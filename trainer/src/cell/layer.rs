@@ -19,6 +19,7 @@ pub(crate) fn kernel_cell(kind: CellKind) -> Cell {
 }
 
 /// Forward over `t` steps of `b` rows; reads the carried state from slot 0 of `hs` (and `cs`).
+/// (`dhs`, the shared hidden-state gradient, is only passed through: the forward ignores it.)
 #[allow(clippy::too_many_arguments)]
 pub fn forward<B: Backend>(
     be: &B,
@@ -27,6 +28,7 @@ pub fn forward<B: Backend>(
     params: &B::Buf,
     x: &Input<'_, B>,
     lb: &mut LayerBufs<B>,
+    dhs: &mut B::Buf,
     t: usize,
     b: usize,
 ) -> rnngym_kernels::Result<()> {
@@ -42,11 +44,12 @@ pub fn forward<B: Backend>(
         let bias = (&lb.bias, 0);
         input_projection(be, p, params, x, t * b, bias, &mut lb.gates, &mut lb.table)?;
     }
-    be.recurrent_forward(&recurrence(cell, p, t, b), params, lb.state())
+    be.recurrent_forward(&recurrence(cell, p, t, b), params, lb.state(dhs))
 }
 
-/// Backward over the window: `lb.dhs[1..]` holds the gradient from above; writes the gate
-/// gradients into `lb.gates` (GRU: and `lb.gh`) and the parameter gradients into `grads`.
+/// Backward over the window: `dhs[1..]` holds the gradient from above (it is overwritten);
+/// writes the gate gradients into `lb.gates` (GRU: and `lb.gh`) and the parameter gradients
+/// into `grads`.
 #[allow(clippy::too_many_arguments)]
 pub fn backward<B: Backend>(
     be: &B,
@@ -56,10 +59,11 @@ pub fn backward<B: Backend>(
     grads: &mut B::Buf,
     x: &Input<'_, B>,
     lb: &mut LayerBufs<B>,
+    dhs: &mut B::Buf,
     t: usize,
     b: usize,
 ) -> rnngym_kernels::Result<()> {
     let rec = recurrence(kernel_cell(kind), p, t, b);
-    be.recurrent_backward(&rec, params, lb.state())?;
+    be.recurrent_backward(&rec, params, lb.state(dhs))?;
     weight_grads(be, p, x, lb, t * b, grads)
 }

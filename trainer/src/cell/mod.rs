@@ -40,8 +40,6 @@ pub struct LayerBufs<B: Backend> {
     pub hs: B::Buf,
     /// LSTM only: `[T + 1, B, H]` cell states.
     pub cs: B::Buf,
-    /// `[T + 1, B, H]` gradients w.r.t. `hs`.
-    pub dhs: B::Buf,
     /// LSTM only: `[B, H]` carried gradient w.r.t. the cell state.
     pub dc: B::Buf,
     /// `[G]` scratch: `b_ih + b_hh`.
@@ -56,14 +54,15 @@ pub struct LayerBufs<B: Backend> {
 }
 
 impl<B: Backend> LayerBufs<B> {
-    /// The buffers the recurrent time loop works on.
-    pub fn state(&mut self) -> LayerState<'_, B::Buf> {
+    /// The buffers the recurrent time loop works on; `dhs` is the workspace's `[T + 1, B, H]`
+    /// gradient w.r.t. `hs`, which every layer uses in turn (see `Workspace::dhs`).
+    pub fn state<'a>(&'a mut self, dhs: &'a mut B::Buf) -> LayerState<'a, B::Buf> {
         LayerState {
             gates: &mut self.gates,
             gh: &mut self.gh,
             hs: &mut self.hs,
             cs: &mut self.cs,
-            dhs: &mut self.dhs,
+            dhs,
             dc: &mut self.dc,
         }
     }
@@ -88,7 +87,6 @@ impl<B: Backend> LayerBufs<B> {
             gh: be.zeros(if is_gru { t * b * g } else { 0 })?,
             hs: be.zeros((t + 1) * b * h)?,
             cs: be.zeros(if is_lstm { (t + 1) * b * h } else { 0 })?,
-            dhs: be.zeros((t + 1) * b * h)?,
             dc: be.zeros(if is_lstm { b * h } else { 0 })?,
             bias: be.zeros(g)?,
             mask: be.zeros(if dropout { t * b * h } else { 0 })?,
