@@ -8,7 +8,7 @@ use gemm::Parallelism;
 /// Below this many multiply-adds (`m·n·k`) a GEMM runs on one thread: the fork/join costs
 /// more than it saves on small products. Measured on a 2-core VM: 32×512×128 (2²¹) took
 /// 99 µs on one thread and 132 µs on two (the crate's own split); 2048×65×128 (2²³, the S
-/// preset's output layer) 1.6–1.8× faster on two through [`split_rows`].
+/// preset's output layer) 1.3–2.0× faster on two through [`split_rows`].
 pub(crate) const PAR_MIN_MACS: usize = 1 << 22;
 
 /// Fewest rows of `C` per thread for [`split_rows`]; below that the crate splits itself.
