@@ -455,25 +455,28 @@ mod tests {
         }
     }
 
-    /// The intrinsics kernels (`simd`) and the generic ones give bit-identical results, on
-    /// widths with and without a remainder after the 8-unit blocks, and with and without
-    /// blocks left over after the four-block groups (45) and the backward's chunks (264).
+    /// `(rows, h)` for the intrinsics tests: widths with and without a remainder after the
+    /// 8-unit blocks, and with and without blocks left over after the four-block groups (45)
+    /// and the LSTM backward's 256-unit chunks (264).
+    const WIDTHS: [(usize, usize); 8] = [
+        (3, 8),
+        (2, 13),
+        (5, 24),
+        (2, 45),
+        (4, 128),
+        (1, 264),
+        (1, 7),
+        (2, 0),
+    ];
+
+    /// The intrinsics kernels (`simd`) and the generic ones give bit-identical results.
     #[test]
     fn lstm_intrinsics_match_the_generic_kernels_bit_for_bit() {
         if !super::super::fastmath::has_avx2_fma() {
             eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
             return;
         }
-        for &(rows, h) in &[
-            (3, 8),
-            (2, 13),
-            (5, 24),
-            (2, 45),
-            (4, 128),
-            (1, 264),
-            (1, 7),
-            (2, 0),
-        ] {
+        for &(rows, h) in &WIDTHS {
             let (n, ng) = (rows * h, rows * 4 * h);
             let (mut g1, mut c1, mut h1) = (values(ng, 1), values(n, 2), vec![0.0; n]);
             let (mut g2, mut c2, mut h2) = (g1.clone(), c1.clone(), h1.clone());
@@ -511,16 +514,7 @@ mod tests {
             eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
             return;
         }
-        for &(rows, h) in &[
-            (3, 8),
-            (2, 13),
-            (5, 24),
-            (2, 45),
-            (4, 128),
-            (1, 264),
-            (1, 7),
-            (2, 0),
-        ] {
+        for &(rows, h) in &WIDTHS {
             let (n, ng) = (rows * h, rows * 3 * h);
             let (mut x1, gh, mut h1) = (values(ng, 6), values(ng, 7), values(n, 8));
             let (mut x2, mut h2) = (x1.clone(), h1.clone());
