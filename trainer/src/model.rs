@@ -100,7 +100,8 @@ pub struct Workspace<B: Backend> {
     pub layers: Vec<LayerBufs<B>>,
     /// `[T + 1, B, H]` gradient w.r.t. the hidden states of the layer being back-propagated.
     /// One buffer serves every layer: the top layer's backward consumes it, then its input
-    /// gradient is written over it for the layer below (preset L: 13 MB per layer saved).
+    /// gradient is written over it for the layer below (preset L: 13 MB for each layer after the
+    /// first).
     pub dhs: B::Buf,
     /// `[T·B, V]` logits of the last forward.
     pub logits: B::Buf,

@@ -7,8 +7,9 @@ use gemm::Parallelism;
 
 /// Below this many multiply-adds (`m·n·k`) a GEMM runs on one thread: the fork/join costs
 /// more than it saves on small products. Measured on a 2-core VM: 32×512×128 (2²¹) took
-/// 99 µs on one thread and 132 µs on two (the crate's own split); 2048×65×128 (2²³, the S
-/// preset's output layer) 1.3–2.0× faster on two through [`split_rows`].
+/// 99 µs on one thread and 132 µs on two (the crate's own split). Lowered from 2²⁴ with
+/// [`split_rows`] (which then also takes preset S's embedding-table products, 2²²); measured
+/// end to end in docs/PERFORMANCE.md.
 pub(crate) const PAR_MIN_MACS: usize = 1 << 22;
 
 /// Fewest rows of `C` per thread for [`split_rows`]; below that the crate splits itself.
@@ -100,7 +101,11 @@ pub(crate) fn gemm(
         return r0.and(r1);
     }
     let macs = g.m.saturating_mul(g.n).saturating_mul(g.k);
-    if threads > 1 && macs >= PAR_MIN_MACS && g.m >= threads * MIN_ROWS_PER_THREAD {
+    if threads > 1
+        && macs >= PAR_MIN_MACS
+        && g.m >= threads * MIN_ROWS_PER_THREAD
+        && same_k_blocking(g, threads)
+    {
         return split_rows(g, threads, a, b, c);
     }
     let par = if threads > 1 && macs >= PAR_MIN_MACS {
@@ -142,13 +147,23 @@ pub(crate) fn gemm(
     Ok(())
 }
 
+/// Whether every row block of `g` (one per thread) gets the k blocking of the whole product.
+/// The gemm crate (gemm-common 0.19, `gemm.rs`) takes `kc = min(k, 512)` when both dimensions
+/// are at most 64, and a `kc` that depends only on `k` and the caches otherwise; a block that
+/// alone falls into the small case would sum its k slices differently, and the bits would
+/// then depend on the thread count (e.g. 100×64×1000).
+fn same_k_blocking(g: &Gemm, threads: usize) -> bool {
+    let small = |rows: usize| rows <= 64 && g.n <= 64;
+    small(g.m) == small(g.m / threads)
+}
+
 /// Computes `g` as independent blocks of `C`'s rows, one per thread, each a one-thread product.
 ///
 /// Measured on the 2-core VM against the crate's own `Parallelism::Rayon(2)` (hot operands,
 /// four rounds each): the weight-gradient shape 512×128×2048 (`Aᵀ·B`) 1.06–1.14× faster, the
 /// other training shapes 0.97–1.36× (median about 1.04×), and the crate's occasional slow round
 /// (half speed) did not occur. Each element of `C` is still one thread's sum, computed the same
-/// way, so the result does not depend on the thread count.
+/// way (given [`same_k_blocking`]), so the result does not depend on the thread count.
 fn split_rows(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<()> {
     if threads < 2 {
         return gemm(g, 1, None, a, b, c);
