@@ -34,6 +34,24 @@ unsafe fn clamp(x: __m256, lo: __m256, hi: __m256) -> __m256 {
 /// results are the same bits.
 type Vn<const N: usize> = [__m256; N];
 
+/// Blocks per group in the kernels below (eight spilled registers and ran 1.2x slower).
+const GROUP: usize = 4;
+
+/// Calls `$f::<GROUP>(args)` for each group of [`GROUP`] blocks of `0..$body` and `$f::<1>(args)`
+/// for each block left over, with `$j` the first unit of the group or block.
+macro_rules! by_groups {
+    ($body:expr, $j:ident => $f:ident($($arg:expr),* $(,)?)) => {{
+        let body: usize = $body;
+        let wide = body - body % (GROUP * L);
+        for $j in (0..wide).step_by(GROUP * L) {
+            $f::<GROUP>($($arg),*);
+        }
+        for $j in (wide..body).step_by(L) {
+            $f::<1>($($arg),*);
+        }
+    }};
+}
+
 /// `N` consecutive vectors from `p`.
 #[inline(always)]
 unsafe fn load_n<const N: usize>(p: *const f32) -> Vn<N> {
@@ -160,10 +178,11 @@ unsafe fn tanh_n<const N: usize>(x: Vn<N>) -> Vn<N> {
     out
 }
 
-/// [`tanh_n`] of one vector.
+/// [`tanh_n`] of the `N` vectors at `src`, into `dst[..N]`.
 #[inline(always)]
-unsafe fn tanh(x: __m256) -> __m256 {
-    tanh_n([x])[0]
+unsafe fn tanh_into<const N: usize>(src: *const f32, dst: *mut __m256) {
+    let t = tanh_n::<N>(load_n(src));
+    std::ptr::copy_nonoverlapping(t.as_ptr(), dst, N);
 }
 
 /// `1 − x`, lane-wise.
@@ -220,25 +239,13 @@ pub(crate) unsafe fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &m
     );
     // Two passes per row. A block's five activations form one long dependency chain (`tanh(c)`
     // needs i, f and g), so the first pass computes the four gates and `c`, the second
-    // `tanh(c)` and `h`; each takes four blocks at a time (see [`Vn`]; eight spilled registers
-    // and ran 1.2x slower). One pass of one block at a time ran latency-bound, 1.7x slower.
-    const N: usize = 4;
+    // `tanh(c)` and `h`; each takes [`GROUP`] blocks at a time (see [`Vn`]). One pass of one
+    // block at a time ran latency-bound, 1.7x slower.
     for r in 0..rows {
         let g = gates.as_mut_ptr().add(r * 4 * h);
         let (cp, hp) = (c.as_mut_ptr().add(r * h), hs.as_mut_ptr().add(r * h));
-        let wide = body - body % (N * L);
-        for j in (0..wide).step_by(N * L) {
-            lstm_fwd_gates::<N>(h, g.add(j), cp.add(j));
-        }
-        for j in (wide..body).step_by(L) {
-            lstm_fwd_gates::<1>(h, g.add(j), cp.add(j));
-        }
-        for j in (0..wide).step_by(N * L) {
-            lstm_fwd_out::<N>(g.add(3 * h + j), cp.add(j), hp.add(j));
-        }
-        for j in (wide..body).step_by(L) {
-            lstm_fwd_out::<1>(g.add(3 * h + j), cp.add(j), hp.add(j));
-        }
+        by_groups!(body, j => lstm_fwd_gates(h, g.add(j), cp.add(j)));
+        by_groups!(body, j => lstm_fwd_out(g.add(3 * h + j), cp.add(j), hp.add(j)));
     }
     body
 }
@@ -276,15 +283,8 @@ pub(crate) unsafe fn lstm_bwd(
         let o = r * h;
         for j0 in (0..body).step_by(CHUNK) {
             let j1 = (j0 + CHUNK).min(body);
-            let (blocks, src) = ((j1 - j0) / L, c.as_ptr().add(o + j0));
-            let (wide, tail) = tcs[..blocks].split_at_mut(blocks - blocks % 4);
-            for (k, t) in wide.chunks_exact_mut(4).enumerate() {
-                t.copy_from_slice(&tanh_n::<4>(load_n(src.add(k * 4 * L))));
-            }
-            let done = wide.len();
-            for (k, t) in tail.iter_mut().enumerate() {
-                *t = tanh(_mm256_loadu_ps(src.add((done + k) * L)));
-            }
+            let (src, dst) = (c.as_ptr().add(o + j0), tcs.as_mut_ptr());
+            by_groups!(j1 - j0, k => tanh_into(src.add(k), dst.add(k / L)));
             for (&tc, j) in tcs.iter().zip((j0..j1).step_by(L)) {
                 let (pi, pf, pg, po) = (g.add(j), g.add(h + j), g.add(2 * h + j), g.add(3 * h + j));
                 let (i, f, gg, og) = (
@@ -370,20 +370,9 @@ pub(crate) unsafe fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32
         let x = gx.as_mut_ptr().add(r * 3 * h);
         let g = gh.as_ptr().add(r * 3 * h);
         let hp = hs.as_mut_ptr().add(r * h);
-        // Two passes, four blocks at a time, as in `lstm_fwd`: `n` needs `r`.
-        let wide = body - body % (4 * L);
-        for j in (0..wide).step_by(4 * L) {
-            gru_fwd_gates::<4>(h, x.add(j), g.add(j));
-        }
-        for j in (wide..body).step_by(L) {
-            gru_fwd_gates::<1>(h, x.add(j), g.add(j));
-        }
-        for j in (0..wide).step_by(4 * L) {
-            gru_fwd_out::<4>(h, x.add(j), g.add(j), hp.add(j));
-        }
-        for j in (wide..body).step_by(L) {
-            gru_fwd_out::<1>(h, x.add(j), g.add(j), hp.add(j));
-        }
+        // Two passes, as in `lstm_fwd`: `n` needs `r`.
+        by_groups!(body, j => gru_fwd_gates(h, x.add(j), g.add(j)));
+        by_groups!(body, j => gru_fwd_out(h, x.add(j), g.add(j), hp.add(j)));
     }
     body
 }
