@@ -425,11 +425,12 @@ pub(crate) fn rnn_bwd(gates: &mut [f32], dh: &[f32]) {
 mod tests {
     use super::*;
 
-    /// Values over the activations' whole range: both `tanh` branches, saturation, ±0.
-    fn values(n: usize, seed: u32) -> Vec<f32> {
+    /// Values over the activations' whole range: both `tanh` branches, saturation, `exp`'s upper
+    /// clamp, ±0, NaN.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
         (0..n)
             .map(|i| {
-                let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
+                let x = crate::hash::mix64(seed, i as u64);
                 match x % 23 {
                     0 => 95.0,
                     1 => -95.0,
@@ -440,6 +441,8 @@ mod tests {
                     6 => 44.0,
                     7 => f32::NAN,
                     8 => -43.67,
+                    // sigmoid's −x between exp's upper clamp (88.37) and its overflow cut (88.72).
+                    9 => -88.5,
                     _ => (x % 40_000) as f32 / 2_000.0 - 10.0,
                 }
             })
