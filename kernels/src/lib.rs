@@ -2,6 +2,7 @@
 //! later, the CUDA backend. Model code is written once against [`Backend`].
 
 pub mod backend;
+pub mod cell;
 mod check;
 mod check_cells;
 pub mod cpu;
@@ -11,9 +12,10 @@ pub mod recurrence;
 pub mod sample;
 
 pub use backend::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+pub use cell::{Cell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
-pub use recurrence::{Cell, LayerState, Recurrence};
+pub use recurrence::{LayerState, Recurrence};
 pub use sample::SampleOptions;
 
 /// Errors from numeric backends.

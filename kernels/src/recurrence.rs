@@ -7,29 +7,7 @@
 //! (the CPU backend does: it packs `W_hh` once per window and gives each thread its own batch
 //! rows for all `T` steps).
 
-use crate::{Backend, CellDims, Gemm, Result};
-
-/// Which recurrent cell a layer runs (PyTorch semantics, see the single-step ops).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cell {
-    /// `nn.LSTM`, gate order i, f, g, o; G = 4H.
-    Lstm,
-    /// `nn.GRU`, gate order r, z, n; G = 3H.
-    Gru,
-    /// `nn.RNN` with tanh; G = H.
-    Rnn,
-}
-
-impl Cell {
-    /// Gate rows per hidden unit.
-    pub fn gates_per_unit(self) -> usize {
-        match self {
-            Cell::Lstm => 4,
-            Cell::Gru => 3,
-            Cell::Rnn => 1,
-        }
-    }
-}
+use crate::{Backend, Cell, CellDims, Gemm, Result};
 
 /// Shape of one layer's window and where its recurrent weights are.
 #[derive(Clone, Copy, Debug)]

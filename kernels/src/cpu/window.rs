@@ -15,7 +15,8 @@ use rayon::prelude::*;
 use super::check::{mul, span};
 use super::packed::Packed;
 use super::{cells, fastmath};
-use crate::recurrence::{backward_steps, forward_steps, Cell, LayerState, Recurrence};
+use crate::recurrence::{backward_steps, forward_steps, LayerState, Recurrence};
+use crate::Cell;
 use crate::{CpuBackend, Result};
 
 /// Below this many rows × steps the spec runs instead (batch-1 generation steps: packing

@@ -4,18 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::DeviceChoice;
 
-/// The recurrent cell type.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CellKind {
-    /// Long short-term memory (PyTorch nn.LSTM semantics).
-    #[default]
-    Lstm,
-    /// Gated recurrent unit (PyTorch nn.GRU semantics).
-    Gru,
-    /// Elman RNN with tanh.
-    Rnn,
-}
+/// The recurrent cell type: the kernels' [`Cell`](rnngym_kernels::Cell), which holds every
+/// fact about it (configs name it `"lstm"`, `"gru"` or `"rnn"`).
+pub use rnngym_kernels::Cell as CellKind;
 
 /// `[model]`: the network's shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
