@@ -3,7 +3,7 @@
 //! and GRU pointwise steps and the loss.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rnngym_kernels::{Backend, CellDims, CpuBackend, Gemm};
+use rnngym_kernels::{Backend, Cell, CellStep, CpuBackend, Gemm, LayerState};
 use std::hint::black_box;
 
 /// Deterministic pseudo-random values in [-1, 1) without an RNG dependency.
@@ -43,49 +43,52 @@ fn bench_gemm(c: &mut Criterion) {
 
 fn bench_cells(c: &mut Criterion) {
     let be = CpuBackend::new(1);
-    let d = CellDims { b: 32, h: 128 };
-    let nh = d.b * d.h;
+    let (b, h) = (32, 128);
+    let nh = b * h;
+    let step = |cell| CellStep {
+        cell,
+        b,
+        h,
+        gates: 0,
+        prev: 0,
+        next: nh,
+    };
     let pre = data(4 * nh, 3);
-    let mut cs = data(2 * nh, 4);
-    let mut hs = vec![0.0; nh];
-    let dh = data(nh, 5);
+    let (mut gh, mut cs, mut hs) = (data(3 * nh, 7), data(2 * nh, 4), data(2 * nh, 8));
+    let mut dhs = [vec![0.0; nh], data(nh, 5)].concat();
     let mut dc = vec![0.0; nh];
     let mut group = c.benchmark_group("cells");
     group.throughput(Throughput::Elements(nh as u64));
-    // The kernels overwrite their inputs; each call gets a fresh copy made outside the timing
-    // (copying the 64 KiB of gates inside it took half the measured time).
-    group.bench_function("lstm_fwd/b32h128", |bch| {
-        bch.iter_batched_ref(
-            || pre.clone(),
-            |gates| {
-                be.lstm_fwd(d, gates, 0, &mut cs, 0, nh, &mut hs, 0)
-                    .unwrap()
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    let mut acts = pre.clone();
-    be.lstm_fwd(d, &mut acts, 0, &mut cs, 0, nh, &mut hs, 0)
-        .unwrap();
-    group.bench_function("lstm_bwd/b32h128", |bch| {
-        bch.iter_batched_ref(
-            || acts.clone(),
-            |gates| {
-                be.lstm_bwd(d, gates, 0, &cs, 0, nh, &dh, 0, &mut dc)
-                    .unwrap()
-            },
-            BatchSize::SmallInput,
-        )
-    });
-    let (gx, gh) = (data(3 * nh, 6), data(3 * nh, 7));
-    let mut states = data(2 * nh, 8);
-    group.bench_function("gru_fwd/b32h128", |bch| {
-        bch.iter_batched_ref(
-            || gx.clone(),
-            |gx| be.gru_fwd(d, gx, 0, &gh, 0, &mut states, 0, nh).unwrap(),
-            BatchSize::SmallInput,
-        )
-    });
+    // The kernels overwrite their gate inputs; each call gets a fresh copy made outside the
+    // timing (copying the 64 KiB of gates inside it took half the measured time).
+    let mut run = |name: &str, cell, backward: bool, gates: &Vec<f32>| {
+        let c = step(cell);
+        group.bench_function(name, |bch| {
+            bch.iter_batched_ref(
+                || gates.clone(),
+                |gates| {
+                    let mut s = LayerState {
+                        gates,
+                        gh: &mut gh,
+                        hs: &mut hs,
+                        cs: &mut cs,
+                        dhs: &mut dhs,
+                        dc: &mut dc,
+                    };
+                    if backward {
+                        be.cell_backward(&c, &mut s).unwrap()
+                    } else {
+                        be.cell_forward(&c, &mut s).unwrap()
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    };
+    run("lstm_fwd/b32h128", Cell::Lstm, false, &pre);
+    let acts: Vec<f32> = pre.iter().map(|x| 1.0 / (1.0 + (-x).exp())).collect();
+    run("lstm_bwd/b32h128", Cell::Lstm, true, &acts);
+    run("gru_fwd/b32h128", Cell::Gru, false, &pre[..3 * nh].to_vec());
     group.finish();
 }
 

@@ -5,7 +5,7 @@
 //! offset + leading dimension) so the model can work on slices of big per-window buffers
 //! (`[T, B, G]`, `[T + 1, B, H]`) without copies or allocations inside the time loop.
 
-use crate::recurrence::{LayerState, Recurrence};
+use crate::recurrence::{CellStep, LayerState, Recurrence};
 use crate::sample::SampleOptions;
 use crate::KernelError;
 
@@ -99,15 +99,6 @@ impl Gemm {
             ..self
         }
     }
-}
-
-/// Dimensions of one recurrent time step: `b` rows (batch), `h` hidden units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CellDims {
-    /// Batch rows in this step.
-    pub b: usize,
-    /// Hidden units.
-    pub h: usize,
 }
 
 /// Hyper-parameters of one Adam(W) step over a flat parameter buffer.
@@ -252,100 +243,15 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<()>;
 
     // ---- recurrent cells (one time step, fused pointwise math) ----
-    /// LSTM forward pointwise step (PyTorch gate order i, f, g, o).
-    ///
-    /// `gates[g_off..]` is `[B, 4H]` pre-activations (input and recurrent parts and both biases
-    /// already summed); it is overwritten with the activations (σi, σf, tanh g, σo) for backward.
-    /// `cs` is the cell-state buffer: reads `c_prev` at `c_prev_off`, writes `c` at `c_off`.
-    /// Writes `h = σo · tanh(c)` to `hs[h_off..]`.
-    #[allow(clippy::too_many_arguments)]
-    fn lstm_fwd(
-        &self,
-        d: CellDims,
-        gates: &mut Self::Buf,
-        g_off: usize,
-        cs: &mut Self::Buf,
-        c_prev_off: usize,
-        c_off: usize,
-        hs: &mut Self::Buf,
-        h_off: usize,
-    ) -> Result<()>;
-    /// LSTM backward pointwise step.
-    ///
-    /// Reads the activations in `gates[g_off..]` and `c_prev`, `c` from `cs`, the total gradient
-    /// `dh` at `dhs[dh_off..]` (`[B, H]`) and the carried `dc` (`[B, H]`, grad w.r.t. `c`).
-    /// Overwrites `gates[g_off..]` with the pre-activation gradients `d_gates` and `dc` with the
-    /// gradient w.r.t. `c_prev`.
-    #[allow(clippy::too_many_arguments)]
-    fn lstm_bwd(
-        &self,
-        d: CellDims,
-        gates: &mut Self::Buf,
-        g_off: usize,
-        cs: &Self::Buf,
-        c_prev_off: usize,
-        c_off: usize,
-        dhs: &Self::Buf,
-        dh_off: usize,
-        dc: &mut Self::Buf,
-    ) -> Result<()>;
-    /// GRU forward pointwise step (PyTorch `nn.GRU`: gate order r, z, n).
-    ///
-    /// `gx[gx_off..]` is `[B, 3H]` = `x·W_ihᵀ + b_ih`; `gh[gh_off..]` is `[B, 3H]` =
-    /// `h_prev·W_hhᵀ + b_hh`. Computes `r = σ(x_r + h_r)`, `z = σ(x_z + h_z)`,
-    /// `n = tanh(x_n + r·h_n)`, `h = (1 − z)·n + z·h_prev`; overwrites `gx` with (r, z, n), leaves
-    /// `gh` unchanged, reads `h_prev` at `hs[h_prev_off..]` and writes `h` at `hs[h_off..]`.
-    #[allow(clippy::too_many_arguments)]
-    fn gru_fwd(
-        &self,
-        d: CellDims,
-        gx: &mut Self::Buf,
-        gx_off: usize,
-        gh: &Self::Buf,
-        gh_off: usize,
-        hs: &mut Self::Buf,
-        h_prev_off: usize,
-        h_off: usize,
-    ) -> Result<()>;
-    /// GRU backward pointwise step.
-    ///
-    /// Reads (r, z, n) from `gx`, `h_n` from `gh`, `h_prev` from `hs` and the total `dh` from
-    /// `dhs[dh_off..]`. Overwrites `gx` with `d(x-part pre-activations)` and `gh` with
-    /// `d(h-part pre-activations)`, and adds the direct path `dh·z` into `dhs[dh_prev_off..]`.
-    #[allow(clippy::too_many_arguments)]
-    fn gru_bwd(
-        &self,
-        d: CellDims,
-        gx: &mut Self::Buf,
-        gx_off: usize,
-        gh: &mut Self::Buf,
-        gh_off: usize,
-        hs: &Self::Buf,
-        h_prev_off: usize,
-        dhs: &mut Self::Buf,
-        dh_off: usize,
-        dh_prev_off: usize,
-    ) -> Result<()>;
-    /// Vanilla RNN forward step: `gates[g_off..]` (`[B, H]` pre-activations) becomes
-    /// `tanh(·)` and is also written to `hs[h_off..]`.
-    fn rnn_fwd(
-        &self,
-        d: CellDims,
-        gates: &mut Self::Buf,
-        g_off: usize,
-        hs: &mut Self::Buf,
-        h_off: usize,
-    ) -> Result<()>;
-    /// Vanilla RNN backward step: overwrites `gates[g_off..]` (holding `h = tanh(·)`) with
-    /// `dh · (1 − h²)`, `dh` read from `dhs[dh_off..]`.
-    fn rnn_bwd(
-        &self,
-        d: CellDims,
-        gates: &mut Self::Buf,
-        g_off: usize,
-        dhs: &Self::Buf,
-        dh_off: usize,
-    ) -> Result<()>;
+    /// The pointwise math of one cell step, forward (PyTorch semantics: `nn.LSTM`'s gate
+    /// order i, f, g, o; `nn.GRU`'s r, z, n with `n = tanh(x_n + r·h_n)` and
+    /// `h = (1 − z)·n + z·h_prev`; `nn.RNN`'s tanh). `step` says where it reads and writes in
+    /// `s` (see [`CellStep`]); the gate block holds the summed pre-activations on entry (GRU:
+    /// input part in `gates`, recurrent part in `gh`) and the activations on exit.
+    fn cell_forward(&self, step: &CellStep, s: &mut LayerState<'_, Self::Buf>) -> Result<()>;
+    /// The backward of [`Backend::cell_forward`] (see [`CellStep`]): turns the activations
+    /// into pre-activation gradients (GRU: of both parts) from the gradient at `step.next`.
+    fn cell_backward(&self, step: &CellStep, s: &mut LayerState<'_, Self::Buf>) -> Result<()>;
 
     // ---- a layer's whole time loop ----
     /// One layer's forward time loop over a window (see [`recurrence`](crate::recurrence)):

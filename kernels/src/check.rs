@@ -9,7 +9,7 @@ pub(crate) fn shape_err<T>(msg: String) -> Result<T> {
 }
 
 /// `off + n` without overflow, as a checked end index.
-fn end(what: &str, off: usize, n: usize) -> Result<usize> {
+fn end(what: impl std::fmt::Display, off: usize, n: usize) -> Result<usize> {
     off.checked_add(n).map_or_else(
         || shape_err(format!("{what}: offset {off} + length {n} overflows")),
         Ok,
@@ -17,8 +17,8 @@ fn end(what: &str, off: usize, n: usize) -> Result<usize> {
 }
 
 /// Checks that `[off, off + n)` lies inside a buffer of `len` elements.
-pub(crate) fn span(what: &str, len: usize, off: usize, n: usize) -> Result<()> {
-    let e = end(what, off, n)?;
+pub(crate) fn span(what: impl std::fmt::Display, len: usize, off: usize, n: usize) -> Result<()> {
+    let e = end(&what, off, n)?;
     if e > len {
         return shape_err(format!(
             "{what}: range [{off}, {e}) exceeds buffer of {len} elements"

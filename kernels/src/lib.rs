@@ -4,18 +4,17 @@
 pub mod backend;
 pub mod cell;
 mod check;
-mod check_cells;
 pub mod cpu;
 pub mod cuda;
 pub mod hash;
 pub mod recurrence;
 pub mod sample;
 
-pub use backend::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep};
+pub use backend::{AdamStep, Backend, Gemm, Result, RmsPropStep};
 pub use cell::{Cell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
-pub use recurrence::{LayerState, Recurrence};
+pub use recurrence::{CellStep, LayerState, Recurrence, StateLens};
 pub use sample::SampleOptions;
 
 /// Errors from numeric backends.

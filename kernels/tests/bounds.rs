@@ -1,8 +1,10 @@
 //! Every op returns `KernelError::Shape` (never panics) when an operand does not fit its
 //! buffer, an id is out of range, or ranges overlap where the op forbids it.
 
+mod common;
+use common::Bufs;
 use rnngym_kernels::{
-    AdamStep, Backend, CellDims, CpuBackend, Gemm, KernelError, Result, RmsPropStep,
+    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Result, RmsPropStep,
 };
 
 #[track_caller]
@@ -127,48 +129,73 @@ fn embedding_loss_regularisation_optimizers() {
 #[test]
 fn cells() {
     let be = CpuBackend::new(1);
-    let d = CellDims { b: 2, h: 3 };
-    let nh = 6;
-    let mut gates = vec![0.0f32; 4 * nh];
-    let mut cs = vec![0.0f32; 2 * nh];
-    let mut hs = vec![0.0f32; 2 * nh];
-    let mut dc = vec![0.0f32; nh];
-    shape(be.lstm_fwd(d, &mut gates, 1, &mut cs, 0, nh, &mut hs, 0));
-    shape(be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, nh + 1, &mut hs, 0));
-    shape(be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, 3, &mut hs, 0));
-    shape(be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, nh, &mut hs, nh + 1));
-    shape(be.lstm_bwd(d, &mut gates, 0, &cs, nh + 1, 0, &hs, 0, &mut dc));
-    shape(be.lstm_bwd(d, &mut gates, 0, &cs, 0, nh, &hs, nh + 1, &mut dc));
-    shape(be.lstm_bwd(d, &mut gates, 0, &cs, 0, nh, &hs, 0, &mut dc[..5].to_vec()));
-    let mut gx = vec![0.0f32; 3 * nh];
-    let mut gh = vec![0.0f32; 3 * nh];
-    shape(be.gru_fwd(d, &mut gx, 1, &gh, 0, &mut hs, 0, nh));
-    shape(be.gru_fwd(d, &mut gx, 0, &gh, 1, &mut hs, 0, nh));
-    shape(be.gru_fwd(d, &mut gx, 0, &gh, 0, &mut hs, 0, 2));
-    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, nh + 1, &mut hs, nh, 0));
-    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, nh + 1, 0));
-    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, 3, 0));
-    shape(be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, 0, 0));
-    shape(be.rnn_fwd(d, &mut gx, 13, &mut hs, 0));
-    shape(be.rnn_fwd(d, &mut gx, 0, &mut hs, 7));
-    shape(be.rnn_bwd(d, &mut gx, 13, &hs, 0));
-    shape(be.rnn_bwd(d, &mut gx, 0, &hs, 7));
-    shape(be.rnn_fwd(
-        CellDims {
-            b: usize::MAX,
-            h: 2,
+    let (b, h) = (2, 3);
+    let nh = b * h;
+    let ok = |cell| CellStep {
+        cell,
+        b,
+        h,
+        gates: 0,
+        prev: 0,
+        next: nh,
+    };
+    let mut bufs = Bufs {
+        gates: vec![0.0f32; 4 * nh],
+        gh: vec![0.0f32; 3 * nh],
+        hs: vec![0.0f32; 2 * nh],
+        cs: vec![0.0f32; 2 * nh],
+        dhs: vec![0.0f32; 2 * nh],
+        dc: vec![0.0f32; nh],
+    };
+    for cell in Cell::ALL {
+        let c = ok(cell);
+        let g = nh * cell.gates_per_unit();
+        let bad = [
+            // The gate block runs past `gates` (GRU: past `gh` too).
+            CellStep {
+                gates: bufs.gates.len() - g + 1,
+                ..c
+            },
+            // The produced state runs past the state buffers.
+            CellStep { next: nh + 1, ..c },
+            // Carried-in and produced states partially overlap.
+            CellStep { next: 3, ..c },
+            // B·H overflows.
+            CellStep { b: usize::MAX, ..c },
+        ];
+        for (i, bad) in bad.iter().enumerate() {
+            // The RNN never reads the carried state; only the GRU's backward writes it (below).
+            if i == 2 {
+                if cell != Cell::Rnn {
+                    shape(be.cell_forward(bad, &mut bufs.state()));
+                }
+                continue;
+            }
+            shape(be.cell_forward(bad, &mut bufs.state()));
+            shape(be.cell_backward(bad, &mut bufs.state()));
+        }
+        // The carried-in state runs past the state buffers (every cell reads it but the RNN).
+        if cell != Cell::Rnn {
+            shape(be.cell_forward(&CellStep { prev: nh + 1, ..c }, &mut bufs.state()));
+        }
+        // A buffer the cell needs is too short.
+        let mut short = bufs.clone();
+        match cell {
+            Cell::Lstm => short.dc.truncate(5),
+            Cell::Gru => short.gh.truncate(3 * nh - 1),
+            Cell::Rnn => short.dhs.truncate(2 * nh - 1),
+        }
+        shape(be.cell_backward(&c, &mut short.state()));
+        // The same calls with valid offsets succeed, so the errors above are about the offsets.
+        be.cell_forward(&c, &mut bufs.state()).unwrap();
+        be.cell_backward(&c, &mut bufs.state()).unwrap();
+    }
+    // The GRU adds into dh_prev: it must not overlap dh.
+    shape(be.cell_backward(
+        &CellStep {
+            next: 0,
+            ..ok(Cell::Gru)
         },
-        &mut gx,
-        0,
-        &mut hs,
-        0,
+        &mut bufs.state(),
     ));
-    // The same calls with valid offsets succeed, so the errors above are about the offsets.
-    be.lstm_fwd(d, &mut gates, 0, &mut cs, 0, nh, &mut hs, nh)
-        .unwrap();
-    be.lstm_bwd(d, &mut gates, 0, &cs, 0, nh, &hs, nh, &mut dc)
-        .unwrap();
-    be.gru_fwd(d, &mut gx, 0, &gh, 0, &mut hs, 0, nh).unwrap();
-    be.gru_bwd(d, &mut gx, 0, &mut gh, 0, &cs, 0, &mut hs, nh, 0)
-        .unwrap();
 }

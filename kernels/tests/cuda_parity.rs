@@ -17,7 +17,7 @@ use common::*;
 use rnngym_kernels::cuda::CudaBackend;
 use rnngym_kernels::sample::pick;
 use rnngym_kernels::{
-    AdamStep, Backend, Cell, CellDims, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
+    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
     RmsPropStep, SampleOptions,
 };
 
@@ -202,37 +202,51 @@ parity!(embedding_gather_scatter_match, 1e-5, 1e-6, |be| {
     vec![("gather", down(be, &out)), ("scatter", down(be, &d_table))]
 });
 
+/// Forward then backward of `c` (and the forward in place, `prev == next`) from random
+/// buffers; every buffer after each.
+fn cell_outs<B: Backend>(be: &B, r: &mut rand::rngs::StdRng, c: &CellStep, outs: &mut Outs) {
+    let host = Bufs::random(r, c);
+    let mut b = host.map(|x| up(be, x));
+    be.cell_forward(c, &mut b.state()).unwrap();
+    push_all(be, "fwd", &b, outs);
+    be.cell_backward(c, &mut b.state()).unwrap();
+    push_all(be, "bwd", &b, outs);
+    if c.cell != Cell::Rnn {
+        let mut b = host.map(|x| up(be, x));
+        let in_place = CellStep { next: c.prev, ..*c };
+        be.cell_forward(&in_place, &mut b.state()).unwrap();
+        push_all(be, "fwd in-place", &b, outs);
+    }
+}
+
+/// Every buffer of `b`, named `what` (the step; the buffers follow in `Bufs` order).
+fn push_all<B: Backend>(be: &B, what: &'static str, b: &Bufs<B::Buf>, outs: &mut Outs) {
+    let all = b.map(|x| down(be, x));
+    for v in [all.gates, all.gh, all.hs, all.cs, all.dhs, all.dc] {
+        outs.push((what, v));
+    }
+}
+
+/// Steps of `cell` at nonzero offsets (gates at 3, states at 1 and 1 + B·H).
+fn cell_steps(cell: Cell) -> Vec<CellStep> {
+    [(1, 1), (5, 65), (32, 128)]
+        .into_iter()
+        .map(|(b, h)| CellStep {
+            cell,
+            b,
+            h,
+            gates: 3,
+            prev: 1,
+            next: 1 + b * h,
+        })
+        .collect()
+}
+
 parity!(lstm_cells_match, 2e-5, 2e-6, |be| {
     let mut r = rng(7);
     let mut outs = Outs::new();
-    for &d in &[
-        CellDims { b: 1, h: 1 },
-        CellDims { b: 5, h: 65 },
-        CellDims { b: 32, h: 128 },
-    ] {
-        let nh = d.b * d.h;
-        let mut gates = up(be, &rand_vec(&mut r, 3 + 4 * nh, 3.0));
-        let mut cs = up(be, &rand_vec(&mut r, 1 + 2 * nh, 2.0));
-        let mut hs = up(be, &rand_vec(&mut r, 2 + nh, 1.0));
-        be.lstm_fwd(d, &mut gates, 3, &mut cs, 1, 1 + nh, &mut hs, 2)
-            .unwrap();
-        // In place: c_prev and c are the same range.
-        let mut gates2 = up(be, &rand_vec(&mut r, 4 * nh, 3.0));
-        let mut cs2 = up(be, &rand_vec(&mut r, nh, 2.0));
-        let mut hs2 = be.zeros(nh).unwrap();
-        be.lstm_fwd(d, &mut gates2, 0, &mut cs2, 0, 0, &mut hs2, 0)
-            .unwrap();
-        outs.push(("fwd gates", down(be, &gates)));
-        outs.push(("fwd cs", down(be, &cs)));
-        outs.push(("fwd hs", down(be, &hs)));
-        outs.push(("fwd in-place cs", down(be, &cs2)));
-        outs.push(("fwd in-place hs", down(be, &hs2)));
-        let dhs = up(be, &rand_vec(&mut r, 5 + nh, 1.0));
-        let mut dc = up(be, &rand_vec(&mut r, nh, 1.0));
-        be.lstm_bwd(d, &mut gates, 3, &cs, 1, 1 + nh, &dhs, 5, &mut dc)
-            .unwrap();
-        outs.push(("bwd gates", down(be, &gates)));
-        outs.push(("bwd dc", down(be, &dc)));
+    for c in cell_steps(Cell::Lstm) {
+        cell_outs(be, &mut r, &c, &mut outs);
     }
     outs
 });
@@ -240,32 +254,11 @@ parity!(lstm_cells_match, 2e-5, 2e-6, |be| {
 parity!(gru_and_rnn_cells_match, 2e-5, 2e-6, |be| {
     let mut r = rng(8);
     let mut outs = Outs::new();
-    for &d in &[
-        CellDims { b: 1, h: 1 },
-        CellDims { b: 5, h: 65 },
-        CellDims { b: 32, h: 128 },
-    ] {
-        let nh = d.b * d.h;
-        let mut gx = up(be, &rand_vec(&mut r, 2 + 3 * nh, 3.0));
-        let mut gh = up(be, &rand_vec(&mut r, 1 + 3 * nh, 3.0));
-        let mut hs = up(be, &rand_vec(&mut r, 1 + 2 * nh, 1.0));
-        be.gru_fwd(d, &mut gx, 2, &gh, 1, &mut hs, 1, 1 + nh)
-            .unwrap();
-        outs.push(("gru fwd gx", down(be, &gx)));
-        outs.push(("gru fwd hs", down(be, &hs)));
-        let mut dhs = up(be, &rand_vec(&mut r, 3 + 2 * nh, 1.0));
-        be.gru_bwd(d, &mut gx, 2, &mut gh, 1, &hs, 1, &mut dhs, 3 + nh, 3)
-            .unwrap();
-        outs.push(("gru bwd gx", down(be, &gx)));
-        outs.push(("gru bwd gh", down(be, &gh)));
-        outs.push(("gru bwd dhs", down(be, &dhs)));
-        let mut g = up(be, &rand_vec(&mut r, 4 + nh, 3.0));
-        let mut h = be.zeros(1 + nh).unwrap();
-        be.rnn_fwd(d, &mut g, 4, &mut h, 1).unwrap();
-        outs.push(("rnn fwd h", down(be, &h)));
-        let dh = up(be, &rand_vec(&mut r, nh, 1.0));
-        be.rnn_bwd(d, &mut g, 4, &dh, 0).unwrap();
-        outs.push(("rnn bwd", down(be, &g)));
+    for c in cell_steps(Cell::Gru)
+        .into_iter()
+        .chain(cell_steps(Cell::Rnn))
+    {
+        cell_outs(be, &mut r, &c, &mut outs);
     }
     outs
 });

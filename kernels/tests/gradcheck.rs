@@ -6,11 +6,14 @@
 mod common;
 use common::*;
 use rnngym_kernels::cpu::reference;
-use rnngym_kernels::CellDims;
+use rnngym_kernels::{Cell, CellStep};
 
 const EPS: f64 = 1e-5;
 const TOL: f64 = 1e-6;
-const D: CellDims = CellDims { b: 2, h: 3 };
+/// B, H and B·H of the checked steps.
+const B: usize = 2;
+const H: usize = 3;
+const NH: usize = B * H;
 
 /// Central difference of `f` with respect to `x[i]`.
 fn numeric(x: &mut [f64], i: usize, f: &dyn Fn(&[f64]) -> f64) -> f64 {
@@ -41,56 +44,83 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Step 0 of a window of two state slots: gates at 0, states at 0 (in) and B·H (out).
+fn step(cell: Cell) -> CellStep {
+    CellStep {
+        cell,
+        b: B,
+        h: H,
+        gates: 0,
+        prev: 0,
+        next: NH,
+    }
+}
+
+/// f64 buffers: `gates`, `gh`, `hs`, `cs` as given, no gradients yet.
+fn bufs(gates: &[f64], gh: &[f64], hs: Vec<f64>, cs: Vec<f64>) -> Bufs<Vec<f64>> {
+    Bufs {
+        gates: gates.to_vec(),
+        gh: gh.to_vec(),
+        hs,
+        cs,
+        dhs: vec![],
+        dc: vec![],
+    }
+}
+
+/// `[carried-in state, zeros for the produced one]`.
+fn slots(prev: &[f64]) -> Vec<f64> {
+    [prev, &[0.0; NH]].concat()
+}
+
 #[test]
 fn lstm_step_gradients() {
     let mut r = rng(1);
-    let nh = D.b * D.h;
-    let pre = rand_vec64(&mut r, 4 * nh, 2.0);
-    let c_prev = rand_vec64(&mut r, nh, 1.5);
-    let (wh, wc) = (rand_vec64(&mut r, nh, 1.0), rand_vec64(&mut r, nh, 1.0));
+    let c = step(Cell::Lstm);
+    let pre = rand_vec64(&mut r, 4 * NH, 2.0);
+    let c_prev = rand_vec64(&mut r, NH, 1.5);
+    let (wh, wc) = (rand_vec64(&mut r, NH, 1.0), rand_vec64(&mut r, NH, 1.0));
     // Loss = wh·h + wc·c, so dL/dh = wh and the carried dL/dc = wc.
     let run = |pre: &[f64], c_prev: &[f64]| {
-        let mut g = pre.to_vec();
-        let mut cs = [c_prev, &vec![0.0; nh]].concat();
-        let mut hs = vec![0.0; nh];
-        reference::lstm_fwd(D, &mut g, 0, &mut cs, 0, nh, &mut hs, 0);
-        (g, cs, hs)
+        let mut b = bufs(pre, &[], slots(&[0.0; NH]), slots(c_prev));
+        reference::cell_forward(&c, &mut b.state());
+        b
     };
     let loss = |pre: &[f64], c_prev: &[f64]| {
-        let (_, cs, hs) = run(pre, c_prev);
-        dot(&wh, &hs) + dot(&wc, &cs[nh..])
+        let b = run(pre, c_prev);
+        dot(&wh, &b.hs[NH..]) + dot(&wc, &b.cs[NH..])
     };
-    let (mut g, cs, _) = run(&pre, &c_prev);
-    let mut dc = wc.clone();
-    reference::lstm_bwd(D, &mut g, 0, &cs, 0, nh, &wh, 0, &mut dc);
-    check("lstm d_gates", &pre, &g, &|x| loss(x, &c_prev));
-    check("lstm d_c_prev", &c_prev, &dc, &|x| loss(&pre, x));
+    let mut b = run(&pre, &c_prev);
+    (b.dhs, b.dc) = (slots(&[0.0; NH]), wc.clone());
+    b.dhs[NH..].copy_from_slice(&wh);
+    reference::cell_backward(&c, &mut b.state());
+    check("lstm d_gates", &pre, &b.gates, &|x| loss(x, &c_prev));
+    check("lstm d_c_prev", &c_prev, &b.dc, &|x| loss(&pre, x));
 }
 
 #[test]
 fn gru_step_gradients() {
     let mut r = rng(2);
-    let nh = D.b * D.h;
-    let gx = rand_vec64(&mut r, 3 * nh, 2.0);
-    let gh = rand_vec64(&mut r, 3 * nh, 2.0);
-    let h_prev = rand_vec64(&mut r, nh, 1.0);
-    let wh = rand_vec64(&mut r, nh, 1.0);
+    let c = step(Cell::Gru);
+    let gx = rand_vec64(&mut r, 3 * NH, 2.0);
+    let gh = rand_vec64(&mut r, 3 * NH, 2.0);
+    let h_prev = rand_vec64(&mut r, NH, 1.0);
+    let wh = rand_vec64(&mut r, NH, 1.0);
     let run = |gx: &[f64], gh: &[f64], hp: &[f64]| {
-        let mut gx = gx.to_vec();
-        let mut hs = [hp, &vec![0.0; nh]].concat();
-        reference::gru_fwd(D, &mut gx, 0, gh, 0, &mut hs, 0, nh);
-        (gx, hs)
+        let mut b = bufs(gx, gh, slots(hp), vec![]);
+        reference::cell_forward(&c, &mut b.state());
+        b
     };
-    let loss = |gx: &[f64], gh: &[f64], hp: &[f64]| dot(&wh, &run(gx, gh, hp).1[nh..]);
-    let (mut d_gx, hs) = run(&gx, &gh, &h_prev);
-    let mut d_gh = gh.clone();
+    let loss = |gx: &[f64], gh: &[f64], hp: &[f64]| dot(&wh, &run(gx, gh, hp).hs[NH..]);
+    let mut b = run(&gx, &gh, &h_prev);
     // dhs = [dh_prev (starts at 0, receives the direct path), dh = wh].
-    let mut dhs = [vec![0.0; nh], wh.clone()].concat();
-    reference::gru_bwd(D, &mut d_gx, 0, &mut d_gh, 0, &hs, 0, &mut dhs, nh, 0);
-    check("gru d_gx", &gx, &d_gx, &|x| loss(x, &gh, &h_prev));
-    check("gru d_gh", &gh, &d_gh, &|x| loss(&gx, x, &h_prev));
+    b.dhs = slots(&[0.0; NH]);
+    b.dhs[NH..].copy_from_slice(&wh);
+    reference::cell_backward(&c, &mut b.state());
+    check("gru d_gx", &gx, &b.gates, &|x| loss(x, &gh, &h_prev));
+    check("gru d_gh", &gh, &b.gh, &|x| loss(&gx, x, &h_prev));
     // With gh held fixed, h_prev reaches h only through z·h_prev.
-    check("gru d_h_prev (direct)", &h_prev, &dhs[..nh], &|x| {
+    check("gru d_h_prev (direct)", &h_prev, &b.dhs[..NH], &|x| {
         loss(&gx, &gh, x)
     });
 }
@@ -98,18 +128,19 @@ fn gru_step_gradients() {
 #[test]
 fn rnn_step_gradients() {
     let mut r = rng(3);
-    let nh = D.b * D.h;
-    let pre = rand_vec64(&mut r, nh, 2.0);
-    let wh = rand_vec64(&mut r, nh, 1.0);
+    let c = step(Cell::Rnn);
+    let pre = rand_vec64(&mut r, NH, 2.0);
+    let wh = rand_vec64(&mut r, NH, 1.0);
     let fwd = |pre: &[f64]| {
-        let mut g = pre.to_vec();
-        let mut hs = vec![0.0; nh];
-        reference::rnn_fwd(D, &mut g, 0, &mut hs, 0);
-        (g, hs)
+        let mut b = bufs(pre, &[], slots(&[0.0; NH]), vec![]);
+        reference::cell_forward(&c, &mut b.state());
+        b
     };
-    let (mut g, _) = fwd(&pre);
-    reference::rnn_bwd(D, &mut g, 0, &wh, 0);
-    check("rnn d_pre", &pre, &g, &|x| dot(&wh, &fwd(x).1));
+    let mut b = fwd(&pre);
+    b.dhs = slots(&[0.0; NH]);
+    b.dhs[NH..].copy_from_slice(&wh);
+    reference::cell_backward(&c, &mut b.state());
+    check("rnn d_pre", &pre, &b.gates, &|x| dot(&wh, &fwd(x).hs[NH..]));
 }
 
 #[test]

@@ -3,12 +3,11 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::check::{self, shape_err, span, split_src_dst};
+use super::check::{self, shape_err, span};
 use super::spin::Helper;
-use super::{cells, gemm, memory, ops, window};
-use crate::check_cells;
+use super::{gemm, memory, ops, step, window};
 use crate::{
-    AdamStep, Backend, CellDims, Gemm, LayerState, Recurrence, Result, RmsPropStep, SampleOptions,
+    AdamStep, Backend, CellStep, Gemm, LayerState, Recurrence, Result, RmsPropStep, SampleOptions,
 };
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
@@ -39,13 +38,6 @@ impl CpuBackend {
             return None;
         }
         self.spin.get_or_init(Helper::start).as_ref()
-    }
-
-    /// Rows for the first thread when a pointwise cell step is worth splitting across two
-    /// threads (B·H ≥ 2¹⁵, e.g. preset L's 64×512; below that the join costs more than it
-    /// saves), else `None`.
-    fn row_split(&self, d: CellDims) -> Option<usize> {
-        (self.threads > 1 && d.b >= 2 && d.b * d.h >= 1 << 15).then_some(d.b / 2)
     }
 
     /// Number of threads large GEMMs may use.
@@ -228,157 +220,12 @@ impl Backend for CpuBackend {
         ops::scatter_add_rows(src, cols, ids, ids_n, d_table, table_off)
     }
 
-    fn lstm_fwd(
-        &self,
-        d: CellDims,
-        gates: &mut Vec<f32>,
-        g_off: usize,
-        cs: &mut Vec<f32>,
-        c_prev_off: usize,
-        c_off: usize,
-        hs: &mut Vec<f32>,
-        h_off: usize,
-    ) -> Result<()> {
-        let (ng, nh) = check_cells::lstm_fwd(
-            d,
-            gates.len(),
-            g_off,
-            cs.len(),
-            c_prev_off,
-            c_off,
-            hs.len(),
-            h_off,
-        )?;
-        // The kernel updates c in place; a separate c_prev is copied in first (B·H floats,
-        // negligible next to the GEMM) so one kernel serves both layouts.
-        if c_prev_off != c_off {
-            cs.copy_within(c_prev_off..c_prev_off + nh, c_off);
-        }
-        let (g, c, h) = (
-            &mut gates[g_off..g_off + ng],
-            &mut cs[c_off..c_off + nh],
-            &mut hs[h_off..h_off + nh],
-        );
-        match self.row_split(d) {
-            // Rows are independent: each thread takes half of the batch.
-            Some(half) => {
-                let (g0, g1) = g.split_at_mut(half * 4 * d.h);
-                let (c0, c1) = c.split_at_mut(half * d.h);
-                let (h0, h1) = h.split_at_mut(half * d.h);
-                rayon::join(
-                    || cells::lstm_fwd(d.h, g0, c0, h0),
-                    || cells::lstm_fwd(d.h, g1, c1, h1),
-                );
-            }
-            None => cells::lstm_fwd(d.h, g, c, h),
-        }
-        Ok(())
+    fn cell_forward(&self, c: &CellStep, s: &mut LayerState<'_, Vec<f32>>) -> Result<()> {
+        step::forward(self, c, s)
     }
 
-    fn lstm_bwd(
-        &self,
-        d: CellDims,
-        gates: &mut Vec<f32>,
-        g_off: usize,
-        cs: &Vec<f32>,
-        c_prev_off: usize,
-        c_off: usize,
-        dhs: &Vec<f32>,
-        dh_off: usize,
-        dc: &mut Vec<f32>,
-    ) -> Result<()> {
-        let (ng, nh) = check_cells::lstm_bwd(
-            d,
-            gates.len(),
-            g_off,
-            cs.len(),
-            c_prev_off,
-            c_off,
-            dhs.len(),
-            dh_off,
-            dc.len(),
-        )?;
-        let (g, cp, c, dh, dc) = (
-            &mut gates[g_off..g_off + ng],
-            &cs[c_prev_off..c_prev_off + nh],
-            &cs[c_off..c_off + nh],
-            &dhs[dh_off..dh_off + nh],
-            &mut dc[..nh],
-        );
-        match self.row_split(d) {
-            Some(half) => {
-                let (g0, g1) = g.split_at_mut(half * 4 * d.h);
-                let n0 = half * d.h;
-                let (dc0, dc1) = dc.split_at_mut(n0);
-                rayon::join(
-                    || cells::lstm_bwd(d.h, g0, &cp[..n0], &c[..n0], &dh[..n0], dc0),
-                    || cells::lstm_bwd(d.h, g1, &cp[n0..], &c[n0..], &dh[n0..], dc1),
-                );
-            }
-            None => cells::lstm_bwd(d.h, g, cp, c, dh, dc),
-        }
-        Ok(())
-    }
-
-    fn gru_fwd(
-        &self,
-        d: CellDims,
-        gx: &mut Vec<f32>,
-        gx_off: usize,
-        gh: &Vec<f32>,
-        gh_off: usize,
-        hs: &mut Vec<f32>,
-        h_prev_off: usize,
-        h_off: usize,
-    ) -> Result<()> {
-        let (ng, nh) = check_cells::gru_fwd(
-            d,
-            gx.len(),
-            gx_off,
-            gh.len(),
-            gh_off,
-            hs.len(),
-            h_prev_off,
-            h_off,
-        )?;
-        // As in lstm_fwd: the kernel updates h in place from h_prev.
-        if h_prev_off != h_off {
-            hs.copy_within(h_prev_off..h_prev_off + nh, h_off);
-        }
-        let (gx, gh) = (&mut gx[gx_off..gx_off + ng], &gh[gh_off..gh_off + ng]);
-        cells::gru_fwd(d.h, gx, gh, &mut hs[h_off..h_off + nh]);
-        Ok(())
-    }
-
-    fn gru_bwd(
-        &self,
-        d: CellDims,
-        gx: &mut Vec<f32>,
-        gx_off: usize,
-        gh: &mut Vec<f32>,
-        gh_off: usize,
-        hs: &Vec<f32>,
-        h_prev_off: usize,
-        dhs: &mut Vec<f32>,
-        dh_off: usize,
-        dh_prev_off: usize,
-    ) -> Result<()> {
-        let (ng, nh) = check_cells::gru_bwd(
-            d,
-            gx.len(),
-            gx_off,
-            gh.len(),
-            gh_off,
-            hs.len(),
-            h_prev_off,
-            dhs.len(),
-            dh_off,
-            dh_prev_off,
-        )?;
-        let (dh, dh_prev) = split_src_dst(dhs, dh_off, dh_prev_off, nh);
-        let (gx, gh) = (&mut gx[gx_off..gx_off + ng], &mut gh[gh_off..gh_off + ng]);
-        cells::gru_bwd(d.h, gx, gh, &hs[h_prev_off..h_prev_off + nh], dh, dh_prev);
-        Ok(())
+    fn cell_backward(&self, c: &CellStep, s: &mut LayerState<'_, Vec<f32>>) -> Result<()> {
+        step::backward(self, c, s)
     }
 
     fn recurrent_forward(
@@ -397,32 +244,6 @@ impl Backend for CpuBackend {
         s: LayerState<'_, Vec<f32>>,
     ) -> Result<()> {
         window::backward(self, r, params, s)
-    }
-
-    fn rnn_fwd(
-        &self,
-        d: CellDims,
-        gates: &mut Vec<f32>,
-        g_off: usize,
-        hs: &mut Vec<f32>,
-        h_off: usize,
-    ) -> Result<()> {
-        let n = check_cells::rnn_fwd(d, gates.len(), g_off, hs.len(), h_off)?;
-        cells::rnn_fwd(&mut gates[g_off..g_off + n], &mut hs[h_off..h_off + n]);
-        Ok(())
-    }
-
-    fn rnn_bwd(
-        &self,
-        d: CellDims,
-        gates: &mut Vec<f32>,
-        g_off: usize,
-        dhs: &Vec<f32>,
-        dh_off: usize,
-    ) -> Result<()> {
-        let n = check_cells::rnn_bwd(d, gates.len(), g_off, dhs.len(), dh_off)?;
-        cells::rnn_bwd(&mut gates[g_off..g_off + n], &dhs[dh_off..dh_off + n]);
-        Ok(())
     }
 
     fn softmax_xent(

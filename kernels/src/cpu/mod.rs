@@ -13,6 +13,7 @@ mod packed;
 pub mod reference;
 mod simd;
 mod spin;
+mod step;
 mod window;
 
 pub use backend::CpuBackend;

@@ -12,7 +12,6 @@
 
 use rayon::prelude::*;
 
-use super::check::{mul, span};
 use super::packed::Packed;
 use super::{cells, fastmath};
 use crate::recurrence::{backward_steps, forward_steps, LayerState, Recurrence};
@@ -60,63 +59,9 @@ impl Ptrs {
 /// `n` elements at `p + off`.
 ///
 /// # Safety
-/// The range is inside the buffer (checked by `validate`) and no other live slice overlaps it.
+/// The range is inside the buffer (checked by `Recurrence::check`) and no other live slice overlaps it.
 unsafe fn at<'a>(p: *mut f32, off: usize, n: usize) -> &'a mut [f32] {
     std::slice::from_raw_parts_mut(p.add(off), n)
-}
-
-/// Checks every buffer the loop touches; returns G. (Names are literals: this runs for every
-/// generated token, so nothing is formatted unless a check fails.)
-fn validate(
-    r: &Recurrence,
-    params: &[f32],
-    s: &LayerState<'_, Vec<f32>>,
-    bwd: bool,
-) -> Result<usize> {
-    let names = if bwd {
-        [
-            "recurrent_backward",
-            "recurrent_backward W_hh",
-            "recurrent_backward gates",
-            "recurrent_backward hs",
-            "recurrent_backward gh",
-            "recurrent_backward cs",
-            "recurrent_backward dhs",
-            "recurrent_backward dc",
-        ]
-    } else {
-        [
-            "recurrent_forward",
-            "recurrent_forward W_hh",
-            "recurrent_forward gates",
-            "recurrent_forward hs",
-            "recurrent_forward gh",
-            "recurrent_forward cs",
-            "",
-            "",
-        ]
-    };
-    let what = names[0];
-    let g = mul(what, r.cell.gates_per_unit(), r.h)?;
-    let bh = mul(what, r.b, r.h)?;
-    let steps_g = mul(what, mul(what, r.t, r.b)?, g)?;
-    let states = mul(what, r.t + 1, bh)?;
-    span(names[1], params.len(), r.w_hh, mul(what, g, r.h)?)?;
-    span(names[2], s.gates.len(), 0, steps_g)?;
-    span(names[3], s.hs.len(), 0, states)?;
-    if r.cell == Cell::Gru {
-        span(names[4], s.gh.len(), 0, steps_g)?;
-    }
-    if r.cell == Cell::Lstm {
-        span(names[5], s.cs.len(), 0, states)?;
-    }
-    if bwd {
-        span(names[6], s.dhs.len(), 0, states)?;
-        if r.cell == Cell::Lstm {
-            span(names[7], s.dc.len(), 0, bh)?;
-        }
-    }
-    Ok(g)
 }
 
 /// Whether the packed, row-parallel loop runs (else the spec).
@@ -151,10 +96,10 @@ pub(crate) fn forward(
     params: &Vec<f32>,
     mut s: LayerState<'_, Vec<f32>>,
 ) -> Result<()> {
-    let g = validate(r, params, &s, false)?;
     if !packed_path(r) {
         return forward_steps(be, r, params, s);
     }
+    let g = r.check(params.len(), &s.lens(Vec::len), false)?;
     let (b, h) = (r.b, r.h);
     let w = Packed::from_transposed(&params[r.w_hh..r.w_hh + g * h], g, h);
     let p = Ptrs::new(&mut s);
@@ -168,7 +113,7 @@ pub(crate) fn forward(
                 step * b * h + r0 * h,
                 (step + 1) * b * h + r0 * h,
             );
-            // SAFETY: `validate` checked the extents; rows r0..r0 + n of each slot belong to
+            // SAFETY: `Recurrence::check` checked the extents; rows r0..r0 + n of each slot belong to
             // this block alone, and slots `step` and `step + 1` are disjoint.
             unsafe {
                 let h_prev = &*at(p.hs, hp, nh);
@@ -205,13 +150,13 @@ pub(crate) fn backward(
     params: &Vec<f32>,
     mut s: LayerState<'_, Vec<f32>>,
 ) -> Result<()> {
-    let g = validate(r, params, &s, true)?;
     if !packed_path(r) {
         return backward_steps(be, r, params, s);
     }
+    let g = r.check(params.len(), &s.lens(Vec::len), true)?;
     let (b, h) = (r.b, r.h);
     s.dhs[..b * h].fill(0.0);
-    if r.cell == Cell::Lstm {
+    if r.cell.has_cell_state() {
         s.dc[..b * h].fill(0.0);
     }
     let w = Packed::from_rows(&params[r.w_hh..r.w_hh + g * h], g, h);

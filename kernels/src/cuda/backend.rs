@@ -7,7 +7,7 @@ use super::buffers::{CudaBuf, CudaIds};
 use super::check::{self, shape_err, span};
 use super::context::{dev_err, grid, launch, CudaBackend};
 use super::{blas, cells, ops};
-use crate::{AdamStep, Backend, CellDims, Gemm, Result, RmsPropStep, SampleOptions};
+use crate::{AdamStep, Backend, CellStep, Gemm, LayerState, Result, RmsPropStep, SampleOptions};
 
 impl CudaBackend {
     /// Device-to-device copy of `n` f32 from address `src` to `dst` on the stream.
@@ -232,99 +232,12 @@ impl Backend for CudaBackend {
         ops::scatter_add_rows(self, src, cols, ids, ids_n, d_table, table_off)
     }
 
-    fn lstm_fwd(
-        &self,
-        d: CellDims,
-        gates: &mut CudaBuf,
-        g_off: usize,
-        cs: &mut CudaBuf,
-        c_prev_off: usize,
-        c_off: usize,
-        hs: &mut CudaBuf,
-        h_off: usize,
-    ) -> Result<()> {
-        cells::lstm_fwd(self, d, gates, g_off, cs, c_prev_off, c_off, hs, h_off)
+    fn cell_forward(&self, c: &CellStep, s: &mut LayerState<'_, CudaBuf>) -> Result<()> {
+        cells::forward(self, c, s)
     }
 
-    fn lstm_bwd(
-        &self,
-        d: CellDims,
-        gates: &mut CudaBuf,
-        g_off: usize,
-        cs: &CudaBuf,
-        c_prev_off: usize,
-        c_off: usize,
-        dhs: &CudaBuf,
-        dh_off: usize,
-        dc: &mut CudaBuf,
-    ) -> Result<()> {
-        cells::lstm_bwd(
-            self, d, gates, g_off, cs, c_prev_off, c_off, dhs, dh_off, dc,
-        )
-    }
-
-    fn gru_fwd(
-        &self,
-        d: CellDims,
-        gx: &mut CudaBuf,
-        gx_off: usize,
-        gh: &CudaBuf,
-        gh_off: usize,
-        hs: &mut CudaBuf,
-        h_prev_off: usize,
-        h_off: usize,
-    ) -> Result<()> {
-        cells::gru_fwd(self, d, gx, gx_off, gh, gh_off, hs, h_prev_off, h_off)
-    }
-
-    fn gru_bwd(
-        &self,
-        d: CellDims,
-        gx: &mut CudaBuf,
-        gx_off: usize,
-        gh: &mut CudaBuf,
-        gh_off: usize,
-        hs: &CudaBuf,
-        h_prev_off: usize,
-        dhs: &mut CudaBuf,
-        dh_off: usize,
-        dh_prev_off: usize,
-    ) -> Result<()> {
-        cells::gru_bwd(
-            self,
-            d,
-            gx,
-            gx_off,
-            gh,
-            gh_off,
-            hs,
-            h_prev_off,
-            dhs,
-            dh_off,
-            dh_prev_off,
-        )
-    }
-
-    fn rnn_fwd(
-        &self,
-        d: CellDims,
-        gates: &mut CudaBuf,
-        g_off: usize,
-        hs: &mut CudaBuf,
-        h_off: usize,
-    ) -> Result<()> {
-        cells::rnn_fwd(self, d, gates, g_off, hs, h_off)
-    }
-
-    fn rnn_bwd(
-        &self,
-        d: CellDims,
-        gates: &mut CudaBuf,
-        g_off: usize,
-        dhs: &CudaBuf,
-        dh_off: usize,
-    ) -> Result<()> {
-        cells::rnn_bwd(self, d, gates, g_off, dhs, dh_off)
+    fn cell_backward(&self, c: &CellStep, s: &mut LayerState<'_, CudaBuf>) -> Result<()> {
+        cells::backward(self, c, s)
     }
 
     fn softmax_xent(

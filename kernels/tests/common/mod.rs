@@ -36,3 +36,82 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rel: f32, abs: f32) {
 pub fn rel_err(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(b.abs()).max(1e-3)
 }
+
+/// Owned buffers of one layer's window, for the cell-step tests (`B`: a backend's buffer).
+pub struct Bufs<B> {
+    pub gates: B,
+    pub gh: B,
+    pub hs: B,
+    pub cs: B,
+    pub dhs: B,
+    pub dc: B,
+}
+
+impl<B> Bufs<B> {
+    /// The buffers as the backend ops take them.
+    pub fn state(&mut self) -> rnngym_kernels::LayerState<'_, B> {
+        rnngym_kernels::LayerState {
+            gates: &mut self.gates,
+            gh: &mut self.gh,
+            hs: &mut self.hs,
+            cs: &mut self.cs,
+            dhs: &mut self.dhs,
+            dc: &mut self.dc,
+        }
+    }
+
+    /// Each buffer passed through `f` (to upload / download).
+    pub fn map<C>(&self, mut f: impl FnMut(&B) -> C) -> Bufs<C> {
+        Bufs {
+            gates: f(&self.gates),
+            gh: f(&self.gh),
+            hs: f(&self.hs),
+            cs: f(&self.cs),
+            dhs: f(&self.dhs),
+            dc: f(&self.dc),
+        }
+    }
+}
+
+impl Bufs<Vec<f32>> {
+    /// Random buffers for one step of `c` (the cell's unused buffers empty), with room for
+    /// its offsets plus a trailing element that no step may touch.
+    pub fn random(rng: &mut StdRng, c: &rnngym_kernels::CellStep) -> Self {
+        let nh = c.b * c.h;
+        let ng = nh * c.cell.gates_per_unit();
+        let states = c.prev.max(c.next) + nh + 1;
+        let gates = c.gates + ng + 1;
+        Bufs {
+            gates: rand_vec(rng, gates, 3.0),
+            gh: rand_vec(
+                rng,
+                if c.cell.has_recurrent_gates() {
+                    gates
+                } else {
+                    0
+                },
+                3.0,
+            ),
+            hs: rand_vec(rng, states, 1.0),
+            cs: rand_vec(rng, if c.cell.has_cell_state() { states } else { 0 }, 2.0),
+            dhs: rand_vec(rng, states, 1.0),
+            dc: rand_vec(rng, if c.cell.has_cell_state() { nh } else { 0 }, 1.0),
+        }
+    }
+
+    /// Asserts every buffer is close to `want`'s (see [`assert_close`]).
+    pub fn assert_close(&self, what: &str, want: &Self, rel: f32, abs: f32) {
+        assert_close(&format!("{what} gates"), &self.gates, &want.gates, rel, abs);
+        assert_close(&format!("{what} gh"), &self.gh, &want.gh, rel, abs);
+        assert_close(&format!("{what} hs"), &self.hs, &want.hs, rel, abs);
+        assert_close(&format!("{what} cs"), &self.cs, &want.cs, rel, abs);
+        assert_close(&format!("{what} dhs"), &self.dhs, &want.dhs, rel, abs);
+        assert_close(&format!("{what} dc"), &self.dc, &want.dc, rel, abs);
+    }
+}
+
+impl Clone for Bufs<Vec<f32>> {
+    fn clone(&self) -> Self {
+        self.map(Vec::clone)
+    }
+}

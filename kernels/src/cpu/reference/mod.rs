@@ -9,7 +9,7 @@
 mod cells;
 mod dense;
 
-pub use cells::{gru_bwd, gru_fwd, lstm_bwd, lstm_fwd, rnn_bwd, rnn_fwd, sigmoid};
+pub use cells::{cell_backward, cell_forward, sigmoid};
 pub use dense::{
     adam_step, broadcast_rows, dropout, gather_rows, gemm, mul_assign, rmsprop_step, scale,
     scatter_add_rows, softmax_xent, sum_rows, sum_squares,

@@ -1,0 +1,107 @@
+//! `Backend::cell_forward` / `cell_backward` on the CPU: the shared operand check, then
+//! exact-size slices for the fast kernels in `cells`, the batch rows split between two threads
+//! where a step is big enough to pay for the join.
+
+use super::cells;
+use super::check::split_src_dst;
+use crate::recurrence::{CellStep, LayerState};
+use crate::{Cell, CpuBackend, Result};
+
+/// Below this many `B·H` elements a pointwise step runs on one thread (the join costs more
+/// than it saves; preset L's 64 × 512 is above it).
+const MIN_SPLIT_UNITS: usize = 1 << 15;
+
+impl CpuBackend {
+    /// Rows for the first thread when a pointwise cell step is worth splitting across two
+    /// threads, else `None`.
+    fn row_split(&self, c: &CellStep) -> Option<usize> {
+        (self.threads() > 1 && c.b >= 2 && c.b * c.h >= MIN_SPLIT_UNITS).then_some(c.b / 2)
+    }
+}
+
+/// See [`Backend::cell_forward`](crate::Backend::cell_forward).
+pub(crate) fn forward(
+    be: &CpuBackend,
+    c: &CellStep,
+    s: &mut LayerState<'_, Vec<f32>>,
+) -> Result<()> {
+    let (ng, nh) = c.check(&s.lens(Vec::len), false)?;
+    let (go, prev, next, h) = (c.gates, c.prev, c.next, c.h);
+    match c.cell {
+        Cell::Lstm => {
+            // The kernel updates c in place; a separate c_prev is copied in first (B·H floats,
+            // negligible next to the GEMM) so one kernel serves both layouts.
+            if prev != next {
+                s.cs.copy_within(prev..prev + nh, next);
+            }
+            let (g, cs, hs) = (
+                &mut s.gates[go..go + ng],
+                &mut s.cs[next..next + nh],
+                &mut s.hs[next..next + nh],
+            );
+            match be.row_split(c) {
+                // Rows are independent: each thread takes half of the batch.
+                Some(half) => {
+                    let (g0, g1) = g.split_at_mut(half * 4 * h);
+                    let (c0, c1) = cs.split_at_mut(half * h);
+                    let (h0, h1) = hs.split_at_mut(half * h);
+                    rayon::join(
+                        || cells::lstm_fwd(h, g0, c0, h0),
+                        || cells::lstm_fwd(h, g1, c1, h1),
+                    );
+                }
+                None => cells::lstm_fwd(h, g, cs, hs),
+            }
+        }
+        Cell::Gru => {
+            // As for the LSTM: the kernel updates h in place from h_prev.
+            if prev != next {
+                s.hs.copy_within(prev..prev + nh, next);
+            }
+            let (gx, gh) = (&mut s.gates[go..go + ng], &s.gh[go..go + ng]);
+            cells::gru_fwd(h, gx, gh, &mut s.hs[next..next + nh]);
+        }
+        Cell::Rnn => cells::rnn_fwd(&mut s.gates[go..go + nh], &mut s.hs[next..next + nh]),
+    }
+    Ok(())
+}
+
+/// See [`Backend::cell_backward`](crate::Backend::cell_backward).
+pub(crate) fn backward(
+    be: &CpuBackend,
+    c: &CellStep,
+    s: &mut LayerState<'_, Vec<f32>>,
+) -> Result<()> {
+    let (ng, nh) = c.check(&s.lens(Vec::len), true)?;
+    let (go, prev, next, h) = (c.gates, c.prev, c.next, c.h);
+    match c.cell {
+        Cell::Lstm => {
+            let (g, cp, cn, dh, dc) = (
+                &mut s.gates[go..go + ng],
+                &s.cs[prev..prev + nh],
+                &s.cs[next..next + nh],
+                &s.dhs[next..next + nh],
+                &mut s.dc[..nh],
+            );
+            match be.row_split(c) {
+                Some(half) => {
+                    let (g0, g1) = g.split_at_mut(half * 4 * h);
+                    let n0 = half * h;
+                    let (dc0, dc1) = dc.split_at_mut(n0);
+                    rayon::join(
+                        || cells::lstm_bwd(h, g0, &cp[..n0], &cn[..n0], &dh[..n0], dc0),
+                        || cells::lstm_bwd(h, g1, &cp[n0..], &cn[n0..], &dh[n0..], dc1),
+                    );
+                }
+                None => cells::lstm_bwd(h, g, cp, cn, dh, dc),
+            }
+        }
+        Cell::Gru => {
+            let (dh, dh_prev) = split_src_dst(s.dhs, next, prev, nh);
+            let (gx, gh) = (&mut s.gates[go..go + ng], &mut s.gh[go..go + ng]);
+            cells::gru_bwd(h, gx, gh, &s.hs[prev..prev + nh], dh, dh_prev);
+        }
+        Cell::Rnn => cells::rnn_bwd(&mut s.gates[go..go + nh], &s.dhs[next..next + nh]),
+    }
+    Ok(())
+}
