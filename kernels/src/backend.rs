@@ -118,6 +118,43 @@ pub struct AdamStep {
     pub step: u64,
 }
 
+impl AdamStep {
+    /// Checks the operands of a step over `n` parameters (buffer lengths of params, grads, m,
+    /// v) and computes the per-step factors on the host, once for every backend, so each
+    /// device's kernel applies the same f32 numbers.
+    pub fn factors(&self, n: usize, lens: [usize; 4]) -> Result<AdamFactors> {
+        for (name, len) in ["adam params", "adam grads", "adam m", "adam v"]
+            .into_iter()
+            .zip(lens)
+        {
+            crate::check::span(name, len, 0, n)?;
+        }
+        if self.step == 0 {
+            return crate::check::shape_err("adam: step is 1-based, got 0".into());
+        }
+        // Bias corrections in f64: beta2^t underflows f32 precision long before training ends.
+        let bc1 = 1.0 - f64::from(self.beta1).powf(self.step as f64);
+        let bc2 = 1.0 - f64::from(self.beta2).powf(self.step as f64);
+        Ok(AdamFactors {
+            step_size: (f64::from(self.lr) / bc1) as f32,
+            inv_bc2_sqrt: (1.0 / bc2.sqrt()) as f32,
+            decay: 1.0 - self.lr * self.weight_decay,
+        })
+    }
+}
+
+/// The per-step scalars of an Adam(W) update: `p ← p·decay − step_size·m / (√v·inv_bc2_sqrt
+/// + eps)` after the moment updates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamFactors {
+    /// `lr / (1 − β₁ᵗ)`.
+    pub step_size: f32,
+    /// `1 / √(1 − β₂ᵗ)`.
+    pub inv_bc2_sqrt: f32,
+    /// `1 − lr · weight_decay` (decoupled weight decay).
+    pub decay: f32,
+}
+
 /// Hyper-parameters of one RMSProp step (PyTorch semantics, no momentum).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RmsPropStep {

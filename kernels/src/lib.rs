@@ -10,7 +10,7 @@ pub mod hash;
 pub mod recurrence;
 pub mod sample;
 
-pub use backend::{AdamStep, Backend, Gemm, Result, RmsPropStep};
+pub use backend::{AdamFactors, AdamStep, Backend, Gemm, Result, RmsPropStep};
 pub use cell::{Cell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;

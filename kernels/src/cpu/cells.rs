@@ -4,8 +4,7 @@
 //! [`fastmath`](super::fastmath), so the inner loops vectorise; each public function dispatches
 //! to an AVX2 + FMA build when the CPU has one. The LSTM steps and the GRU forward first run
 //! hand-written intrinsics ([`simd`](super::simd)) over whole 8-unit blocks, bit-identical to
-//! the generic kernels, which finish the ragged tail: end to end +7–28% preset S training and
-//! +2–25% M (6 and 4 interleaved rounds against the generic kernels alone).
+//! the generic kernels, which finish the ragged tail.
 
 use super::fastmath::{dispatch, sigmoid, tanh, Mad};
 

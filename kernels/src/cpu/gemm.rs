@@ -2,18 +2,9 @@
 
 use super::check;
 use super::spin::Helper;
+use super::tuning::{GEMM_MIN_ROWS_PER_THREAD, GEMM_THREADS_MIN_MACS};
 use crate::{Gemm, Result};
 use gemm::Parallelism;
-
-/// Below this many multiply-adds (`m·n·k`) a GEMM runs on one thread: the fork/join costs
-/// more than it saves on small products. Measured on a 2-core VM: 32×512×128 (2²¹) took
-/// 99 µs on one thread and 132 µs on two (the crate's own split). Lowered from 2²⁴ with
-/// [`split_rows`] (which then also takes preset S's embedding-table products, 2²²); measured
-/// end to end in docs/PERFORMANCE.md.
-pub(crate) const PAR_MIN_MACS: usize = 1 << 22;
-
-/// Fewest rows of `C` per thread for [`split_rows`]; below that the crate splits itself.
-const MIN_ROWS_PER_THREAD: usize = 16;
 
 /// The second half of `C` handed to the helper thread.
 struct Half(*mut f32, usize);
@@ -102,13 +93,13 @@ pub(crate) fn gemm(
     }
     let macs = g.m.saturating_mul(g.n).saturating_mul(g.k);
     if threads > 1
-        && macs >= PAR_MIN_MACS
-        && g.m >= threads * MIN_ROWS_PER_THREAD
+        && macs >= GEMM_THREADS_MIN_MACS
+        && g.m >= threads * GEMM_MIN_ROWS_PER_THREAD
         && same_k_blocking(g, threads)
     {
         return split_rows(g, threads, a, b, c);
     }
-    let par = if threads > 1 && macs >= PAR_MIN_MACS {
+    let par = if threads > 1 && macs >= GEMM_THREADS_MIN_MACS {
         Parallelism::Rayon(threads)
     } else {
         Parallelism::None
@@ -159,10 +150,8 @@ fn same_k_blocking(g: &Gemm, threads: usize) -> bool {
 
 /// Computes `g` as independent blocks of `C`'s rows, one per thread, each a one-thread product.
 ///
-/// Measured on the 2-core VM against the crate's own `Parallelism::Rayon(2)` (hot operands,
-/// four rounds each): the weight-gradient shape 512×128×2048 (`Aᵀ·B`) 1.06–1.14× faster, the
-/// other training shapes 0.97–1.36× (median about 1.04×), and the crate's occasional slow round
-/// (half speed) did not occur. Each element of `C` is still one thread's sum, computed the same
+/// Faster than the crate's own `Parallelism::Rayon(2)` on the training shapes (see
+/// docs/PERFORMANCE.md, "CPU thresholds"). Each element of `C` is still one thread's sum, computed the same
 /// way (given [`same_k_blocking`]), so the result does not depend on the thread count.
 fn split_rows(g: &Gemm, threads: usize, a: &[f32], b: &[f32], c: &mut [f32]) -> Result<()> {
     if threads < 2 {

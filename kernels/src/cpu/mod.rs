@@ -14,6 +14,7 @@ pub mod reference;
 mod simd;
 mod spin;
 mod step;
+mod tuning;
 mod window;
 
 pub use backend::CpuBackend;

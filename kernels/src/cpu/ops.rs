@@ -286,19 +286,8 @@ pub(crate) fn adam_step(
     n: usize,
     s: &AdamStep,
 ) -> Result<()> {
-    span("adam params", params.len(), 0, n)?;
-    span("adam grads", grads.len(), 0, n)?;
-    span("adam m", m.len(), 0, n)?;
-    span("adam v", v.len(), 0, n)?;
-    if s.step == 0 {
-        return shape_err("adam: step is 1-based, got 0".into());
-    }
-    // Bias corrections in f64: beta2^t underflows f32 precision long before training ends.
-    let bc1 = 1.0 - (s.beta1 as f64).powf(s.step as f64);
-    let bc2 = 1.0 - (s.beta2 as f64).powf(s.step as f64);
-    let step_size = (s.lr as f64 / bc1) as f32;
-    let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
-    let decay = 1.0 - s.lr * s.weight_decay;
+    let f = s.factors(n, [params.len(), grads.len(), m.len(), v.len()])?;
+    let (step_size, inv_bc2_sqrt, decay) = (f.step_size, f.inv_bc2_sqrt, f.decay);
     let (b1, b2, eps) = (s.beta1, s.beta2, s.eps);
     let it = params[..n]
         .iter_mut()

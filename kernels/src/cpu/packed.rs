@@ -1,8 +1,8 @@
 //! Small products against a weight matrix packed once: `C[m, n] += A[m, k] · W[k, n]`.
 //!
 //! The recurrent GEMM of every time step multiplies a few batch rows by the same `W_hh`. A
-//! general GEMM repacks `W_hh` on every call (measured: a quarter of the S preset's time went
-//! to packing and the gemm crate's dispatch); here it is packed once per window into 16-column
+//! general GEMM repacks `W_hh` on every call, a large share of a small preset's time; here it
+//! is packed once per window into 16-column
 //! panels (`[k][16]` each, zero-padded), and an AVX2 + FMA micro-kernel keeps a 6 × 16 tile of
 //! `C` in twelve registers while it walks `k`: two loads of `W` and six broadcasts of `A` feed
 //! twelve FMAs.

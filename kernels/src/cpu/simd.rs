@@ -28,13 +28,12 @@ unsafe fn clamp(x: __m256, lo: __m256, hi: __m256) -> __m256 {
 
 /// `N` vectors at a time, each step for all `N` before the next, so that `N` dependency chains
 /// interleave in the instruction stream. One chain (an `exp` is ~25 dependent operations) fills
-/// the scheduler with operations waiting on each other and runs latency-bound; four
-/// interleaved made the LSTM forward step 1.2x faster (32 × 128 units: 17.1 → 14.1 µs in an
-/// in-process loop, 18.1 → 14.8 µs under criterion) and the GRU's 1.24x. Each lane sees the same operations in the same order as with `N = 1`, so the
-/// results are the same bits.
+/// the scheduler with operations waiting on each other and runs latency-bound; interleaving
+/// several hides that latency (docs/PERFORMANCE.md). Each lane sees the same operations in the
+/// same order as with `N = 1`, so the results are the same bits.
 type Vn<const N: usize> = [__m256; N];
 
-/// Blocks per group in the kernels below (eight spilled registers and ran 1.2x slower).
+/// Blocks per group in the kernels below (eight spill registers).
 const GROUP: usize = 4;
 
 /// Calls `$f::<GROUP>(args)` for each group of [`GROUP`] blocks of `0..$body` and `$f::<1>(args)`
@@ -239,8 +238,8 @@ pub(crate) unsafe fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &m
     );
     // Two passes per row. A block's five activations form one long dependency chain (`tanh(c)`
     // needs i, f and g), so the first pass computes the four gates and `c`, the second
-    // `tanh(c)` and `h`; each takes [`GROUP`] blocks at a time (see [`Vn`]). One pass of one
-    // block at a time ran latency-bound, 1.7x slower.
+    // `tanh(c)` and `h`; each takes [`GROUP`] blocks at a time (see [`Vn`]), so the chains
+    // overlap instead of running latency-bound.
     for r in 0..rows {
         let g = gates.as_mut_ptr().add(r * 4 * h);
         let (cp, hp) = (c.as_mut_ptr().add(r * h), hs.as_mut_ptr().add(r * h));

@@ -1,8 +1,8 @@
 //! A second thread kept hot for batch-1 generation: each generated token runs a few GEMVs of
-//! 10–100 µs, and handing half of one to a rayon worker costs a wake-up of several µs, which
-//! ate the gain at preset M (measured 3–7% slower). This worker spins on an atomic counter
+//! tens of microseconds, and handing half of one to a rayon worker costs a wake-up of several
+//! µs, which eats the gain. This worker spins on an atomic counter
 //! for a while after each job, so the next hand-off costs a cache-line transfer, and parks
-//! only after [`SPIN`] of idleness (so an idle process does not burn a core).
+//! only after [`HELPER_SPIN`] of idleness (so an idle process does not burn a core).
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,8 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// How long the worker spins for the next job before it parks.
-const SPIN: Duration = Duration::from_micros(200);
+use super::tuning::HELPER_SPIN as SPIN;
 
 /// A borrowed job; valid only while [`Helper::join`] that posted it has not returned.
 type Job = *const (dyn Fn() + Sync);

@@ -4,18 +4,15 @@
 
 use super::cells;
 use super::check::split_src_dst;
+use super::tuning::CELL_THREADS_MIN_UNITS;
 use crate::recurrence::{CellStep, LayerState};
 use crate::{Cell, CpuBackend, Result};
-
-/// Below this many `B·H` elements a pointwise step runs on one thread (the join costs more
-/// than it saves; preset L's 64 × 512 is above it).
-const MIN_SPLIT_UNITS: usize = 1 << 15;
 
 impl CpuBackend {
     /// Rows for the first thread when a pointwise cell step is worth splitting across two
     /// threads, else `None`.
     fn row_split(&self, c: &CellStep) -> Option<usize> {
-        (self.threads() > 1 && c.b >= 2 && c.b * c.h >= MIN_SPLIT_UNITS).then_some(c.b / 2)
+        (self.threads() > 1 && c.b >= 2 && c.b * c.h >= CELL_THREADS_MIN_UNITS).then_some(c.b / 2)
     }
 }
 

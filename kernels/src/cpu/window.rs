@@ -18,11 +18,7 @@ use crate::recurrence::{backward_steps, forward_steps, LayerState, Recurrence};
 use crate::Cell;
 use crate::{CpuBackend, Result};
 
-/// Below this many rows × steps the spec runs instead (batch-1 generation steps: packing
-/// `W_hh` would cost as much as the product itself).
-const MIN_ROW_STEPS: usize = 16;
-/// Below this many multiply-adds per window one thread runs it all.
-const PAR_MIN_MACS: usize = 1 << 22;
+use super::tuning::{WINDOW_PACKED_MIN_ROW_STEPS, WINDOW_THREADS_MIN_MACS};
 
 /// Raw views of a layer's buffers, shared by the row blocks of one window.
 #[derive(Clone, Copy)]
@@ -66,7 +62,7 @@ unsafe fn at<'a>(p: *mut f32, off: usize, n: usize) -> &'a mut [f32] {
 
 /// Whether the packed, row-parallel loop runs (else the spec).
 fn packed_path(r: &Recurrence) -> bool {
-    fastmath::has_avx2_fma() && r.t.saturating_mul(r.b) >= MIN_ROW_STEPS
+    fastmath::has_avx2_fma() && r.t.saturating_mul(r.b) >= WINDOW_PACKED_MIN_ROW_STEPS
 }
 
 /// Runs `body(first_row, rows)` over blocks of the batch, one per thread.
@@ -75,7 +71,7 @@ fn run(be: &CpuBackend, r: &Recurrence, g: usize, body: impl Fn(usize, usize) + 
         r.t.saturating_mul(r.b)
             .saturating_mul(g)
             .saturating_mul(r.h);
-    let blocks = if macs >= PAR_MIN_MACS {
+    let blocks = if macs >= WINDOW_THREADS_MIN_MACS {
         be.threads().min(r.b).max(1)
     } else {
         1

@@ -7,39 +7,16 @@
 use std::sync::{Arc, Mutex};
 
 use cudarc::cublas::CudaBlas;
-use cudarc::driver::{CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, LaunchConfig};
+use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, LaunchConfig};
 
-use super::{modules, probe};
+use super::modules::{self, Kernels};
+use super::probe;
 use crate::{KernelError, Result};
 
 /// Threads per block of the 1-D elementwise kernels.
 pub(crate) const THREADS: u32 = 256;
 /// Grid-size cap: the kernels are grid-stride loops, so more blocks than this buy nothing.
 const MAX_BLOCKS: usize = 1 << 16;
-
-/// Every kernel function, looked up once by name.
-pub(crate) struct Kernels {
-    pub fill: CudaFunction,
-    pub scale: CudaFunction,
-    pub mul_assign: CudaFunction,
-    pub broadcast_rows: CudaFunction,
-    pub sum_rows: CudaFunction,
-    pub sum_squares_partial: CudaFunction,
-    pub reduce_f64: CudaFunction,
-    pub lstm_fwd: CudaFunction,
-    pub lstm_bwd: CudaFunction,
-    pub gru_fwd: CudaFunction,
-    pub gru_bwd: CudaFunction,
-    pub rnn_fwd: CudaFunction,
-    pub rnn_bwd: CudaFunction,
-    pub gather_rows: CudaFunction,
-    pub scatter_add_rows: CudaFunction,
-    pub softmax_xent_rows: CudaFunction,
-    pub adam_step: CudaFunction,
-    pub rmsprop_step: CudaFunction,
-    pub dropout: CudaFunction,
-    pub sample_rows: CudaFunction,
-}
 
 /// The CUDA backend: device buffers, cuBLAS GEMMs and fused NVRTC kernels on one stream.
 pub struct CudaBackend {
@@ -139,28 +116,7 @@ impl CudaBackend {
                 .remove(name)
                 .ok_or_else(|| KernelError::Device(format!("kernel {name} not in any source")))
         };
-        let k = Kernels {
-            fill: take("fill_f32")?,
-            scale: take("scale_f32")?,
-            mul_assign: take("mul_assign_f32")?,
-            broadcast_rows: take("broadcast_rows_f32")?,
-            sum_rows: take("sum_rows_f32")?,
-            sum_squares_partial: take("sum_squares_partial")?,
-            reduce_f64: take("reduce_f64")?,
-            lstm_fwd: take("lstm_fwd")?,
-            lstm_bwd: take("lstm_bwd")?,
-            gru_fwd: take("gru_fwd")?,
-            gru_bwd: take("gru_bwd")?,
-            rnn_fwd: take("rnn_fwd")?,
-            rnn_bwd: take("rnn_bwd")?,
-            gather_rows: take("gather_rows")?,
-            scatter_add_rows: take("scatter_add_rows")?,
-            softmax_xent_rows: take("softmax_xent_rows")?,
-            adam_step: take("adam_step")?,
-            rmsprop_step: take("rmsprop_step")?,
-            dropout: take("dropout_f32")?,
-            sample_rows: take("sample_rows")?,
-        };
+        let k = Kernels::load(&mut take)?;
         let dev = ctx.name().unwrap_or_else(|_| "unknown device".into());
         Ok(CudaBackend {
             name: format!("cuda:{ordinal} {dev} ({arch})"),

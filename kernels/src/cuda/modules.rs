@@ -19,39 +19,68 @@ pub struct KernelSource {
     pub kernels: &'static [&'static str],
 }
 
-macro_rules! source {
-    ($file:literal, [$($k:literal),* $(,)?]) => {
-        KernelSource {
-            file: $file,
-            src: include_str!(concat!("kernels/", $file)),
-            kernels: &[$($k),*],
+/// The one table of kernels: each `.cu` file with the `extern "C"` functions the backend
+/// loads from it, under the field name the launches use (`be.k.<field>`). Defines
+/// [`SOURCES`] and the `Kernels` struct with its loader, so a kernel is named once.
+macro_rules! kernel_table {
+    ($($file:literal => { $($field:ident: $name:literal),* $(,)? }),* $(,)?) => {
+        /// Every kernel source of the backend.
+        pub const SOURCES: &[KernelSource] = &[$(
+            KernelSource {
+                file: $file,
+                src: include_str!(concat!("kernels/", $file)),
+                kernels: &[$($name),*],
+            }
+        ),*];
+
+        /// Every kernel function, looked up once by name.
+        pub(crate) struct Kernels {
+            $($(pub(crate) $field: cudarc::driver::CudaFunction,)*)*
+        }
+
+        impl Kernels {
+            /// Looks every kernel up with `take(name)`.
+            pub(crate) fn load(
+                mut take: impl FnMut(&'static str) -> Result<cudarc::driver::CudaFunction>,
+            ) -> Result<Self> {
+                Ok(Kernels { $($($field: take($name)?,)*)* })
+            }
         }
     };
 }
 
-/// Every kernel source of the backend.
-pub const SOURCES: &[KernelSource] = &[
-    source!(
-        "elementwise.cu",
-        [
-            "fill_f32",
-            "scale_f32",
-            "mul_assign_f32",
-            "broadcast_rows_f32",
-            "sum_rows_f32"
-        ]
-    ),
-    source!("reduce.cu", ["sum_squares_partial", "reduce_f64"]),
-    source!(
-        "cells.cu",
-        ["lstm_fwd", "lstm_bwd", "gru_fwd", "gru_bwd", "rnn_fwd", "rnn_bwd"]
-    ),
-    source!("embed.cu", ["gather_rows", "scatter_add_rows"]),
-    source!("loss.cu", ["softmax_xent_rows"]),
-    source!("optim.cu", ["adam_step", "rmsprop_step"]),
-    source!("dropout.cu", ["dropout_f32"]),
-    source!("sample.cu", ["sample_rows"]),
-];
+kernel_table! {
+    "elementwise.cu" => {
+        fill: "fill_f32",
+        scale: "scale_f32",
+        mul_assign: "mul_assign_f32",
+        broadcast_rows: "broadcast_rows_f32",
+        sum_rows: "sum_rows_f32",
+    },
+    "reduce.cu" => {
+        sum_squares_partial: "sum_squares_partial",
+        reduce_f64: "reduce_f64",
+    },
+    "cells.cu" => {
+        lstm_fwd: "lstm_fwd",
+        lstm_bwd: "lstm_bwd",
+        gru_fwd: "gru_fwd",
+        gru_bwd: "gru_bwd",
+        rnn_fwd: "rnn_fwd",
+        rnn_bwd: "rnn_bwd",
+    },
+    "embed.cu" => {
+        gather_rows: "gather_rows",
+        scatter_add_rows: "scatter_add_rows",
+    },
+    "loss.cu" => { softmax_xent_rows: "softmax_xent_rows" },
+    "optim.cu" => {
+        adam_step: "adam_step",
+        rmsprop_step: "rmsprop_step",
+    },
+    "dropout.cu" => { dropout: "dropout_f32" },
+    "sample.cu" => { sample_rows: "sample_rows" },
+}
 
 /// Architectures the NVRTC test compiles every source for (A100-class and H100-class).
 pub const NVRTC_TEST_ARCHS: &[&str] = &["sm_80", "sm_90"];

@@ -335,8 +335,8 @@ pub(crate) fn dropout(
     launch!(be, dropout, grid(n), px, pm, n as u64, p, keep, seed)
 }
 
-/// See [`Backend::adam_step`](crate::Backend::adam_step); the scalar factors are computed
-/// exactly as the CPU backend does.
+/// See [`Backend::adam_step`](crate::Backend::adam_step); the scalar factors come from
+/// [`AdamStep::factors`], shared with the CPU backend.
 pub(crate) fn adam_step(
     be: &CudaBackend,
     params: &mut CudaBuf,
@@ -346,21 +346,10 @@ pub(crate) fn adam_step(
     n: usize,
     st: &AdamStep,
 ) -> Result<()> {
-    span("adam params", params.len(), 0, n)?;
-    span("adam grads", grads.len(), 0, n)?;
-    span("adam m", m.len(), 0, n)?;
-    span("adam v", v.len(), 0, n)?;
-    if st.step == 0 {
-        return shape_err("adam: step is 1-based, got 0".into());
-    }
+    let f = st.factors(n, [params.len(), grads.len(), m.len(), v.len()])?;
     if n == 0 {
         return Ok(());
     }
-    let bc1 = 1.0 - (st.beta1 as f64).powf(st.step as f64);
-    let bc2 = 1.0 - (st.beta2 as f64).powf(st.step as f64);
-    let step_size = (st.lr as f64 / bc1) as f32;
-    let inv_bc2_sqrt = (1.0 / bc2.sqrt()) as f32;
-    let decay = 1.0 - st.lr * st.weight_decay;
     let s = &be.stream;
     let (pp, pg, pm, pv) = (params.at(s, 0), grads.at(s, 0), m.at(s, 0), v.at(s, 0));
     launch!(
@@ -375,9 +364,9 @@ pub(crate) fn adam_step(
         st.beta1,
         st.beta2,
         st.eps,
-        step_size,
-        inv_bc2_sqrt,
-        decay
+        f.step_size,
+        f.inv_bc2_sqrt,
+        f.decay
     )
 }
 
