@@ -8,7 +8,8 @@ use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::colors::colormaps::ViridisRGB;
-use rnngym_trainer::observers::{read_jsonl, METRICS_FILE};
+use rnngym_trainer::observers::read_jsonl;
+use rnngym_trainer::RunDir;
 
 /// DejaVu Sans (Bitstream Vera licence, assets/fonts/LICENSE), registered as "sans-serif".
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -120,7 +121,7 @@ struct Curves {
 
 impl Curves {
     fn load(dir: &Path) -> anyhow::Result<Self> {
-        let path = dir.join(METRICS_FILE);
+        let path = RunDir::new(dir).metrics();
         let records = read_jsonl(&path).with_context(|| {
             format!(
                 "{}: cannot read (it is written by `rnngym train`)",

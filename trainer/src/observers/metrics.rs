@@ -7,9 +7,7 @@ use serde_json::{json, Value};
 
 use super::jsonl::JsonlFile;
 use crate::observer::{log_due, Observer, Rollback, Update, ValMetrics};
-
-/// The metrics file's name inside a run directory.
-pub const METRICS_FILE: &str = "metrics.jsonl";
+use crate::run_dir::RunDir;
 
 /// Writes `metrics.jsonl` in a run directory (format in docs/FORMATS.md).
 pub struct MetricsWriter {
@@ -25,7 +23,7 @@ impl MetricsWriter {
     /// and last) and a record per validation.
     pub fn new(dir: &Path, every: u64) -> Self {
         MetricsWriter {
-            file: JsonlFile::new(dir.join(METRICS_FILE)),
+            file: JsonlFile::new(RunDir::new(dir).metrics()),
             every,
             started: Instant::now(),
             offset_s: 0.0,

@@ -6,5 +6,5 @@ mod metrics;
 mod samples;
 
 pub use jsonl::{read_jsonl, JsonlFile};
-pub use metrics::{MetricsWriter, METRICS_FILE};
-pub use samples::{SampleWriter, SAMPLES_DIR, SAMPLES_FILE};
+pub use metrics::MetricsWriter;
+pub use samples::SampleWriter;

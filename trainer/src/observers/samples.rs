@@ -2,7 +2,7 @@
 //! samples are also written as `samples/iter-NNNNNN.wav` (16-bit PCM mono), which their record
 //! names.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use rnngym_gyms::wav::WavFileWriter;
@@ -11,16 +11,12 @@ use serde_json::json;
 
 use super::jsonl::JsonlFile;
 use crate::observer::{AudioClip, Observer, Rollback, TrainSample};
-
-/// The samples file's name inside a run directory.
-pub const SAMPLES_FILE: &str = "samples.jsonl";
-/// The folder of audio samples inside a run directory.
-pub const SAMPLES_DIR: &str = "samples";
+use crate::run_dir::RunDir;
 
 /// Appends every training sample to `samples.jsonl` and writes audio samples as WAV files
 /// (formats in docs/FORMATS.md).
 pub struct SampleWriter {
-    dir: PathBuf,
+    dir: RunDir,
     file: JsonlFile,
     started: Instant,
 }
@@ -29,8 +25,8 @@ impl SampleWriter {
     /// Writes `<dir>/samples.jsonl` (and `<dir>/samples/*.wav` for audio).
     pub fn new(dir: &Path) -> Self {
         SampleWriter {
-            dir: dir.to_path_buf(),
-            file: JsonlFile::new(dir.join(SAMPLES_FILE)),
+            dir: RunDir::new(dir),
+            file: JsonlFile::new(RunDir::new(dir).samples()),
             started: Instant::now(),
         }
     }
@@ -38,13 +34,13 @@ impl SampleWriter {
     /// Writes `clip` as `samples/iter-NNNNNN.wav` atomically; returns its path relative to the
     /// run directory (with `/` separators, so records read the same on every platform).
     fn write_wav(&self, iteration: u64, clip: &AudioClip) -> Result<String, GymError> {
-        let rel = format!("{SAMPLES_DIR}/iter-{iteration:06}.wav");
-        let folder = self.dir.join(SAMPLES_DIR);
+        let rel = RunDir::audio_clip(iteration);
+        let folder = self.dir.samples_dir();
         std::fs::create_dir_all(&folder).map_err(|e| GymError::Io {
             path: folder.display().to_string(),
             message: format!("cannot create: {e}"),
         })?;
-        let mut w = WavFileWriter::create(&self.dir.join(&rel), clip.sample_rate)?;
+        let mut w = WavFileWriter::create(&self.dir.path().join(&rel), clip.sample_rate)?;
         for &x in &clip.samples {
             w.push(x)?;
         }
@@ -88,7 +84,7 @@ impl Observer for SampleWriter {
                 log::info!(
                     "sample @ {:>6}: {seconds:.2} s of audio in {}",
                     s.iteration,
-                    self.dir.join(&rel).display()
+                    self.dir.path().join(&rel).display()
                 );
                 json!({
                     "iteration": s.iteration,

@@ -11,6 +11,7 @@ use rnngym_kernels::Backend;
 
 use super::snapshot::Snapshot;
 use super::{Trainer, TrainerError};
+use crate::run_dir::RunDir;
 use crate::state;
 
 /// The good states kept for rollbacks.
@@ -35,7 +36,7 @@ pub(crate) struct History {
 
 /// `<dir>/rollback`.
 pub(crate) fn folder(checkpoint_dir: &str) -> PathBuf {
-    Path::new(checkpoint_dir).join("rollback")
+    RunDir::new(checkpoint_dir).rollback_dir()
 }
 
 fn file_name(iteration: u64) -> String {
@@ -144,7 +145,7 @@ impl<B: Backend> Trainer<B> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let latest = Path::new(&self.cfg.checkpoint.dir).join("latest.safetensors");
+        let latest = RunDir::new(&self.cfg.checkpoint.dir).latest();
         let linked = self.good.latest_on_disk == Some(snap.meta.iteration) && {
             let _ = std::fs::remove_file(path);
             std::fs::hard_link(&latest, path).is_ok()
