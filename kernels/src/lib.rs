@@ -7,6 +7,7 @@ mod check;
 pub mod cpu;
 pub mod cuda;
 pub mod hash;
+mod operands;
 pub mod recurrence;
 pub mod sample;
 

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use super::check::{self, shape_err, span};
 use super::spin::Helper;
 use super::{gemm, memory, ops, step, window};
+use crate::operands;
 use crate::{
     AdamStep, Backend, CellStep, Gemm, LayerState, Recurrence, Result, RmsPropStep, SampleOptions,
 };
@@ -177,8 +178,7 @@ impl Backend for CpuBackend {
         b_off: usize,
         n: usize,
     ) -> Result<()> {
-        span("mul_assign a", a.len(), a_off, n)?;
-        span("mul_assign b", b.len(), b_off, n)?;
+        operands::mul_assign((a.len(), a_off), (b.len(), b_off), n)?;
         let b = &b[b_off..b_off + n];
         a[a_off..a_off + n]
             .iter_mut()

@@ -1,8 +1,9 @@
 //! Fast non-cell ops: row reductions, embedding, loss, dropout and optimizer steps. Each
 //! validates its operands first and then runs a tight, allocation-free loop.
 
-use super::check::{self, shape_err, span};
+use super::check::span;
 use super::fastmath::{dispatch, exp, Mad};
+use crate::operands;
 use crate::{hash, AdamStep, Result, RmsPropStep};
 
 /// See [`Backend::broadcast_rows`](crate::Backend::broadcast_rows).
@@ -14,9 +15,7 @@ pub(crate) fn broadcast_rows(
     rows: usize,
     cols: usize,
 ) -> Result<()> {
-    span("broadcast_rows bias", bias.len(), bias_off, cols)?;
-    let n = check::mul("broadcast_rows", rows, cols)?;
-    span("broadcast_rows out", out.len(), off, n)?;
+    let n = operands::broadcast_rows((bias.len(), bias_off), (out.len(), off), rows, cols)?;
     if cols > 0 {
         let bias = &bias[bias_off..bias_off + cols];
         out[off..off + n]
@@ -37,13 +36,7 @@ pub(crate) fn sum_rows(
     dst_off: usize,
     accumulate: bool,
 ) -> Result<()> {
-    span(
-        "sum_rows src",
-        src.len(),
-        src_off,
-        check::mul("sum_rows", rows, cols)?,
-    )?;
-    span("sum_rows dst", dst.len(), dst_off, cols)?;
+    operands::sum_rows((src.len(), src_off), (dst.len(), dst_off), rows, cols)?;
     let dst = &mut dst[dst_off..dst_off + cols];
     if !accumulate {
         dst.fill(0.0);
@@ -88,19 +81,9 @@ pub(crate) fn gather_rows(
     ids_n: usize,
     out: &mut [f32],
 ) -> Result<()> {
-    span("gather_rows ids", ids.len(), 0, ids_n)?;
-    span(
-        "gather_rows out",
-        out.len(),
-        0,
-        check::mul("gather_rows", ids_n, cols)?,
-    )?;
-    if cols == 0 {
+    let (_, n) = operands::gather_rows(table.len(), cols, ids, ids_n, out.len())?;
+    if n == 0 {
         return Ok(());
-    }
-    let vocab = table.len() / cols;
-    if let Some(&bad) = ids[..ids_n].iter().find(|&&id| id as usize >= vocab) {
-        return shape_err(format!("gather_rows: id {bad} >= {vocab} table rows"));
     }
     for (o, &id) in out.chunks_exact_mut(cols).zip(&ids[..ids_n]) {
         let id = id as usize;
@@ -118,20 +101,10 @@ pub(crate) fn scatter_add_rows(
     d_table: &mut [f32],
     table_off: usize,
 ) -> Result<()> {
-    span("scatter_add_rows ids", ids.len(), 0, ids_n)?;
-    span(
-        "scatter_add_rows src",
-        src.len(),
-        0,
-        check::mul("scatter_add_rows", ids_n, cols)?,
-    )?;
-    span("scatter_add_rows d_table", d_table.len(), table_off, 0)?;
-    if cols == 0 {
+    let table = (d_table.len(), table_off);
+    let (_, n) = operands::scatter_add_rows(src.len(), cols, ids, ids_n, table)?;
+    if n == 0 {
         return Ok(());
-    }
-    let vocab = (d_table.len() - table_off) / cols;
-    if let Some(&bad) = ids[..ids_n].iter().find(|&&id| id as usize >= vocab) {
-        return shape_err(format!("scatter_add_rows: id {bad} >= {vocab} table rows"));
     }
     let table = &mut d_table[table_off..];
     for (s, &id) in src.chunks_exact(cols).zip(&ids[..ids_n]) {
@@ -152,15 +125,8 @@ pub(crate) fn softmax_xent(
     d_logits: Option<&mut [f32]>,
     grad_scale: f32,
 ) -> Result<f64> {
-    let n = check::mul("softmax_xent", rows, cols)?;
-    span("softmax_xent logits", logits.len(), 0, n)?;
-    span("softmax_xent targets", targets.len(), 0, rows)?;
-    if let Some(d) = d_logits.as_deref() {
-        span("softmax_xent d_logits", d.len(), 0, n)?;
-    }
-    if let Some(&bad) = targets[..rows].iter().find(|&&t| t as usize >= cols) {
-        return shape_err(format!("softmax_xent: target {bad} >= {cols} classes"));
-    }
+    let d_len = d_logits.as_deref().map(<[f32]>::len);
+    let n = operands::softmax_xent(logits.len(), rows, cols, targets, d_len)?;
     let logits = &logits[..n];
     Ok(match d_logits {
         Some(d) => {
@@ -259,11 +225,7 @@ pub(crate) fn dropout(
     p: f32,
     seed: u64,
 ) -> Result<()> {
-    span("dropout x", x.len(), x_off, n)?;
-    span("dropout mask", mask.len(), 0, n)?;
-    if !(0.0..1.0).contains(&p) {
-        return shape_err(format!("dropout: p = {p} is not in [0, 1)"));
-    }
+    operands::dropout((x.len(), x_off), mask.len(), n, p)?;
     let keep = 1.0 / (1.0 - p);
     let xs = &mut x[x_off..x_off + n];
     for (i, (m, x)) in mask[..n].iter_mut().zip(xs).enumerate() {
@@ -310,9 +272,7 @@ pub(crate) fn rmsprop_step(
     n: usize,
     s: &RmsPropStep,
 ) -> Result<()> {
-    span("rmsprop params", params.len(), 0, n)?;
-    span("rmsprop grads", grads.len(), 0, n)?;
-    span("rmsprop sq", sq.len(), 0, n)?;
+    operands::rmsprop(n, [params.len(), grads.len(), sq.len()])?;
     let (lr, a, eps) = (s.lr, s.alpha, s.eps);
     for ((p, &g), sq) in params[..n].iter_mut().zip(&grads[..n]).zip(&mut sq[..n]) {
         *sq = a * *sq + (1.0 - a) * g * g;

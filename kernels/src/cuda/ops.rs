@@ -4,8 +4,9 @@
 use cudarc::driver::LaunchConfig;
 
 use super::buffers::{CudaBuf, CudaIds};
-use super::check::{self, shape_err, span};
+use super::check::{shape_err, span};
 use super::context::{dev_err, grid, launch, CudaBackend, THREADS};
+use crate::operands;
 use crate::{AdamStep, Result, RmsPropStep, SampleOptions};
 use cudarc::driver::result as drv;
 
@@ -23,9 +24,7 @@ pub(crate) fn broadcast_rows(
     rows: usize,
     cols: usize,
 ) -> Result<()> {
-    span("broadcast_rows bias", bias.len(), bias_off, cols)?;
-    let n = check::mul("broadcast_rows", rows, cols)?;
-    span("broadcast_rows out", out.len(), off, n)?;
+    let n = operands::broadcast_rows((bias.len(), bias_off), (out.len(), off), rows, cols)?;
     if n == 0 {
         return Ok(());
     }
@@ -46,9 +45,7 @@ pub(crate) fn sum_rows(
     dst_off: usize,
     accumulate: bool,
 ) -> Result<()> {
-    let n = check::mul("sum_rows", rows, cols)?;
-    span("sum_rows src", src.len(), src_off, n)?;
-    span("sum_rows dst", dst.len(), dst_off, cols)?;
+    operands::sum_rows((src.len(), src_off), (dst.len(), dst_off), rows, cols)?;
     if cols == 0 {
         return Ok(());
     }
@@ -72,8 +69,7 @@ pub(crate) fn mul_assign(
     b_off: usize,
     n: usize,
 ) -> Result<()> {
-    span("mul_assign a", a.len(), a_off, n)?;
-    span("mul_assign b", b.len(), b_off, n)?;
+    operands::mul_assign((a.len(), a_off), (b.len(), b_off), n)?;
     if n == 0 {
         return Ok(());
     }
@@ -119,14 +115,6 @@ pub(crate) fn sum_squares(be: &CudaBackend, buf: &CudaBuf, off: usize, n: usize)
     })
 }
 
-/// Checks `ids[..n]` (host mirror) against `vocab` rows.
-fn check_ids(what: &str, ids: &CudaIds, n: usize, vocab: usize) -> Result<()> {
-    match ids.host[..n].iter().find(|&&id| id as usize >= vocab) {
-        Some(&bad) => shape_err(format!("{what}: id {bad} >= {vocab} table rows")),
-        None => Ok(()),
-    }
-}
-
 /// See [`Backend::gather_rows`](crate::Backend::gather_rows).
 pub(crate) fn gather_rows(
     be: &CudaBackend,
@@ -136,14 +124,7 @@ pub(crate) fn gather_rows(
     ids_n: usize,
     out: &mut CudaBuf,
 ) -> Result<()> {
-    span("gather_rows ids", ids.len(), 0, ids_n)?;
-    let n = check::mul("gather_rows", ids_n, cols)?;
-    span("gather_rows out", out.len(), 0, n)?;
-    if cols == 0 {
-        return Ok(());
-    }
-    let vocab = table.len() / cols;
-    check_ids("gather_rows", ids, ids_n, vocab)?;
+    let (vocab, n) = operands::gather_rows(table.len(), cols, &ids.host, ids_n, out.len())?;
     if n == 0 {
         return Ok(());
     }
@@ -172,15 +153,8 @@ pub(crate) fn scatter_add_rows(
     d_table: &mut CudaBuf,
     table_off: usize,
 ) -> Result<()> {
-    span("scatter_add_rows ids", ids.len(), 0, ids_n)?;
-    let n = check::mul("scatter_add_rows", ids_n, cols)?;
-    span("scatter_add_rows src", src.len(), 0, n)?;
-    span("scatter_add_rows d_table", d_table.len(), table_off, 0)?;
-    if cols == 0 {
-        return Ok(());
-    }
-    let vocab = (d_table.len() - table_off) / cols;
-    check_ids("scatter_add_rows", ids, ids_n, vocab)?;
+    let table = (d_table.len(), table_off);
+    let (vocab, n) = operands::scatter_add_rows(src.len(), cols, &ids.host, ids_n, table)?;
     if n == 0 {
         return Ok(());
     }
@@ -210,15 +184,8 @@ pub(crate) fn softmax_xent(
     d_logits: Option<&mut CudaBuf>,
     grad_scale: f32,
 ) -> Result<f64> {
-    let n = check::mul("softmax_xent", rows, cols)?;
-    span("softmax_xent logits", logits.len(), 0, n)?;
-    span("softmax_xent targets", targets.len(), 0, rows)?;
-    if let Some(d) = d_logits.as_deref() {
-        span("softmax_xent d_logits", d.len(), 0, n)?;
-    }
-    if let Some(&bad) = targets.host[..rows].iter().find(|&&t| t as usize >= cols) {
-        return shape_err(format!("softmax_xent: target {bad} >= {cols} classes"));
-    }
+    let d_len = d_logits.as_deref().map(CudaBuf::len);
+    operands::softmax_xent(logits.len(), rows, cols, &targets.host, d_len)?;
     if rows == 0 {
         return Ok(0.0);
     }
@@ -321,11 +288,7 @@ pub(crate) fn dropout(
     p: f32,
     seed: u64,
 ) -> Result<()> {
-    span("dropout x", x.len(), x_off, n)?;
-    span("dropout mask", mask.len(), 0, n)?;
-    if !(0.0..1.0).contains(&p) {
-        return shape_err(format!("dropout: p = {p} is not in [0, 1)"));
-    }
+    operands::dropout((x.len(), x_off), mask.len(), n, p)?;
     if n == 0 {
         return Ok(());
     }
@@ -379,9 +342,7 @@ pub(crate) fn rmsprop_step(
     n: usize,
     st: &RmsPropStep,
 ) -> Result<()> {
-    span("rmsprop params", params.len(), 0, n)?;
-    span("rmsprop grads", grads.len(), 0, n)?;
-    span("rmsprop sq", sq.len(), 0, n)?;
+    operands::rmsprop(n, [params.len(), grads.len(), sq.len()])?;
     if n == 0 {
         return Ok(());
     }
