@@ -5,13 +5,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rnngym_kernels::{hash, Backend};
+use rnngym_kernels::{hash, Backend, Cell};
 use rnngym_trainer::config::TrainConfig;
 use rnngym_trainer::device::Device;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
-use rnngym_trainer::{CellKind, Model, ModelDims};
+use rnngym_trainer::{Model, ModelDims};
 
 use super::device_arg::{self, on_device};
 
@@ -23,7 +23,7 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "s")]
     preset: Preset,
     /// Recurrent cell of the 2-layer network (bench/pytorch_ref.py takes the same flag).
-    #[arg(long, value_enum, default_value = "lstm")]
+    #[arg(long, value_parser = cell_parser(), default_value = "lstm")]
     cell: Cell,
     /// What to measure.
     #[arg(long, value_enum, default_value = "both")]
@@ -50,29 +50,16 @@ enum Preset {
     L,
 }
 
-/// The benchmarked cell (the config's `CellKind`, which does not depend on clap).
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum Cell {
-    Lstm,
-    Gru,
-    Rnn,
-}
-
-impl Cell {
-    fn kind(self) -> CellKind {
-        match self {
-            Cell::Lstm => CellKind::Lstm,
-            Cell::Gru => CellKind::Gru,
-            Cell::Rnn => CellKind::Rnn,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Cell::Lstm => "lstm",
-            Cell::Gru => "gru",
-            Cell::Rnn => "rnn",
-        }
-    }
+/// `--cell`: the names [`Cell`] itself goes by (the kernels do not depend on clap), listed in
+/// `--help` and in the error for any other value.
+fn cell_parser() -> impl clap::builder::TypedValueParser<Value = Cell> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Cell::ALL.map(Cell::name)).try_map(|name| {
+        Cell::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| format!("unknown cell '{name}'"))
+    })
 }
 
 /// Which numbers to measure.
@@ -146,7 +133,7 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
     let dims = ModelDims {
-        cell: a.cell.kind(),
+        cell: a.cell,
         vocab: VOCAB,
         embed: h,
         hidden: h,

@@ -6,10 +6,9 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rnngym_kernels::{hash, Backend, Gemm};
+use rnngym_kernels::{hash, Backend, Cell, Gemm};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
-use crate::config::CellKind;
 
 type KResult<T> = rnngym_kernels::Result<T>;
 
@@ -17,7 +16,7 @@ type KResult<T> = rnngym_kernels::Result<T>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelDims {
     /// Recurrent cell type.
-    pub cell: CellKind,
+    pub cell: Cell,
     /// V: vocabulary size.
     pub vocab: usize,
     /// E: embedding size.
@@ -31,12 +30,7 @@ pub struct ModelDims {
 impl ModelDims {
     /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
     pub fn gates(&self) -> usize {
-        self.hidden
-            * match self.cell {
-                CellKind::Lstm => 4,
-                CellKind::Gru => 3,
-                CellKind::Rnn => 1,
-            }
+        self.cell.gates_per_unit() * self.hidden
     }
 }
 
@@ -186,7 +180,9 @@ impl<B: Backend> Model<B> {
     /// block to 0) — the Jozefowicz et al. trick, which `model.forget_bias` opts into. A no-op
     /// for GRU and RNN cells, which have no forget gate.
     pub fn set_forget_bias(&mut self, be: &B, value: f32) -> KResult<()> {
-        if self.dims.cell != CellKind::Lstm {
+        // The forget gate scales the carried cell state: only a cell with one has the gate
+        // (LSTM, whose second gate block it is).
+        if !self.dims.cell.has_cell_state() {
             return Ok(());
         }
         let h = self.dims.hidden;
@@ -224,7 +220,7 @@ impl<B: Backend> Model<B> {
             .map(|l| {
                 let drop_here = dropout && l + 1 < d.layers;
                 let table_rows = if l == 0 && embed_table { d.vocab } else { 0 };
-                LayerBufs::new(be, d.cell, t, b, d.hidden, d.gates(), drop_here, table_rows)
+                LayerBufs::new(be, d.cell, (t, b, d.hidden), drop_here, table_rows)
             })
             .collect::<KResult<Vec<_>>>()?;
         Ok(Workspace {
@@ -365,12 +361,12 @@ impl<B: Backend> Model<B> {
                         embed_off: self.embed_off,
                         vocab: d.vocab,
                     };
-                    layer_input(be, below.last(), src, b * h)
+                    layer_input(below.last(), src, b * h)
                 }
             };
             let lp = &self.layers[l];
-            cell::layer::forward(be, d.cell, lp, &self.params, &x, lb, &mut ws.dhs, t, b)?;
-            if be.len(&lb.dropped) > 0 {
+            cell::layer::forward(be, lp, &self.params, &x, lb, &mut ws.dhs)?;
+            if lb.dropout {
                 let n = t * b * h;
                 be.copy(&lb.hs, b * h, &mut lb.dropped, 0, n)?;
                 match train_seed {
@@ -424,9 +420,9 @@ impl<B: Backend> Model<B> {
                     embed_off: self.embed_off,
                     vocab: d.vocab,
                 };
-                let x = layer_input(be, below.last(), src, b * h);
+                let x = layer_input(below.last(), src, b * h);
                 let (p, gr) = (&self.params, &mut self.grads);
-                cell::layer::backward(be, d.cell, lp, p, gr, &x, lb, &mut ws.dhs, t, b)?;
+                cell::layer::backward(be, lp, p, gr, &x, lb, &mut ws.dhs)?;
             }
             // dX = dG_x · W_ih, straight into the gradient of the layer below's output.
             let g = Gemm::nn(rows, lp.input, lp.gates).offsets(0, lp.w_ih, 0);
@@ -447,7 +443,7 @@ impl<B: Backend> Model<B> {
                         &self.params,
                         &mut ws.dhs,
                     )?;
-                    if be.len(&prev.mask) > 0 {
+                    if prev.dropout {
                         be.mul_assign(&mut ws.dhs, b * h, &prev.mask, 0, rows * h)?;
                     }
                 }
@@ -471,13 +467,13 @@ impl<B: Backend> Model<B> {
         for lb in &mut ws.layers {
             if carry {
                 be.copy_within(&mut lb.hs, t * b * h, 0, b * h)?;
-                if be.len(&lb.cs) > 0 {
+                if lb.cell.has_cell_state() {
                     be.copy_within(&mut lb.cs, t * b * h, 0, b * h)?;
                 }
             }
             for lane in (0..b).filter(|&i| !carry || reset.get(i).copied().unwrap_or(false)) {
                 be.fill(&mut lb.hs, lane * h, h, 0.0)?;
-                if be.len(&lb.cs) > 0 {
+                if lb.cell.has_cell_state() {
                     be.fill(&mut lb.cs, lane * h, h, 0.0)?;
                 }
             }
@@ -501,7 +497,7 @@ impl<B: Backend> Workspace<B> {
             .map(|lb| {
                 let mut h = vec![0.0; n];
                 be.read(&lb.hs, slot, &mut h)?;
-                let mut c = vec![0.0; if be.len(&lb.cs) > 0 { n } else { 0 }];
+                let mut c = vec![0.0; if lb.cell.has_cell_state() { n } else { 0 }];
                 if !c.is_empty() {
                     be.read(&lb.cs, slot, &mut c)?;
                 }
@@ -541,7 +537,6 @@ struct Layer0<'a, B: Backend> {
 
 /// The input of a layer: layer 0's source, or the output of the layer below (after dropout).
 fn layer_input<'a, B: Backend>(
-    be: &B,
     below: Option<&'a LayerBufs<B>>,
     src: Layer0<'a, B>,
     state_rows: usize,
@@ -564,7 +559,7 @@ fn layer_input<'a, B: Backend>(
             },
             None => plain(src.x0, 0),
         },
-        Some(prev) if be.len(&prev.dropped) > 0 => plain(&prev.dropped, 0),
+        Some(prev) if prev.dropout => plain(&prev.dropped, 0),
         Some(prev) => plain(&prev.hs, state_rows),
     }
 }

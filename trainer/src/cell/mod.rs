@@ -9,8 +9,6 @@ pub mod layer;
 
 use rnngym_kernels::{Backend, Cell, Gemm, LayerState, Recurrence};
 
-use crate::config::CellKind;
-
 /// Offsets of one layer's parameters inside the flat parameter buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct LayerParams {
@@ -32,6 +30,14 @@ pub struct LayerParams {
 
 /// Per-layer activations and gradients for one window shape, allocated once.
 pub struct LayerBufs<B: Backend> {
+    /// The layer's cell: which of the buffers below it uses.
+    pub cell: Cell,
+    /// T: time steps of the window.
+    pub t: usize,
+    /// B: rows (lanes) of the window.
+    pub b: usize,
+    /// Whether dropout follows this layer (`mask` and `dropped` are allocated).
+    pub dropout: bool,
     /// `[T, B, G]` gate pre-activations → activations → gate gradients (GRU: the x part).
     pub gates: B::Buf,
     /// GRU only: `[T, B, 3H]` recurrent part `h·W_hhᵀ + b_hh` → its gradient.
@@ -67,30 +73,31 @@ impl<B: Backend> LayerBufs<B> {
         }
     }
 
-    /// Buffers for `cell` with `t` steps of `b` rows, `h` hidden units, `g` gate rows, and a
-    /// `[table_rows, G]` embedding-projection table (0 rows: none).
-    #[allow(clippy::too_many_arguments)]
+    /// Buffers for `cell` with `t` steps of `b` rows and `h` hidden units, dropout after the
+    /// layer or not, and a `[table_rows, G]` embedding-projection table (0 rows: none).
     pub fn new(
         be: &B,
-        cell: CellKind,
-        t: usize,
-        b: usize,
-        h: usize,
-        g: usize,
+        cell: Cell,
+        (t, b, h): (usize, usize, usize),
         dropout: bool,
         table_rows: usize,
     ) -> rnngym_kernels::Result<Self> {
-        let is_lstm = cell == CellKind::Lstm;
-        let is_gru = cell == CellKind::Gru;
+        let w = cell.window_sizes(t, b, h);
+        let g = cell.gates_per_unit() * h;
+        let dropped = if dropout { t * b * h } else { 0 };
         Ok(LayerBufs {
-            gates: be.zeros(t * b * g)?,
-            gh: be.zeros(if is_gru { t * b * g } else { 0 })?,
-            hs: be.zeros((t + 1) * b * h)?,
-            cs: be.zeros(if is_lstm { (t + 1) * b * h } else { 0 })?,
-            dc: be.zeros(if is_lstm { b * h } else { 0 })?,
+            cell,
+            t,
+            b,
+            dropout,
+            gates: be.zeros(w.gates)?,
+            gh: be.zeros(w.gh)?,
+            hs: be.zeros(w.hs)?,
+            cs: be.zeros(w.cs)?,
+            dc: be.zeros(w.dc)?,
             bias: be.zeros(g)?,
-            mask: be.zeros(if dropout { t * b * h } else { 0 })?,
-            dropped: be.zeros(if dropout { t * b * h } else { 0 })?,
+            mask: be.zeros(dropped)?,
+            dropped: be.zeros(dropped)?,
             table: be.zeros(table_rows * g)?,
         })
     }
@@ -114,32 +121,36 @@ pub struct Input<'a, B: Backend> {
     pub vocab: usize,
 }
 
-/// `out = bias + x · W_ihᵀ` for all T steps in one GEMM (`bias` is `[G]` at the given
-/// offset, broadcast to every row).
+/// `lb.gates = bias + x · W_ihᵀ` for all T steps in one GEMM. The bias row is `b_ih` when the
+/// cell keeps its recurrent gates apart (its `b_hh` goes into `lb.gh`), else the `b_ih + b_hh`
+/// the caller left in `lb.bias`; it is broadcast to every row.
 ///
 /// With token-id input (`x.ids`) and V < T·B, the product is taken over the V embedding rows
 /// instead: `table = bias + E · W_ihᵀ` (`[V, G]`), then `out[r] = table[ids[r]]` — the same
 /// sums, T·B / V times fewer multiply-adds (25% of a 2-layer step at H = 512, V = 65).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn input_projection<B: Backend>(
     be: &B,
     p: &LayerParams,
     params: &B::Buf,
     x: &Input<'_, B>,
-    rows: usize,
-    bias: (&B::Buf, usize),
-    out: &mut B::Buf,
-    table: &mut B::Buf,
+    lb: &mut LayerBufs<B>,
 ) -> rnngym_kernels::Result<()> {
+    let rows = lb.t * lb.b;
+    let (bias, bias_off) = if lb.cell.has_recurrent_gates() {
+        (params, p.b_ih)
+    } else {
+        (&lb.bias, 0)
+    };
+    let (out, table) = (&mut lb.gates, &mut lb.table);
     if let Some(ids) = x.ids.filter(|_| !x.projected) {
-        be.broadcast_rows(bias.0, bias.1, table, 0, x.vocab, p.gates)?;
+        be.broadcast_rows(bias, bias_off, table, 0, x.vocab, p.gates)?;
         let g = Gemm::nt(x.vocab, p.gates, p.input)
             .offsets(x.off, p.w_ih, 0)
             .scale(1.0, 1.0);
         be.gemm(&g, x.buf, params, table)?;
         return be.gather_rows(table, p.gates, ids, rows, out);
     }
-    be.broadcast_rows(bias.0, bias.1, out, 0, rows, p.gates)?;
+    be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
     if x.projected {
         for r in 0..rows {
             let (src, dst) = (x.off + r * p.gates, r * p.gates);
@@ -164,15 +175,12 @@ pub(crate) fn weight_grads<B: Backend>(
     p: &LayerParams,
     x: &Input<'_, B>,
     lb: &mut LayerBufs<B>,
-    rows: usize,
     grads: &mut B::Buf,
 ) -> rnngym_kernels::Result<()> {
+    let rows = lb.t * lb.b;
+    let separate = lb.cell.has_recurrent_gates();
     let d_gates_x = &lb.gates;
-    let d_gates_h = if be.len(&lb.gh) > 0 {
-        &lb.gh
-    } else {
-        &lb.gates
-    };
+    let d_gates_h = if separate { &lb.gh } else { &lb.gates };
     match x.ids {
         Some(ids) => {
             be.fill(&mut lb.table, 0, x.vocab * p.gates, 0.0)?;
@@ -194,7 +202,7 @@ pub(crate) fn weight_grads<B: Backend>(
         .scale(1.0, 0.0);
     be.gemm(&gh, d_gates_h, &lb.hs, grads)?;
     be.sum_rows(d_gates_x, 0, rows, p.gates, grads, p.b_ih, false)?;
-    if be.len(&lb.gh) == 0 {
+    if !separate {
         // One gradient feeds both biases: copy the sum rather than take it twice.
         return be.copy_within(grads, p.b_ih, p.b_hh, p.gates);
     }
@@ -202,11 +210,11 @@ pub(crate) fn weight_grads<B: Backend>(
 }
 
 /// The window shape of layer `p` for [`Backend::recurrent_forward`] / `_backward`.
-pub(crate) fn recurrence(cell: Cell, p: &LayerParams, t: usize, b: usize) -> Recurrence {
+pub(crate) fn recurrence<B: Backend>(p: &LayerParams, lb: &LayerBufs<B>) -> Recurrence {
     Recurrence {
-        cell,
-        t,
-        b,
+        cell: lb.cell,
+        t: lb.t,
+        b: lb.b,
         h: p.hidden,
         w_hh: p.w_hh,
     }
