@@ -9,6 +9,11 @@ use rand::{Rng, SeedableRng};
 use rnngym_kernels::{hash, Backend, Cell, Gemm};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
+use crate::plan::{to_usize, WorkspacePlan};
+
+mod params;
+
+pub use params::{param_count, ParamInfo};
 
 type KResult<T> = rnngym_kernels::Result<T>;
 
@@ -31,28 +36,6 @@ impl ModelDims {
     /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
     pub fn gates(&self) -> usize {
         self.cell.gates_per_unit() * self.hidden
-    }
-}
-
-/// One named tensor inside the flat parameter buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamInfo {
-    /// PyTorch-style name, e.g. `rnn.weight_hh_l1`.
-    pub name: String,
-    /// Shape, row-major.
-    pub shape: Vec<usize>,
-    /// Element offset in the flat buffer.
-    pub off: usize,
-}
-
-impl ParamInfo {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-    /// Whether the tensor is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -110,39 +93,31 @@ impl<B: Backend> Model<B> {
     /// A model with PyTorch's default initialisation (uniform ±1/√H for recurrent and output
     /// weights and all biases, N(0, 1) embeddings), seeded by `seed`.
     pub fn new(be: &B, dims: ModelDims, dropout: f32, seed: u64) -> KResult<Self> {
-        let (v, e, h, g) = (dims.vocab, dims.embed, dims.hidden, dims.gates());
-        let mut infos = Vec::new();
-        let mut total = 0usize;
-        let mut add = |name: String, shape: Vec<usize>| {
-            let off = total;
-            total += shape.iter().product::<usize>();
-            infos.push(ParamInfo { name, shape, off });
-            off
-        };
-        let embed_off = add("embed.weight".into(), vec![v, e]);
+        let mut layout = params::Layout::default();
+        let embed_off = layout.add(params::embed_tensor(&dims))?.off;
         let mut layers = Vec::new();
         for l in 0..dims.layers {
-            let input = if l == 0 { e } else { h };
-            let w_ih = add(format!("rnn.weight_ih_l{l}"), vec![g, input]);
-            let w_hh = add(format!("rnn.weight_hh_l{l}"), vec![g, h]);
-            let b_ih = add(format!("rnn.bias_ih_l{l}"), vec![g]);
-            let b_hh = add(format!("rnn.bias_hh_l{l}"), vec![g]);
+            let [w_ih, w_hh, b_ih, b_hh] = params::layer_tensors(&dims, l);
+            let w_ih = layout.add(w_ih)?;
+            let (input, gates, w_ih) = (w_ih.shape[1], w_ih.shape[0], w_ih.off);
             layers.push(LayerParams {
                 input,
-                hidden: h,
-                gates: g,
+                hidden: dims.hidden,
+                gates,
                 w_ih,
-                w_hh,
-                b_ih,
-                b_hh,
+                w_hh: layout.add(w_hh)?.off,
+                b_ih: layout.add(b_ih)?.off,
+                b_hh: layout.add(b_hh)?.off,
             });
         }
-        let proj_off = add("proj.weight".into(), vec![v, h]);
-        let proj_b_off = add("proj.bias".into(), vec![v]);
+        let [proj_w, proj_b] = params::proj_tensors(&dims);
+        let proj_off = layout.add(proj_w)?.off;
+        let proj_b_off = layout.add(proj_b)?.off;
+        let params::Layout { infos, total } = layout;
 
         let mut rng = StdRng::seed_from_u64(seed);
         let mut host = vec![0f32; total];
-        let k = 1.0 / (h as f32).sqrt();
+        let k = 1.0 / (dims.hidden as f32).sqrt();
         for info in &infos {
             let slot = &mut host[info.off..info.off + info.len()];
             if info.name == "embed.weight" {
@@ -202,7 +177,7 @@ impl<B: Backend> Model<B> {
     /// embedding rows instead of the T·B input rows when that is less work (V < T·B; see
     /// `cell::input_projection`).
     pub fn workspace(&self, be: &B, t: usize, b: usize) -> KResult<Workspace<B>> {
-        self.workspace_with(be, t, b, self.dims.vocab < t * b)
+        self.workspace_with(be, t, b, WorkspacePlan::embed_table_pays(&self.dims, t, b))
     }
 
     /// [`Model::workspace`] with the layer-0 embedding-table path chosen explicitly (tests
@@ -214,30 +189,26 @@ impl<B: Backend> Model<B> {
         b: usize,
         embed_table: bool,
     ) -> KResult<Workspace<B>> {
-        let d = &self.dims;
-        let dropout = self.dropout > 0.0;
-        let layers = (0..d.layers)
-            .map(|l| {
-                let drop_here = dropout && l + 1 < d.layers;
-                let table_rows = if l == 0 && embed_table { d.vocab } else { 0 };
-                LayerBufs::new(be, d.cell, (t, b, d.hidden), drop_here, table_rows)
-            })
+        let plan = WorkspacePlan::new(&self.dims, t, b, self.dropout > 0.0, embed_table);
+        let layers = (0..self.dims.layers)
+            .map(|l| LayerBufs::new(be, &plan.layer(l)))
             .collect::<KResult<Vec<_>>>()?;
+        let ids = |n: u128, what: &str| be.zeros_ids(to_usize(n, what)?);
+        let zeros = |n: u128, what: &str| be.zeros(to_usize(n, what)?);
         Ok(Workspace {
             embed_table,
             t,
             b,
-            ids: be.zeros_ids(t * b)?,
-            targets: be.zeros_ids(t * b)?,
-            // With the embedding table, layer 0 never reads gathered embeddings (preset L: 26 MB).
-            x0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
-            dx0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
+            ids: ids(plan.ids, "token ids")?,
+            targets: ids(plan.targets, "target ids")?,
+            x0: zeros(plan.x0, "embeddings")?,
+            dx0: zeros(plan.dx0, "embedding gradient")?,
             layers,
-            dhs: be.zeros((t + 1) * b * d.hidden)?,
-            logits: be.zeros(t * b * d.vocab)?,
-            d_logits: be.zeros(t * b * d.vocab)?,
+            dhs: zeros(plan.dhs, "hidden-state gradient")?,
+            logits: zeros(plan.logits, "logits")?,
+            d_logits: zeros(plan.d_logits, "logit gradient")?,
             has_state: false,
-            host_ids: vec![0; t * b],
+            host_ids: vec![0; to_usize(plan.ids, "token ids")?],
         })
     }
 

@@ -9,6 +9,8 @@ pub mod layer;
 
 use rnngym_kernels::{Backend, Cell, Gemm, LayerState, Recurrence};
 
+use crate::plan::{to_usize, LayerPlan};
+
 /// Offsets of one layer's parameters inside the flat parameter buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct LayerParams {
@@ -73,32 +75,23 @@ impl<B: Backend> LayerBufs<B> {
         }
     }
 
-    /// Buffers for `cell` with `t` steps of `b` rows and `h` hidden units, dropout after the
-    /// layer or not, and a `[table_rows, G]` embedding-projection table (0 rows: none).
-    pub fn new(
-        be: &B,
-        cell: Cell,
-        (t, b, h): (usize, usize, usize),
-        dropout: bool,
-        table_rows: usize,
-    ) -> rnngym_kernels::Result<Self> {
-        let w = cell.window_sizes(t, b, h);
-        let g = cell.gates_per_unit() * h;
-        let dropped = if dropout { t * b * h } else { 0 };
+    /// The buffers `plan` lists.
+    pub fn new(be: &B, plan: &LayerPlan) -> rnngym_kernels::Result<Self> {
+        let zeros = |n: u128, what: &str| be.zeros(to_usize(n, what)?);
         Ok(LayerBufs {
-            cell,
-            t,
-            b,
-            dropout,
-            gates: be.zeros(w.gates)?,
-            gh: be.zeros(w.gh)?,
-            hs: be.zeros(w.hs)?,
-            cs: be.zeros(w.cs)?,
-            dc: be.zeros(w.dc)?,
-            bias: be.zeros(g)?,
-            mask: be.zeros(dropped)?,
-            dropped: be.zeros(dropped)?,
-            table: be.zeros(table_rows * g)?,
+            cell: plan.cell,
+            t: plan.t,
+            b: plan.b,
+            dropout: plan.dropout,
+            gates: zeros(plan.gates, "gates")?,
+            gh: zeros(plan.gh, "recurrent gates")?,
+            hs: zeros(plan.hs, "hidden states")?,
+            cs: zeros(plan.cs, "cell states")?,
+            dc: zeros(plan.dc, "cell-state gradient")?,
+            bias: zeros(plan.bias, "bias")?,
+            mask: zeros(plan.mask, "dropout mask")?,
+            dropped: zeros(plan.dropped, "dropout output")?,
+            table: zeros(plan.table, "embedding-projection table")?,
         })
     }
 }
