@@ -9,6 +9,7 @@ use rnngym_kernels::{hash, Backend, Cell};
 use rnngym_trainer::config::TrainConfig;
 use rnngym_trainer::device::Device;
 use rnngym_trainer::generate::Generator;
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{Model, ModelDims};
@@ -27,7 +28,7 @@ pub struct BenchArgs {
     cell: Cell,
     /// What to measure.
     #[arg(long, value_enum, default_value = "both")]
-    mode: Mode,
+    mode: Measure,
     /// Seconds of measurement per mode (after a warm-up).
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
@@ -64,7 +65,7 @@ fn cell_parser() -> impl clap::builder::TypedValueParser<Value = Cell> {
 
 /// Which numbers to measure.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
-enum Mode {
+enum Measure {
     Train,
     Generate,
     Both,
@@ -141,12 +142,12 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
     };
     let budget = Duration::from_secs_f64(a.seconds);
     let train = match a.mode {
-        Mode::Train | Mode::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
-        Mode::Generate => None,
+        Measure::Train | Measure::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
+        Measure::Generate => None,
     };
     let generate = match a.mode {
-        Mode::Generate | Mode::Both => Some(bench_generate(be, dims, budget, &mut mem)?),
-        Mode::Train => None,
+        Measure::Generate | Measure::Both => Some(bench_generate(be, dims, budget, &mut mem)?),
+        Measure::Train => None,
     };
     let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
     if a.json {
@@ -234,8 +235,11 @@ fn bench_train<B: Backend>(
     let reset = vec![false; b];
     let mut step = |i: usize| -> anyhow::Result<f64> {
         let (x, y) = &data[i % data.len()];
+        let pass = Mode::Train {
+            dropout_seed: i as u64,
+        };
         let loss = model
-            .forward(be, &mut ws, x, Some(y), &reset, Some(i as u64))?
+            .forward(be, &mut ws, x, Some(y), &reset, pass)?
             .context("forward returned no loss")?;
         model.backward(be, &mut ws)?;
         clip::clip_global_norm(be, &mut model.grads, model.total, cfg.grad_clip)?;

@@ -7,7 +7,7 @@
 
 pub mod layer;
 
-use rnngym_kernels::{Backend, Cell, Gemm, LayerState, Recurrence};
+use rnngym_kernels::{Backend, Cell, Gemm, KernelError, LayerState, Recurrence};
 
 use crate::plan::{to_usize, LayerPlan};
 
@@ -97,28 +97,50 @@ impl<B: Backend> LayerBufs<B> {
 }
 
 /// Where a layer reads its input `[T·B, input]` from.
-pub struct Input<'a, B: Backend> {
-    /// The buffer holding the input rows.
-    pub buf: &'a B::Buf,
-    /// Element offset of row 0.
-    pub off: usize,
-    /// The rows are already projected (`x · W_ihᵀ`, `[rows, G]`, e.g. a row of
+pub enum Input<'a, B: Backend> {
+    /// Rows of `buf` from element `off` (the gathered embeddings, or the layer below's output).
+    Rows {
+        /// The buffer holding the rows.
+        buf: &'a B::Buf,
+        /// Element offset of row 0.
+        off: usize,
+    },
+    /// Rows already projected (`x · W_ihᵀ`, `[rows, G]`, e.g. a row of
     /// [`Model::input_table`](crate::Model::input_table)): the layer adds them instead of
     /// multiplying. Forward only.
-    pub projected: bool,
-    /// Token ids `[rows]`: the input rows are `buf[off + ids[r]·input ..]`, rows of the
-    /// embedding table `[V, input]`, and the layer projects the V table rows once instead
-    /// of the T·B input rows (see [`input_projection`]).
-    pub ids: Option<&'a B::IBuf>,
-    /// V, the number of embedding rows, when `ids` is set.
-    pub vocab: usize,
+    Projected {
+        /// The buffer holding the projected rows.
+        buf: &'a B::Buf,
+        /// Element offset of row 0.
+        off: usize,
+    },
+    /// Token ids: the input rows are rows of the embedding table, and the layer projects the
+    /// V table rows once instead of the T·B input rows (see [`input_projection`]).
+    Tokens {
+        /// The buffer holding the embedding table `[V, input]`.
+        embed: &'a B::Buf,
+        /// Element offset of the table.
+        off: usize,
+        /// `[rows]` token ids.
+        ids: &'a B::IBuf,
+        /// V, the number of table rows.
+        vocab: usize,
+    },
 }
+
+// Only references and sizes inside: copyable whatever `B` is (a derive would demand `B: Copy`).
+impl<B: Backend> Clone for Input<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend> Copy for Input<'_, B> {}
 
 /// `lb.gates = bias + x · W_ihᵀ` for all T steps in one GEMM. The bias row is `b_ih` when the
 /// cell keeps its recurrent gates apart (its `b_hh` goes into `lb.gh`), else the `b_ih + b_hh`
 /// the caller left in `lb.bias`; it is broadcast to every row.
 ///
-/// With token-id input (`x.ids`) and V < T·B, the product is taken over the V embedding rows
+/// With token-id input ([`Input::Tokens`], chosen when V < T·B), the product is taken over the V embedding rows
 /// instead: `table = bias + E · W_ihᵀ` (`[V, G]`), then `out[r] = table[ids[r]]` — the same
 /// sums, T·B / V times fewer multiply-adds (25% of a 2-layer step at H = 512, V = 65).
 pub(crate) fn input_projection<B: Backend>(
@@ -135,26 +157,36 @@ pub(crate) fn input_projection<B: Backend>(
         (&lb.bias, 0)
     };
     let (out, table) = (&mut lb.gates, &mut lb.table);
-    if let Some(ids) = x.ids.filter(|_| !x.projected) {
-        be.broadcast_rows(bias, bias_off, table, 0, x.vocab, p.gates)?;
-        let g = Gemm::nt(x.vocab, p.gates, p.input)
-            .offsets(x.off, p.w_ih, 0)
-            .scale(1.0, 1.0);
-        be.gemm(&g, x.buf, params, table)?;
-        return be.gather_rows(table, p.gates, ids, rows, out);
-    }
-    be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
-    if x.projected {
-        for r in 0..rows {
-            let (src, dst) = (x.off + r * p.gates, r * p.gates);
-            be.sum_rows(x.buf, src, 1, p.gates, out, dst, true)?;
+    match *x {
+        Input::Tokens {
+            embed,
+            off,
+            ids,
+            vocab,
+        } => {
+            be.broadcast_rows(bias, bias_off, table, 0, vocab, p.gates)?;
+            let g = Gemm::nt(vocab, p.gates, p.input)
+                .offsets(off, p.w_ih, 0)
+                .scale(1.0, 1.0);
+            be.gemm(&g, embed, params, table)?;
+            be.gather_rows(table, p.gates, ids, rows, out)
         }
-        return Ok(());
+        Input::Projected { buf, off } => {
+            be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
+            for r in 0..rows {
+                let (src, dst) = (off + r * p.gates, r * p.gates);
+                be.sum_rows(buf, src, 1, p.gates, out, dst, true)?;
+            }
+            Ok(())
+        }
+        Input::Rows { buf, off } => {
+            be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
+            let g = Gemm::nt(rows, p.gates, p.input)
+                .offsets(off, p.w_ih, 0)
+                .scale(1.0, 1.0);
+            be.gemm(&g, buf, params, out)
+        }
     }
-    let g = Gemm::nt(rows, p.gates, p.input)
-        .offsets(x.off, p.w_ih, 0)
-        .scale(1.0, 1.0);
-    be.gemm(&g, x.buf, params, out)
 }
 
 /// Weight gradients shared by every cell: `d_W_ih = dGᵀ·X`, `d_W_hh = dGhᵀ·H_prev`, where
@@ -174,20 +206,30 @@ pub(crate) fn weight_grads<B: Backend>(
     let separate = lb.cell.has_recurrent_gates();
     let d_gates_x = &lb.gates;
     let d_gates_h = if separate { &lb.gh } else { &lb.gates };
-    match x.ids {
-        Some(ids) => {
-            be.fill(&mut lb.table, 0, x.vocab * p.gates, 0.0)?;
+    match *x {
+        Input::Tokens {
+            embed,
+            off,
+            ids,
+            vocab,
+        } => {
+            be.fill(&mut lb.table, 0, vocab * p.gates, 0.0)?;
             be.scatter_add_rows(d_gates_x, p.gates, ids, rows, &mut lb.table, 0)?;
-            let gx = Gemm::tn(p.gates, p.input, x.vocab)
-                .offsets(0, x.off, p.w_ih)
+            let gx = Gemm::tn(p.gates, p.input, vocab)
+                .offsets(0, off, p.w_ih)
                 .scale(1.0, 0.0);
-            be.gemm(&gx, &lb.table, x.buf, grads)?;
+            be.gemm(&gx, &lb.table, embed, grads)?;
         }
-        None => {
+        Input::Rows { buf, off } => {
             let gx = Gemm::tn(p.gates, p.input, rows)
-                .offsets(0, x.off, p.w_ih)
+                .offsets(0, off, p.w_ih)
                 .scale(1.0, 0.0);
-            be.gemm(&gx, d_gates_x, x.buf, grads)?;
+            be.gemm(&gx, d_gates_x, buf, grads)?;
+        }
+        Input::Projected { .. } => {
+            return Err(KernelError::Shape(
+                "a projected input has no weight gradient (it is forward only)".into(),
+            ))
         }
     }
     let gh = Gemm::tn(p.gates, p.hidden, rows)
