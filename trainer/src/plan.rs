@@ -164,3 +164,35 @@ pub(crate) fn to_usize(n: u128, what: &str) -> rnngym_kernels::Result<usize> {
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Model;
+    use rnngym_kernels::CpuBackend;
+
+    fn dims(cell: Cell) -> ModelDims {
+        ModelDims {
+            cell,
+            vocab: 11,
+            embed: 5,
+            hidden: 7,
+            layers: 2,
+        }
+    }
+
+    #[test]
+    fn windows_too_large_to_address_are_refused_not_wrapped() {
+        let (t, b) = (usize::MAX / 2, 4);
+        for cell in Cell::ALL {
+            let plan = WorkspacePlan::new(&dims(cell), t, b, true, true);
+            assert!(plan.total() > usize::MAX as u128, "{cell:?}");
+            let m = Model::new(&CpuBackend::new(1), dims(cell), 0.5, 1).unwrap();
+            match m.workspace(&CpuBackend::new(1), t, b) {
+                Err(KernelError::Shape(e)) => assert!(e.contains("gates"), "{e}"),
+                Err(e) => panic!("{cell:?}: {e}"),
+                Ok(_) => panic!("{cell:?}: allocated"),
+            }
+        }
+    }
+}

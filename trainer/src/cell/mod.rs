@@ -42,13 +42,14 @@ pub struct LayerBufs<B: Backend> {
     pub dropout: bool,
     /// `[T, B, G]` gate pre-activations → activations → gate gradients (GRU: the x part).
     pub gates: B::Buf,
-    /// GRU only: `[T, B, 3H]` recurrent part `h·W_hhᵀ + b_hh` → its gradient.
+    /// Cells that keep their recurrent gates apart (GRU): `[T, B, G]` recurrent part
+    /// `h·W_hhᵀ + b_hh` → its gradient.
     pub gh: B::Buf,
     /// `[T + 1, B, H]` hidden states.
     pub hs: B::Buf,
-    /// LSTM only: `[T + 1, B, H]` cell states.
+    /// Cells with a cell state (LSTM): `[T + 1, B, H]` cell states.
     pub cs: B::Buf,
-    /// LSTM only: `[B, H]` carried gradient w.r.t. the cell state.
+    /// Cells with a cell state (LSTM): `[B, H]` carried gradient w.r.t. the cell state.
     pub dc: B::Buf,
     /// `[G]` scratch: `b_ih + b_hh`.
     pub bias: B::Buf,
@@ -140,9 +141,10 @@ impl<B: Backend> Copy for Input<'_, B> {}
 /// cell keeps its recurrent gates apart (its `b_hh` goes into `lb.gh`), else the `b_ih + b_hh`
 /// the caller left in `lb.bias`; it is broadcast to every row.
 ///
-/// With token-id input ([`Input::Tokens`], chosen when V < T·B), the product is taken over the V embedding rows
-/// instead: `table = bias + E · W_ihᵀ` (`[V, G]`), then `out[r] = table[ids[r]]` — the same
-/// sums, T·B / V times fewer multiply-adds (25% of a 2-layer step at H = 512, V = 65).
+/// With token-id input ([`Input::Tokens`], chosen when V < T·B), the product is taken over
+/// the V embedding rows instead: `table = bias + E · W_ihᵀ` (`[V, G]`), then
+/// `out[r] = table[ids[r]]` — the same sums, T·B / V times fewer multiply-adds (25% of a
+/// 2-layer step at H = 512, V = 65).
 pub(crate) fn input_projection<B: Backend>(
     be: &B,
     p: &LayerParams,

@@ -81,9 +81,6 @@ impl<B: Backend> Model<B> {
         })
     }
 
-    /// Forward over one window. `inputs` / `targets` are lane-major `[B, T]` as gyms serve them;
-    /// `reset[b]` zeroes lane `b`'s carried state first. With `targets`, returns the mean
-
     /// Moves the final state of the previous window into slot 0 and zeroes reset lanes.
     pub(super) fn carry_state(&self, be: &B, ws: &mut Workspace<B>, reset: &[bool]) -> KResult<()> {
         let (t, b, h) = (ws.t, ws.b, self.dims.hidden);
