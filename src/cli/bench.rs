@@ -5,13 +5,14 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rnngym_kernels::{hash, Backend};
+use rnngym_kernels::{hash, Backend, Cell};
 use rnngym_trainer::config::TrainConfig;
 use rnngym_trainer::device::Device;
 use rnngym_trainer::generate::Generator;
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
-use rnngym_trainer::{CellKind, Model, ModelDims};
+use rnngym_trainer::{Model, ModelDims};
 
 use super::device_arg::{self, on_device};
 
@@ -23,11 +24,11 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "s")]
     preset: Preset,
     /// Recurrent cell of the 2-layer network (bench/pytorch_ref.py takes the same flag).
-    #[arg(long, value_enum, default_value = "lstm")]
+    #[arg(long, value_parser = cell_parser(), default_value = "lstm")]
     cell: Cell,
     /// What to measure.
     #[arg(long, value_enum, default_value = "both")]
-    mode: Mode,
+    mode: Measure,
     /// Seconds of measurement per mode (after a warm-up).
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
@@ -50,34 +51,21 @@ enum Preset {
     L,
 }
 
-/// The benchmarked cell (the config's `CellKind`, which does not depend on clap).
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum Cell {
-    Lstm,
-    Gru,
-    Rnn,
-}
-
-impl Cell {
-    fn kind(self) -> CellKind {
-        match self {
-            Cell::Lstm => CellKind::Lstm,
-            Cell::Gru => CellKind::Gru,
-            Cell::Rnn => CellKind::Rnn,
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Cell::Lstm => "lstm",
-            Cell::Gru => "gru",
-            Cell::Rnn => "rnn",
-        }
-    }
+/// `--cell`: the names [`Cell`] itself goes by (the kernels do not depend on clap), listed in
+/// `--help` and in the error for any other value.
+fn cell_parser() -> impl clap::builder::TypedValueParser<Value = Cell> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Cell::ALL.map(Cell::name)).try_map(|name| {
+        Cell::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| format!("unknown cell '{name}'"))
+    })
 }
 
 /// Which numbers to measure.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
-enum Mode {
+enum Measure {
     Train,
     Generate,
     Both,
@@ -146,7 +134,7 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
     let dims = ModelDims {
-        cell: a.cell.kind(),
+        cell: a.cell,
         vocab: VOCAB,
         embed: h,
         hidden: h,
@@ -154,12 +142,12 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
     };
     let budget = Duration::from_secs_f64(a.seconds);
     let train = match a.mode {
-        Mode::Train | Mode::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
-        Mode::Generate => None,
+        Measure::Train | Measure::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
+        Measure::Generate => None,
     };
     let generate = match a.mode {
-        Mode::Generate | Mode::Both => Some(bench_generate(be, dims, budget, &mut mem)?),
-        Mode::Train => None,
+        Measure::Generate | Measure::Both => Some(bench_generate(be, dims, budget, &mut mem)?),
+        Measure::Train => None,
     };
     let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
     if a.json {
@@ -247,8 +235,11 @@ fn bench_train<B: Backend>(
     let reset = vec![false; b];
     let mut step = |i: usize| -> anyhow::Result<f64> {
         let (x, y) = &data[i % data.len()];
+        let pass = Mode::Train {
+            dropout_seed: i as u64,
+        };
         let loss = model
-            .forward(be, &mut ws, x, Some(y), &reset, Some(i as u64))?
+            .forward(be, &mut ws, x, Some(y), &reset, pass)?
             .context("forward returned no loss")?;
         model.backward(be, &mut ws)?;
         clip::clip_global_norm(be, &mut model.grads, model.total, cfg.grad_clip)?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rnngym_gyms::UnknownPolicy;
 use rnngym_kernels::CpuBackend;
-use rnngym_trainer::{state, CellKind};
+use rnngym_trainer::state;
 use serde_json::json;
 
 use super::viz_data::{self, Features};
@@ -63,11 +63,11 @@ pub fn run(a: VisualizeArgs) -> anyhow::Result<()> {
     let dims = model.dims;
     let kind = match a.state {
         Some(k) => k,
-        None if dims.cell == CellKind::Lstm => StateKind::C,
+        None if dims.cell.has_cell_state() => StateKind::C,
         None => StateKind::H,
     };
     anyhow::ensure!(
-        kind == StateKind::H || dims.cell == CellKind::Lstm,
+        kind == StateKind::H || dims.cell.has_cell_state(),
         "--state c: only LSTM cells have a cell state (this model is {:?}); use --state h",
         dims.cell
     );

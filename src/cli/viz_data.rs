@@ -2,6 +2,7 @@
 //! (batch 1, one token at a time, state carried), simple text features, and correlations.
 
 use rnngym_kernels::Backend;
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::Model;
 use serde::Serialize;
 
@@ -27,7 +28,7 @@ pub fn trace<B: Backend>(
     let mut acts = vec![Vec::with_capacity(tokens.len() * hidden); layers];
     let mut top = Vec::with_capacity(tokens.len());
     for &t in tokens {
-        model.forward(be, &mut ws, &[t], None, &[false], None)?;
+        model.forward(be, &mut ws, &[t], None, &[false], Mode::Eval)?;
         ws.read_logits(be, 0, &mut logits)?;
         for (l, (h, c)) in ws.read_state(be, hidden)?.into_iter().enumerate() {
             if cell_state {

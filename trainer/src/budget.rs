@@ -2,22 +2,23 @@
 //! allocated, with a message naming the keys to change, instead of ending in an out-of-memory
 //! abort. Counts are in f32 elements and computed in u128, so absurd sizes cannot overflow.
 
-use crate::config::CellKind;
+use crate::config::OptimizerKind;
 use crate::model::ModelDims;
+use crate::plan::WorkspacePlan;
+
+pub use crate::model::param_count;
 
 /// Most parameters a model may have (2^31): beyond it a parameter index leaves the i32 range
 /// that GPU kernels and BLAS use, and the weights alone exceed 8 GiB.
 pub const MAX_PARAMS: u64 = 1 << 31;
-
-/// Parameter copies a training run keeps: weights, gradients, two optimizer moments, and two
-/// host snapshots of weights + moments (the rollback point and a held-back checkpoint).
-const PARAM_COPIES: u128 = 4 + 2 * 3;
 
 /// What a training run allocates, in f32 elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footprint {
     /// Parameters of the model.
     pub params: u128,
+    /// Copies of the parameters' size a run keeps (see [`param_copies`]).
+    pub param_copies: u128,
     /// Activations and gradients of one workspace (one window of `[T, B]`).
     pub workspace: u128,
     /// Workspaces allocated (training, plus validation when there is a validation split).
@@ -25,48 +26,43 @@ pub struct Footprint {
 }
 
 impl Footprint {
-    /// The sizes a model of `dims` trained on `[t, b]` windows implies.
-    pub fn of(dims: &ModelDims, t: usize, b: usize, dropout: bool, validation: bool) -> Self {
-        let (v, e, h) = (dims.vocab as u128, dims.embed as u128, dims.hidden as u128);
-        let (l, g) = (dims.layers as u128, dims.gates() as u128);
-        let params = param_count(dims);
-        let (t, b) = (t as u128, b as u128);
-        let rows = t * b;
-        // Per layer (see cell::LayerBufs): gates, GRU's recurrent gates, h / c over T + 1 steps,
-        // the dropout mask and output; then one dh over T + 1 steps (shared by the layers),
-        // embeddings in and out, logits and their gradients.
-        let gru = if dims.cell == CellKind::Gru { g } else { 0 };
-        let lstm = if dims.cell == CellKind::Lstm { 1 } else { 0 };
-        let per_layer = rows * (g + gru) + (t + 1) * b * h * (1 + lstm) + b * h * lstm + g;
-        let drop = if dropout {
-            2 * rows * h * l.saturating_sub(1)
-        } else {
-            0
-        };
-        // Layer 0's embedding-projection table when V < T·B (see Model::workspace), else the
-        // gathered embeddings and their gradient.
-        let embed = if v < rows { v * g } else { 2 * rows * e };
-        let workspace = l * per_layer + (t + 1) * b * h + drop + embed + 2 * rows * v + 2 * rows;
+    /// The sizes a model of `dims` trained on `[t, b]` windows with `optimizer` implies: the
+    /// workspace is [`WorkspacePlan`]'s, with layer 0's table chosen as `Model::workspace`
+    /// chooses it.
+    pub fn of(
+        dims: &ModelDims,
+        t: usize,
+        b: usize,
+        dropout: bool,
+        validation: bool,
+        optimizer: OptimizerKind,
+    ) -> Self {
+        let table = WorkspacePlan::embed_table_pays(dims, t, b);
         Footprint {
-            params,
-            workspace,
+            params: param_count(dims),
+            param_copies: param_copies(optimizer),
+            workspace: WorkspacePlan::new(dims, t, b, dropout, table).total(),
             workspaces: if validation { 2 } else { 1 },
         }
     }
 
+    /// Elements of all the parameter copies.
+    pub fn param_floats(&self) -> u128 {
+        self.param_copies * self.params
+    }
+
     /// Bytes in all (f32 = 4 bytes).
     pub fn bytes(&self) -> u128 {
-        4 * (PARAM_COPIES * self.params + self.workspaces * self.workspace)
+        4 * (self.param_floats() + self.workspaces * self.workspace)
     }
 }
 
-/// Parameters of a model of `dims` (u128, so it cannot overflow).
-pub fn param_count(dims: &ModelDims) -> u128 {
-    let (v, e, h) = (dims.vocab as u128, dims.embed as u128, dims.hidden as u128);
-    let (l, g) = (dims.layers as u128, dims.gates() as u128);
-    let first = g * (e + h) + 2 * g;
-    let rest = l.saturating_sub(1) * (g * (h + h) + 2 * g);
-    v * e + first + rest + v * h + v
+/// Parameter-sized buffers a training run with `optimizer` keeps: on the device the weights,
+/// their gradients and the optimizer state; on the host two snapshots of weights + state (the
+/// rollback point and a held-back checkpoint).
+pub fn param_copies(optimizer: OptimizerKind) -> u128 {
+    let state = optimizer.state_per_param() as u128;
+    2 + state + 2 * (1 + state)
 }
 
 /// Refuses more than [`MAX_PARAMS`] parameters, naming the keys.
@@ -97,7 +93,7 @@ pub fn check_memory(
         return Ok(());
     }
     let gib = |x: u128| x as f64 / f64::from(1u32 << 30);
-    let hint = if fp.workspaces * fp.workspace >= PARAM_COPIES * fp.params {
+    let hint = if fp.workspaces * fp.workspace >= fp.param_floats() {
         "lower train.batch or train.seq_len (activations dominate)"
     } else {
         "lower model.hidden or model.layers (parameters dominate)"
@@ -113,10 +109,12 @@ pub fn check_memory(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TrainConfig;
     use crate::model::Model;
-    use rnngym_kernels::{Backend, CpuBackend};
+    use crate::optim::Optimizer;
+    use rnngym_kernels::{Backend, Cell, CpuBackend};
 
-    fn dims(cell: CellKind, layers: usize) -> ModelDims {
+    fn dims(cell: Cell, layers: usize) -> ModelDims {
         ModelDims {
             cell,
             vocab: 11,
@@ -129,7 +127,7 @@ mod tests {
     #[test]
     fn counts_match_what_is_allocated() {
         let be = CpuBackend::new(1);
-        for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
+        for cell in Cell::ALL {
             for (layers, dropout) in [(1, false), (3, false), (3, true)] {
                 let d = dims(cell, layers);
                 let m = Model::new(&be, d, if dropout { 0.5 } else { 0.0 }, 1).unwrap();
@@ -152,20 +150,34 @@ mod tests {
                         floats += be.len(buf);
                     }
                 }
-                // + the two `[T·B]` id buffers.
-                let fp = Footprint::of(&d, t, b, dropout, false);
-                assert_eq!(
-                    fp.workspace,
-                    (floats + 2 * t * b) as u128,
-                    "{cell:?} {layers}"
-                );
+                for opt in [OptimizerKind::Adam, OptimizerKind::Rmsprop] {
+                    // + the two `[T·B]` id buffers.
+                    let fp = Footprint::of(&d, t, b, dropout, false, opt);
+                    assert_eq!(
+                        fp.workspace,
+                        (floats + 2 * t * b) as u128,
+                        "{cell:?} {layers}"
+                    );
+                    // On the device: weights, gradients and the optimizer's state.
+                    let cfg = TrainConfig {
+                        optimizer: opt,
+                        ..TrainConfig::default()
+                    };
+                    let o = Optimizer::new(&be, &cfg, m.total).unwrap();
+                    // Its parameter-sized tensors (Adam's step count is two more scalars).
+                    let state: usize = o.state(&be).unwrap().iter().map(|(_, v)| v.len()).sum();
+                    let state = state - state % m.total;
+                    let device = be.len(&m.params) + be.len(&m.grads) + state;
+                    let host = 2 * (m.total + state);
+                    assert_eq!(fp.param_floats(), (device + host) as u128, "{opt:?}");
+                }
             }
         }
     }
 
     #[test]
     fn refusals_name_the_keys() {
-        let mut d = dims(CellKind::Lstm, 64);
+        let mut d = dims(Cell::Lstm, 64);
         d.hidden = 65536;
         d.embed = 65536;
         let e = check_params(&d).unwrap_err();
@@ -173,10 +185,10 @@ mod tests {
             e.contains("model.hidden = 65536") && e.contains("model.layers = 64"),
             "{e}"
         );
-        check_params(&dims(CellKind::Lstm, 2)).unwrap();
+        check_params(&dims(Cell::Lstm, 2)).unwrap();
 
-        let small = dims(CellKind::Lstm, 1);
-        let fp = Footprint::of(&small, 1 << 20, 64, false, true);
+        let small = dims(Cell::Lstm, 1);
+        let fp = Footprint::of(&small, 1 << 20, 64, false, true, OptimizerKind::Adam);
         let e = check_memory(&fp, 1 << 20, 64, Some(1 << 30), "cpu").unwrap_err();
         assert!(
             e.contains("train.batch × train.seq_len = 64 × 1048576"),

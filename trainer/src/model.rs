@@ -3,13 +3,19 @@
 //! Parameters live in one flat buffer (so clipping and the optimizer step are single calls)
 //! under PyTorch's `state_dict` names (`embed.weight`, `rnn.weight_ih_l0`, …, `proj.bias`), so
 //! weights are comparable with `nn.Embedding` + `nn.LSTM`/`nn.GRU`/`nn.RNN` + `nn.Linear`.
+//! This file is the forward and backward passes; the parameter layout and initialisation are in
+//! `model/params.rs`, the activations and the carried state in `model/workspace.rs`.
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use rnngym_kernels::{hash, Backend, Gemm};
+use rnngym_kernels::{hash, Backend, Cell, Gemm, KernelError};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
-use crate::config::CellKind;
+
+mod params;
+mod workspace;
+
+pub use params::{param_count, ParamInfo};
+use workspace::to_time_major;
+pub use workspace::Workspace;
 
 type KResult<T> = rnngym_kernels::Result<T>;
 
@@ -17,7 +23,7 @@ type KResult<T> = rnngym_kernels::Result<T>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelDims {
     /// Recurrent cell type.
-    pub cell: CellKind,
+    pub cell: Cell,
     /// V: vocabulary size.
     pub vocab: usize,
     /// E: embedding size.
@@ -31,34 +37,7 @@ pub struct ModelDims {
 impl ModelDims {
     /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
     pub fn gates(&self) -> usize {
-        self.hidden
-            * match self.cell {
-                CellKind::Lstm => 4,
-                CellKind::Gru => 3,
-                CellKind::Rnn => 1,
-            }
-    }
-}
-
-/// One named tensor inside the flat parameter buffer.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParamInfo {
-    /// PyTorch-style name, e.g. `rnn.weight_hh_l1`.
-    pub name: String,
-    /// Shape, row-major.
-    pub shape: Vec<usize>,
-    /// Element offset in the flat buffer.
-    pub off: usize,
-}
-
-impl ParamInfo {
-    /// Number of elements.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-    /// Whether the tensor is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.cell.gates_per_unit() * self.hidden
     }
 }
 
@@ -86,169 +65,23 @@ pub struct Model<B: Backend> {
     pub total: usize,
 }
 
-/// Activations, gradients and the carried recurrent state for one window shape `[T, B]`.
-pub struct Workspace<B: Backend> {
-    /// T: time steps.
-    pub t: usize,
-    /// B: lanes.
-    pub b: usize,
-    ids: B::IBuf,
-    targets: B::IBuf,
-    x0: B::Buf,
-    dx0: B::Buf,
-    /// Per-layer buffers.
-    pub layers: Vec<LayerBufs<B>>,
-    /// `[T + 1, B, H]` gradient w.r.t. the hidden states of the layer being back-propagated.
-    /// One buffer serves every layer: the top layer's backward consumes it, then its input
-    /// gradient is written over it for the layer below (preset L: 13 MB for each layer after the
-    /// first).
-    pub dhs: B::Buf,
-    /// `[T·B, V]` logits of the last forward.
-    pub logits: B::Buf,
-    d_logits: B::Buf,
-    has_state: bool,
-    host_ids: Vec<u32>,
-    /// Layer 0 works on the `[V, G]` embedding projection table (V < T·B).
-    embed_table: bool,
+/// What a forward pass is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A training step: dropout is drawn from `dropout_seed`, and the logit gradients that
+    /// [`Model::backward`] needs are kept.
+    Train {
+        /// Seed of this step's dropout masks (each layer mixes in its index).
+        dropout_seed: u64,
+    },
+    /// Evaluation or generation: no dropout, no gradients.
+    Eval,
 }
 
 impl<B: Backend> Model<B> {
-    /// A model with PyTorch's default initialisation (uniform ±1/√H for recurrent and output
-    /// weights and all biases, N(0, 1) embeddings), seeded by `seed`.
-    pub fn new(be: &B, dims: ModelDims, dropout: f32, seed: u64) -> KResult<Self> {
-        let (v, e, h, g) = (dims.vocab, dims.embed, dims.hidden, dims.gates());
-        let mut infos = Vec::new();
-        let mut total = 0usize;
-        let mut add = |name: String, shape: Vec<usize>| {
-            let off = total;
-            total += shape.iter().product::<usize>();
-            infos.push(ParamInfo { name, shape, off });
-            off
-        };
-        let embed_off = add("embed.weight".into(), vec![v, e]);
-        let mut layers = Vec::new();
-        for l in 0..dims.layers {
-            let input = if l == 0 { e } else { h };
-            let w_ih = add(format!("rnn.weight_ih_l{l}"), vec![g, input]);
-            let w_hh = add(format!("rnn.weight_hh_l{l}"), vec![g, h]);
-            let b_ih = add(format!("rnn.bias_ih_l{l}"), vec![g]);
-            let b_hh = add(format!("rnn.bias_hh_l{l}"), vec![g]);
-            layers.push(LayerParams {
-                input,
-                hidden: h,
-                gates: g,
-                w_ih,
-                w_hh,
-                b_ih,
-                b_hh,
-            });
-        }
-        let proj_off = add("proj.weight".into(), vec![v, h]);
-        let proj_b_off = add("proj.bias".into(), vec![v]);
-
-        let mut rng = StdRng::seed_from_u64(seed);
-        let mut host = vec![0f32; total];
-        let k = 1.0 / (h as f32).sqrt();
-        for info in &infos {
-            let slot = &mut host[info.off..info.off + info.len()];
-            if info.name == "embed.weight" {
-                let normal = rand_distr::StandardNormal;
-                slot.iter_mut()
-                    .for_each(|x| *x = rng.sample::<f32, _>(normal));
-            } else {
-                slot.iter_mut().for_each(|x| *x = rng.random_range(-k..k));
-            }
-        }
-        Ok(Model {
-            dims,
-            dropout,
-            infos,
-            layers,
-            embed_off,
-            proj_off,
-            proj_b_off,
-            params: be.upload(&host)?,
-            grads: be.zeros(total)?,
-            total,
-        })
-    }
-
-    /// Re-draws every parameter uniformly from `[-scale, scale]` (char-rnn's `init_scale`).
-    pub fn reinit_uniform(&mut self, be: &B, scale: f32, seed: u64) -> KResult<()> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        let host: Vec<f32> = (0..self.total)
-            .map(|_| rng.random_range(-scale..=scale))
-            .collect();
-        be.write(&mut self.params, 0, &host)
-    }
-
-    /// Sets every LSTM layer's forget-gate bias to `value` (in `bias_ih`; `bias_hh`'s forget
-    /// block to 0) — the Jozefowicz et al. trick, which `model.forget_bias` opts into. A no-op
-    /// for GRU and RNN cells, which have no forget gate.
-    pub fn set_forget_bias(&mut self, be: &B, value: f32) -> KResult<()> {
-        if self.dims.cell != CellKind::Lstm {
-            return Ok(());
-        }
-        let h = self.dims.hidden;
-        for lp in &self.layers {
-            be.fill(&mut self.params, lp.b_ih + h, h, value)?;
-            be.fill(&mut self.params, lp.b_hh + h, h, 0.0)?;
-        }
-        Ok(())
-    }
-
-    /// The parameter named `name`.
-    pub fn info(&self, name: &str) -> Option<&ParamInfo> {
-        self.infos.iter().find(|i| i.name == name)
-    }
-
-    /// Allocates a workspace for windows of `t` steps × `b` lanes. Layer 0 projects the V
-    /// embedding rows instead of the T·B input rows when that is less work (V < T·B; see
-    /// `cell::input_projection`).
-    pub fn workspace(&self, be: &B, t: usize, b: usize) -> KResult<Workspace<B>> {
-        self.workspace_with(be, t, b, self.dims.vocab < t * b)
-    }
-
-    /// [`Model::workspace`] with the layer-0 embedding-table path chosen explicitly (tests
-    /// compare the two paths).
-    pub fn workspace_with(
-        &self,
-        be: &B,
-        t: usize,
-        b: usize,
-        embed_table: bool,
-    ) -> KResult<Workspace<B>> {
-        let d = &self.dims;
-        let dropout = self.dropout > 0.0;
-        let layers = (0..d.layers)
-            .map(|l| {
-                let drop_here = dropout && l + 1 < d.layers;
-                let table_rows = if l == 0 && embed_table { d.vocab } else { 0 };
-                LayerBufs::new(be, d.cell, t, b, d.hidden, d.gates(), drop_here, table_rows)
-            })
-            .collect::<KResult<Vec<_>>>()?;
-        Ok(Workspace {
-            embed_table,
-            t,
-            b,
-            ids: be.zeros_ids(t * b)?,
-            targets: be.zeros_ids(t * b)?,
-            // With the embedding table, layer 0 never reads gathered embeddings (preset L: 26 MB).
-            x0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
-            dx0: be.zeros(if embed_table { 0 } else { t * b * d.embed })?,
-            layers,
-            dhs: be.zeros((t + 1) * b * d.hidden)?,
-            logits: be.zeros(t * b * d.vocab)?,
-            d_logits: be.zeros(t * b * d.vocab)?,
-            has_state: false,
-            host_ids: vec![0; t * b],
-        })
-    }
-
     /// Forward over one window. `inputs` / `targets` are lane-major `[B, T]` as gyms serve them;
     /// `reset[b]` zeroes lane `b`'s carried state first. With `targets`, returns the mean
-    /// cross-entropy (nats/token). `train_seed` is `Some` for a training step: dropout is drawn
-    /// from it and the logit gradients that [`Model::backward`] needs are kept.
+    /// cross-entropy (nats/token).
     pub fn forward(
         &self,
         be: &B,
@@ -256,7 +89,7 @@ impl<B: Backend> Model<B> {
         inputs: &[u32],
         targets: Option<&[u32]>,
         reset: &[bool],
-        train_seed: Option<u64>,
+        mode: Mode,
     ) -> KResult<Option<f64>> {
         let (t, b) = (ws.t, ws.b);
         let d = self.dims;
@@ -267,14 +100,17 @@ impl<B: Backend> Model<B> {
             // embed.weight is the first tensor, so the flat buffer starts with the table.
             be.gather_rows(&self.params, d.embed, &ws.ids, t * b, &mut ws.x0)?;
         }
-        self.layers_forward(be, ws, None, train_seed)?;
+        self.layers_forward(be, ws, None, mode)?;
         let (v, rows) = (d.vocab, t * b);
         let Some(targets) = targets else {
             return Ok(None);
         };
         to_time_major(targets, t, b, d.vocab, &mut ws.host_ids)?;
         be.write_ids(&mut ws.targets, &ws.host_ids)?;
-        let d_logits = train_seed.map(|_| &mut ws.d_logits);
+        let d_logits = match mode {
+            Mode::Train { .. } => Some(&mut ws.d_logits),
+            Mode::Eval => None,
+        };
         let sum = be.softmax_xent(
             &ws.logits,
             rows,
@@ -298,14 +134,14 @@ impl<B: Backend> Model<B> {
         table: Option<&B::Buf>,
     ) -> KResult<()> {
         if ws.t != 1 || ws.b != 1 {
-            return Err(rnngym_kernels::KernelError::Shape(format!(
+            return Err(KernelError::Shape(format!(
                 "step_token needs a 1×1 workspace, got t={} b={}",
                 ws.t, ws.b
             )));
         }
         let v = self.dims.vocab;
         if token as usize >= v {
-            return Err(rnngym_kernels::KernelError::Shape(format!(
+            return Err(KernelError::Shape(format!(
                 "token {token} is outside the vocabulary of {v}"
             )));
         }
@@ -313,12 +149,12 @@ impl<B: Backend> Model<B> {
         match table {
             Some(table) => {
                 let row = token as usize * self.dims.gates();
-                self.layers_forward(be, ws, Some((table, row)), None)?;
+                self.layers_forward(be, ws, Some((table, row)), Mode::Eval)?;
             }
             None => {
                 be.write_ids(&mut ws.ids, &[token])?;
                 be.gather_rows(&self.params, self.dims.embed, &ws.ids, 1, &mut ws.x0)?;
-                self.layers_forward(be, ws, None, None)?;
+                self.layers_forward(be, ws, None, Mode::Eval)?;
             }
         }
         Ok(())
@@ -341,44 +177,37 @@ impl<B: Backend> Model<B> {
         be: &B,
         ws: &mut Workspace<B>,
         projected: Option<(&B::Buf, usize)>,
-        train_seed: Option<u64>,
+        mode: Mode,
     ) -> KResult<()> {
         let (t, b) = (ws.t, ws.b);
         let d = self.dims;
         let h = d.hidden;
+        let first = match projected {
+            Some((buf, off)) => Input::Projected { buf, off },
+            None => Layer0 {
+                x0: &ws.x0,
+                ids: ws.embed_table.then_some(&ws.ids),
+                params: &self.params,
+                embed_off: self.embed_off,
+                vocab: d.vocab,
+            }
+            .input(),
+        };
         for l in 0..d.layers {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb = &mut rest[0];
-            let x = match (l, projected) {
-                (0, Some((buf, off))) => Input {
-                    buf,
-                    off,
-                    projected: true,
-                    ids: None,
-                    vocab: 0,
-                },
-                _ => {
-                    let src = Layer0 {
-                        x0: &ws.x0,
-                        ids: ws.embed_table.then_some(&ws.ids),
-                        params: &self.params,
-                        embed_off: self.embed_off,
-                        vocab: d.vocab,
-                    };
-                    layer_input(be, below.last(), src, b * h)
-                }
-            };
+            let x = layer_input(below.last(), first, b * h);
             let lp = &self.layers[l];
-            cell::layer::forward(be, d.cell, lp, &self.params, &x, lb, &mut ws.dhs, t, b)?;
-            if be.len(&lb.dropped) > 0 {
+            cell::layer::forward(be, lp, &self.params, &x, lb, &mut ws.dhs)?;
+            if lb.dropout {
                 let n = t * b * h;
                 be.copy(&lb.hs, b * h, &mut lb.dropped, 0, n)?;
-                match train_seed {
-                    Some(seed) => {
-                        let seed = hash::mix64(seed, l as u64);
+                match mode {
+                    Mode::Train { dropout_seed } => {
+                        let seed = hash::mix64(dropout_seed, l as u64);
                         be.dropout(&mut lb.dropped, 0, &mut lb.mask, n, self.dropout, seed)?
                     }
-                    None => be.fill(&mut lb.mask, 0, n, 1.0)?,
+                    Mode::Eval => be.fill(&mut lb.mask, 0, n, 1.0)?,
                 }
             }
         }
@@ -417,16 +246,17 @@ impl<B: Backend> Model<B> {
             let lb = &mut rest[0];
             let lp = &self.layers[l];
             {
-                let src = Layer0 {
+                let first = Layer0 {
                     x0: &ws.x0,
                     ids: ws.embed_table.then_some(&ws.ids),
                     params: &self.params,
                     embed_off: self.embed_off,
                     vocab: d.vocab,
-                };
-                let x = layer_input(be, below.last(), src, b * h);
+                }
+                .input();
+                let x = layer_input(below.last(), first, b * h);
                 let (p, gr) = (&self.params, &mut self.grads);
-                cell::layer::backward(be, d.cell, lp, p, gr, &x, lb, &mut ws.dhs, t, b)?;
+                cell::layer::backward(be, lp, p, gr, &x, lb, &mut ws.dhs)?;
             }
             // dX = dG_x · W_ih, straight into the gradient of the layer below's output.
             let g = Gemm::nn(rows, lp.input, lp.gates).offsets(0, lp.w_ih, 0);
@@ -447,7 +277,7 @@ impl<B: Backend> Model<B> {
                         &self.params,
                         &mut ws.dhs,
                     )?;
-                    if be.len(&prev.mask) > 0 {
+                    if prev.dropout {
                         be.mul_assign(&mut ws.dhs, b * h, &prev.mask, 0, rows * h)?;
                     }
                 }
@@ -463,70 +293,6 @@ impl<B: Backend> Model<B> {
             self.embed_off,
         )
     }
-
-    /// Moves the final state of the previous window into slot 0 and zeroes reset lanes.
-    fn carry_state(&self, be: &B, ws: &mut Workspace<B>, reset: &[bool]) -> KResult<()> {
-        let (t, b, h) = (ws.t, ws.b, self.dims.hidden);
-        let carry = ws.has_state;
-        for lb in &mut ws.layers {
-            if carry {
-                be.copy_within(&mut lb.hs, t * b * h, 0, b * h)?;
-                if be.len(&lb.cs) > 0 {
-                    be.copy_within(&mut lb.cs, t * b * h, 0, b * h)?;
-                }
-            }
-            for lane in (0..b).filter(|&i| !carry || reset.get(i).copied().unwrap_or(false)) {
-                be.fill(&mut lb.hs, lane * h, h, 0.0)?;
-                if be.len(&lb.cs) > 0 {
-                    be.fill(&mut lb.cs, lane * h, h, 0.0)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-impl<B: Backend> Workspace<B> {
-    /// Forgets the carried state: the next forward starts from zeros.
-    pub fn reset_state(&mut self) {
-        self.has_state = false;
-    }
-
-    /// The carried state per layer: `(h, c)` as `[B, H]` each (`c` empty for GRU / RNN).
-    pub fn read_state(&self, be: &B, hidden: usize) -> KResult<Vec<(Vec<f32>, Vec<f32>)>> {
-        let n = self.b * hidden;
-        let slot = if self.has_state { self.t * n } else { 0 };
-        self.layers
-            .iter()
-            .map(|lb| {
-                let mut h = vec![0.0; n];
-                be.read(&lb.hs, slot, &mut h)?;
-                let mut c = vec![0.0; if be.len(&lb.cs) > 0 { n } else { 0 }];
-                if !c.is_empty() {
-                    be.read(&lb.cs, slot, &mut c)?;
-                }
-                Ok((h, c))
-            })
-            .collect()
-    }
-
-    /// Restores a state saved by [`Workspace::read_state`] (the next forward carries it).
-    pub fn write_state(&mut self, be: &B, state: &[(Vec<f32>, Vec<f32>)]) -> KResult<()> {
-        let slot = self.t * self.b * state.first().map_or(0, |s| s.0.len() / self.b.max(1));
-        for (lb, (h, c)) in self.layers.iter_mut().zip(state) {
-            be.write(&mut lb.hs, slot, h)?;
-            if !c.is_empty() {
-                be.write(&mut lb.cs, slot, c)?;
-            }
-        }
-        self.has_state = true;
-        Ok(())
-    }
-
-    /// Logits row `r` of the last forward (`[V]`), copied to the host.
-    pub fn read_logits(&self, be: &B, row: usize, out: &mut [f32]) -> KResult<()> {
-        be.read(&self.logits, row * out.len(), out)
-    }
 }
 
 /// Where layer 0 reads from: the gathered embeddings `x0`, or (`ids` set) the embedding
@@ -539,54 +305,39 @@ struct Layer0<'a, B: Backend> {
     vocab: usize,
 }
 
-/// The input of a layer: layer 0's source, or the output of the layer below (after dropout).
-fn layer_input<'a, B: Backend>(
-    be: &B,
-    below: Option<&'a LayerBufs<B>>,
-    src: Layer0<'a, B>,
-    state_rows: usize,
-) -> Input<'a, B> {
-    let plain = |buf, off| Input {
-        buf,
-        off,
-        projected: false,
-        ids: None,
-        vocab: 0,
-    };
-    match below {
-        None => match src.ids {
-            Some(ids) => Input {
-                buf: src.params,
-                off: src.embed_off,
-                projected: false,
-                ids: Some(ids),
-                vocab: src.vocab,
+impl<'a, B: Backend> Layer0<'a, B> {
+    fn input(self) -> Input<'a, B> {
+        match self.ids {
+            Some(ids) => Input::Tokens {
+                embed: self.params,
+                off: self.embed_off,
+                ids,
+                vocab: self.vocab,
             },
-            None => plain(src.x0, 0),
-        },
-        Some(prev) if be.len(&prev.dropped) > 0 => plain(&prev.dropped, 0),
-        Some(prev) => plain(&prev.hs, state_rows),
+            None => Input::Rows {
+                buf: self.x0,
+                off: 0,
+            },
+        }
     }
 }
 
-/// Lane-major `[B, T]` → time-major `[T, B]`, checking every token is below `vocab`.
-fn to_time_major(src: &[u32], t: usize, b: usize, vocab: usize, out: &mut [u32]) -> KResult<()> {
-    if src.len() != t * b {
-        return Err(rnngym_kernels::KernelError::Shape(format!(
-            "window has {} tokens, expected B×T = {b}×{t}",
-            src.len()
-        )));
+/// The input of a layer: `first` for layer 0, else the output of the layer below (after
+/// dropout, when it has dropout).
+fn layer_input<'a, B: Backend>(
+    below: Option<&'a LayerBufs<B>>,
+    first: Input<'a, B>,
+    state_rows: usize,
+) -> Input<'a, B> {
+    match below {
+        None => first,
+        Some(prev) if prev.dropout => Input::Rows {
+            buf: &prev.dropped,
+            off: 0,
+        },
+        Some(prev) => Input::Rows {
+            buf: &prev.hs,
+            off: state_rows,
+        },
     }
-    for lane in 0..b {
-        for step in 0..t {
-            let tok = src[lane * t + step];
-            if tok as usize >= vocab {
-                return Err(rnngym_kernels::KernelError::Shape(format!(
-                    "token {tok} at lane {lane}, step {step} is outside the vocabulary (V = {vocab})"
-                )));
-            }
-            out[step * b + lane] = tok;
-        }
-    }
-    Ok(())
 }

@@ -179,7 +179,8 @@ pub fn model_from<B: Backend>(
     // The saved config could describe anything: check before allocating the model.
     let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
     crate::budget::check_params(&dims).map_err(bad)?;
-    let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false);
+    let optimizer = loaded.config.train.optimizer;
+    let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false, optimizer);
     crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name()).map_err(bad)?;
     // The saved config and vocabulary are only text in the file: check that the file really
     // holds that many values (which bounds the allocation by the file's size), so an edited or

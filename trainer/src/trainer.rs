@@ -111,7 +111,8 @@ impl<B: Backend> Trainer<B> {
         let (t, b) = (cfg.train.seq_len, cfg.train.batch);
         let has_val = cfg.gym.val_fraction > 0.0;
         budget::check_params(&dims).map_err(TrainerError::Config)?;
-        let fp = budget::Footprint::of(&dims, t, b, cfg.model.dropout > 0.0, has_val);
+        let dropout = cfg.model.dropout > 0.0;
+        let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
         budget::check_memory(&fp, t, b, be.memory_available(), &be.name())
             .map_err(TrainerError::Config)?;
         let mut model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;

@@ -4,6 +4,7 @@
 
 use rnngym_kernels::{Backend, CpuBackend};
 use rnngym_trainer::generate::Generator;
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::{CellKind, Model, ModelDims};
 
 fn logits<B: Backend>(be: &B, ws: &rnngym_trainer::Workspace<B>, v: usize) -> Vec<f32> {
@@ -34,7 +35,7 @@ fn step_token_matches_the_window_forward() {
         let tokens: Vec<u32> = (0..40).map(|i| (i * 7 + 3) % 11).collect();
         for (i, &tok) in tokens.iter().enumerate() {
             model
-                .forward(&be, &mut w_fwd, &[tok], None, &[false], None)
+                .forward(&be, &mut w_fwd, &[tok], None, &[false], Mode::Eval)
                 .unwrap();
             model.step_token(&be, &mut w_plain, tok, None).unwrap();
             model

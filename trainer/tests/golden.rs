@@ -4,6 +4,7 @@
 //! Our f32 model must match to a relative tolerance of 2e-4 (f32 rounding over a few layers).
 
 use rnngym_kernels::{Backend, CpuBackend};
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::{CellKind, Model, ModelDims};
 mod fixture;
 use fixture::{fixture, floats, usize_of};
@@ -97,7 +98,7 @@ fn check(name: &str, embed_table: bool) {
             &inputs,
             Some(&targets),
             &vec![false; b],
-            Some(1),
+            Mode::Train { dropout_seed: 1 },
         )
         .unwrap()
         .unwrap();

@@ -7,6 +7,7 @@
 
 use rnngym_kernels::{Backend, CpuBackend};
 use rnngym_trainer::config::TrainConfig;
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::{CellKind, Model, ModelDims};
 mod fixture;
@@ -70,7 +71,9 @@ fn trajectory(threads: usize) {
                 &inputs,
                 Some(&targets),
                 &vec![w == 0; b],
-                Some(step as u64),
+                Mode::Train {
+                    dropout_seed: step as u64,
+                },
             )
             .unwrap()
             .unwrap();

@@ -6,6 +6,7 @@
 //! backward formulas in f64 at 1e-6; this test checks how the model wires them together.
 
 use rnngym_kernels::{Backend, CpuBackend};
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::{CellKind, Model, ModelDims};
 
 fn loss_at(
@@ -20,7 +21,7 @@ fn loss_at(
     let mut ws = model.workspace(be, t, b).unwrap();
     ws.write_state(be, state).unwrap();
     model
-        .forward(be, &mut ws, x, Some(y), &vec![false; b], None)
+        .forward(be, &mut ws, x, Some(y), &vec![false; b], Mode::Eval)
         .unwrap()
         .unwrap()
 }
@@ -55,7 +56,14 @@ fn gradcheck(cell: CellKind) {
     let mut ws = model.workspace(&be, t, b).unwrap();
     ws.write_state(&be, &state).unwrap();
     model
-        .forward(&be, &mut ws, &x, Some(&y), &vec![false; b], Some(0))
+        .forward(
+            &be,
+            &mut ws,
+            &x,
+            Some(&y),
+            &vec![false; b],
+            Mode::Train { dropout_seed: 0 },
+        )
         .unwrap();
     model.backward(&be, &mut ws).unwrap();
     let mut grads = vec![0f32; model.total];

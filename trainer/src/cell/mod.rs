@@ -7,9 +7,9 @@
 
 pub mod layer;
 
-use rnngym_kernels::{Backend, Cell, Gemm, LayerState, Recurrence};
+use rnngym_kernels::{Backend, Cell, Gemm, KernelError, LayerState, Recurrence};
 
-use crate::config::CellKind;
+use crate::plan::{to_usize, LayerPlan};
 
 /// Offsets of one layer's parameters inside the flat parameter buffer.
 #[derive(Clone, Copy, Debug)]
@@ -32,15 +32,24 @@ pub struct LayerParams {
 
 /// Per-layer activations and gradients for one window shape, allocated once.
 pub struct LayerBufs<B: Backend> {
+    /// The layer's cell: which of the buffers below it uses.
+    pub cell: Cell,
+    /// T: time steps of the window.
+    pub t: usize,
+    /// B: rows (lanes) of the window.
+    pub b: usize,
+    /// Whether dropout follows this layer (`mask` and `dropped` are allocated).
+    pub dropout: bool,
     /// `[T, B, G]` gate pre-activations → activations → gate gradients (GRU: the x part).
     pub gates: B::Buf,
-    /// GRU only: `[T, B, 3H]` recurrent part `h·W_hhᵀ + b_hh` → its gradient.
+    /// Cells that keep their recurrent gates apart (GRU): `[T, B, G]` recurrent part
+    /// `h·W_hhᵀ + b_hh` → its gradient.
     pub gh: B::Buf,
     /// `[T + 1, B, H]` hidden states.
     pub hs: B::Buf,
-    /// LSTM only: `[T + 1, B, H]` cell states.
+    /// Cells with a cell state (LSTM): `[T + 1, B, H]` cell states.
     pub cs: B::Buf,
-    /// LSTM only: `[B, H]` carried gradient w.r.t. the cell state.
+    /// Cells with a cell state (LSTM): `[B, H]` carried gradient w.r.t. the cell state.
     pub dc: B::Buf,
     /// `[G]` scratch: `b_ih + b_hh`.
     pub bias: B::Buf,
@@ -67,90 +76,119 @@ impl<B: Backend> LayerBufs<B> {
         }
     }
 
-    /// Buffers for `cell` with `t` steps of `b` rows, `h` hidden units, `g` gate rows, and a
-    /// `[table_rows, G]` embedding-projection table (0 rows: none).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        be: &B,
-        cell: CellKind,
-        t: usize,
-        b: usize,
-        h: usize,
-        g: usize,
-        dropout: bool,
-        table_rows: usize,
-    ) -> rnngym_kernels::Result<Self> {
-        let is_lstm = cell == CellKind::Lstm;
-        let is_gru = cell == CellKind::Gru;
+    /// The buffers `plan` lists.
+    pub fn new(be: &B, plan: &LayerPlan) -> rnngym_kernels::Result<Self> {
+        let zeros = |n: u128, what: &str| be.zeros(to_usize(n, what)?);
         Ok(LayerBufs {
-            gates: be.zeros(t * b * g)?,
-            gh: be.zeros(if is_gru { t * b * g } else { 0 })?,
-            hs: be.zeros((t + 1) * b * h)?,
-            cs: be.zeros(if is_lstm { (t + 1) * b * h } else { 0 })?,
-            dc: be.zeros(if is_lstm { b * h } else { 0 })?,
-            bias: be.zeros(g)?,
-            mask: be.zeros(if dropout { t * b * h } else { 0 })?,
-            dropped: be.zeros(if dropout { t * b * h } else { 0 })?,
-            table: be.zeros(table_rows * g)?,
+            cell: plan.cell,
+            t: plan.t,
+            b: plan.b,
+            dropout: plan.dropout,
+            gates: zeros(plan.gates, "gates")?,
+            gh: zeros(plan.gh, "recurrent gates")?,
+            hs: zeros(plan.hs, "hidden states")?,
+            cs: zeros(plan.cs, "cell states")?,
+            dc: zeros(plan.dc, "cell-state gradient")?,
+            bias: zeros(plan.bias, "bias")?,
+            mask: zeros(plan.mask, "dropout mask")?,
+            dropped: zeros(plan.dropped, "dropout output")?,
+            table: zeros(plan.table, "embedding-projection table")?,
         })
     }
 }
 
 /// Where a layer reads its input `[T·B, input]` from.
-pub struct Input<'a, B: Backend> {
-    /// The buffer holding the input rows.
-    pub buf: &'a B::Buf,
-    /// Element offset of row 0.
-    pub off: usize,
-    /// The rows are already projected (`x · W_ihᵀ`, `[rows, G]`, e.g. a row of
+pub enum Input<'a, B: Backend> {
+    /// Rows of `buf` from element `off` (the gathered embeddings, or the layer below's output).
+    Rows {
+        /// The buffer holding the rows.
+        buf: &'a B::Buf,
+        /// Element offset of row 0.
+        off: usize,
+    },
+    /// Rows already projected (`x · W_ihᵀ`, `[rows, G]`, e.g. a row of
     /// [`Model::input_table`](crate::Model::input_table)): the layer adds them instead of
     /// multiplying. Forward only.
-    pub projected: bool,
-    /// Token ids `[rows]`: the input rows are `buf[off + ids[r]·input ..]`, rows of the
-    /// embedding table `[V, input]`, and the layer projects the V table rows once instead
-    /// of the T·B input rows (see [`input_projection`]).
-    pub ids: Option<&'a B::IBuf>,
-    /// V, the number of embedding rows, when `ids` is set.
-    pub vocab: usize,
+    Projected {
+        /// The buffer holding the projected rows.
+        buf: &'a B::Buf,
+        /// Element offset of row 0.
+        off: usize,
+    },
+    /// Token ids: the input rows are rows of the embedding table, and the layer projects the
+    /// V table rows once instead of the T·B input rows (see [`input_projection`]).
+    Tokens {
+        /// The buffer holding the embedding table `[V, input]`.
+        embed: &'a B::Buf,
+        /// Element offset of the table.
+        off: usize,
+        /// `[rows]` token ids.
+        ids: &'a B::IBuf,
+        /// V, the number of table rows.
+        vocab: usize,
+    },
 }
 
-/// `out = bias + x · W_ihᵀ` for all T steps in one GEMM (`bias` is `[G]` at the given
-/// offset, broadcast to every row).
+// Only references and sizes inside: copyable whatever `B` is (a derive would demand `B: Copy`).
+impl<B: Backend> Clone for Input<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend> Copy for Input<'_, B> {}
+
+/// `lb.gates = bias + x · W_ihᵀ` for all T steps in one GEMM. The bias row is `b_ih` when the
+/// cell keeps its recurrent gates apart (its `b_hh` goes into `lb.gh`), else the `b_ih + b_hh`
+/// the caller left in `lb.bias`; it is broadcast to every row.
 ///
-/// With token-id input (`x.ids`) and V < T·B, the product is taken over the V embedding rows
-/// instead: `table = bias + E · W_ihᵀ` (`[V, G]`), then `out[r] = table[ids[r]]` — the same
-/// sums, T·B / V times fewer multiply-adds (25% of a 2-layer step at H = 512, V = 65).
-#[allow(clippy::too_many_arguments)]
+/// With token-id input ([`Input::Tokens`], chosen when V < T·B), the product is taken over
+/// the V embedding rows instead: `table = bias + E · W_ihᵀ` (`[V, G]`), then
+/// `out[r] = table[ids[r]]` — the same sums, T·B / V times fewer multiply-adds (25% of a
+/// 2-layer step at H = 512, V = 65).
 pub(crate) fn input_projection<B: Backend>(
     be: &B,
     p: &LayerParams,
     params: &B::Buf,
     x: &Input<'_, B>,
-    rows: usize,
-    bias: (&B::Buf, usize),
-    out: &mut B::Buf,
-    table: &mut B::Buf,
+    lb: &mut LayerBufs<B>,
 ) -> rnngym_kernels::Result<()> {
-    if let Some(ids) = x.ids.filter(|_| !x.projected) {
-        be.broadcast_rows(bias.0, bias.1, table, 0, x.vocab, p.gates)?;
-        let g = Gemm::nt(x.vocab, p.gates, p.input)
-            .offsets(x.off, p.w_ih, 0)
-            .scale(1.0, 1.0);
-        be.gemm(&g, x.buf, params, table)?;
-        return be.gather_rows(table, p.gates, ids, rows, out);
-    }
-    be.broadcast_rows(bias.0, bias.1, out, 0, rows, p.gates)?;
-    if x.projected {
-        for r in 0..rows {
-            let (src, dst) = (x.off + r * p.gates, r * p.gates);
-            be.sum_rows(x.buf, src, 1, p.gates, out, dst, true)?;
+    let rows = lb.t * lb.b;
+    let (bias, bias_off) = if lb.cell.has_recurrent_gates() {
+        (params, p.b_ih)
+    } else {
+        (&lb.bias, 0)
+    };
+    let (out, table) = (&mut lb.gates, &mut lb.table);
+    match *x {
+        Input::Tokens {
+            embed,
+            off,
+            ids,
+            vocab,
+        } => {
+            be.broadcast_rows(bias, bias_off, table, 0, vocab, p.gates)?;
+            let g = Gemm::nt(vocab, p.gates, p.input)
+                .offsets(off, p.w_ih, 0)
+                .scale(1.0, 1.0);
+            be.gemm(&g, embed, params, table)?;
+            be.gather_rows(table, p.gates, ids, rows, out)
         }
-        return Ok(());
+        Input::Projected { buf, off } => {
+            be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
+            for r in 0..rows {
+                let (src, dst) = (off + r * p.gates, r * p.gates);
+                be.sum_rows(buf, src, 1, p.gates, out, dst, true)?;
+            }
+            Ok(())
+        }
+        Input::Rows { buf, off } => {
+            be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
+            let g = Gemm::nt(rows, p.gates, p.input)
+                .offsets(off, p.w_ih, 0)
+                .scale(1.0, 1.0);
+            be.gemm(&g, buf, params, out)
+        }
     }
-    let g = Gemm::nt(rows, p.gates, p.input)
-        .offsets(x.off, p.w_ih, 0)
-        .scale(1.0, 1.0);
-    be.gemm(&g, x.buf, params, out)
 }
 
 /// Weight gradients shared by every cell: `d_W_ih = dGᵀ·X`, `d_W_hh = dGhᵀ·H_prev`, where
@@ -164,29 +202,36 @@ pub(crate) fn weight_grads<B: Backend>(
     p: &LayerParams,
     x: &Input<'_, B>,
     lb: &mut LayerBufs<B>,
-    rows: usize,
     grads: &mut B::Buf,
 ) -> rnngym_kernels::Result<()> {
+    let rows = lb.t * lb.b;
+    let separate = lb.cell.has_recurrent_gates();
     let d_gates_x = &lb.gates;
-    let d_gates_h = if be.len(&lb.gh) > 0 {
-        &lb.gh
-    } else {
-        &lb.gates
-    };
-    match x.ids {
-        Some(ids) => {
-            be.fill(&mut lb.table, 0, x.vocab * p.gates, 0.0)?;
+    let d_gates_h = if separate { &lb.gh } else { &lb.gates };
+    match *x {
+        Input::Tokens {
+            embed,
+            off,
+            ids,
+            vocab,
+        } => {
+            be.fill(&mut lb.table, 0, vocab * p.gates, 0.0)?;
             be.scatter_add_rows(d_gates_x, p.gates, ids, rows, &mut lb.table, 0)?;
-            let gx = Gemm::tn(p.gates, p.input, x.vocab)
-                .offsets(0, x.off, p.w_ih)
+            let gx = Gemm::tn(p.gates, p.input, vocab)
+                .offsets(0, off, p.w_ih)
                 .scale(1.0, 0.0);
-            be.gemm(&gx, &lb.table, x.buf, grads)?;
+            be.gemm(&gx, &lb.table, embed, grads)?;
         }
-        None => {
+        Input::Rows { buf, off } => {
             let gx = Gemm::tn(p.gates, p.input, rows)
-                .offsets(0, x.off, p.w_ih)
+                .offsets(0, off, p.w_ih)
                 .scale(1.0, 0.0);
-            be.gemm(&gx, d_gates_x, x.buf, grads)?;
+            be.gemm(&gx, d_gates_x, buf, grads)?;
+        }
+        Input::Projected { .. } => {
+            return Err(KernelError::Shape(
+                "a projected input has no weight gradient (it is forward only)".into(),
+            ))
         }
     }
     let gh = Gemm::tn(p.gates, p.hidden, rows)
@@ -194,7 +239,7 @@ pub(crate) fn weight_grads<B: Backend>(
         .scale(1.0, 0.0);
     be.gemm(&gh, d_gates_h, &lb.hs, grads)?;
     be.sum_rows(d_gates_x, 0, rows, p.gates, grads, p.b_ih, false)?;
-    if be.len(&lb.gh) == 0 {
+    if !separate {
         // One gradient feeds both biases: copy the sum rather than take it twice.
         return be.copy_within(grads, p.b_ih, p.b_hh, p.gates);
     }
@@ -202,11 +247,11 @@ pub(crate) fn weight_grads<B: Backend>(
 }
 
 /// The window shape of layer `p` for [`Backend::recurrent_forward`] / `_backward`.
-pub(crate) fn recurrence(cell: Cell, p: &LayerParams, t: usize, b: usize) -> Recurrence {
+pub(crate) fn recurrence<B: Backend>(p: &LayerParams, lb: &LayerBufs<B>) -> Recurrence {
     Recurrence {
-        cell,
-        t,
-        b,
+        cell: lb.cell,
+        t: lb.t,
+        b: lb.b,
         h: p.hidden,
         w_hh: p.w_hh,
     }

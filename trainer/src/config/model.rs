@@ -36,7 +36,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            cell: CellKind::Lstm,
+            cell: CellKind::default(),
             hidden: 128,
             layers: 2,
             embed: None,

@@ -1,8 +1,7 @@
 //! `Config::validate`: range checks whose messages name the key.
 
 use super::{
-    CellKind, Config, ConfigError, DeviceChoice, ScheduleKind, MAX_LAYERS, MAX_TOKENS_PER_BATCH,
-    MAX_WIDTH,
+    Config, ConfigError, DeviceChoice, ScheduleKind, MAX_LAYERS, MAX_TOKENS_PER_BATCH, MAX_WIDTH,
 };
 
 impl Config {
@@ -50,7 +49,8 @@ impl Config {
         })?;
         if let Some(fb) = m.forget_bias {
             check_f64("model.forget_bias", fb, "a finite number", |_| true)?;
-            if m.cell != CellKind::Lstm {
+            // The forget gate scales the cell state: only cells with one have it.
+            if !m.cell.has_cell_state() {
                 return Err(invalid(
                     "model.forget_bias",
                     "no value: only LSTM cells have a forget gate",

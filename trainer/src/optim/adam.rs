@@ -4,6 +4,9 @@ use rnngym_kernels::{AdamStep, Backend};
 
 use crate::config::TrainConfig;
 
+/// State values per parameter: the moments `m` and `v`.
+pub const STATE_PER_PARAM: usize = 2;
+
 /// Adam moments for a flat parameter buffer.
 pub struct Adam<B: Backend> {
     m: B::Buf,

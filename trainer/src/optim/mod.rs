@@ -9,6 +9,17 @@ use rnngym_kernels::Backend;
 
 use crate::config::{OptimizerKind, TrainConfig};
 
+impl OptimizerKind {
+    /// Values of optimizer state kept per parameter (Adam's two moments, RMSProp's one
+    /// running average): what the memory budget counts.
+    pub fn state_per_param(self) -> usize {
+        match self {
+            OptimizerKind::Adam => adam::STATE_PER_PARAM,
+            OptimizerKind::Rmsprop => rmsprop::STATE_PER_PARAM,
+        }
+    }
+}
+
 /// The optimizer state (moments), held on the device beside the parameters.
 pub enum Optimizer<B: Backend> {
     /// Adam / AdamW.

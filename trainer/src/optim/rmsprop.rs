@@ -4,6 +4,9 @@ use rnngym_kernels::{Backend, RmsPropStep};
 
 use crate::config::TrainConfig;
 
+/// State values per parameter: the running average `sq`.
+pub const STATE_PER_PARAM: usize = 1;
+
 /// Running average of squared gradients for a flat parameter buffer.
 pub struct RmsProp<B: Backend> {
     sq: B::Buf,

@@ -6,6 +6,7 @@ use rnngym_kernels::Backend;
 
 use super::cursor::check_step;
 use super::{Trainer, TrainerError, VAL_SEED};
+use crate::model::Mode;
 use crate::observer::ValMetrics;
 
 impl<B: Backend> Trainer<B> {
@@ -37,7 +38,7 @@ impl<B: Backend> Trainer<B> {
                 &step.inputs,
                 Some(&step.targets),
                 &step.reset,
-                None,
+                Mode::Eval,
             )?;
             sum += loss.unwrap_or(f64::NAN);
             count += 1;

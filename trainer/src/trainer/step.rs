@@ -4,6 +4,7 @@ use rnngym_gyms::Step;
 use rnngym_kernels::{hash, Backend};
 
 use super::{Trainer, TrainerError};
+use crate::model::Mode;
 use crate::optim::clip;
 
 /// Salt that separates the dropout stream from the other uses of `train.seed`.
@@ -27,7 +28,7 @@ impl<B: Backend> Trainer<B> {
                 &step.inputs,
                 Some(&step.targets),
                 &step.reset,
-                Some(seed),
+                Mode::Train { dropout_seed: seed },
             )?
             .unwrap_or(f64::NAN);
         let bound = self.cfg.train.divergence_factor * (self.model.dims.vocab as f64).ln();

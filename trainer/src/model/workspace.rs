@@ -1,0 +1,175 @@
+//! [`Workspace`]: the activations, gradients and carried recurrent state of one window shape,
+//! allocated once from its [`WorkspacePlan`]; reading and restoring the carried state; the
+//! lane-major → time-major copy of a window's tokens.
+
+use rnngym_kernels::{Backend, KernelError};
+
+use super::{KResult, Model};
+use crate::cell::LayerBufs;
+use crate::plan::{to_usize, WorkspacePlan};
+
+/// Activations, gradients and the carried recurrent state for one window shape `[T, B]`.
+pub struct Workspace<B: Backend> {
+    /// T: time steps.
+    pub t: usize,
+    /// B: lanes.
+    pub b: usize,
+    /// `[T·B]` token ids of the window, time-major.
+    pub(super) ids: B::IBuf,
+    /// `[T·B]` target ids, time-major.
+    pub(super) targets: B::IBuf,
+    /// `[T·B, E]` gathered embeddings (empty with the embedding table).
+    pub(super) x0: B::Buf,
+    /// `[T·B, E]` their gradient (empty with the embedding table).
+    pub(super) dx0: B::Buf,
+    /// Per-layer buffers.
+    pub layers: Vec<LayerBufs<B>>,
+    /// `[T + 1, B, H]` gradient w.r.t. the hidden states of the layer being back-propagated.
+    /// One buffer serves every layer: the top layer's backward consumes it, then its input
+    /// gradient is written over it for the layer below (preset L: 13 MB for each layer after the
+    /// first).
+    pub dhs: B::Buf,
+    /// `[T·B, V]` logits of the last forward.
+    pub logits: B::Buf,
+    /// `[T·B, V]` gradient of the loss w.r.t. the logits (training forwards only).
+    pub(super) d_logits: B::Buf,
+    /// Slot T of the state buffers holds a state to carry into the next window.
+    pub(super) has_state: bool,
+    /// Host staging for the time-major ids.
+    pub(super) host_ids: Vec<u32>,
+    /// Layer 0 works on the `[V, G]` embedding projection table (V < T·B).
+    pub(super) embed_table: bool,
+}
+
+impl<B: Backend> Model<B> {
+    /// Allocates a workspace for windows of `t` steps × `b` lanes. Layer 0 projects the V
+    /// embedding rows instead of the T·B input rows when that is less work (V < T·B; see
+    /// `cell::input_projection`).
+    pub fn workspace(&self, be: &B, t: usize, b: usize) -> KResult<Workspace<B>> {
+        self.workspace_with(be, t, b, WorkspacePlan::embed_table_pays(&self.dims, t, b))
+    }
+
+    /// [`Model::workspace`] with the layer-0 embedding-table path chosen explicitly (tests
+    /// compare the two paths).
+    pub fn workspace_with(
+        &self,
+        be: &B,
+        t: usize,
+        b: usize,
+        embed_table: bool,
+    ) -> KResult<Workspace<B>> {
+        let plan = WorkspacePlan::new(&self.dims, t, b, self.dropout > 0.0, embed_table);
+        let layers = (0..self.dims.layers)
+            .map(|l| LayerBufs::new(be, &plan.layer(l)))
+            .collect::<KResult<Vec<_>>>()?;
+        let ids = |n: u128, what: &str| be.zeros_ids(to_usize(n, what)?);
+        let zeros = |n: u128, what: &str| be.zeros(to_usize(n, what)?);
+        Ok(Workspace {
+            embed_table,
+            t,
+            b,
+            ids: ids(plan.ids, "token ids")?,
+            targets: ids(plan.targets, "target ids")?,
+            x0: zeros(plan.x0, "embeddings")?,
+            dx0: zeros(plan.dx0, "embedding gradient")?,
+            layers,
+            dhs: zeros(plan.dhs, "hidden-state gradient")?,
+            logits: zeros(plan.logits, "logits")?,
+            d_logits: zeros(plan.d_logits, "logit gradient")?,
+            has_state: false,
+            host_ids: vec![0; to_usize(plan.ids, "token ids")?],
+        })
+    }
+
+    /// Moves the final state of the previous window into slot 0 and zeroes reset lanes.
+    pub(super) fn carry_state(&self, be: &B, ws: &mut Workspace<B>, reset: &[bool]) -> KResult<()> {
+        let (t, b, h) = (ws.t, ws.b, self.dims.hidden);
+        let carry = ws.has_state;
+        for lb in &mut ws.layers {
+            if carry {
+                be.copy_within(&mut lb.hs, t * b * h, 0, b * h)?;
+                if lb.cell.has_cell_state() {
+                    be.copy_within(&mut lb.cs, t * b * h, 0, b * h)?;
+                }
+            }
+            for lane in (0..b).filter(|&i| !carry || reset.get(i).copied().unwrap_or(false)) {
+                be.fill(&mut lb.hs, lane * h, h, 0.0)?;
+                if lb.cell.has_cell_state() {
+                    be.fill(&mut lb.cs, lane * h, h, 0.0)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Workspace<B> {
+    /// Forgets the carried state: the next forward starts from zeros.
+    pub fn reset_state(&mut self) {
+        self.has_state = false;
+    }
+
+    /// The carried state per layer: `(h, c)` as `[B, H]` each (`c` empty for GRU / RNN).
+    pub fn read_state(&self, be: &B, hidden: usize) -> KResult<Vec<(Vec<f32>, Vec<f32>)>> {
+        let n = self.b * hidden;
+        let slot = if self.has_state { self.t * n } else { 0 };
+        self.layers
+            .iter()
+            .map(|lb| {
+                let mut h = vec![0.0; n];
+                be.read(&lb.hs, slot, &mut h)?;
+                let mut c = vec![0.0; if lb.cell.has_cell_state() { n } else { 0 }];
+                if !c.is_empty() {
+                    be.read(&lb.cs, slot, &mut c)?;
+                }
+                Ok((h, c))
+            })
+            .collect()
+    }
+
+    /// Restores a state saved by [`Workspace::read_state`] (the next forward carries it).
+    pub fn write_state(&mut self, be: &B, state: &[(Vec<f32>, Vec<f32>)]) -> KResult<()> {
+        let slot = self.t * self.b * state.first().map_or(0, |s| s.0.len() / self.b.max(1));
+        for (lb, (h, c)) in self.layers.iter_mut().zip(state) {
+            be.write(&mut lb.hs, slot, h)?;
+            if !c.is_empty() {
+                be.write(&mut lb.cs, slot, c)?;
+            }
+        }
+        self.has_state = true;
+        Ok(())
+    }
+
+    /// Logits row `r` of the last forward (`[V]`), copied to the host.
+    pub fn read_logits(&self, be: &B, row: usize, out: &mut [f32]) -> KResult<()> {
+        be.read(&self.logits, row * out.len(), out)
+    }
+}
+
+/// Lane-major `[B, T]` → time-major `[T, B]`, checking every token is below `vocab`.
+pub(super) fn to_time_major(
+    src: &[u32],
+    t: usize,
+    b: usize,
+    vocab: usize,
+    out: &mut [u32],
+) -> KResult<()> {
+    if src.len() != t * b {
+        return Err(KernelError::Shape(format!(
+            "window has {} tokens, expected B×T = {b}×{t}",
+            src.len()
+        )));
+    }
+    for lane in 0..b {
+        for step in 0..t {
+            let tok = src[lane * t + step];
+            if tok as usize >= vocab {
+                return Err(KernelError::Shape(format!(
+                    "token {tok} at lane {lane}, step {step} is outside the vocabulary (V = {vocab})"
+                )));
+            }
+            out[step * b + lane] = tok;
+        }
+    }
+    Ok(())
+}
