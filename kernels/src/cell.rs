@@ -45,6 +45,15 @@ impl Cell {
         self == Cell::Gru
     }
 
+    /// The gate block (0-based, in units of H) of the forget gate, for cells that have one:
+    /// its bias is what `model.forget_bias` sets.
+    pub fn forget_gate(self) -> Option<usize> {
+        match self {
+            Cell::Lstm => Some(1),
+            Cell::Gru | Cell::Rnn => None,
+        }
+    }
+
     /// The config / checkpoint name: `"lstm"`, `"gru"` or `"rnn"`.
     pub fn name(self) -> &'static str {
         match self {
@@ -54,9 +63,11 @@ impl Cell {
         }
     }
 
-    /// The sizes of one layer's window buffers for `t` steps of `b` rows and `h` units.
+    /// The sizes of one layer's window buffers for `t` steps of `b` rows and `h` units, in
+    /// u128 so that no shape can overflow them (callers refuse what they cannot allocate).
     pub fn window_sizes(self, t: usize, b: usize, h: usize) -> WindowSizes {
-        let steps_g = t * b * h * self.gates_per_unit();
+        let (t, b, h) = (t as u128, b as u128, h as u128);
+        let steps_g = t * b * h * self.gates_per_unit() as u128;
         let states = (t + 1) * b * h;
         WindowSizes {
             gates: steps_g,
@@ -72,6 +83,23 @@ impl Cell {
     }
 }
 
+impl std::str::FromStr for Cell {
+    type Err = UnknownCell;
+
+    /// Parses a [`Cell::name`].
+    fn from_str(s: &str) -> Result<Self, UnknownCell> {
+        Cell::ALL
+            .into_iter()
+            .find(|c| c.name() == s)
+            .ok_or_else(|| UnknownCell(s.to_string()))
+    }
+}
+
+/// A cell name that is none of [`Cell::ALL`]'s.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown cell '{0}' (expected lstm, gru or rnn)")]
+pub struct UnknownCell(pub String);
+
 impl std::fmt::Display for Cell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
@@ -83,20 +111,20 @@ impl std::fmt::Display for Cell {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WindowSizes {
     /// `[T, B, G]` gate pre-activations / activations / gradients.
-    pub gates: usize,
+    pub gates: u128,
     /// `[T, B, G]` recurrent pre-activations (GRU).
-    pub gh: usize,
+    pub gh: u128,
     /// `[T + 1, B, H]` hidden states.
-    pub hs: usize,
+    pub hs: u128,
     /// `[T + 1, B, H]` cell states (LSTM).
-    pub cs: usize,
+    pub cs: u128,
     /// `[B, H]` carried cell-state gradient (LSTM).
-    pub dc: usize,
+    pub dc: u128,
 }
 
 impl WindowSizes {
     /// All of them together.
-    pub fn total(&self) -> usize {
+    pub fn total(&self) -> u128 {
         self.gates + self.gh + self.hs + self.cs + self.dc
     }
 }

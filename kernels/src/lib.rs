@@ -12,7 +12,7 @@ pub mod recurrence;
 pub mod sample;
 
 pub use backend::{AdamFactors, AdamStep, Backend, Gemm, Result, RmsPropStep};
-pub use cell::{Cell, WindowSizes};
+pub use cell::{Cell, UnknownCell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
 pub use recurrence::{CellStep, LayerState, Recurrence, StateLens};

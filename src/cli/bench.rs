@@ -55,12 +55,8 @@ enum Preset {
 /// `--help` and in the error for any other value.
 fn cell_parser() -> impl clap::builder::TypedValueParser<Value = Cell> {
     use clap::builder::TypedValueParser;
-    clap::builder::PossibleValuesParser::new(Cell::ALL.map(Cell::name)).try_map(|name| {
-        Cell::ALL
-            .into_iter()
-            .find(|c| c.name() == name)
-            .ok_or_else(|| format!("unknown cell '{name}'"))
-    })
+    clap::builder::PossibleValuesParser::new(Cell::ALL.map(Cell::name))
+        .try_map(|name| name.parse::<Cell>())
 }
 
 /// Which numbers to measure.

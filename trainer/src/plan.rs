@@ -140,16 +140,10 @@ impl WorkspacePlan {
     }
 }
 
-/// [`Cell::window_sizes`] widened to u128 (gates, gh, hs, cs, dc). It counts in usize: a
-/// window whose largest product `(T + 1)·B·G` does not fit gets that bound for every buffer —
-/// far beyond anything allocatable, so the budget still refuses it instead of wrapping.
+/// [`Cell::window_sizes`] as an array (gates, gh, hs, cs, dc).
 fn window(cell: Cell, t: usize, b: usize, h: usize) -> [u128; 5] {
-    let bound = (wide(t) + 1) * wide(b) * wide(h) * wide(cell.gates_per_unit());
-    if bound > wide(usize::MAX) {
-        return [bound; 5];
-    }
     let w = cell.window_sizes(t, b, h);
-    [w.gates, w.gh, w.hs, w.cs, w.dc].map(wide)
+    [w.gates, w.gh, w.hs, w.cs, w.dc]
 }
 
 fn wide(n: usize) -> u128 {

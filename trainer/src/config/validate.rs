@@ -49,8 +49,7 @@ impl Config {
         })?;
         if let Some(fb) = m.forget_bias {
             check_f64("model.forget_bias", fb, "a finite number", |_| true)?;
-            // The forget gate scales the cell state: only cells with one have it.
-            if !m.cell.has_cell_state() {
+            if m.cell.forget_gate().is_none() {
                 return Err(invalid(
                     "model.forget_bias",
                     "no value: only LSTM cells have a forget gate",

@@ -193,15 +193,13 @@ impl<B: Backend> Model<B> {
     /// block to 0) — the Jozefowicz et al. trick, which `model.forget_bias` opts into. A no-op
     /// for GRU and RNN cells, which have no forget gate.
     pub fn set_forget_bias(&mut self, be: &B, value: f32) -> KResult<()> {
-        // The forget gate scales the carried cell state: only a cell with one has the gate
-        // (LSTM, whose second gate block it is).
-        if !self.dims.cell.has_cell_state() {
+        let Some(gate) = self.dims.cell.forget_gate() else {
             return Ok(());
-        }
+        };
         let h = self.dims.hidden;
         for lp in &self.layers {
-            be.fill(&mut self.params, lp.b_ih + h, h, value)?;
-            be.fill(&mut self.params, lp.b_hh + h, h, 0.0)?;
+            be.fill(&mut self.params, lp.b_ih + gate * h, h, value)?;
+            be.fill(&mut self.params, lp.b_hh + gate * h, h, 0.0)?;
         }
         Ok(())
     }
