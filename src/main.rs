@@ -26,17 +26,8 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // Library errors often repeat their source's text; print each part once.
-            let mut line = String::new();
-            for part in e.chain().map(|c| c.to_string()) {
-                if !line.contains(&part) {
-                    if !line.is_empty() {
-                        line.push_str(": ");
-                    }
-                    line.push_str(&part);
-                }
-            }
-            eprintln!("error: {}", line.replace('\n', " "));
+            let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", parts.join(": ").replace('\n', " "));
             ExitCode::FAILURE
         }
     }

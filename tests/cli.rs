@@ -145,6 +145,15 @@ fn train_then_sample_then_resume() {
 }
 
 #[test]
+fn check_gym_names_the_keys_of_a_window_too_large() {
+    let f = Fixture::new(&corpus(), &SMALL.replace("seq_len = 8", "seq_len = 4000"));
+    assert_one_line_error(
+        &f.run(&["check-gym", "--config", "c.toml"]),
+        &["2 lanes × 4000 steps", "lower train.batch or train.seq_len"],
+    );
+}
+
+#[test]
 fn missing_corpus() {
     let f = Fixture::new("", &SMALL.replace("corpus.txt", "nope.txt"));
     assert_one_line_error(&f.run(&["train", "--config", "c.toml"]), &["nope.txt"]);
@@ -317,7 +326,7 @@ fn prime_outside_vocabulary() {
         "-n",
         "5",
     ]);
-    assert_one_line_error(&out, &["'Z'", "3"]);
+    assert_one_line_error(&out, &["--prime", "'Z'", "3", "--unknown skip"]);
     let out = f.run(&[
         "sample",
         "--checkpoint",

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::{codec_from_spec, Codec, EpisodeInfo, Gym, GymError, Shape, Split, Step};
+use crate::{codec_from_spec, Codec, EpisodeInfo, Gym, GymError, Shape, Split, Step, WindowError};
 
 /// Episodes with unknown length must end within this many windows.
 const MAX_UNKNOWN_WINDOWS: usize = 1_000_000;
@@ -45,8 +45,8 @@ impl fmt::Display for CheckReport {
 }
 
 /// Runs the conformance suite on `gym` with windows of `shape`. Contract violations come back
-/// as [`GymError::Contract`]; a train split that cannot serve `shape` (a `Data`/`Config`/`Io`
-/// error from `reset`) is passed through unchanged, since the fix is in the data or config.
+/// as [`GymError::Contract`]; a train split that cannot serve `shape` (a
+/// `Data`/`Window`/`Config`/`Io` error from `reset`) is passed through unchanged, since the fix is in the data or config.
 pub fn check_gym(gym: &mut dyn Gym, shape: Shape) -> Result<CheckReport, GymError> {
     let codec = gym.codec();
     let vocab_size = codec.vocab_size();
@@ -60,13 +60,13 @@ pub fn check_gym(gym: &mut dyn Gym, shape: Shape) -> Result<CheckReport, GymErro
     let train = check_split(gym, Split::Train, info, shape, codec.as_ref())?;
     let val_windows = match gym.reset(Split::Val, SEED, shape) {
         Ok(info) => Some(check_split(gym, Split::Val, info, shape, codec.as_ref())?.windows),
-        Err(GymError::Data(msg)) => {
-            notes.push(format!("no validation episodes: {msg}"));
+        Err(e @ (GymError::Data(_) | GymError::Window(WindowError::TooSmall { .. }))) => {
+            notes.push(format!("no validation episodes: {e}"));
             None
         }
         Err(e) => {
             return Err(contract(format!(
-                "reset(val) must succeed or fail with a Data error, got: {e}"
+                "reset(val) must succeed or fail with a Data or Window error, got: {e}"
             )));
         }
     };
@@ -175,62 +175,72 @@ fn check_split(
     })
 }
 
+/// What is wrong with one window; [`check_split`] adds the split and window number.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct StepFault(String);
+
 /// Checks one window's shape, token range, target alignment and lane continuity.
-fn check_step(step: &Step, shape: Shape, vocab: usize, prev: Option<&Step>) -> Result<(), String> {
+fn check_step(
+    step: &Step,
+    shape: Shape,
+    vocab: usize,
+    prev: Option<&Step>,
+) -> Result<(), StepFault> {
     let Shape { batch, seq } = shape;
     for (what, len) in [
         ("inputs", step.inputs.len()),
         ("targets", step.targets.len()),
     ] {
         if len != batch * seq {
-            return Err(format!(
+            return Err(StepFault(format!(
                 "{what} has {len} tokens, expected batch × seq = {batch} × {seq} = {}",
                 batch * seq
-            ));
+            )));
         }
     }
     if step.reset.len() != batch {
-        return Err(format!(
+        return Err(StepFault(format!(
             "reset has {} flags, expected batch = {batch}",
             step.reset.len()
-        ));
+        )));
     }
     for (what, tokens) in [("inputs", &step.inputs), ("targets", &step.targets)] {
         if let Some(i) = tokens.iter().position(|&t| t as usize >= vocab) {
-            return Err(format!(
+            return Err(StepFault(format!(
                 "{what}[{i}] (lane {}, t {}) = {} is outside the vocabulary 0..{vocab}",
                 i / seq,
                 i % seq,
                 tokens[i]
-            ));
+            )));
         }
     }
     if prev.is_none() {
         if let Some(b) = step.reset.iter().position(|r| !r) {
-            return Err(format!(
+            return Err(StepFault(format!(
                 "the first window after reset() must set every reset flag; lane {b} is false"
-            ));
+            )));
         }
     }
     for b in 0..batch {
         let lane = b * seq..(b + 1) * seq;
         let (x, y) = (&step.inputs[lane.clone()], &step.targets[lane]);
         if let Some(j) = (1..seq).find(|&j| x[j] != y[j - 1]) {
-            return Err(format!(
+            return Err(StepFault(format!(
                 "lane {b}: targets[t={}] = {} but inputs[t={j}] = {}; targets must be the \
                  token following each input",
                 j - 1,
                 y[j - 1],
                 x[j]
-            ));
+            )));
         }
         if let Some(p) = prev.filter(|_| !step.reset[b]) {
             let (last_target, first_input) = (p.targets[(b + 1) * seq - 1], x[0]);
             if last_target != first_input {
-                return Err(format!(
+                return Err(StepFault(format!(
                     "lane {b} is not contiguous: reset is false but its first input {first_input} \
                      is not the previous window's last target {last_target}"
-                ));
+                )));
             }
         }
     }

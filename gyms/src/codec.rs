@@ -69,13 +69,16 @@ impl Codec for CharCodec {
                 (Some(t), _) => out.push(t),
                 (None, UnknownPolicy::Skip) => {}
                 (None, UnknownPolicy::Error) => {
-                    return Err(GymError::Unknown(format!(
-                        "character '{}' at position {pos} (line {line}, column {column}) is not \
-                         in the vocabulary ({} characters); use --set sample.unknown=skip to \
-                         drop unknown characters",
-                        c.escape_debug(),
-                        self.chars.len()
-                    )));
+                    return Err(GymError::NotInVocabulary {
+                        value: c.to_string(),
+                        position: pos,
+                        message: format!(
+                            "character '{}' at position {pos} (line {line}, column {column}) is \
+                             not in the vocabulary ({} characters)",
+                            c.escape_debug(),
+                            self.chars.len()
+                        ),
+                    });
                 }
             }
             if c == '\n' {
@@ -125,7 +128,7 @@ impl Codec for OpaqueCodec {
 
     fn encode(&self, text: &str, policy: UnknownPolicy) -> Result<Vec<u32>, GymError> {
         let bad = |pos: usize, what: &str| {
-            GymError::Unknown(format!(
+            GymError::Syntax(format!(
                 "opaque tokens must be written as ⟨N⟩⟨M⟩... with no other characters; {what} \
                  at character {pos}"
             ))
@@ -155,11 +158,15 @@ impl Codec for OpaqueCodec {
                 (Some(t), _) => out.push(t as u32),
                 (None, UnknownPolicy::Skip) => {}
                 (None, UnknownPolicy::Error) => {
-                    return Err(GymError::Unknown(format!(
-                        "token ⟨{digits}⟩ at character {start} is outside the vocabulary \
-                         (0..{}); use --set sample.unknown=skip to drop it",
-                        self.vocab_size
-                    )));
+                    return Err(GymError::NotInVocabulary {
+                        message: format!(
+                            "token ⟨{digits}⟩ at character {start} is outside the vocabulary \
+                             (0..{})",
+                            self.vocab_size
+                        ),
+                        value: format!("⟨{digits}⟩"),
+                        position: start,
+                    });
                 }
             }
         }
@@ -177,7 +184,7 @@ impl Codec for OpaqueCodec {
 
 /// Rebuilds a codec from its [`Codec::spec`] (as stored in checkpoints); never panics.
 pub fn codec_from_spec(v: &Value) -> Result<Arc<dyn Codec>, GymError> {
-    let bad = |msg: String| GymError::Config(format!("codec spec: {msg}"));
+    let bad = spec_error;
     let obj = v
         .as_object()
         .ok_or_else(|| bad(format!("expected a JSON object, got {v}")))?;
@@ -229,11 +236,14 @@ pub fn codec_from_spec(v: &Value) -> Result<Arc<dyn Codec>, GymError> {
             }
             Ok(Arc::new(OpaqueCodec::new(n as usize)))
         }
-        "mulaw" | "linear" => Ok(Arc::new(
-            crate::wav::SampleCodec::from_spec(kind, obj).map_err(bad)?,
-        )),
+        "mulaw" | "linear" => Ok(Arc::new(crate::wav::SampleCodec::from_spec(kind, obj)?)),
         other => Err(bad(format!(
             "unknown kind \"{other}\" (known: \"char\", \"opaque\", \"mulaw\", \"linear\")"
         ))),
     }
+}
+
+/// A [`codec_from_spec`] failure: `msg` says what is wrong with the spec.
+pub(crate) fn spec_error(msg: String) -> GymError {
+    GymError::Config(format!("codec spec: {msg}"))
 }

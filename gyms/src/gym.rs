@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::GymError;
+use crate::{GymError, WindowError};
 
 /// Which part of the data an episode is drawn from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -29,16 +29,28 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// A [`GymError::Config`] unless both sizes are at least 1 (what every gym's `reset`
+    /// A [`WindowError::Empty`] unless both sizes are at least 1 (what every gym's `reset`
     /// needs before it can cut windows).
     pub fn check(&self) -> Result<(), GymError> {
         if self.batch == 0 || self.seq == 0 {
-            return Err(GymError::Config(format!(
-                "train.batch={} and train.seq_len={} must both be at least 1",
-                self.batch, self.seq
-            )));
+            return Err(WindowError::Empty {
+                batch: self.batch,
+                seq: self.seq,
+            }
+            .into());
         }
         Ok(())
+    }
+
+    /// `batch × seq`, or a [`WindowError::Overflow`] when it does not fit in a `usize`.
+    pub fn tokens(&self) -> Result<usize, GymError> {
+        self.batch.checked_mul(self.seq).ok_or(
+            WindowError::Overflow {
+                batch: self.batch,
+                seq: self.seq,
+            }
+            .into(),
+        )
     }
 }
 
@@ -124,14 +136,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shape_check_names_both_keys() {
+    fn shape_check_names_lanes_and_steps() {
         assert!(Shape { batch: 1, seq: 1 }.check().is_ok());
         for (batch, seq) in [(0, 8), (4, 0)] {
-            let e = Shape { batch, seq }.check().unwrap_err().to_string();
+            let e = Shape { batch, seq }.check().unwrap_err();
             assert!(
-                e.contains(&format!("train.batch={batch} and train.seq_len={seq}")),
-                "{e}"
+                matches!(e, GymError::Window(WindowError::Empty { batch: b, seq: s }) if (b, s) == (batch, seq)),
+                "{e:?}"
             );
+            let e = e.to_string();
+            assert!(e.contains(&format!("{batch} lanes × {seq} steps")), "{e}");
+            assert!(!e.contains("train."), "{e}");
         }
+        let huge = Shape {
+            batch: usize::MAX,
+            seq: 2,
+        };
+        assert!(matches!(
+            huge.tokens(),
+            Err(GymError::Window(WindowError::Overflow { .. }))
+        ));
     }
 }

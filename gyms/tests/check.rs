@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use rnngym_gyms::{
     check_gym, Codec, EpisodeInfo, Gym, GymError, OpaqueCodec, Shape, Split, Step, UnknownPolicy,
+    WindowError,
 };
 
 const V: usize = 11;
@@ -232,9 +233,24 @@ fn never_ending_gym_is_rejected() {
 fn train_data_errors_pass_through() {
     let mut gym = rnngym_gyms::text::TextGym::from_text("abcdef", 0.0).unwrap();
     let e = check_gym(&mut gym, Shape { batch: 4, seq: 4 }).unwrap_err();
-    assert!(matches!(e, GymError::Data(_)), "{e:?}");
+    assert!(
+        matches!(e, GymError::Window(WindowError::TooSmall { .. })),
+        "{e:?}"
+    );
     assert!(
         e.to_string().contains("train split has 6 characters"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_too_small_validation_split_is_a_note() {
+    let mut gym = rnngym_gyms::text::TextGym::from_text(&"abcdefghij".repeat(20), 0.05).unwrap();
+    let report = check_gym(&mut gym, Shape { batch: 4, seq: 4 }).unwrap();
+    assert_eq!(report.val_windows, None);
+    assert!(
+        report.notes.iter().any(|n| n.contains("4 lanes × 4 steps")),
+        "{:?}",
+        report.notes
     );
 }

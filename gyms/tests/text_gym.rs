@@ -6,7 +6,7 @@ use std::path::Path;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rnngym_gyms::text::TextGym;
-use rnngym_gyms::{check_gym, Gym, GymError, GymSpec, Shape, Split, Step};
+use rnngym_gyms::{check_gym, Gym, GymError, GymSpec, Shape, Split, Step, WindowError};
 
 fn shape(batch: usize, seq: usize) -> Shape {
     Shape { batch, seq }
@@ -257,18 +257,29 @@ fn step_contract_errors() {
 #[test]
 fn too_small_splits_name_the_shape() {
     let mut gym = TextGym::from_text(&random_text(10_000, 4), 0.1).unwrap();
-    let msg = gym
-        .reset(Split::Val, 0, shape(32, 64))
-        .unwrap_err()
-        .to_string();
+    let err = gym.reset(Split::Val, 0, shape(32, 64)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GymError::Window(WindowError::TooSmall {
+                batch: 32,
+                seq: 64,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
     assert!(
         msg.contains("validation split has 1000 characters"),
         "{msg}"
     );
     assert!(
-        msg.contains("train.batch=32 × train.seq_len=64 (needs 2049)"),
+        msg.contains("one window of 32 lanes × 64 steps (needs 2049)"),
         "{msg}"
     );
+    // The trainer and the CLI name the keys that set the shape; the gym does not.
+    assert!(!msg.contains("train."), "{msg}");
     assert!(msg.contains("gym.val_fraction"), "{msg}");
     let msg = gym
         .reset(Split::Train, 0, shape(100, 100))

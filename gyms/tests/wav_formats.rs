@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rnngym_gyms::wav::{load_mono, read_wav};
+use rnngym_gyms::wav::{load_mono, read_wav, WavError};
 
 fn dir() -> Option<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/wav-formats");
@@ -180,5 +180,15 @@ fn stereo_mixdown_and_channel_choice_differ_as_documented() {
     let ch0 = six.to_mono(Some(0)).unwrap();
     assert!((rms(&mean) / rms(&ch0) - 0.5).abs() < 0.01);
     let e = six.to_mono(Some(6)).unwrap_err();
-    assert!(e.contains("6 channel"), "{e}");
+    assert!(
+        matches!(
+            e,
+            WavError::NoSuchChannel {
+                channel: 6,
+                channels: 6
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("6 channel"), "{e}");
 }

@@ -1,7 +1,7 @@
 //! Limits that keep a corrupt WAV header from exhausting memory (found by the `wav_decode`
 //! fuzz target): absurd sample rates and extreme upsampling ratios are errors.
 
-use rnngym_gyms::wav::{decode_wav, mono_from_bytes, resample};
+use rnngym_gyms::wav::{decode_wav, mono_from_bytes, resample, WavError};
 
 /// A 16-bit mono PCM WAV claiming `rate` Hz, holding `frames` samples.
 fn wav(rate: u32, frames: usize) -> Vec<u8> {
@@ -26,6 +26,8 @@ fn wav(rate: u32, frames: usize) -> Vec<u8> {
 #[test]
 fn absurd_header_rates_are_refused() {
     let e = decode_wav(&wav(4_160_757_568, 100)).unwrap_err();
+    assert!(matches!(e, WavError::Malformed(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("4160757568 Hz") && e.contains("768000"), "{e}");
     let ok = decode_wav(&wav(768_000, 100)).unwrap();
     assert_eq!(ok.sample_rate, 768_000);
@@ -35,6 +37,8 @@ fn absurd_header_rates_are_refused() {
 fn extreme_upsampling_is_refused() {
     // 100 Hz → 16 kHz would turn every input sample into 160.
     let e = mono_from_bytes(&wav(100, 1000), None, 16_000).unwrap_err();
+    assert!(matches!(e, WavError::Resample(_)), "{e:?}");
+    let e = e.to_string();
     assert!(e.contains("upsampling"), "{e}");
     let x = vec![0.25f32; 800];
     assert_eq!(resample(&x, 8_000, 384_000).unwrap().len(), 800 * 48);

@@ -1,6 +1,7 @@
 //! `rnngym check-gym`: the conformance suite on a configured gym.
 
 use rnngym_gyms::{check_gym, GymRegistry, Shape};
+use rnngym_trainer::TrainerError;
 
 use super::ConfigArgs;
 
@@ -19,7 +20,8 @@ pub fn run(a: CheckGymArgs) -> anyhow::Result<()> {
         batch: cfg.train.batch,
         seq: cfg.train.seq_len,
     };
-    let report = check_gym(gym.as_mut(), shape)?;
+    // Through TrainerError for the same train.batch / train.seq_len hint as `rnngym train`.
+    let report = check_gym(gym.as_mut(), shape).map_err(TrainerError::from)?;
     println!("gym {} passed the conformance suite", cfg.gym.id);
     println!("{report}");
     Ok(())

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use rnngym_gyms::UnknownPolicy;
+use rnngym_gyms::{GymError, UnknownPolicy};
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
@@ -107,7 +107,16 @@ fn sample_on<B: Backend>(
         (None, None) => sc.prime.clone(),
     };
     let codec = loaded.codec.clone();
-    let mut prime = codec.encode(&prime_text, policy).context("--prime")?;
+    let mut prime = codec
+        .encode(&prime_text, policy)
+        .map_err(|e| match e {
+            GymError::NotInVocabulary { .. } => anyhow::anyhow!(
+                "{e}; use --unknown skip (or sample.unknown = \"skip\" in the config) to drop \
+                 unknown characters"
+            ),
+            other => other.into(),
+        })
+        .context("--prime")?;
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let shown_prime = codec.render(&prime);
     if prime.is_empty() {

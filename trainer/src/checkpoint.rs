@@ -27,20 +27,20 @@ pub struct Tensor {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The file could not be read (missing, permissions).
-    #[error("cannot read checkpoint {}: {source}", path.display())]
+    #[error("cannot read checkpoint {}: {error}", path.display())]
     Read {
         /// The checkpoint file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (its text is in the message, so it is not also a `source()`).
+        error: std::io::Error,
     },
     /// The file (or its directory) could not be written.
-    #[error("cannot write checkpoint {}: {source}", path.display())]
+    #[error("cannot write checkpoint {}: {error}", path.display())]
     Write {
         /// The checkpoint file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (its text is in the message, so it is not also a `source()`).
+        error: std::io::Error,
     },
     /// The bytes are not a well-formed safetensors file.
     #[error(
@@ -135,9 +135,9 @@ pub fn save(
         ("meta".to_string(), meta.to_string()),
     ]);
     let buf = safetensors::serialize(views, Some(info)).map_err(|e| invalid(e.to_string()))?;
-    let write_err = |source| CheckpointError::Write {
+    let write_err = |error| CheckpointError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(write_err)?;
@@ -150,9 +150,9 @@ pub type Contents = (serde_json::Value, BTreeMap<String, Tensor>);
 
 /// Reads a checkpoint written by [`save`]: its metadata and tensors by name.
 pub fn load(path: &Path) -> Result<Contents, CheckpointError> {
-    let buf = std::fs::read(path).map_err(|source| CheckpointError::Read {
+    let buf = std::fs::read(path).map_err(|error| CheckpointError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     load_bytes(&buf, path)
 }

@@ -30,12 +30,12 @@ pub enum LockError {
         holder: Option<u32>,
     },
     /// The directory or lock file could not be created, opened or locked.
-    #[error("cannot lock checkpoint.dir {}: {source}", dir.display())]
+    #[error("cannot lock checkpoint.dir {}: {error}", dir.display())]
     Io {
         /// The run directory.
         dir: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (its text is in the message, so it is not also a `source()`).
+        error: std::io::Error,
     },
 }
 
@@ -49,9 +49,9 @@ pub struct RunLock {
 impl RunLock {
     /// Creates `dir` if needed and locks it for this process, without waiting.
     pub fn acquire(dir: &Path) -> Result<RunLock, LockError> {
-        let io = |source| LockError::Io {
+        let io = |error| LockError::Io {
             dir: dir.to_path_buf(),
-            source,
+            error,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         let path = dir.join(LOCK_FILE);
@@ -162,5 +162,7 @@ mod tests {
         let err = RunLock::acquire(&file.join("run")).unwrap_err();
         assert!(matches!(err, LockError::Io { .. }), "{err:?}");
         assert!(err.to_string().contains("plain-file"), "{err}");
+        // The I/O error's text is in the message; as a source() too it would print twice.
+        assert!(std::error::Error::source(&err).is_none(), "{err:?}");
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
-use rnngym_gyms::{Codec, Gym, GymError};
+use rnngym_gyms::{Codec, Gym, GymError, WindowError};
 use rnngym_kernels::{Backend, KernelError};
 
 use crate::budget;
@@ -38,10 +38,16 @@ pub enum TrainerError {
     /// A numeric backend failed.
     #[error(transparent)]
     Kernel(#[from] KernelError),
-    /// The gym failed.
+    /// The gym failed (a window it cannot serve is [`TrainerError::Window`]).
     #[error(transparent)]
-    Gym(#[from] GymError),
-    /// A checkpoint could not be written or read.
+    Gym(GymError),
+    /// The gym cannot serve windows of `train.batch` lanes × `train.seq_len` steps.
+    #[error("{}", window_message(.0))]
+    Window(WindowError),
+    /// A checkpoint file could not be written or read.
+    #[error(transparent)]
+    CheckpointFile(#[from] CheckpointError),
+    /// A checkpoint's contents do not fit this run (the message names the file).
     #[error("{0}")]
     Checkpoint(String),
     /// The loss or the gradients stopped being finite.
@@ -60,9 +66,26 @@ pub enum TrainerError {
     },
 }
 
-impl From<CheckpointError> for TrainerError {
-    fn from(e: CheckpointError) -> Self {
-        TrainerError::Checkpoint(e.to_string())
+/// By hand rather than `#[from]` so that every `?` on a gym call turns a window the gym cannot
+/// serve into [`TrainerError::Window`], which names the config keys that set the shape.
+impl From<GymError> for TrainerError {
+    fn from(e: GymError) -> Self {
+        match e {
+            GymError::Window(w) => TrainerError::Window(w),
+            other => TrainerError::Gym(other),
+        }
+    }
+}
+
+/// The gym's own words about the window, then the config keys that set its shape.
+fn window_message(e: &WindowError) -> String {
+    match e {
+        WindowError::Empty { .. } => {
+            format!("{e}; train.batch and train.seq_len must both be at least 1")
+        }
+        WindowError::Overflow { .. } | WindowError::TooSmall { .. } => {
+            format!("{e}; lower train.batch or train.seq_len")
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use super::corpus::resolve_files;
 use super::encode::{encode_files, encode_str, Encoded, TextOptions};
 use super::ID;
 use crate::tokens::TokenStore;
-use crate::{CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step};
+use crate::{
+    CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
+};
 
 /// The built-in text gym (`text-v1`).
 pub struct TextGym {
@@ -143,29 +145,26 @@ impl Gym for TextGym {
             ));
         }
         let n = self.token_count(split);
-        let per_window = shape.batch.checked_mul(shape.seq).ok_or_else(|| {
-            GymError::Config(format!(
-                "train.batch={} × train.seq_len={} overflows",
-                shape.batch, shape.seq
-            ))
-        })?;
+        let per_window = shape.tokens()?;
         let windows = n.saturating_sub(1) / per_window;
         if windows == 0 {
             let hint = match split {
-                Split::Val => "raise gym.val_fraction or lower train.batch / train.seq_len",
-                Split::Train => {
-                    "use a larger corpus, lower gym.val_fraction, or lower train.batch / \
-                     train.seq_len"
-                }
+                Split::Val => "raise gym.val_fraction",
+                Split::Train => "use a larger corpus or lower gym.val_fraction",
             };
-            return Err(GymError::Data(format!(
-                "{} split has {n} characters, too small for one window of train.batch={} × \
-                 train.seq_len={} (needs {}); {hint}",
-                split_name(split),
-                shape.batch,
-                shape.seq,
-                per_window.saturating_add(1)
-            )));
+            return Err(WindowError::TooSmall {
+                message: format!(
+                    "{} split has {n} characters, too small for one window of {} lanes × {} \
+                     steps (needs {}); {hint}",
+                    split_name(split),
+                    shape.batch,
+                    shape.seq,
+                    per_window.saturating_add(1)
+                ),
+                batch: shape.batch,
+                seq: shape.seq,
+            }
+            .into());
         }
         let slack = n - 1 - windows * per_window;
         let offset = StdRng::seed_from_u64(seed).random_range(0..=slack);

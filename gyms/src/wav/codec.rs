@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::codec::spec_error;
 use crate::{AudioCodec, Codec, GymError, UnknownPolicy};
 
 /// The fewest quantization levels.
@@ -101,22 +102,28 @@ impl SampleCodec {
     }
 
     /// Rebuilds from a spec object (`kind`, `levels`, `sample_rate`).
-    pub(crate) fn from_spec(kind: &str, obj: &Map<String, Value>) -> Result<Self, String> {
+    pub(crate) fn from_spec(kind: &str, obj: &Map<String, Value>) -> Result<Self, GymError> {
         let quantizer = match kind {
             "mulaw" => Quantizer::MuLaw,
             "linear" => Quantizer::Linear,
-            other => return Err(format!("unknown audio codec kind \"{other}\"")),
+            other => return Err(spec_error(format!("unknown audio codec kind \"{other}\""))),
         };
-        let int = |key: &str| -> Result<u32, String> {
+        let int = |key: &str| -> Result<u32, GymError> {
             let v = obj
                 .get(key)
-                .ok_or_else(|| format!("kind \"{kind}\" needs '{key}'"))?;
+                .ok_or_else(|| spec_error(format!("kind \"{kind}\" needs '{key}'")))?;
             v.as_u64()
                 .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| format!("'{key}' must be a non-negative integer, got {v}"))
+                .ok_or_else(|| {
+                    spec_error(format!("'{key}' must be a non-negative integer, got {v}"))
+                })
         };
         let (levels, rate) = (int("levels")?, int("sample_rate")?);
-        Self::new(quantizer, levels, rate).map_err(|e| e.to_string())
+        // The same range checks as a configured codec, reported as a bad spec.
+        Self::new(quantizer, levels, rate).map_err(|e| match e {
+            GymError::Config(m) => spec_error(m),
+            other => other,
+        })
     }
 }
 
@@ -158,10 +165,14 @@ impl Codec for SampleCodec {
                 (Ok(x), _) if (-1.0..=1.0).contains(&x) => out.push(self.token_of(x)),
                 (_, UnknownPolicy::Skip) => {}
                 (_, UnknownPolicy::Error) => {
-                    return Err(GymError::Unknown(format!(
-                        "sample {i} '{word}' is not a number in [-1, 1]; audio text is \
-                         whitespace-separated sample values"
-                    )))
+                    return Err(GymError::NotInVocabulary {
+                        value: word.to_string(),
+                        position: i,
+                        message: format!(
+                            "sample {i} '{word}' is not a number in [-1, 1]; audio text is \
+                             whitespace-separated sample values"
+                        ),
+                    })
                 }
             }
         }

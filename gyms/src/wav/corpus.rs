@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::codec::SampleCodec;
 use super::decode::{decode_wav, read_wav, Audio};
+use super::error::WavError;
 use super::files::list_wav_files;
 use super::resample::resample;
 use crate::tokens::{width_for, TokenStore, TokenWriter};
@@ -41,9 +42,9 @@ pub fn load_mono(path: &Path, channel: Option<usize>, rate: u32) -> Result<Vec<f
     for w in &audio.warnings {
         log::warn!("{}: {w}", path.display());
     }
-    audio_to_mono(audio, channel, rate).map_err(|message| GymError::Io {
+    audio_to_mono(audio, channel, rate).map_err(|e| GymError::Io {
         path: path.display().to_string(),
-        message,
+        message: e.to_string(),
     })
 }
 
@@ -54,13 +55,13 @@ pub fn mono_from_bytes(
     bytes: &[u8],
     channel: Option<usize>,
     rate: u32,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, WavError> {
     audio_to_mono(decode_wav(bytes)?, channel, rate)
 }
 
 /// Each step drops its input before the next one allocates where it can: one file's samples
 /// are held at most twice (resampling's input and output).
-fn audio_to_mono(audio: Audio, channel: Option<usize>, rate: u32) -> Result<Vec<f32>, String> {
+fn audio_to_mono(audio: Audio, channel: Option<usize>, rate: u32) -> Result<Vec<f32>, WavError> {
     let from = audio.sample_rate;
     let mono = audio.into_mono(channel)?;
     if from == rate {

@@ -7,6 +7,7 @@
 use std::io::{Cursor, Read};
 use std::path::Path;
 
+use super::error::WavError;
 use crate::GymError;
 
 /// Files larger than this are refused before anything is read (a WAV cannot exceed 4 GiB).
@@ -41,7 +42,7 @@ impl Audio {
 
     /// [`Audio::to_mono`] that gives up the audio: mono audio hands over its samples
     /// without a copy (the corpus loader keeps one file's samples once, not twice).
-    pub fn into_mono(self, channel: Option<usize>) -> Result<Vec<f32>, String> {
+    pub fn into_mono(self, channel: Option<usize>) -> Result<Vec<f32>, WavError> {
         if self.channels == 1 && channel.is_none_or(|k| k == 0) {
             return Ok(self.samples);
         }
@@ -49,13 +50,13 @@ impl Audio {
     }
 
     /// Mono samples: the mean of all channels (`channel = None`) or one channel.
-    pub fn to_mono(&self, channel: Option<usize>) -> Result<Vec<f32>, String> {
+    pub fn to_mono(&self, channel: Option<usize>) -> Result<Vec<f32>, WavError> {
         let c = usize::from(self.channels);
         match channel {
-            Some(k) if k >= c => Err(format!(
-                "gym.options.channel = {k} but the file has {c} channel(s) (0..{})",
-                c.saturating_sub(1)
-            )),
+            Some(k) if k >= c => Err(WavError::NoSuchChannel {
+                channel: k,
+                channels: c,
+            }),
             Some(k) => Ok(self.samples.iter().skip(k).step_by(c).copied().collect()),
             None if c == 1 => Ok(self.samples.clone()),
             None => Ok(self
@@ -84,7 +85,7 @@ pub fn read_wav(path: &Path) -> Result<Audio, GymError> {
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| err(format!("cannot read file: {e}")))?;
-    decode_wav(&bytes).map_err(err)
+    decode_wav(&bytes).map_err(|e| err(e.to_string()))
 }
 
 /// The `fmt ` fields we use.
@@ -98,55 +99,61 @@ struct Fmt {
 }
 
 /// Decodes a whole WAV file held in memory; the error is the reason (without the file name).
-pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
+pub fn decode_wav(bytes: &[u8]) -> Result<Audio, WavError> {
     if bytes.is_empty() {
-        return Err("empty file (0 bytes)".into());
+        return Err(WavError::Malformed("empty file (0 bytes)".into()));
     }
     if bytes.len() < 12 {
-        return Err(format!(
+        return Err(WavError::Malformed(format!(
             "not a WAV file: {} bytes is too short for a RIFF/WAVE header",
             bytes.len()
-        ));
+        )));
     }
     let big = match &bytes[0..4] {
         b"RIFF" => false,
         b"RIFX" => true,
         b"RF64" | b"BW64" => {
-            return Err(
+            return Err(WavError::Unsupported(
                 "RF64/BW64 (64-bit RIFF) WAV is not supported; convert with \
                         `sox in.wav -e signed -b 16 out.wav`"
                     .into(),
-            )
+            ))
         }
         _ => {
-            return Err(format!(
+            return Err(WavError::Malformed(format!(
                 "not a RIFF/WAVE file (starts with {})",
                 show4(&bytes[0..4])
-            ))
+            )))
         }
     };
     if &bytes[8..12] != b"WAVE" {
-        return Err(format!(
+        return Err(WavError::Malformed(format!(
             "RIFF file of type {} is not a WAVE file",
             show4(&bytes[8..12])
-        ));
+        )));
     }
     let mut warnings = Vec::new();
     let (fmt, data) = walk_chunks(bytes, big, &mut warnings)?;
-    let fmt = fmt.ok_or("no `fmt ` chunk before the end of the file")?;
+    let fmt = fmt
+        .ok_or_else(|| WavError::Malformed("no `fmt ` chunk before the end of the file".into()))?;
     let fmt = parse_fmt(fmt, big)?;
-    let data = data.ok_or("no `data` chunk: the file holds no audio")?;
+    let data =
+        data.ok_or_else(|| WavError::Malformed("no `data` chunk: the file holds no audio".into()))?;
     let bits = fmt.bits;
     let kind = match fmt.tag {
         1 if matches!(bits, 8 | 16 | 24 | 32) => Kind::Hound,
         1 => {
-            return Err(format!(
+            return Err(WavError::Unsupported(format!(
                 "{bits}-bit integer PCM is not supported (8, 16, 24 or 32)"
-            ))
+            )))
         }
         3 if bits == 32 => Kind::Hound,
         3 if bits == 64 => Kind::F64,
-        3 => return Err(format!("{bits}-bit float is not supported (32 or 64)")),
+        3 => {
+            return Err(WavError::Unsupported(format!(
+                "{bits}-bit float is not supported (32 or 64)"
+            )))
+        }
         6 | 7 if bits == 8 => {
             if fmt.tag == 6 {
                 Kind::ALaw
@@ -155,19 +162,19 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
             }
         }
         6 | 7 => {
-            return Err(format!(
+            return Err(WavError::Malformed(format!(
                 "G.711 with {bits} bits per sample is malformed (expected 8)"
-            ))
+            )))
         }
         tag => return Err(unsupported_tag(tag)),
     };
     let sample_bytes = usize::from(bits / 8);
     let frame = sample_bytes * usize::from(fmt.channels);
     if usize::from(fmt.block_align) != frame {
-        return Err(format!(
+        return Err(WavError::Malformed(format!(
             "fmt block_align is {} but {} channel(s) × {bits} bits need {frame}",
             fmt.block_align, fmt.channels
-        ));
+        )));
     }
     let whole = data.len() / frame * frame;
     if whole < data.len() {
@@ -178,7 +185,9 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
     }
     let data = &data[..whole];
     if data.is_empty() {
-        return Err("no audio samples (the data chunk is empty)".into());
+        return Err(WavError::Malformed(
+            "no audio samples (the data chunk is empty)".into(),
+        ));
     }
     let mut samples = match kind {
         Kind::Hound => decode_with_hound(&fmt, data, big)?,
@@ -198,7 +207,9 @@ pub fn decode_wav(bytes: &[u8]) -> Result<Audio, String> {
         Kind::ALaw => data.iter().map(|&b| f32::from(alaw(b)) / 32768.0).collect(),
     };
     if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
-        return Err(format!("sample {i} is not a finite number"));
+        return Err(WavError::Malformed(format!(
+            "sample {i} is not a finite number"
+        )));
     }
     // Float files can hold any finite value; past full scale it is clipping (or garbage), and
     // values near f32::MAX would overflow to infinity in the resampler's ringing (fuzz).
@@ -262,7 +273,7 @@ fn walk_chunks<'a>(
     bytes: &'a [u8],
     big: bool,
     warnings: &mut Vec<String>,
-) -> Result<Chunks<'a>, String> {
+) -> Result<Chunks<'a>, WavError> {
     let (mut fmt, mut data) = (None, None);
     let mut at = 12usize;
     while at + 8 <= bytes.len() && (fmt.is_none() || data.is_none()) {
@@ -274,9 +285,9 @@ fn walk_chunks<'a>(
         match id {
             b"fmt " if fmt.is_none() => {
                 if present < claimed {
-                    return Err(format!(
+                    return Err(WavError::Malformed(format!(
                         "the fmt chunk claims {claimed} bytes but the file ends after {present}"
-                    ));
+                    )));
                 }
                 fmt = Some(body);
             }
@@ -310,20 +321,20 @@ fn looks_like_chunk(bytes: &[u8], at: usize) -> bool {
         .is_some_and(|id| id.len() == 4 && id.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
 }
 
-fn parse_fmt(f: &[u8], big: bool) -> Result<Fmt, String> {
+fn parse_fmt(f: &[u8], big: bool) -> Result<Fmt, WavError> {
     if f.len() < 16 {
-        return Err(format!(
+        return Err(WavError::Malformed(format!(
             "the fmt chunk is {} bytes; at least 16 needed",
             f.len()
-        ));
+        )));
     }
     let mut tag = u16_at(f, 0, big);
     if tag == 0xFFFE {
         if f.len() < 40 {
-            return Err(format!(
+            return Err(WavError::Malformed(format!(
                 "WAVE_FORMAT_EXTENSIBLE fmt chunk is {} bytes; 40 needed",
                 f.len()
-            ));
+            )));
         }
         tag = u16_at(f, 24, big); // first two bytes of the sub-format GUID
     }
@@ -335,27 +346,31 @@ fn parse_fmt(f: &[u8], big: bool) -> Result<Fmt, String> {
         bits: u16_at(f, 14, big),
     };
     if fmt.channels == 0 {
-        return Err("the fmt chunk says 0 channels".into());
+        return Err(WavError::Malformed("the fmt chunk says 0 channels".into()));
     }
     if fmt.rate == 0 {
-        return Err("the fmt chunk says the sample rate is 0 Hz".into());
+        return Err(WavError::Malformed(
+            "the fmt chunk says the sample rate is 0 Hz".into(),
+        ));
     }
     if fmt.rate > MAX_FILE_RATE {
         // Resampling cost and buffers grow with the rate, so a corrupt header could exhaust
         // memory; no real recording is this fast.
-        return Err(format!(
+        return Err(WavError::Malformed(format!(
             "the fmt chunk says the sample rate is {} Hz; wav-v1 reads rates up to \
              {MAX_FILE_RATE} Hz (the header is probably corrupt)",
             fmt.rate
-        ));
+        )));
     }
     if fmt.bits == 0 && matches!(tag, 1 | 3 | 6 | 7) {
-        return Err("the fmt chunk says 0 bits per sample".into());
+        return Err(WavError::Malformed(
+            "the fmt chunk says 0 bits per sample".into(),
+        ));
     }
     Ok(fmt)
 }
 
-fn unsupported_tag(tag: u16) -> String {
+fn unsupported_tag(tag: u16) -> WavError {
     let name = match tag {
         0x0002 => "MS ADPCM",
         0x0011 => "IMA ADPCM",
@@ -378,16 +393,17 @@ fn unsupported_tag(tag: u16) -> String {
     } else {
         String::new()
     };
-    format!(
+    WavError::Unsupported(format!(
         "{what}-encoded WAV{detail} is not supported; convert with `sox in.wav -e signed -b 16 \
          out.wav`"
-    )
+    ))
 }
 
 /// Decodes integer PCM or 32-bit float with hound, from a plain-header copy of the frames.
-fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, String> {
+fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, WavError> {
     let mut buf = Vec::with_capacity(44);
-    let len = u32::try_from(data.len()).map_err(|_| "data chunk over 4 GiB".to_string())?;
+    let len = u32::try_from(data.len())
+        .map_err(|_| WavError::Malformed("data chunk over 4 GiB".into()))?;
     buf.extend_from_slice(b"RIFF");
     buf.extend_from_slice(&(36 + len).to_le_bytes());
     buf.extend_from_slice(b"WAVEfmt ");
@@ -414,17 +430,17 @@ fn decode_with_hound(fmt: &Fmt, data: &[u8], big: bool) -> Result<Vec<f32>, Stri
         data
     };
     let mut reader =
-        hound::WavReader::new(Cursor::new(buf).chain(frames)).map_err(|e| format!("hound: {e}"))?;
+        hound::WavReader::new(Cursor::new(buf).chain(frames)).map_err(WavError::Hound)?;
     let n = reader.len() as usize; // our own header: the real frame count
     let mut out = Vec::with_capacity(n);
     if fmt.tag == 3 {
         for s in reader.samples::<f32>() {
-            out.push(s.map_err(|e| format!("hound: {e}"))?);
+            out.push(s.map_err(WavError::Hound)?);
         }
     } else {
         let scale = 0.5f64.powi(i32::from(fmt.bits) - 1);
         for s in reader.samples::<i32>() {
-            out.push((f64::from(s.map_err(|e| format!("hound: {e}"))?) * scale) as f32);
+            out.push((f64::from(s.map_err(WavError::Hound)?) * scale) as f32);
         }
     }
     Ok(out)

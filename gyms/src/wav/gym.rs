@@ -16,7 +16,9 @@ use super::corpus::{load_corpus, unigram_entropy_bits, Clip};
 use super::options::{SplitMode, WavOptions};
 use super::ID;
 use crate::tokens::TokenStore;
-use crate::{AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step};
+use crate::{
+    AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
+};
 
 /// One contiguous run of tokens from one file (a whole file, or its head or tail).
 #[derive(Clone, Debug)]
@@ -263,12 +265,7 @@ impl Gym for WavGym {
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
         self.episode = None;
         shape.check()?;
-        let per_window = shape.batch.checked_mul(shape.seq).ok_or_else(|| {
-            GymError::Config(format!(
-                "train.batch={} × train.seq_len={} overflows",
-                shape.batch, shape.seq
-            ))
-        })?;
+        let per_window = shape.tokens()?;
         let streams = self.streams(split);
         let what = match split {
             Split::Train => "training",
@@ -285,15 +282,19 @@ impl Gym for WavGym {
             .collect();
         if usable.is_empty() {
             let longest = streams.iter().map(Stream::len).max().unwrap_or(0);
-            return Err(GymError::Data(format!(
-                "no {what} file of {} is long enough for one window of train.batch={} × \
-                 train.seq_len={} (needs {} samples, the longest has {longest}); lower \
-                 train.batch or train.seq_len",
-                self.source,
-                shape.batch,
-                shape.seq,
-                per_window + 1
-            )));
+            return Err(WindowError::TooSmall {
+                message: format!(
+                    "no {what} file of {} is long enough for one window of {} lanes × {} steps \
+                     (needs {} samples, the longest has {longest})",
+                    self.source,
+                    shape.batch,
+                    shape.seq,
+                    per_window + 1
+                ),
+                batch: shape.batch,
+                seq: shape.seq,
+            }
+            .into());
         }
         let mut rng = StdRng::seed_from_u64(seed);
         let segment = |i: usize, rng: &mut StdRng| {

@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod corpus;
 pub mod decode;
+mod error;
 pub mod files;
 pub mod gym;
 pub mod options;
@@ -14,6 +15,7 @@ pub mod write;
 pub use codec::{Quantizer, SampleCodec};
 pub use corpus::{load_mono, mono_from_bytes, WavCorpus};
 pub use decode::{decode_wav, read_wav, Audio};
+pub use error::WavError;
 pub use gym::WavGym;
 pub use options::{SplitMode, WavOptions};
 pub use resample::resample;

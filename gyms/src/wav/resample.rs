@@ -9,6 +9,8 @@
 
 use rubato::{FftFixedInOut, Resampler};
 
+use super::error::WavError;
+
 /// Largest accepted `to / from` rate ratio (8 kHz → 384 kHz is 48×).
 pub const MAX_UPSAMPLING: u64 = 64;
 
@@ -16,9 +18,11 @@ pub const MAX_UPSAMPLING: u64 = 64;
 pub const CHUNK: usize = 1024;
 
 /// Resamples mono `x` from `from` Hz to `to` Hz (a copy when the rates are equal).
-pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
+pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, WavError> {
     if from == 0 || to == 0 {
-        return Err(format!("cannot resample from {from} Hz to {to} Hz"));
+        return Err(WavError::Resample(format!(
+            "cannot resample from {from} Hz to {to} Hz"
+        )));
     }
     if from == to || x.is_empty() {
         return Ok(x.to_vec());
@@ -26,15 +30,15 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
     // The output is `to / from` times the input; a bounded ratio keeps a small (or corrupt)
     // file from expanding into gigabytes.
     if u64::from(to) > MAX_UPSAMPLING * u64::from(from) {
-        return Err(format!(
+        return Err(WavError::Resample(format!(
             "cannot resample {from} Hz → {to} Hz: more than {MAX_UPSAMPLING}× upsampling (is \
              the file's rate right?)"
-        ));
+        )));
     }
     let expected =
         ((x.len() as u128 * u128::from(to) + u128::from(from) / 2) / u128::from(from)) as usize;
     let mut r = FftFixedInOut::<f64>::new(from as usize, to as usize, CHUNK, 1)
-        .map_err(|e| format!("cannot resample {from} Hz → {to} Hz: {e}"))?;
+        .map_err(|e| WavError::Resample(format!("cannot resample {from} Hz → {to} Hz: {e}")))?;
     let delay = r.output_delay();
     let mut input = [vec![0.0f64; r.input_frames_max()]];
     let mut output = vec![vec![0.0f64; r.output_frames_max()]];
@@ -51,7 +55,9 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
         pos += take;
         let (_, written) = r
             .process_into_buffer(&[&input[0][..need]], &mut output, None)
-            .map_err(|e| format!("resampling {from} Hz → {to} Hz failed: {e}"))?;
+            .map_err(|e| {
+                WavError::Resample(format!("resampling {from} Hz → {to} Hz failed: {e}"))
+            })?;
         out.extend(output[0][..written].iter().map(|&v| v as f32));
     }
     out.drain(..delay.min(out.len()));

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("cannot read config file {}", path.display())]
     Read {
         /// The file that was asked for.
         path: PathBuf,
-        /// Why reading failed.
+        /// Why reading failed: the `source()`, printed after this message by the error chain.
         source: std::io::Error,
     },
     /// The TOML text is malformed or does not match the schema.

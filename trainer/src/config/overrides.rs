@@ -55,11 +55,25 @@ fn apply_to_table(table: toml::Table, arg: &str) -> Result<Config, ConfigError> 
         }
         Err(e) => Err(e),
     };
-    result.map_err(|m| fail(override_message(&m, &path)))
+    result.map_err(|e| fail(override_message(&e.to_string(), &path)))
 }
 
-fn try_set(mut table: toml::Table, path: &[&str], value: toml::Value) -> Result<Config, String> {
-    let (last, parents) = path.split_last().ok_or("empty key")?;
+/// Why one override could not be put into the config table.
+#[derive(Debug, thiserror::Error)]
+enum SetError {
+    /// The key has no parts.
+    #[error("empty key")]
+    EmptyKey,
+    /// A parent of the key holds a value, not a table (the dotted prefix).
+    #[error("{0} is not a table")]
+    NotATable(String),
+    /// The table no longer deserializes as a `Config`: the parser's message, on one line.
+    #[error("{0}")]
+    Schema(String),
+}
+
+fn try_set(mut table: toml::Table, path: &[&str], value: toml::Value) -> Result<Config, SetError> {
+    let (last, parents) = path.split_last().ok_or(SetError::EmptyKey)?;
     let mut cur = &mut table;
     for (i, p) in parents.iter().enumerate() {
         let entry = cur
@@ -67,10 +81,12 @@ fn try_set(mut table: toml::Table, path: &[&str], value: toml::Value) -> Result<
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         cur = entry
             .as_table_mut()
-            .ok_or_else(|| format!("{} is not a table", path[..=i].join(".")))?;
+            .ok_or_else(|| SetError::NotATable(path[..=i].join(".")))?;
     }
     cur.insert(last.to_string(), value);
-    table.try_into().map_err(|e| one_line(e.message()))
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| SetError::Schema(one_line(e.message())))
 }
 
 fn override_message(msg: &str, path: &[&str]) -> String {

@@ -68,12 +68,12 @@ impl<B: Backend> Adam<B> {
         &mut self,
         be: &B,
         get: &dyn Fn(&str) -> Option<Vec<f32>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), super::StateError> {
         let m = super::saved(get, "optim.adam.m", self.n)?;
         let v = super::saved(get, "optim.adam.v", self.n)?;
         let t = super::saved(get, "optim.adam.t", 2)?;
-        be.write(&mut self.m, 0, &m).map_err(|e| e.to_string())?;
-        be.write(&mut self.v, 0, &v).map_err(|e| e.to_string())?;
+        be.write(&mut self.m, 0, &m)?;
+        be.write(&mut self.v, 0, &v)?;
         self.t = ((t[0] as u64) << 24) | t[1] as u64;
         Ok(())
     }

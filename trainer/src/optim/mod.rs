@@ -5,7 +5,7 @@ pub mod clip;
 pub mod rmsprop;
 pub mod schedule;
 
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, KernelError};
 
 use crate::config::{OptimizerKind, TrainConfig};
 
@@ -65,7 +65,7 @@ impl<B: Backend> Optimizer<B> {
         &mut self,
         be: &B,
         get: &dyn Fn(&str) -> Option<Vec<f32>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StateError> {
         match self {
             Optimizer::Adam(a) => a.load_state(be, get),
             Optimizer::RmsProp(r) => r.load_state(be, get),
@@ -73,18 +73,43 @@ impl<B: Backend> Optimizer<B> {
     }
 }
 
+/// Why saved optimizer state could not be restored.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// A state tensor is absent.
+    #[error("optimizer state '{name}' is missing")]
+    Missing {
+        /// The tensor's name (`optim.adam.m`, ...).
+        name: String,
+    },
+    /// A state tensor has the wrong number of values.
+    #[error("optimizer state '{name}' has {found} values, expected {expected}")]
+    WrongSize {
+        /// The tensor's name.
+        name: String,
+        /// Values in the saved tensor.
+        found: usize,
+        /// Values the optimizer holds.
+        expected: usize,
+    },
+    /// The backend could not take the values.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+}
+
 /// Fetches a saved state tensor of exactly `n` elements or explains what is wrong.
 pub(crate) fn saved(
     get: &dyn Fn(&str) -> Option<Vec<f32>>,
     name: &str,
     n: usize,
-) -> Result<Vec<f32>, String> {
-    let v = get(name).ok_or_else(|| format!("optimizer state '{name}' is missing"))?;
+) -> Result<Vec<f32>, StateError> {
+    let v = get(name).ok_or_else(|| StateError::Missing { name: name.into() })?;
     if v.len() != n {
-        return Err(format!(
-            "optimizer state '{name}' has {} values, expected {n}",
-            v.len()
-        ));
+        return Err(StateError::WrongSize {
+            name: name.into(),
+            found: v.len(),
+            expected: n,
+        });
     }
     Ok(v)
 }

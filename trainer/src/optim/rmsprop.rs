@@ -51,8 +51,8 @@ impl<B: Backend> RmsProp<B> {
         &mut self,
         be: &B,
         get: &dyn Fn(&str) -> Option<Vec<f32>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), super::StateError> {
         let sq = super::saved(get, "optim.rmsprop.sq", self.n)?;
-        be.write(&mut self.sq, 0, &sq).map_err(|e| e.to_string())
+        Ok(be.write(&mut self.sq, 0, &sq)?)
     }
 }
