@@ -86,6 +86,11 @@ impl Gym for AdditionGym {
         })
     }
 
+    /// A fresh gym: it holds no loaded data, so validation can run on its own copy.
+    fn fork(&self) -> Option<Box<dyn Gym>> {
+        AdditionGym::from_spec(&GymSpec::new(ID)).ok()
+    }
+
     fn step(&mut self) -> Result<Step, GymError> {
         if !self.live {
             return Err(GymError::Contract(

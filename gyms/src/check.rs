@@ -71,12 +71,45 @@ pub fn check_gym(gym: &mut dyn Gym, shape: Shape) -> Result<CheckReport, GymErro
         }
     };
     check_codec(codec.as_ref(), &train.first.inputs)?;
+    check_fork(gym, shape)?;
     Ok(CheckReport {
         vocab_size,
         train_windows: train.windows,
         val_windows,
         notes,
     })
+}
+
+/// A gym that forks: the fork serves the same windows as the gym for the same seed, and
+/// stepping the two in turn shows they do not share a position.
+fn check_fork(gym: &mut dyn Gym, shape: Shape) -> Result<(), GymError> {
+    let Some(mut fork) = gym.fork() else {
+        return Ok(());
+    };
+    let info = gym.reset(Split::Train, SEED, shape)?;
+    let fork_info = fork.reset(Split::Train, SEED, shape).map_err(|e| {
+        contract(format!(
+            "fork: reset(train) failed where the gym's succeeded: {e}"
+        ))
+    })?;
+    if fork_info.windows != info.windows {
+        return Err(contract(format!(
+            "fork: reset(train) reported {:?} windows, the gym {:?}",
+            fork_info.windows, info.windows
+        )));
+    }
+    for w in 0..REPLAY_WINDOWS.min(info.windows.unwrap_or(REPLAY_WINDOWS)) {
+        let (a, b) = (gym.step()?, fork.step()?);
+        if a != b {
+            return Err(contract(format!(
+                "fork: window {w} of the train split differs from the gym's (stepped in turn:                  a fork must not share the gym's position)"
+            )));
+        }
+        if a.episode_done {
+            break;
+        }
+    }
+    Ok(())
 }
 
 fn contract(msg: String) -> GymError {

@@ -129,6 +129,14 @@ pub trait Gym: Send {
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError>;
     /// The next window. Calling it after `episode_done` without a `reset` is an error.
     fn step(&mut self) -> Result<Step, GymError>;
+    /// An independent gym over the same data (sharing what this one loaded, with no episode
+    /// under way), so that evaluation runs beside training without disturbing its stream.
+    /// `None` (the default) when the gym cannot make one: the trainer then validates on this
+    /// gym and replays the training stream afterwards, which costs as many `step` calls as
+    /// the training episode has served.
+    fn fork(&self) -> Option<Box<dyn Gym>> {
+        None
+    }
 }
 
 #[cfg(test)]

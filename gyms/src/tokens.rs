@@ -3,11 +3,11 @@
 //! anonymous temporary file mapped read-only (large ones), so resident memory does not grow
 //! with the corpus.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memmap2::Mmap;
 
@@ -39,9 +39,9 @@ pub(crate) struct TokenStore {
     backing: Backing,
     width: usize,
     len: usize,
-    /// Bytes read from a mapped store since its pages were last released (a `Cell` so that
-    /// reading stays `&self`).
-    read_since_release: Cell<usize>,
+    /// Bytes read from a mapped store since its pages were last released (atomic so that
+    /// reading stays `&self` and forks of a gym can share the store).
+    read_since_release: AtomicUsize,
 }
 
 impl TokenStore {
@@ -102,12 +102,12 @@ impl TokenStore {
         let Backing::Map(map) = &self.backing else {
             return;
         };
-        let read = self.read_since_release.get() + tokens * self.width;
+        let read = self.read_since_release.load(Ordering::Relaxed) + tokens * self.width;
         if read >= RELEASE_EVERY {
-            self.read_since_release.set(0);
+            self.read_since_release.store(0, Ordering::Relaxed);
             release(map);
         } else {
-            self.read_since_release.set(read);
+            self.read_since_release.store(read, Ordering::Relaxed);
         }
     }
 }
@@ -245,7 +245,7 @@ impl TokenWriter {
             backing,
             width: self.width,
             len: self.len,
-            read_since_release: Cell::new(0),
+            read_since_release: AtomicUsize::new(0),
         })
     }
 }

@@ -28,6 +28,8 @@ enum Fault {
     BadCodecSpec,
     LossyCodec,
     ValConfigError,
+    /// `fork` gives a gym whose windows differ from the original's.
+    ForkDiffers,
 }
 
 /// A char-rnn-layout gym over the stream `f(i) = (7i + seed) mod V`, optionally broken.
@@ -92,6 +94,14 @@ impl Codec for BrokenCodec {
 impl Gym for FakeGym {
     fn id(&self) -> &str {
         "fake-v1"
+    }
+    fn fork(&self) -> Option<Box<dyn Gym>> {
+        match self.fault {
+            Fault::None => Some(Box::new(FakeGym::new(Fault::None))),
+            // Its stream drifts with every reset, so its first episode is not the original's.
+            Fault::ForkDiffers => Some(Box::new(FakeGym::new(Fault::NonDeterministic))),
+            _ => None,
+        }
     }
     fn codec(&self) -> Arc<dyn Codec> {
         match self.fault {
@@ -206,6 +216,10 @@ fn each_broken_gym_is_rejected_with_a_reason() {
         (Fault::BadCodecSpec, "does not rebuild"),
         (Fault::LossyCodec, "encode(render(tokens)) != tokens"),
         (Fault::ValConfigError, "reset(val)"),
+        (
+            Fault::ForkDiffers,
+            "fork: window 0 of the train split differs",
+        ),
     ];
     for (fault, needle) in cases {
         match check(fault, Shape { batch: 3, seq: 5 }) {

@@ -4,15 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use rnngym_gyms::Step;
 use rnngym_kernels::{hash, Backend, Cell};
-use rnngym_trainer::config::TrainConfig;
 use rnngym_trainer::device::Device;
 use rnngym_trainer::generate::Generator;
-use rnngym_trainer::model::Mode;
-use rnngym_trainer::optim::{clip, Optimizer};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
-use rnngym_trainer::{Model, ModelDims};
+use rnngym_trainer::{Config, Gradients, Learner, Model, ModelDims};
 
 use super::device_arg::{self, on_device};
 
@@ -210,7 +207,8 @@ fn windows(b: usize, t: usize, n: usize) -> Vec<(Vec<u32>, Vec<u32>)> {
         .collect()
 }
 
-/// Forward + backward + global-norm clip + Adam on synthetic windows, state carried.
+/// The shipped training step ([`Learner::step`]: forward + backward + global-norm clip +
+/// Adam) on synthetic windows, state carried.
 fn bench_train<B: Backend>(
     be: &B,
     dims: ModelDims,
@@ -219,28 +217,25 @@ fn bench_train<B: Backend>(
     budget: Duration,
     mem: &mut DeviceMemory,
 ) -> anyhow::Result<TrainResult> {
-    let mut model = Model::new(be, dims, 0.0, 1)?;
-    let cfg = TrainConfig {
-        batch: b,
-        seq_len: t,
-        ..TrainConfig::default()
-    };
-    let mut opt = Optimizer::new(be, &cfg, model.total)?;
-    let mut ws = model.workspace(be, t, b)?;
-    let data = windows(b, t, 8);
-    let reset = vec![false; b];
+    let mut cfg = Config::default();
+    (cfg.train.batch, cfg.train.seq_len, cfg.train.seed) = (b, t, 1);
+    let mut learner = Learner::new(be, &cfg, dims)?;
+    let data: Vec<Step> = windows(b, t, 8)
+        .into_iter()
+        .map(|(inputs, targets)| Step {
+            inputs,
+            targets,
+            reset: vec![false; b],
+            episode_done: false,
+        })
+        .collect();
+    let lr = cfg.train.lr as f32;
     let mut step = |i: usize| -> anyhow::Result<f64> {
-        let (x, y) = &data[i % data.len()];
-        let pass = Mode::Train {
-            dropout_seed: i as u64,
-        };
-        let loss = model
-            .forward(be, &mut ws, x, Some(y), &reset, pass)?
-            .context("forward returned no loss")?;
-        model.backward(be, &mut ws)?;
-        clip::clip_global_norm(be, &mut model.grads, model.total, cfg.grad_clip)?;
-        opt.step(be, &cfg, &mut model.params, &model.grads, cfg.lr as f32)?;
-        Ok(loss)
+        let window = &data[i % data.len()];
+        match learner.step(be, &cfg.train, window, i as u64, lr)? {
+            Gradients::Ready { loss, .. } => Ok(loss),
+            Gradients::Diverged(why) => anyhow::bail!("the benchmark's training diverged: {why}"),
+        }
     };
     let (mut i, mut loss) = (0, f64::NAN);
     let warm = Instant::now();

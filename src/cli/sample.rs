@@ -11,7 +11,7 @@ use rnngym_gyms::{GymError, UnknownPolicy};
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
-use rnngym_trainer::state;
+use rnngym_trainer::{state, RunDir};
 
 use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
@@ -157,9 +157,10 @@ fn sample_on<B: Backend>(
 /// A run directory means its best checkpoint, else its latest.
 pub(super) fn checkpoint_file(p: &Path) -> anyhow::Result<PathBuf> {
     if p.is_dir() {
-        for name in ["best.safetensors", "latest.safetensors"] {
-            if p.join(name).is_file() {
-                return Ok(p.join(name));
+        let run = RunDir::new(p);
+        for file in [run.best(), run.latest()] {
+            if file.is_file() {
+                return Ok(file);
             }
         }
         anyhow::bail!(

@@ -9,7 +9,9 @@ use anyhow::Context;
 use rnngym_gyms::GymRegistry;
 use rnngym_trainer::lock::RunLock;
 use rnngym_trainer::observers::{MetricsWriter, SampleWriter};
-use rnngym_trainer::{device, fsutil, state, LogObserver, Observer, Trainer, TrainerError};
+use rnngym_trainer::{
+    device, fsutil, state, CheckpointKind, LogObserver, Observer, RunDir, Trainer, TrainerError,
+};
 
 use super::progress::{self, TrainProgress};
 use super::ConfigArgs;
@@ -59,15 +61,6 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The files a training run writes in its directory (the only ones whose temps it cleans up).
-const RUN_FILES: &[&str] = &[
-    "latest.safetensors",
-    "best.safetensors",
-    "config.toml",
-    "metrics.jsonl",
-    "samples.jsonl",
-];
-
 /// The rest of `run` on the chosen backend (the model code is generic over it).
 fn train_with<B: rnngym_kernels::Backend>(
     be: B,
@@ -101,15 +94,17 @@ fn train_with<B: rnngym_kernels::Backend>(
     let dir = Path::new(&cfg.checkpoint.dir);
     // Held until the process exits; nothing is written to the directory before it.
     let _lock = RunLock::acquire(dir)?;
-    let stale = fsutil::remove_stale_temps(dir, RUN_FILES);
+    // The files a run writes are the only ones whose temps it cleans up.
+    let stale = fsutil::remove_stale_temps(dir, RunDir::files());
     if stale > 0 {
         log::info!(
             "removed {stale} temporary file(s) left in {} by an interrupted write",
             dir.display()
         );
     }
-    fsutil::atomic_write(&dir.join("config.toml"), cfg.to_toml_string().as_bytes())
-        .with_context(|| format!("cannot write {}", dir.join("config.toml").display()))?;
+    let config = trainer.run_dir().config();
+    fsutil::atomic_write(&config, cfg.to_toml_string().as_bytes())
+        .with_context(|| format!("cannot write {}", config.display()))?;
     for o in observers(dir, &cfg) {
         trainer.add_observer(o);
     }
@@ -131,8 +126,8 @@ fn train_with<B: rnngym_kernels::Backend>(
         Err(TrainerError::Interrupted { iteration, .. }) => {
             drop(trainer);
             eprintln!(
-                "interrupted after iteration {iteration}; checkpoint saved in {}/latest.safetensors; resume with: rnngym train --resume {}",
-                dir.display(),
+                "interrupted after iteration {iteration}; checkpoint saved in {}; resume with: rnngym train --resume {}",
+                RunDir::new(dir).latest().display(),
                 dir.display()
             );
             std::process::exit(130);
@@ -153,8 +148,10 @@ fn train_with<B: rnngym_kernels::Backend>(
         started.elapsed().as_secs_f64()
     );
     log::info!(
-        "checkpoints in {}/ (latest.safetensors, best.safetensors)",
-        dir.display()
+        "checkpoints in {}/ ({}, {})",
+        dir.display(),
+        CheckpointKind::Latest.file_name(),
+        CheckpointKind::Best.file_name()
     );
     Ok(())
 }
@@ -196,7 +193,7 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
 /// `--resume DIR` means `DIR/latest.safetensors`; a file is taken as is.
 fn resume_file(p: &Path) -> anyhow::Result<PathBuf> {
     let f = if p.is_dir() {
-        p.join("latest.safetensors")
+        RunDir::new(p).latest()
     } else {
         p.to_path_buf()
     };

@@ -23,4 +23,4 @@ pub use config::{CellKind, Config};
 pub use model::{Model, ModelDims, Workspace};
 pub use observer::{AudioClip, LogObserver, Observer, Rollback, TrainSample, Update, ValMetrics};
 pub use run_dir::{CheckpointKind, RunDir};
-pub use trainer::{Trainer, TrainerError};
+pub use trainer::{Divergence, Gradients, Learner, Trainer, TrainerError};

@@ -11,8 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The lock file's name inside a run directory.
-pub const LOCK_FILE: &str = "train.lock";
+use crate::run_dir::RunDir;
 
 /// Why a run directory could not be locked.
 #[derive(Debug, thiserror::Error)]
@@ -54,7 +53,7 @@ impl RunLock {
             error,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let path = dir.join(LOCK_FILE);
+        let path = RunDir::new(dir).lock();
         // No truncate: the file may belong to a live holder whose pid we want to read.
         let mut file = OpenOptions::new()
             .read(true)
@@ -148,7 +147,7 @@ mod tests {
     fn a_stale_lock_file_does_not_block() {
         let dir = tempfile::tempdir().unwrap();
         // What a killed run leaves: the file with its pid, but no lock (the OS dropped it).
-        std::fs::write(dir.path().join(LOCK_FILE), "999999999\n").unwrap();
+        std::fs::write(RunDir::new(dir.path()).lock(), "999999999\n").unwrap();
         let lock = RunLock::acquire(dir.path()).unwrap();
         let text = std::fs::read_to_string(lock.path()).unwrap();
         assert_eq!(text, format!("{}\n", std::process::id()));

@@ -2,12 +2,14 @@
 //! `IXMyCaffeCustomTrainerRNN`. Truncated BPTT with the hidden state carried across the
 //! consecutive windows of a stream and reset where the gym says a lane starts a new source.
 
+mod checkpoints;
 mod cursor;
 mod evaluate;
 mod history;
 mod rollback;
 mod snapshot;
 mod step;
+mod training_sample;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,22 +17,25 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
-use rnngym_gyms::{Codec, Gym, GymError, WindowError};
+use rnngym_gyms::{Codec, Gym, GymError, Shape, WindowError};
 use rnngym_kernels::{Backend, KernelError};
 
 use crate::budget;
 use crate::checkpoint::CheckpointError;
 use crate::config::Config;
 use crate::generate::Generator;
-use crate::model::{Model, Workspace};
+use crate::model::Model;
 use crate::observer::{Observer, Update};
-use crate::optim::{schedule, Optimizer};
+use crate::optim::{schedule, StateError};
+use crate::run_dir::{CheckpointKind, RunDir};
 use crate::sample::SampleOptions;
 use crate::state;
 
-use snapshot::Snapshot;
-
-mod training_sample;
+use checkpoints::Checkpoints;
+use cursor::Cursor;
+use evaluate::Validator;
+use rollback::Rollbacks;
+pub use step::{Divergence, Gradients, Learner};
 
 /// Errors from training, validation, generation and checkpoints.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +55,24 @@ pub enum TrainerError {
     /// A checkpoint's contents do not fit this run (the message names the file).
     #[error("{0}")]
     Checkpoint(String),
+    /// A checkpoint's optimizer state does not fit this run's optimizer.
+    #[error("{}: {error}", path.display())]
+    OptimizerState {
+        /// The checkpoint (or "rollback snapshot").
+        path: PathBuf,
+        /// What is wrong with it.
+        error: StateError,
+    },
+    /// A file or folder of the run directory could not be created or written.
+    #[error("{}: {action}: {error}", path.display())]
+    RunDir {
+        /// The file or folder.
+        path: PathBuf,
+        /// What was being done ("cannot create").
+        action: &'static str,
+        /// Why it failed.
+        error: std::io::Error,
+    },
     /// The loss or the gradients stopped being finite.
     #[error("{0}")]
     Diverged(String),
@@ -89,40 +112,39 @@ fn window_message(e: &WindowError) -> String {
     }
 }
 
-/// Seed of every validation pass: the same windows each time, so losses compare.
-const VAL_SEED: u64 = 0x5EED_0F7A;
+/// What the run has done and measured so far (saved in checkpoints).
+#[derive(Clone, Copy, Debug, Default)]
+struct Progress {
+    /// Optimizer steps completed.
+    iteration: u64,
+    /// The last step's training loss.
+    last_loss: Option<f64>,
+    /// The last step's global gradient norm (before clipping).
+    grad_norm: f64,
+    /// The best validation loss so far.
+    best_val: Option<f64>,
+    /// The last validation loss.
+    last_val: Option<f64>,
+}
 
 /// Trains a [`Model`] on a [`Gym`] with the settings of a [`Config`].
 pub struct Trainer<B: Backend> {
     be: B,
     cfg: Config,
-    model: Model<B>,
-    opt: Optimizer<B>,
-    gym: Box<dyn Gym>,
     codec: Arc<dyn Codec>,
-    ws: Workspace<B>,
-    val_ws: Option<Workspace<B>>,
-    has_val: bool,
-    iteration: u64,
-    episode: u64,
-    episode_steps: u64,
-    episode_live: bool,
-    best_val: Option<f64>,
-    last_val: Option<f64>,
-    last_loss: Option<f64>,
-    last_grad_norm: f64,
+    /// The model, its optimizer and the training step.
+    learner: Learner<B>,
+    /// The training gym and where its stream stands.
+    data: Cursor,
+    /// Validation on its own fork of the gym (`None` without a validation split).
+    val: Option<Validator<B>>,
+    /// Divergence handling: the learning-rate multiplier and the good states.
+    rollbacks: Rollbacks,
+    /// Where checkpoints go and the one held back.
+    checkpoints: Checkpoints,
+    progress: Progress,
     observers: Vec<Box<dyn Observer>>,
     stop: Option<Arc<AtomicBool>>,
-    /// Multiplies the scheduled learning rate; halved by each divergence rollback.
-    lr_scale: f64,
-    /// Divergence rollbacks so far in this run.
-    rollbacks: u32,
-    /// The states a divergence rolls back to: the last `latest` written (or where `train`
-    /// began) in memory, older ones in `<checkpoint.dir>/rollback/`.
-    good: history::History,
-    /// A due checkpoint held back until the next step shows it sane (finite loss under the
-    /// divergence bound, finite gradients), so a diverging run never overwrites a good file.
-    pending: Option<Snapshot>,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -138,42 +160,29 @@ impl<B: Backend> Trainer<B> {
         let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
         budget::check_memory(&fp, t, b, be.memory_available(), &be.name())
             .map_err(TrainerError::Config)?;
-        let mut model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
-        if cfg.model.init_scale > 0.0 {
-            model.reinit_uniform(&be, cfg.model.init_scale as f32, cfg.train.seed)?;
-        }
-        if let Some(fb) = cfg.model.forget_bias {
-            model.set_forget_bias(&be, fb as f32)?;
-        }
-        let opt = Optimizer::new(&be, &cfg.train, model.total)?;
-        let ws = model.workspace(&be, cfg.train.seq_len, cfg.train.batch)?;
-        let mut t = Trainer {
+        let learner = Learner::new(&be, &cfg, dims)?;
+        let shape = Shape { batch: b, seq: t };
+        let mut data = Cursor::new(gym, shape, cfg.train.seed);
+        // Fail early, with the gym's message, when a split cannot serve one window.
+        data.check_split()?;
+        let val = match has_val {
+            true => Some(Validator::new(&mut data, shape)?),
+            false => None,
+        };
+        let dir = RunDir::new(&cfg.checkpoint.dir);
+        Ok(Trainer {
+            rollbacks: Rollbacks::new(&cfg, dir.clone()),
+            checkpoints: Checkpoints::new(dir, cfg.checkpoint.every),
             be,
-            model,
-            opt,
-            gym,
-            codec,
-            ws,
-            val_ws: None,
-            has_val: cfg.gym.val_fraction > 0.0,
             cfg,
-            iteration: 0,
-            episode: 0,
-            episode_steps: 0,
-            episode_live: false,
-            best_val: None,
-            last_val: None,
-            last_loss: None,
-            last_grad_norm: 0.0,
+            codec,
+            learner,
+            data,
+            val,
+            progress: Progress::default(),
             observers: Vec::new(),
             stop: None,
-            lr_scale: 1.0,
-            rollbacks: 0,
-            good: history::History::default(),
-            pending: None,
-        };
-        t.check_splits()?;
-        Ok(t)
+        })
     }
 
     /// Continues the run saved in `checkpoint`: parameters, optimizer state, carried state,
@@ -193,27 +202,20 @@ impl<B: Backend> Trainer<B> {
             )));
         }
         t.restore(&loaded.meta, &loaded.tensors, checkpoint)?;
-        t.best_val = loaded.meta.best_val_loss;
-        // Older good states this run's directory kept for rollbacks, and whether `latest` is
-        // the file just loaded (so the state can later be kept by linking to it).
-        let keep = t.cfg.train.rollback_depth.saturating_sub(1) as usize;
-        let dir = history::folder(&t.cfg.checkpoint.dir);
-        t.good.older = history::scan(&dir, t.iteration, keep);
-        let latest = Path::new(&t.cfg.checkpoint.dir).join("latest.safetensors");
-        if same_file(checkpoint, &latest) {
-            t.good.latest_on_disk = Some(t.iteration);
-        }
-        (t.lr_scale, t.rollbacks) = (loaded.meta.lr_scale, loaded.meta.rollbacks);
-        if t.rollbacks > 0 && loaded.config.train.lr != t.cfg.train.lr {
+        t.progress.best_val = loaded.meta.best_val_loss;
+        t.rollbacks.good.resume(t.progress.iteration, checkpoint);
+        let r = &mut t.rollbacks;
+        (r.lr_scale, r.count) = (loaded.meta.lr_scale, loaded.meta.rollbacks);
+        if r.count > 0 && loaded.config.train.lr != t.cfg.train.lr {
             // A new train.lr is the user's answer to the divergence: apply it as given.
             log::info!(
                 "train.lr changed from {} to {}: dropping the learning-rate multiplier {} left by {} rollback(s)",
                 loaded.config.train.lr,
                 t.cfg.train.lr,
-                t.lr_scale,
-                t.rollbacks
+                r.lr_scale,
+                r.count
             );
-            (t.lr_scale, t.rollbacks) = (1.0, 0);
+            (r.lr_scale, r.count) = (1.0, 0);
         }
         Ok(t)
     }
@@ -231,12 +233,12 @@ impl<B: Backend> Trainer<B> {
 
     /// Iterations completed so far.
     pub fn iteration(&self) -> u64 {
-        self.iteration
+        self.progress.iteration
     }
 
     /// The model being trained.
     pub fn model(&self) -> &Model<B> {
-        &self.model
+        &self.learner.model
     }
 
     /// The backend.
@@ -254,19 +256,24 @@ impl<B: Backend> Trainer<B> {
         &self.cfg
     }
 
+    /// The run directory checkpoints go to (`checkpoint.dir`).
+    pub fn run_dir(&self) -> &RunDir {
+        &self.checkpoints.dir
+    }
+
     /// Best validation loss so far.
     pub fn best_val_loss(&self) -> Option<f64> {
-        self.best_val
+        self.progress.best_val
     }
 
     /// The learning-rate multiplier (1, halved by each divergence rollback).
     pub fn lr_scale(&self) -> f64 {
-        self.lr_scale
+        self.rollbacks.lr_scale
     }
 
     /// Divergence rollbacks so far in this run (saved in checkpoints).
     pub fn rollbacks(&self) -> u32 {
-        self.rollbacks
+        self.rollbacks.count
     }
 
     /// Runs `iterations` more optimizer steps, validating and checkpointing as configured.
@@ -275,7 +282,7 @@ impl<B: Backend> Trainer<B> {
     /// `train.max_rollbacks` times, then ends in [`TrainerError::Diverged`]. Returns the last
     /// training loss.
     pub fn train(&mut self, iterations: u64) -> Result<f64, TrainerError> {
-        let start_iter = self.iteration;
+        let start_iter = self.progress.iteration;
         let target = start_iter + iterations;
         let cfg_text = self.cfg.to_toml_string();
         self.observers
@@ -283,52 +290,50 @@ impl<B: Backend> Trainer<B> {
             .for_each(|o| o.on_start(&cfg_text, start_iter, target));
         let tokens_per_step = (self.cfg.train.batch * self.cfg.train.seq_len) as f64;
         let started = Instant::now();
-        let mut loss = self.last_loss.unwrap_or(f64::NAN);
+        let mut loss = self.progress.last_loss.unwrap_or(f64::NAN);
         // Where a divergence before the first checkpoint of this call rolls back to.
         let start = self.capture()?;
-        self.keep_good(start)?;
-        while self.iteration < target {
+        self.rollbacks.good.keep_good(start)?;
+        while self.progress.iteration < target {
             if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
-                // The held-back checkpoint is the current state: write that directly.
-                self.pending = None;
-                let checkpoint = self.save("latest")?;
-                let iteration = self.iteration;
-                self.observers
-                    .iter_mut()
-                    .for_each(|o| o.on_end(iteration, true));
-                return Err(TrainerError::Interrupted {
-                    iteration,
-                    checkpoint,
-                });
+                return Err(self.interrupted()?);
             }
-            let step = self.next_train_step()?;
-            let lr =
-                (schedule::lr_at(&self.cfg.train, self.iteration) as f64 * self.lr_scale) as f32;
-            loss = match self.train_step(&step, lr)? {
-                Ok(loss) => loss,
-                Err(what) => {
-                    self.on_divergence(self.iteration + 1, &what)?;
-                    continue;
-                }
-            };
-            self.iteration += 1;
-            self.last_loss = Some(loss);
+            let it = self.progress.iteration;
+            let window = self.data.next()?;
+            let lr = (schedule::lr_at(&self.cfg.train, it) as f64 * self.rollbacks.lr_scale) as f32;
+            let (l, grad_norm) =
+                match self
+                    .learner
+                    .gradients(&self.be, &self.cfg.train, &window, it)?
+                {
+                    Gradients::Ready { loss, grad_norm } => (loss, grad_norm),
+                    Gradients::Diverged(why) => {
+                        self.on_divergence(it + 1, &why.to_string())?;
+                        continue;
+                    }
+                };
+            // This step showed the state held back for `latest` sane.
+            self.write_pending()?;
+            self.learner.update(&self.be, &self.cfg.train, lr)?;
+            loss = l;
+            let it = it + 1;
+            self.progress.iteration = it;
+            (self.progress.last_loss, self.progress.grad_norm) = (Some(loss), grad_norm);
             let elapsed = started.elapsed();
             let u = Update {
-                iteration: self.iteration,
+                iteration: it,
                 target,
                 loss,
                 bits_per_token: loss / std::f64::consts::LN_2,
                 lr,
-                grad_norm: self.last_grad_norm,
-                tokens_per_sec: self.iteration.saturating_sub(start_iter) as f64 * tokens_per_step
+                grad_norm,
+                tokens_per_sec: (it - start_iter) as f64 * tokens_per_step
                     / elapsed.as_secs_f64().max(1e-9),
                 elapsed,
             };
             self.observers.iter_mut().for_each(|o| o.on_update(&u));
-            let it = self.iteration;
-            let val_due = self.has_val && every(self.cfg.train.val_every, it);
-            if val_due || (self.has_val && it == target) {
+            let has_val = self.val.is_some();
+            if has_val && (every(self.cfg.train.val_every, it) || it == target) {
                 self.validate()?;
             }
             // Text gyms sample every `sample_every`; audio gyms write a clip per checkpoint,
@@ -337,26 +342,41 @@ impl<B: Backend> Trainer<B> {
             if !audio && every(self.cfg.train.sample_every, it) {
                 self.emit_sample()?;
             }
-            if every(self.cfg.checkpoint.every, it) || it == target {
+            if self.checkpoints.due(it, target) {
                 let snap = self.capture()?;
                 if let Some(name) = snap.non_finite() {
-                    let what = format!("tensor {name} holds a NaN or infinity");
-                    self.on_divergence(it, &what)?;
+                    let why = Divergence::NonFinite(name.to_string());
+                    self.on_divergence(it, &why.to_string())?;
                     continue;
                 }
                 if it == target {
-                    self.write_snapshot("latest", snap)?;
+                    self.write_snapshot(CheckpointKind::Latest, snap)?;
                 } else {
-                    self.pending = Some(snap);
+                    self.checkpoints.pending = Some(snap);
                 }
                 if audio && self.cfg.sample.train_seconds > 0.0 {
                     self.emit_sample()?;
                 }
             }
         }
-        let it = self.iteration;
+        let it = self.progress.iteration;
         self.observers.iter_mut().for_each(|o| o.on_end(it, false));
         Ok(loss)
+    }
+
+    /// The stop flag was raised: writes `latest` (the held-back checkpoint is the current
+    /// state) and returns the error that says where it is.
+    fn interrupted(&mut self) -> Result<TrainerError, TrainerError> {
+        self.checkpoints.pending = None;
+        let checkpoint = self.save(CheckpointKind::Latest)?;
+        let iteration = self.progress.iteration;
+        self.observers
+            .iter_mut()
+            .for_each(|o| o.on_end(iteration, true));
+        Ok(TrainerError::Interrupted {
+            iteration,
+            checkpoint,
+        })
     }
 
     /// Generates `n` tokens after feeding `prime` (which must be non-empty), calling
@@ -369,7 +389,7 @@ impl<B: Backend> Trainer<B> {
         rng: &mut impl Rng,
         mut on_token: impl FnMut(u32),
     ) -> Result<Vec<u32>, TrainerError> {
-        let mut g = Generator::new(&self.be, &self.model)?;
+        let mut g = Generator::new(&self.be, &self.learner.model)?;
         if prime.is_empty() {
             return Err(TrainerError::Config(
                 "generation needs at least one prime token".into(),
@@ -399,12 +419,4 @@ impl<B: Backend> Trainer<B> {
 /// Whether a periodic action with period `n` (0 = never) is due at iteration `it`.
 fn every(n: u64, it: u64) -> bool {
     n > 0 && it.is_multiple_of(n)
-}
-
-/// Whether `a` and `b` name the same existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

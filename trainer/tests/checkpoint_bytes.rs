@@ -6,7 +6,7 @@ use std::path::Path;
 use rnngym_gyms::text::TextGym;
 use rnngym_gyms::GymSpec;
 use rnngym_kernels::CpuBackend;
-use rnngym_trainer::{checkpoint, state, Config, Trainer};
+use rnngym_trainer::{checkpoint, state, CheckpointKind, Config, Trainer};
 
 fn trained_checkpoint(dir: &Path) -> std::path::PathBuf {
     let mut c = Config {
@@ -23,7 +23,7 @@ fn trained_checkpoint(dir: &Path) -> std::path::PathBuf {
     let gym = TextGym::from_text(&"hello world ".repeat(20), 0.0).unwrap();
     let mut t = Trainer::new(CpuBackend::new(1), c, Box::new(gym)).unwrap();
     t.train(2).unwrap();
-    t.save("latest").unwrap()
+    t.save(CheckpointKind::Latest).unwrap()
 }
 
 /// Rewrites `src` with its saved config passed through `edit` (tensors unchanged).

@@ -15,7 +15,7 @@ use rnngym_kernels::sample::pick;
 use rnngym_kernels::{Backend, CpuBackend, CudaBackend};
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{draw, seeded_rng, SampleOptions};
-use rnngym_trainer::{state, CellKind, Config, Trainer};
+use rnngym_trainer::{state, CellKind, CheckpointKind, Config, Trainer};
 
 fn gpu(test: &str) -> Option<CudaBackend> {
     match CudaBackend::new(0) {
@@ -51,7 +51,7 @@ fn train<B: Backend>(be: B, cfg: &Config, iterations: u64) -> Vec<f64> {
     let losses = Arc::new(Mutex::new(Vec::new()));
     t.add_observer(Box::new(Losses(losses.clone())));
     t.train(iterations).unwrap();
-    t.save("latest").unwrap();
+    t.save(CheckpointKind::Latest).unwrap();
     let v = losses.lock().unwrap().clone();
     v
 }

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::checkpoint::Tensor;
 use rnngym_trainer::config::CellKind;
-use rnngym_trainer::{state, Config, Trainer};
+use rnngym_trainer::{state, CheckpointKind, Config, Trainer};
 
 const CELLS: [(CellKind, &str); 3] = [
     (CellKind::Lstm, "lstm"),
@@ -66,7 +66,7 @@ fn resume_and_train(ckpt: &Path, dir: &Path) -> BTreeMap<String, Tensor> {
     let mut t = Trainer::resume(CpuBackend::new(1), cfg, gym, ckpt).unwrap();
     assert_eq!(t.iteration(), loaded.meta.iteration);
     t.train(3).unwrap();
-    tensors(&t.save("latest").unwrap())
+    tensors(&t.save(CheckpointKind::Latest).unwrap())
 }
 
 fn write_fixtures() {
@@ -110,7 +110,7 @@ fn old_checkpoints_load_and_resume() {
             cfg.checkpoint.dir = copy.path().display().to_string();
             let gym = text_gym(&text(), cfg.gym.val_fraction);
             let mut t = Trainer::resume(CpuBackend::new(1), cfg, gym, &old).unwrap();
-            t.save("latest").unwrap()
+            t.save(CheckpointKind::Latest).unwrap()
         };
         let from_resaved = resume_and_train(&resaved, copy.path());
         let dir = tempfile::tempdir().unwrap();

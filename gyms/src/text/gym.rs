@@ -20,7 +20,8 @@ use crate::{
 pub struct TextGym {
     codec: Arc<CharCodec>,
     /// The whole corpus; the train split is `..n_train`, the validation split the rest.
-    tokens: TokenStore,
+    /// Shared with the gym's forks.
+    tokens: Arc<TokenStore>,
     n_train: usize,
     val_fraction: f64,
     source: String,
@@ -101,7 +102,7 @@ impl TextGym {
         let n_val = (n as f64 * val_fraction).floor() as usize;
         TextGym {
             codec: Arc::new(encoded.codec),
-            tokens: encoded.tokens,
+            tokens: Arc::new(encoded.tokens),
             n_train: n - n_val.min(n),
             val_fraction,
             source,
@@ -130,6 +131,17 @@ fn split_name(split: Split) -> &'static str {
 impl Gym for TextGym {
     fn id(&self) -> &str {
         ID
+    }
+
+    fn fork(&self) -> Option<Box<dyn Gym>> {
+        Some(Box::new(TextGym {
+            codec: self.codec.clone(),
+            tokens: self.tokens.clone(),
+            n_train: self.n_train,
+            val_fraction: self.val_fraction,
+            source: self.source.clone(),
+            episode: None,
+        }))
     }
 
     fn codec(&self) -> Arc<dyn Codec> {

@@ -54,7 +54,8 @@ struct Episode {
 /// The built-in WAV gym (`wav-v1`).
 pub struct WavGym {
     codec: Arc<SampleCodec>,
-    tokens: TokenStore,
+    /// Every stream's tokens; shared with the gym's forks.
+    tokens: Arc<TokenStore>,
     train: Vec<Stream>,
     val: Vec<Stream>,
     by_file: bool,
@@ -159,7 +160,7 @@ impl WavGym {
         }
         let gym = WavGym {
             codec: Arc::new(codec),
-            tokens,
+            tokens: Arc::new(tokens),
             train,
             val,
             by_file,
@@ -256,6 +257,19 @@ fn windows_of(n: usize, per_window: usize) -> usize {
 impl Gym for WavGym {
     fn id(&self) -> &str {
         ID
+    }
+
+    fn fork(&self) -> Option<Box<dyn Gym>> {
+        Some(Box::new(WavGym {
+            codec: self.codec.clone(),
+            tokens: self.tokens.clone(),
+            train: self.train.clone(),
+            val: self.val.clone(),
+            by_file: self.by_file,
+            skipped: self.skipped.clone(),
+            source: self.source.clone(),
+            episode: None,
+        }))
     }
 
     fn codec(&self) -> Arc<dyn Codec> {

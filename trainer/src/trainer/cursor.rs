@@ -1,71 +1,107 @@
-//! The training cursor: where the gym's training stream stands (episode, windows served),
-//! how to advance it, and how to put it back after validation or a resume.
+//! The training cursor: the training gym and where its stream stands (episode, windows
+//! served), how to advance it, and how to put it back after a resume or a rollback.
 
-use rnngym_gyms::{GymError, Shape, Split, Step};
-use rnngym_kernels::{hash, Backend};
+use rnngym_gyms::{Gym, GymError, Shape, Split, Step};
+use rnngym_kernels::hash;
 
-use super::{Trainer, TrainerError, VAL_SEED};
+use super::TrainerError;
+use crate::state::CheckpointMeta;
 
-impl<B: Backend> Trainer<B> {
+/// The training gym and its position.
+pub(crate) struct Cursor {
+    gym: Box<dyn Gym>,
+    shape: Shape,
+    /// `train.seed`: episode `e` is reset with `mix64(seed, e)`.
+    seed: u64,
+    /// Episodes completed.
+    pub episode: u64,
+    /// Windows served in the current episode.
+    pub steps: u64,
+    /// Whether an episode is under way (else the next window starts episode `episode`).
+    pub live: bool,
+}
+
+impl Cursor {
+    /// A cursor at the start of episode 0 of `gym`'s training split.
+    pub fn new(gym: Box<dyn Gym>, shape: Shape, seed: u64) -> Self {
+        Cursor {
+            gym,
+            shape,
+            seed,
+            episode: 0,
+            steps: 0,
+            live: false,
+        }
+    }
+
+    /// The gym (validation borrows it when it has no gym of its own; see `evaluate`).
+    pub fn gym(&mut self) -> &mut dyn Gym {
+        self.gym.as_mut()
+    }
+
     /// The next training window, starting a new episode when the last one ended.
-    pub(super) fn next_train_step(&mut self) -> Result<Step, TrainerError> {
-        if !self.episode_live {
-            self.reset_train_episode()?;
+    pub fn next(&mut self) -> Result<Step, TrainerError> {
+        if !self.live {
+            self.reset_episode()?;
         }
         let step = self.gym.step()?;
-        check_step(&step, self.cfg.train.batch, self.cfg.train.seq_len)?;
-        self.episode_steps += 1;
+        check_step(&step, self.shape)?;
+        self.steps += 1;
         if step.episode_done {
-            self.episode_live = false;
+            self.live = false;
             self.episode += 1;
         }
         Ok(step)
     }
 
     /// Starts training episode `self.episode` with its own seed.
-    fn reset_train_episode(&mut self) -> Result<(), TrainerError> {
-        let shape = Shape {
-            batch: self.cfg.train.batch,
-            seq: self.cfg.train.seq_len,
-        };
-        let seed = hash::mix64(self.cfg.train.seed, self.episode);
-        self.gym.reset(Split::Train, seed, shape)?;
-        self.episode_live = true;
-        self.episode_steps = 0;
+    fn reset_episode(&mut self) -> Result<(), TrainerError> {
+        let seed = hash::mix64(self.seed, self.episode);
+        self.gym.reset(Split::Train, seed, self.shape)?;
+        self.live = true;
+        self.steps = 0;
         Ok(())
     }
 
-    /// Puts the gym back where training left it: reset the episode and replay `steps` windows
-    /// (gyms are deterministic under a seed, which `check_gym` verifies).
-    pub(super) fn replay_train_cursor(&mut self, steps: u64) -> Result<(), TrainerError> {
-        self.reset_train_episode()?;
+    /// Puts the gym back where training left it after someone else reset it: reset the
+    /// episode and replay the windows served (gyms are deterministic under a seed, which
+    /// `check_gym` verifies).
+    pub fn replay(&mut self) -> Result<(), TrainerError> {
+        let steps = self.steps;
+        self.reset_episode()?;
         for _ in 0..steps {
-            let s = self.gym.step()?;
-            if s.episode_done {
-                self.episode_live = false;
+            if self.gym.step()?.episode_done {
+                self.live = false;
             }
         }
-        self.episode_steps = steps;
+        self.steps = steps;
         Ok(())
     }
 
-    /// Fails early, with the gym's message, when a split cannot serve one window.
-    pub(super) fn check_splits(&mut self) -> Result<(), TrainerError> {
-        let shape = Shape {
-            batch: self.cfg.train.batch,
-            seq: self.cfg.train.seq_len,
-        };
-        self.gym.reset(Split::Train, 0, shape)?;
-        if self.has_val {
-            self.gym.reset(Split::Val, VAL_SEED, shape)?;
+    /// Moves to the position a checkpoint saved.
+    pub fn restore(&mut self, meta: &CheckpointMeta) -> Result<(), TrainerError> {
+        self.episode = meta.episode;
+        self.steps = meta.episode_steps;
+        if meta.episode_live {
+            self.replay()
+        } else {
+            // The next step starts a new episode, as it would have after `meta.iteration`.
+            self.live = false;
+            Ok(())
         }
-        self.episode_live = false;
+    }
+
+    /// Fails early, with the gym's message, when the training split cannot serve a window.
+    pub fn check_split(&mut self) -> Result<(), TrainerError> {
+        self.gym.reset(Split::Train, 0, self.shape)?;
+        self.live = false;
         Ok(())
     }
 }
 
 /// Checks a gym's window against the shape it was asked for.
-pub(super) fn check_step(step: &Step, b: usize, t: usize) -> Result<(), TrainerError> {
+pub(super) fn check_step(step: &Step, shape: Shape) -> Result<(), TrainerError> {
+    let (b, t) = (shape.batch, shape.seq);
     if step.inputs.len() != b * t || step.targets.len() != b * t || step.reset.len() != b {
         return Err(GymError::Contract(format!(
             "step returned {} inputs, {} targets, {} reset flags; expected {} , {} and {b}",

@@ -1,74 +1,121 @@
-//! Evaluation: `test` runs validation windows from a zero state without moving the training
-//! cursor; `validate` is the periodic pass that records the best loss and saves `best`.
+//! Validation: its own gym (a [`Gym::fork`] of the training gym, so evaluating never moves
+//! or replays the training stream) and its own workspace, run from a zero state; and the
+//! periodic pass that records the best loss and saves `best`.
 
-use rnngym_gyms::{Shape, Split};
+use rnngym_gyms::{Gym, Shape, Split};
 use rnngym_kernels::Backend;
 
-use super::cursor::check_step;
-use super::{Trainer, TrainerError, VAL_SEED};
-use crate::model::Mode;
+use super::cursor::{check_step, Cursor};
+use super::{Trainer, TrainerError};
+use crate::model::{Mode, Model, Workspace};
 use crate::observer::ValMetrics;
+use crate::run_dir::CheckpointKind;
 
-impl<B: Backend> Trainer<B> {
-    /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
-    /// and returns the mean loss. Does not change the model or the training cursor.
-    pub fn test(&mut self, windows: u64) -> Result<ValMetrics, TrainerError> {
-        if !self.has_val {
-            return Err(TrainerError::Config(
-                "no validation split: gym.val_fraction is 0".to_string(),
-            ));
+/// Seed of every validation pass: the same windows each time, so losses compare.
+const VAL_SEED: u64 = 0x5EED_0F7A;
+
+/// The validation split's gym and workspace.
+pub(crate) struct Validator<B: Backend> {
+    /// The gym's fork; `None` when the gym cannot fork (validation then borrows the training
+    /// gym and replays the training stream afterwards).
+    gym: Option<Box<dyn Gym>>,
+    shape: Shape,
+    /// Allocated on the first pass.
+    ws: Option<Workspace<B>>,
+}
+
+impl<B: Backend> Validator<B> {
+    /// Validation on `train`'s data (its fork when it has one); fails early, with the gym's
+    /// message, when the split cannot serve one window of `shape`.
+    pub fn new(cursor: &mut Cursor, shape: Shape) -> Result<Self, TrainerError> {
+        let mut gym = cursor.gym().fork();
+        match gym.as_mut() {
+            Some(g) => g.reset(Split::Val, VAL_SEED, shape)?,
+            None => cursor.gym().reset(Split::Val, VAL_SEED, shape)?,
+        };
+        if gym.is_none() {
+            log::debug!("the gym cannot fork: validation replays the training stream after it");
         }
-        let (t, b) = (self.cfg.train.seq_len, self.cfg.train.batch);
-        if self.val_ws.is_none() {
-            self.val_ws = Some(self.model.workspace(&self.be, t, b)?);
+        Ok(Validator {
+            gym,
+            shape,
+            ws: None,
+        })
+    }
+
+    /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state;
+    /// returns the mean loss and the windows evaluated.
+    pub fn test(
+        &mut self,
+        be: &B,
+        model: &Model<B>,
+        cursor: &mut Cursor,
+        windows: u64,
+    ) -> Result<(f64, u64), TrainerError> {
+        let Shape { batch: b, seq: t } = self.shape;
+        if self.ws.is_none() {
+            self.ws = Some(model.workspace(be, t, b)?);
         }
-        let ws = self.val_ws.as_mut().expect("created above");
+        let ws = self.ws.as_mut().expect("created above");
         ws.reset_state();
-        let was_live = self.episode_live;
-        self.gym
-            .reset(Split::Val, VAL_SEED, Shape { batch: b, seq: t })?;
-        self.episode_live = false; // the gym left the training stream; replayed below
+        let was_live = cursor.live;
+        let gym: &mut dyn Gym = match self.gym.as_mut() {
+            Some(g) => g.as_mut(),
+            None => {
+                cursor.live = false; // the gym leaves the training stream; replayed below
+                cursor.gym()
+            }
+        };
+        gym.reset(Split::Val, VAL_SEED, self.shape)?;
         let (mut sum, mut count) = (0.0f64, 0u64);
         loop {
-            let step = self.gym.step()?;
-            check_step(&step, b, t)?;
-            let loss = self.model.forward(
-                &self.be,
-                ws,
-                &step.inputs,
-                Some(&step.targets),
-                &step.reset,
-                Mode::Eval,
-            )?;
+            let step = gym.step()?;
+            check_step(&step, self.shape)?;
+            let inputs = (&step.inputs, Some(step.targets.as_slice()), &step.reset);
+            let loss = model.forward(be, ws, inputs.0, inputs.1, inputs.2, Mode::Eval)?;
             sum += loss.unwrap_or(f64::NAN);
             count += 1;
             if step.episode_done || (windows > 0 && count >= windows) {
                 break;
             }
         }
-        if was_live {
-            self.replay_train_cursor(self.episode_steps)?;
+        if self.gym.is_none() && was_live {
+            cursor.replay()?;
         }
-        let loss = sum / count as f64;
-        let is_best = loss.is_finite() && self.best_val.is_none_or(|b| loss < b);
+        Ok((sum / count as f64, count))
+    }
+}
+
+impl<B: Backend> Trainer<B> {
+    /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
+    /// and returns the mean loss. Does not change the model or the training cursor.
+    pub fn test(&mut self, windows: u64) -> Result<ValMetrics, TrainerError> {
+        let Some(val) = self.val.as_mut() else {
+            return Err(TrainerError::Config(
+                "no validation split: gym.val_fraction is 0".to_string(),
+            ));
+        };
+        let model = &self.learner.model;
+        let (loss, count) = val.test(&self.be, model, &mut self.data, windows)?;
+        let best = self.progress.best_val;
         Ok(ValMetrics {
-            iteration: self.iteration,
+            iteration: self.progress.iteration,
             loss,
             bits_per_token: loss / std::f64::consts::LN_2,
             windows: count,
-            tokens: count * (b * t) as u64,
-            is_best,
+            tokens: count * (self.cfg.train.batch * self.cfg.train.seq_len) as u64,
+            is_best: loss.is_finite() && best.is_none_or(|best| loss < best),
         })
     }
 
     /// Validates on the configured number of windows; saves `best` on improvement.
     pub(super) fn validate(&mut self) -> Result<ValMetrics, TrainerError> {
         let v = self.test(self.cfg.train.val_windows)?;
-        self.last_val = Some(v.loss);
+        self.progress.last_val = Some(v.loss);
         if v.is_best {
-            self.best_val = Some(v.loss);
+            self.progress.best_val = Some(v.loss);
             if self.cfg.checkpoint.keep_best {
-                self.save("best")?;
+                self.save(CheckpointKind::Best)?;
             }
         }
         self.observers.iter_mut().for_each(|o| o.on_validation(&v));

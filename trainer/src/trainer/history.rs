@@ -7,16 +7,18 @@
 
 use std::path::{Path, PathBuf};
 
-use rnngym_kernels::Backend;
-
 use super::snapshot::Snapshot;
-use super::{Trainer, TrainerError};
+use super::TrainerError;
 use crate::run_dir::RunDir;
 use crate::state;
 
-/// The good states kept for rollbacks.
-#[derive(Default)]
+/// The good states kept for rollbacks, with the run directory they are kept in and how many
+/// (`train.rollback_depth`).
 pub(crate) struct History {
+    /// The run directory (`latest` and the `rollback/` folder).
+    dir: RunDir,
+    /// Older states kept on disk: `train.rollback_depth` − 1.
+    keep: usize,
     /// The newest good state.
     pub newest: Option<Snapshot>,
     /// Rollbacks to `newest` since it became the newest.
@@ -34,11 +36,6 @@ pub(crate) struct History {
     pub swept: bool,
 }
 
-/// `<dir>/rollback`.
-pub(crate) fn folder(checkpoint_dir: &str) -> PathBuf {
-    RunDir::new(checkpoint_dir).rollback_dir()
-}
-
 fn file_name(iteration: u64) -> String {
     format!("iter-{iteration:08}.safetensors")
 }
@@ -50,7 +47,7 @@ fn given_up_name(iteration: u64) -> String {
 
 /// The older good states a resumed run finds in `dir`: those before `iteration`, newest
 /// first, at most `keep`.
-pub(crate) fn scan(dir: &Path, iteration: u64, keep: usize) -> Vec<(u64, PathBuf)> {
+fn scan(dir: &Path, iteration: u64, keep: usize) -> Vec<(u64, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -68,26 +65,52 @@ pub(crate) fn scan(dir: &Path, iteration: u64, keep: usize) -> Vec<(u64, PathBuf
     found
 }
 
-impl<B: Backend> Trainer<B> {
-    /// Makes `snap` the newest good state (see [`Trainer::make_room`]); the same iteration as
+impl History {
+    /// No good state yet; older ones go to `dir`'s rollback folder, `rollback_depth` in all.
+    pub fn new(dir: RunDir, rollback_depth: u32) -> Self {
+        History {
+            dir,
+            keep: rollback_depth.saturating_sub(1) as usize,
+            newest: None,
+            retries: 0,
+            older: Vec::new(),
+            latest_on_disk: None,
+            given_up: None,
+            swept: false,
+        }
+    }
+
+    /// A resumed run at `iteration` from `checkpoint`: the older good states its directory
+    /// kept, and whether `latest` is the file just loaded (so the state can later be kept by
+    /// linking to it).
+    pub fn resume(&mut self, iteration: u64, checkpoint: &Path) {
+        self.older = scan(&self.dir.rollback_dir(), iteration, self.keep);
+        if same_file(checkpoint, &self.dir.latest()) {
+            self.latest_on_disk = Some(iteration);
+        }
+    }
+
+    /// Makes `snap` the newest good state (see [`History::make_room`]); the same iteration as
     /// the current newest (a rollback re-saving its state) only replaces it.
-    pub(crate) fn keep_good(&mut self, snap: Snapshot) -> Result<(), TrainerError> {
+    pub fn keep_good(&mut self, snap: Snapshot) -> Result<(), TrainerError> {
         self.make_room(snap.meta.iteration)?;
-        self.good.newest = Some(snap);
+        self.newest = Some(snap);
         Ok(())
+    }
+
+    /// Records that `latest` now holds `snap`, which becomes the newest good state.
+    pub fn latest_written(&mut self, snap: Snapshot) -> Result<(), TrainerError> {
+        self.latest_on_disk = Some(snap.meta.iteration);
+        self.keep_good(snap)
     }
 
     /// Before a state of a later `iteration` becomes the newest: moves the current newest to
     /// the older states on disk (called before `latest` is overwritten, so that it can share
     /// the file) and clears the retry count.
-    pub(crate) fn make_room(&mut self, iteration: u64) -> Result<(), TrainerError> {
-        if let Some(old) = self
-            .good
-            .newest
-            .take_if(|old| iteration > old.meta.iteration)
-        {
+    pub fn make_room(&mut self, iteration: u64) -> Result<(), TrainerError> {
+        if let Some(old) = self.newest.take_if(|old| iteration > old.meta.iteration) {
             self.demote(old)?;
-            self.good.retries = 0;
+            self.retries = 0;
         }
         Ok(())
     }
@@ -95,21 +118,20 @@ impl<B: Backend> Trainer<B> {
     /// Writes `old` to the rollback folder (a link to `latest` when that file holds it) and
     /// drops states beyond `train.rollback_depth`.
     fn demote(&mut self, old: Snapshot) -> Result<(), TrainerError> {
-        let keep = self.cfg.train.rollback_depth.saturating_sub(1) as usize;
-        if keep == 0 {
+        if self.keep == 0 {
             return Ok(());
         }
         let it = old.meta.iteration;
-        let path = folder(&self.cfg.checkpoint.dir).join(file_name(it));
+        let path = self.dir.rollback_dir().join(file_name(it));
         self.keep_file(&old, &path)?;
-        self.good.older.retain(|(i, _)| *i != it);
-        self.good.older.insert(0, (it, path));
-        let cut = keep.min(self.good.older.len());
-        for (_, dropped) in self.good.older.drain(cut..) {
+        self.older.retain(|(i, _)| *i != it);
+        self.older.insert(0, (it, path));
+        let cut = self.keep.min(self.older.len());
+        for (_, dropped) in self.older.drain(cut..) {
             let _ = std::fs::remove_file(dropped);
         }
-        if !self.good.swept {
-            self.good.swept = self.sweep();
+        if !self.swept {
+            self.swept = self.sweep();
         }
         Ok(())
     }
@@ -120,13 +142,13 @@ impl<B: Backend> Trainer<B> {
     /// they are gone, every state file there is one this run tracks and deletes when it drops
     /// it (`demote`, or `on_divergence` after `step_back`), so one listing per run is enough.
     fn sweep(&self) -> bool {
-        let Ok(entries) = std::fs::read_dir(folder(&self.cfg.checkpoint.dir)) else {
+        let Ok(entries) = std::fs::read_dir(self.dir.rollback_dir()) else {
             return false;
         };
         for e in entries.flatten() {
             let p = e.path();
             let ours = e.file_name().to_string_lossy().starts_with("iter-");
-            if ours && !self.good.older.iter().any(|(_, kept)| *kept == p) {
+            if ours && !self.older.iter().any(|(_, kept)| *kept == p) {
                 let _ = std::fs::remove_file(&p);
             }
         }
@@ -136,17 +158,16 @@ impl<B: Backend> Trainer<B> {
     /// Writes `snap` to `path`: a hard link to `latest` when that file holds it, else a full
     /// (atomic) write.
     fn keep_file(&self, snap: &Snapshot, path: &Path) -> Result<(), TrainerError> {
-        let io = |e: std::io::Error| {
-            TrainerError::Checkpoint(format!(
-                "{}: cannot keep for rollbacks: {e}",
-                path.display()
-            ))
+        let io = |error| TrainerError::RunDir {
+            path: path.to_path_buf(),
+            action: "cannot keep for rollbacks",
+            error,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let latest = RunDir::new(&self.cfg.checkpoint.dir).latest();
-        let linked = self.good.latest_on_disk == Some(snap.meta.iteration) && {
+        let latest = self.dir.latest();
+        let linked = self.latest_on_disk == Some(snap.meta.iteration) && {
             let _ = std::fs::remove_file(path);
             std::fs::hard_link(&latest, path).is_ok()
         };
@@ -161,22 +182,33 @@ impl<B: Backend> Trainer<B> {
     /// that state. `None` when there is no older state or the newest has not been retried.
     /// The state given up is kept as `rollback/gave-up-iter-N.safetensors`, since `latest` is
     /// about to be replaced by an older state.
-    pub(crate) fn step_back(&mut self) -> Result<Option<PathBuf>, TrainerError> {
-        if self.good.retries == 0 || self.good.older.is_empty() {
+    pub fn step_back(&mut self) -> Result<Option<PathBuf>, TrainerError> {
+        if self.retries == 0 || self.older.is_empty() {
             return Ok(None);
         }
-        if let Some(newest) = &self.good.newest {
-            let kept = folder(&self.cfg.checkpoint.dir).join(given_up_name(newest.meta.iteration));
+        if let Some(newest) = &self.newest {
+            let kept = self
+                .dir
+                .rollback_dir()
+                .join(given_up_name(newest.meta.iteration));
             self.keep_file(newest, &kept)?;
-            self.good.given_up = Some(kept);
+            self.given_up = Some(kept);
         }
-        let (_, path) = self.good.older.remove(0);
+        let (_, path) = self.older.remove(0);
         let loaded = state::read(&path)?;
-        self.good.newest = Some(Snapshot {
+        self.newest = Some(Snapshot {
             meta: loaded.meta,
             tensors: loaded.tensors,
         });
-        self.good.retries = 0;
+        self.retries = 0;
         Ok(Some(path))
+    }
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }

@@ -3,10 +3,11 @@
 //! Kept in memory as well, so a divergence rolls back without reading the disk.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rnngym_kernels::Backend;
 
+use super::step::Learner;
 use super::{Trainer, TrainerError};
 use crate::checkpoint::{self, Tensor};
 use crate::state::{self, CheckpointMeta};
@@ -53,29 +54,30 @@ impl<B: Backend> Trainer<B> {
             config: self.cfg.to_toml_string(),
             codec: self.codec.spec(),
             vocab: self.codec.vocab_size(),
-            iteration: self.iteration,
-            episode: self.episode,
-            episode_steps: self.episode_steps,
-            episode_live: self.episode_live,
-            best_val_loss: self.best_val,
-            val_loss: self.last_val,
-            train_loss: self.last_loss,
-            lr_scale: self.lr_scale,
-            rollbacks: self.rollbacks,
+            iteration: self.progress.iteration,
+            episode: self.data.episode,
+            episode_steps: self.data.steps,
+            episode_live: self.data.live,
+            best_val_loss: self.progress.best_val,
+            val_loss: self.progress.last_val,
+            train_loss: self.progress.last_loss,
+            lr_scale: self.rollbacks.lr_scale,
+            rollbacks: self.rollbacks.count,
         };
+        let Learner { model, opt, ws } = &self.learner;
         let mut tensors = BTreeMap::new();
-        for info in &self.model.infos {
+        for info in &model.infos {
             let mut data = vec![0.0; info.len()];
-            self.be.read(&self.model.params, info.off, &mut data)?;
+            self.be.read(&model.params, info.off, &mut data)?;
             let shape = info.shape.clone();
             tensors.insert(info.name.clone(), Tensor { shape, data });
         }
-        for (name, data) in self.opt.state(&self.be)? {
+        for (name, data) in opt.state(&self.be)? {
             let shape = vec![data.len()];
             tensors.insert(name, Tensor { shape, data });
         }
-        let (b, h) = (self.ws.b, self.model.dims.hidden);
-        for (l, (hv, cv)) in self.ws.read_state(&self.be, h)?.into_iter().enumerate() {
+        let (b, h) = (ws.b, model.dims.hidden);
+        for (l, (hv, cv)) in ws.read_state(&self.be, h)?.into_iter().enumerate() {
             let t = |data| Tensor {
                 shape: vec![b, h],
                 data,
@@ -88,42 +90,6 @@ impl<B: Backend> Trainer<B> {
         Ok(Snapshot { meta, tensors })
     }
 
-    /// Writes `<checkpoint.dir>/<kind>.safetensors` atomically and returns its path.
-    pub fn save(&mut self, kind: &str) -> Result<PathBuf, TrainerError> {
-        let snap = self.capture()?;
-        self.write_snapshot(kind, snap)
-    }
-
-    /// Writes `snap` as `<checkpoint.dir>/<kind>.safetensors`; a written `latest` becomes the
-    /// newest state that a divergence rolls back to (see `history`).
-    pub(crate) fn write_snapshot(
-        &mut self,
-        kind: &str,
-        snap: Snapshot,
-    ) -> Result<PathBuf, TrainerError> {
-        let dir = PathBuf::from(&self.cfg.checkpoint.dir);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            TrainerError::Checkpoint(format!(
-                "checkpoint.dir {}: cannot create: {e}",
-                dir.display()
-            ))
-        })?;
-        let path = dir.join(format!("{kind}.safetensors"));
-        if kind == "latest" {
-            // Before the file is replaced: the state it holds may move to the rollback folder.
-            self.make_room(snap.meta.iteration)?;
-        }
-        snap.write(&path)?;
-        self.observers
-            .iter_mut()
-            .for_each(|o| o.on_checkpoint(&path, kind));
-        if kind == "latest" {
-            self.good.latest_on_disk = Some(snap.meta.iteration);
-            self.keep_good(snap)?;
-        }
-        Ok(path)
-    }
-
     /// Puts back a saved state (from a checkpoint file, or a snapshot when rolling back):
     /// parameters, optimizer state, counters, the data cursor and the carried state. The best
     /// validation loss and the rollback bookkeeping are the callers' business. `source` names
@@ -134,12 +100,15 @@ impl<B: Backend> Trainer<B> {
         tensors: &BTreeMap<String, Tensor>,
         source: &Path,
     ) -> Result<(), TrainerError> {
-        state::load_params(&self.be, &mut self.model, tensors, source)?;
+        let Learner { model, opt, ws } = &mut self.learner;
+        state::load_params(&self.be, model, tensors, source)?;
         let get = |name: &str| tensors.get(name).map(|t| t.data.clone());
-        self.opt
-            .load_state(&self.be, &get)
-            .map_err(|e| TrainerError::Checkpoint(format!("{}: {e}", source.display())))?;
-        let layers = self.model.dims.layers;
+        opt.load_state(&self.be, &get)
+            .map_err(|error| TrainerError::OptimizerState {
+                path: source.to_path_buf(),
+                error,
+            })?;
+        let layers = model.dims.layers;
         let carried: Option<Vec<_>> = (0..layers)
             .map(|l| {
                 let h = get(&format!("state.h.l{l}"))?;
@@ -147,20 +116,14 @@ impl<B: Backend> Trainer<B> {
                 Some((h, c))
             })
             .collect();
-        (self.iteration, self.episode) = (meta.iteration, meta.episode);
-        (self.last_val, self.last_loss) = (meta.val_loss, meta.train_loss);
-        if meta.episode_live {
-            self.replay_train_cursor(meta.episode_steps)?;
-        } else {
-            // The next step starts a new episode, as it would have after `meta.iteration`.
-            self.episode_live = false;
-            self.episode_steps = meta.episode_steps;
-        }
         if let Some(state) = carried {
-            self.ws.write_state(&self.be, &state)?;
+            ws.write_state(&self.be, &state)?;
         } else {
-            self.ws.reset_state();
+            ws.reset_state();
         }
+        self.progress.iteration = meta.iteration;
+        (self.progress.last_val, self.progress.last_loss) = (meta.val_loss, meta.train_loss);
+        self.data.restore(meta)?;
         Ok(())
     }
 }

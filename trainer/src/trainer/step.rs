@@ -1,59 +1,143 @@
-//! One optimizer step: forward, divergence check, backward, gradient clip, update.
+//! The training step, as a public component: a [`Learner`] holds the model, its optimizer and
+//! its training workspace, and takes one optimizer step on one window — forward, divergence
+//! check, backward, gradient clip, update. The [`Trainer`](super::Trainer), `rnngym bench` and
+//! any other driver (a distributed runner, a user's own loop) call the same code.
 
 use rnngym_gyms::Step;
 use rnngym_kernels::{hash, Backend};
 
-use super::{Trainer, TrainerError};
-use crate::model::Mode;
-use crate::optim::clip;
+use super::TrainerError;
+use crate::config::{Config, TrainConfig};
+use crate::model::{Mode, Model, ModelDims, Workspace};
+use crate::optim::{clip, Optimizer};
 
 /// Salt that separates the dropout stream from the other uses of `train.seed`.
 const DROPOUT_SALT: u64 = 0xD80F_0A7E;
 
-impl<B: Backend> Trainer<B> {
-    /// One forward / backward / clip / update. `Ok(Err(what))` when the loss or the gradient
-    /// diverged (then nothing was updated); a held-back checkpoint is written once this step
-    /// shows the state it holds to be sane.
-    pub(super) fn train_step(
+/// Why a step's loss or gradients cannot be used; nothing was updated.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Divergence {
+    /// The loss is NaN or infinite.
+    #[error("the loss became {0}")]
+    Loss(f64),
+    /// The loss is finite but beyond `train.divergence_factor × ln V`.
+    #[error("the loss reached {loss:.3e} nats, over train.divergence_factor × ln V = {bound:.1}")]
+    LossOverBound {
+        /// The loss, nats per token.
+        loss: f64,
+        /// The bound it crossed.
+        bound: f64,
+    },
+    /// The global gradient norm is NaN or infinite.
+    #[error("the gradient norm became {0}")]
+    GradNorm(f64),
+    /// A tensor of the state about to be checkpointed is not finite.
+    #[error("tensor {0} holds a NaN or infinity")]
+    NonFinite(String),
+}
+
+/// What the forward and backward half of a step found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Gradients {
+    /// The gradients are in the model, clipped, ready for [`Learner::update`].
+    Ready {
+        /// Mean cross-entropy of the window, nats per token.
+        loss: f64,
+        /// Global gradient norm before clipping.
+        grad_norm: f64,
+    },
+    /// The step diverged; the parameters and optimizer state are untouched.
+    Diverged(Divergence),
+}
+
+/// The model being trained, its optimizer state and its training workspace.
+pub struct Learner<B: Backend> {
+    /// The model (parameters and their gradients).
+    pub model: Model<B>,
+    /// The optimizer state.
+    pub opt: Optimizer<B>,
+    /// Activations and the carried state for `[train.seq_len, train.batch]` windows.
+    pub ws: Workspace<B>,
+}
+
+impl<B: Backend> Learner<B> {
+    /// A fresh model of `dims` initialised as `cfg` says (seed, `model.init_scale`,
+    /// `model.forget_bias`), with its optimizer and a workspace for `cfg.train`'s windows.
+    pub fn new(be: &B, cfg: &Config, dims: ModelDims) -> Result<Self, TrainerError> {
+        let seed = cfg.train.seed;
+        let mut model = Model::new(be, dims, cfg.model.dropout as f32, seed)?;
+        if cfg.model.init_scale > 0.0 {
+            model.reinit_uniform(be, cfg.model.init_scale as f32, seed)?;
+        }
+        if let Some(fb) = cfg.model.forget_bias {
+            model.set_forget_bias(be, fb as f32)?;
+        }
+        let opt = Optimizer::new(be, &cfg.train, model.total)?;
+        let ws = model.workspace(be, cfg.train.seq_len, cfg.train.batch)?;
+        Ok(Learner { model, opt, ws })
+    }
+
+    /// One whole optimizer step on `window` at learning rate `lr`: [`Learner::gradients`],
+    /// then [`Learner::update`] unless the step diverged.
+    pub fn step(
         &mut self,
-        step: &Step,
+        be: &B,
+        cfg: &TrainConfig,
+        window: &Step,
+        iteration: u64,
         lr: f32,
-    ) -> Result<Result<f64, String>, TrainerError> {
-        let seed = hash::mix64(self.cfg.train.seed ^ DROPOUT_SALT, self.iteration);
+    ) -> Result<Gradients, TrainerError> {
+        let g = self.gradients(be, cfg, window, iteration)?;
+        if let Gradients::Ready { .. } = g {
+            self.update(be, cfg, lr)?;
+        }
+        Ok(g)
+    }
+
+    /// Forward (dropout drawn from `train.seed` and `iteration`), the divergence checks,
+    /// backward and the global-norm clip: the gradients of step `iteration + 1`, or why they
+    /// cannot be used. Changes no parameter.
+    pub fn gradients(
+        &mut self,
+        be: &B,
+        cfg: &TrainConfig,
+        window: &Step,
+        iteration: u64,
+    ) -> Result<Gradients, TrainerError> {
+        let dropout_seed = hash::mix64(cfg.seed ^ DROPOUT_SALT, iteration);
         let loss = self
             .model
             .forward(
-                &self.be,
+                be,
                 &mut self.ws,
-                &step.inputs,
-                Some(&step.targets),
-                &step.reset,
-                Mode::Train { dropout_seed: seed },
+                &window.inputs,
+                Some(&window.targets),
+                &window.reset,
+                Mode::Train { dropout_seed },
             )?
             .unwrap_or(f64::NAN);
-        let bound = self.cfg.train.divergence_factor * (self.model.dims.vocab as f64).ln();
         if !loss.is_finite() {
-            return Ok(Err(format!("the loss became {loss}")));
+            return Ok(Gradients::Diverged(Divergence::Loss(loss)));
         }
+        let bound = cfg.divergence_factor * (self.model.dims.vocab as f64).ln();
         if bound > 0.0 && loss > bound {
-            return Ok(Err(format!(
-                "the loss reached {loss:.3e} nats, over train.divergence_factor × ln V = {bound:.1}"
-            )));
+            return Ok(Gradients::Diverged(Divergence::LossOverBound {
+                loss,
+                bound,
+            }));
         }
-        self.model.backward(&self.be, &mut self.ws)?;
+        self.model.backward(be, &mut self.ws)?;
         let n = self.model.total;
-        let norm =
-            clip::clip_global_norm(&self.be, &mut self.model.grads, n, self.cfg.train.grad_clip)?;
-        if !norm.is_finite() {
-            return Ok(Err(format!("the gradient norm became {norm}")));
+        let grad_norm = clip::clip_global_norm(be, &mut self.model.grads, n, cfg.grad_clip)?;
+        if !grad_norm.is_finite() {
+            return Ok(Gradients::Diverged(Divergence::GradNorm(grad_norm)));
         }
-        if let Some(snap) = self.pending.take() {
-            self.write_snapshot("latest", snap)?;
-        }
-        self.last_grad_norm = norm;
+        Ok(Gradients::Ready { loss, grad_norm })
+    }
+
+    /// The optimizer update from the gradients of the last [`Learner::gradients`].
+    pub fn update(&mut self, be: &B, cfg: &TrainConfig, lr: f32) -> Result<(), TrainerError> {
         let m = &mut self.model;
-        self.opt
-            .step(&self.be, &self.cfg.train, &mut m.params, &m.grads, lr)?;
-        Ok(Ok(loss))
+        Ok(self.opt.step(be, cfg, &mut m.params, &m.grads, lr)?)
     }
 }

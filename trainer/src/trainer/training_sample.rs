@@ -26,7 +26,7 @@ impl<B: Backend> Trainer<B> {
             top_p: sc.top_p as f32,
             argmax: false,
         };
-        let seed = hash::mix64(self.cfg.train.seed ^ SAMPLE_SALT, self.iteration);
+        let seed = hash::mix64(self.cfg.train.seed ^ SAMPLE_SALT, self.progress.iteration);
         let mut rng = seeded_rng(Some(seed));
         if let Some(audio) = self.codec.audio() {
             return self.audio_sample(audio, &opts, &mut rng);
@@ -46,7 +46,7 @@ impl<B: Backend> Trainer<B> {
         }
         let tokens = self.run(sc.train_length, &prime, &opts, &mut rng, |_| {})?;
         Ok(TrainSample {
-            iteration: self.iteration,
+            iteration: self.progress.iteration,
             temperature: opts.temperature,
             prime: self.codec.render(&prime),
             text: self.codec.render(&tokens),
@@ -69,7 +69,7 @@ impl<B: Backend> Trainer<B> {
         let tokens = self.run(n, &[audio.token_of(0.0)], opts, rng, |_| {})?;
         let samples = tokens.iter().map(|&t| audio.sample_of(t)).collect();
         Ok(TrainSample {
-            iteration: self.iteration,
+            iteration: self.progress.iteration,
             temperature: opts.temperature,
             prime: String::new(),
             text: String::new(),
