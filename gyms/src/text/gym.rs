@@ -16,7 +16,8 @@ use crate::{
     CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
 };
 
-/// The built-in text gym (`text-v1`).
+/// The built-in text gym (`text-v1`). A clone shares the loaded corpus.
+#[derive(Clone)]
 pub struct TextGym {
     codec: Arc<CharCodec>,
     /// The whole corpus; the train split is `..n_train`, the validation split the rest.
@@ -29,6 +30,7 @@ pub struct TextGym {
 }
 
 /// Where the current episode stands.
+#[derive(Clone)]
 struct Episode {
     split: Split,
     shape: Shape,
@@ -135,12 +137,8 @@ impl Gym for TextGym {
 
     fn fork(&self) -> Option<Box<dyn Gym>> {
         Some(Box::new(TextGym {
-            codec: self.codec.clone(),
-            tokens: self.tokens.clone(),
-            n_train: self.n_train,
-            val_fraction: self.val_fraction,
-            source: self.source.clone(),
             episode: None,
+            ..self.clone()
         }))
     }
 

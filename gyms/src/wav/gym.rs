@@ -43,6 +43,7 @@ struct Segment {
 }
 
 /// Where the current episode stands.
+#[derive(Clone)]
 struct Episode {
     split: Split,
     shape: Shape,
@@ -51,7 +52,8 @@ struct Episode {
     w: usize,
 }
 
-/// The built-in WAV gym (`wav-v1`).
+/// The built-in WAV gym (`wav-v1`). A clone shares the loaded tokens.
+#[derive(Clone)]
 pub struct WavGym {
     codec: Arc<SampleCodec>,
     /// Every stream's tokens; shared with the gym's forks.
@@ -261,14 +263,8 @@ impl Gym for WavGym {
 
     fn fork(&self) -> Option<Box<dyn Gym>> {
         Some(Box::new(WavGym {
-            codec: self.codec.clone(),
-            tokens: self.tokens.clone(),
-            train: self.train.clone(),
-            val: self.val.clone(),
-            by_file: self.by_file,
-            skipped: self.skipped.clone(),
-            source: self.source.clone(),
             episode: None,
+            ..self.clone()
         }))
     }
 
