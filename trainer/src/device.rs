@@ -30,29 +30,29 @@ impl Device {
 /// `"auto"` tries CUDA device 0 and falls back to the CPU, logging why; `"cuda"` / `"cuda:N"`
 /// without a usable GPU is a one-line [`TrainerError::Config`].
 pub fn select(cfg: &Config) -> Result<Device, TrainerError> {
-    let source = format!("model.device = \"{}\"", cfg.model.device);
-    open(cfg.model.device_kind(), &source, cfg.train.threads)
+    let origin = format!("model.device = \"{}\"", cfg.model.device);
+    open(cfg.model.device, &origin, cfg.train.threads)
 }
 
-/// Opens `choice` as [`select`] does; `source` names where the choice came from in logs and
+/// Opens `choice` as [`select`] does; `origin` names where the choice came from in logs and
 /// errors (`model.device = "cuda"`, `--device cuda`).
-pub fn open(choice: DeviceChoice, source: &str, threads: usize) -> Result<Device, TrainerError> {
+pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device, TrainerError> {
     let cpu = || Device::Cpu(CpuBackend::new(threads));
     match choice {
         DeviceChoice::Cpu => Ok(cpu()),
-        DeviceChoice::Auto => match CudaBackend::new(0) {
+        DeviceChoice::Auto => match CudaBackend::new(DeviceChoice::DEFAULT_CUDA) {
             Ok(be) => {
-                log::info!("{source}: using {}", be.name());
+                log::info!("{origin}: using {}", be.name());
                 Ok(Device::Cuda(Box::new(be)))
             }
             Err(e) => {
-                log::info!("{source}: no usable GPU ({e}); using the CPU");
+                log::info!("{origin}: no usable GPU ({e}); using the CPU");
                 Ok(cpu())
             }
         },
-        DeviceChoice::Cuda(n) => CudaBackend::new(n)
+        DeviceChoice::Cuda(n) => CudaBackend::new(n.unwrap_or(DeviceChoice::DEFAULT_CUDA))
             .map(|be| Device::Cuda(Box::new(be)))
-            .map_err(|e| TrainerError::Config(format!("{source}: {e}; use \"cpu\" or \"auto\""))),
+            .map_err(|e| TrainerError::Config(format!("{origin}: {e}; use \"cpu\" or \"auto\""))),
     }
 }
 
@@ -63,16 +63,16 @@ mod tests {
     #[test]
     fn cpu_is_always_available() {
         let mut c = Config::default();
-        c.model.device = "cpu".into();
+        c.model.device = DeviceChoice::Cpu;
         assert!(matches!(select(&c), Ok(Device::Cpu(_))));
     }
 
     #[test]
     fn auto_falls_back_or_uses_the_gpu_and_cuda_errs_in_one_line() {
         let mut c = Config::default();
-        c.model.device = "auto".into();
+        c.model.device = DeviceChoice::Auto;
         let auto = select(&c).unwrap();
-        c.model.device = "cuda:4096".into();
+        c.model.device = DeviceChoice::Cuda(Some(4096));
         let err = select(&c)
             .err()
             .expect("no machine has 4097 GPUs")
@@ -81,7 +81,7 @@ mod tests {
         assert!(!err.contains('\n'), "{err}");
         if let Device::Cpu(_) = auto {
             // No GPU here: plain "cuda" must be refused the same way.
-            c.model.device = "cuda".into();
+            c.model.device = DeviceChoice::Cuda(None);
             assert!(select(&c).is_err());
         }
     }
