@@ -2,10 +2,9 @@
 //! when that GPU cannot be used), or `"auto"` (the GPU when one is usable, else the CPU, with
 //! the reason logged).
 
-use rnngym_kernels::{Backend, CpuBackend, CudaBackend};
+use rnngym_kernels::{Backend, CpuBackend, CudaBackend, KernelError};
 
 use crate::config::{Config, DeviceChoice};
-use crate::trainer::TrainerError;
 
 /// An opened numeric backend; match on it to call code that is generic over [`Backend`].
 pub enum Device {
@@ -25,18 +24,30 @@ impl Device {
     }
 }
 
+/// The GPU a `cuda` / `cuda:N` choice names cannot be used; one line, naming where the choice
+/// came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {error}; use \"cpu\" or \"auto\"")]
+pub struct DeviceError {
+    /// Where the choice came from: `model.device = "cuda"`, `--device cuda:1`.
+    pub origin: String,
+    /// Why the CUDA backend did not open (its text is in the message, so it is not also a
+    /// `source()`).
+    pub error: KernelError,
+}
+
 /// Opens the backend `cfg.model.device` names (the CPU uses `train.threads` threads).
 ///
 /// `"auto"` tries CUDA device 0 and falls back to the CPU, logging why; `"cuda"` / `"cuda:N"`
-/// without a usable GPU is a one-line [`TrainerError::Config`].
-pub fn select(cfg: &Config) -> Result<Device, TrainerError> {
+/// without a usable GPU is a one-line [`DeviceError`].
+pub fn select(cfg: &Config) -> Result<Device, DeviceError> {
     let origin = format!("model.device = \"{}\"", cfg.model.device);
     open(cfg.model.device, &origin, cfg.train.threads)
 }
 
 /// Opens `choice` as [`select`] does; `origin` names where the choice came from in logs and
 /// errors (`model.device = "cuda"`, `--device cuda`).
-pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device, TrainerError> {
+pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device, DeviceError> {
     let cpu = || Device::Cpu(CpuBackend::new(threads));
     match choice {
         DeviceChoice::Cpu => Ok(cpu()),
@@ -52,7 +63,10 @@ pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device
         },
         DeviceChoice::Cuda(n) => CudaBackend::new(n.unwrap_or(DeviceChoice::DEFAULT_CUDA))
             .map(|be| Device::Cuda(Box::new(be)))
-            .map_err(|e| TrainerError::Config(format!("{origin}: {e}; use \"cpu\" or \"auto\""))),
+            .map_err(|error| DeviceError {
+                origin: origin.to_string(),
+                error,
+            }),
     }
 }
 
