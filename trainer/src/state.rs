@@ -178,10 +178,11 @@ pub fn model_from<B: Backend>(
     let dims = dims_of(&loaded.config, loaded.meta.vocab);
     // The saved config could describe anything: check before allocating the model.
     let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
-    crate::budget::check_params(&dims).map_err(bad)?;
+    crate::budget::check_params(&dims).map_err(|e| bad(e.to_string()))?;
     let optimizer = loaded.config.train.optimizer;
     let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false, optimizer);
-    crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name()).map_err(bad)?;
+    crate::budget::check_memory(&fp, 1, 1, be.memory_available(), &be.name())
+        .map_err(|e| bad(e.to_string()))?;
     // The saved config and vocabulary are only text in the file: check that the file really
     // holds that many values (which bounds the allocation by the file's size), so an edited or
     // corrupted config cannot make a small file allocate a large model.

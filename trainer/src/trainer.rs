@@ -50,6 +50,9 @@ pub enum TrainerError {
     /// A checkpoint's contents do not fit this run (the message names the file).
     #[error("{0}")]
     Checkpoint(String),
+    /// The model or batch cannot fit (the message names the keys to change).
+    #[error(transparent)]
+    Budget(#[from] budget::BudgetError),
     /// The loss or the gradients stopped being finite.
     #[error("{0}")]
     Diverged(String),
@@ -133,11 +136,10 @@ impl<B: Backend> Trainer<B> {
         // Refuse what cannot fit before allocating any of it.
         let (t, b) = (cfg.train.seq_len, cfg.train.batch);
         let has_val = cfg.gym.val_fraction > 0.0;
-        budget::check_params(&dims).map_err(TrainerError::Config)?;
+        budget::check_params(&dims)?;
         let dropout = cfg.model.dropout > 0.0;
         let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
-        budget::check_memory(&fp, t, b, be.memory_available(), &be.name())
-            .map_err(TrainerError::Config)?;
+        budget::check_memory(&fp, t, b, be.memory_available(), &be.name())?;
         let mut model = Model::new(&be, dims, cfg.model.dropout as f32, cfg.train.seed)?;
         if cfg.model.init_scale > 0.0 {
             model.reinit_uniform(&be, cfg.model.init_scale as f32, cfg.train.seed)?;
