@@ -50,6 +50,9 @@ pub enum TrainerError {
     /// A checkpoint's contents do not fit this run (the message names the file).
     #[error("{0}")]
     Checkpoint(String),
+    /// A checkpoint file's contents cannot be used (the message names the file).
+    #[error(transparent)]
+    CheckpointContents(Box<state::ContentsError>),
     /// The model or batch cannot fit (the message names the keys to change).
     #[error(transparent)]
     Budget(#[from] budget::BudgetError),
