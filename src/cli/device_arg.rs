@@ -13,8 +13,9 @@ pub const HELP: &str = "cpu, auto (the GPU when one is usable, else the CPU), cu
 /// Opens the device `name` (`cpu`, `auto`, `cuda`, `cuda:N`), which came from `source` (named
 /// in messages: `--device cuda`, `model.device = "cuda"`); the CPU gets `threads` threads.
 pub fn open(name: &str, source: &str, threads: usize) -> anyhow::Result<Device> {
-    let choice = DeviceChoice::parse(name)
-        .ok_or_else(|| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
+    let choice: DeviceChoice = name
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
     Ok(device::open(choice, source, threads)?)
 }
 
@@ -34,8 +35,8 @@ pub fn open_checkpoint(
     let dev = match flag {
         Some(d) => open(d, &format!("--device {d}"), threads)?,
         None => {
-            let saved = loaded.config.model.device.as_str();
-            match open(saved, &format!("model.device = \"{saved}\""), threads) {
+            let saved = loaded.config.model.device;
+            match device::open(saved, &format!("model.device = \"{saved}\""), threads) {
                 Ok(dev) => dev,
                 // The checkpoint names the GPU it was trained on, which this machine may not
                 // have and the user cannot edit: fall back to the CPU, as "auto" does, and say

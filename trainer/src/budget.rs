@@ -65,14 +65,69 @@ pub fn param_copies(optimizer: OptimizerKind) -> u128 {
     2 + state + 2 * (1 + state)
 }
 
+/// A model or batch that cannot fit, refused before anything is allocated; the message names
+/// the config keys to change.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum BudgetError {
+    /// More than [`MAX_PARAMS`] parameters.
+    #[error(
+        "model.hidden = {}, model.layers = {}, model.embed = {} with a vocabulary of {} give \
+         {params} parameters; at most {MAX_PARAMS} are supported: lower model.hidden or \
+         model.layers",
+        .dims.hidden, .dims.layers, .dims.embed, .dims.vocab
+    )]
+    TooManyParams {
+        /// The model's dimensions.
+        dims: ModelDims,
+        /// How many parameters they give.
+        params: u128,
+    },
+    /// The run's [`Footprint`] exceeds the memory free on the device.
+    #[error(
+        "train.batch × train.seq_len = {batch} × {seq_len} with {params} parameters needs about \
+         {:.1} GiB, but {device} has only {:.1} GiB free: {}",
+        gib(*.need),
+        gib(u128::from(*.available)),
+        memory_hint(*.activations_dominate)
+    )]
+    OutOfMemory {
+        /// B: lanes per window.
+        batch: usize,
+        /// T: steps per window.
+        seq_len: usize,
+        /// Parameters of the model.
+        params: u128,
+        /// Bytes the run needs.
+        need: u128,
+        /// Bytes free on the device.
+        available: u64,
+        /// The device's name.
+        device: String,
+        /// Whether activations (rather than parameter copies) take most of the memory.
+        activations_dominate: bool,
+    },
+}
+
+fn gib(bytes: u128) -> f64 {
+    bytes as f64 / f64::from(1u32 << 30)
+}
+
+fn memory_hint(activations_dominate: bool) -> &'static str {
+    if activations_dominate {
+        "lower train.batch or train.seq_len (activations dominate)"
+    } else {
+        "lower model.hidden or model.layers (parameters dominate)"
+    }
+}
+
 /// Refuses more than [`MAX_PARAMS`] parameters, naming the keys.
-pub fn check_params(dims: &ModelDims) -> Result<(), String> {
-    let p = param_count(dims);
-    if p > MAX_PARAMS as u128 {
-        return Err(format!(
-            "model.hidden = {}, model.layers = {}, model.embed = {} with a vocabulary of {} give {p} parameters; at most {MAX_PARAMS} are supported: lower model.hidden or model.layers",
-            dims.hidden, dims.layers, dims.embed, dims.vocab
-        ));
+pub fn check_params(dims: &ModelDims) -> Result<(), BudgetError> {
+    let params = param_count(dims);
+    if params > MAX_PARAMS as u128 {
+        return Err(BudgetError::TooManyParams {
+            dims: *dims,
+            params,
+        });
     }
     Ok(())
 }
@@ -84,7 +139,7 @@ pub fn check_memory(
     b: usize,
     available: Option<u64>,
     device: &str,
-) -> Result<(), String> {
+) -> Result<(), BudgetError> {
     let Some(avail) = available else {
         return Ok(());
     };
@@ -92,18 +147,15 @@ pub fn check_memory(
     if need <= avail as u128 {
         return Ok(());
     }
-    let gib = |x: u128| x as f64 / f64::from(1u32 << 30);
-    let hint = if fp.workspaces * fp.workspace >= fp.param_floats() {
-        "lower train.batch or train.seq_len (activations dominate)"
-    } else {
-        "lower model.hidden or model.layers (parameters dominate)"
-    };
-    Err(format!(
-        "train.batch × train.seq_len = {b} × {t} with {} parameters needs about {:.1} GiB, but {device} has only {:.1} GiB free: {hint}",
-        fp.params,
-        gib(need),
-        gib(avail as u128)
-    ))
+    Err(BudgetError::OutOfMemory {
+        batch: b,
+        seq_len: t,
+        params: fp.params,
+        need,
+        available: avail,
+        device: device.to_string(),
+        activations_dominate: fp.workspaces * fp.workspace >= fp.param_floats(),
+    })
 }
 
 #[cfg(test)]
@@ -180,7 +232,7 @@ mod tests {
         let mut d = dims(Cell::Lstm, 64);
         d.hidden = 65536;
         d.embed = 65536;
-        let e = check_params(&d).unwrap_err();
+        let e = check_params(&d).unwrap_err().to_string();
         assert!(
             e.contains("model.hidden = 65536") && e.contains("model.layers = 64"),
             "{e}"
@@ -189,7 +241,9 @@ mod tests {
 
         let small = dims(Cell::Lstm, 1);
         let fp = Footprint::of(&small, 1 << 20, 64, false, true, OptimizerKind::Adam);
-        let e = check_memory(&fp, 1 << 20, 64, Some(1 << 30), "cpu").unwrap_err();
+        let e = check_memory(&fp, 1 << 20, 64, Some(1 << 30), "cpu")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("train.batch × train.seq_len = 64 × 1048576"),
             "{e}"

@@ -2,10 +2,9 @@
 //! when that GPU cannot be used), or `"auto"` (the GPU when one is usable, else the CPU, with
 //! the reason logged).
 
-use rnngym_kernels::{Backend, CpuBackend, CudaBackend};
+use rnngym_kernels::{Backend, CpuBackend, CudaBackend, KernelError};
 
 use crate::config::{Config, DeviceChoice};
-use crate::trainer::TrainerError;
 
 /// An opened numeric backend; match on it to call code that is generic over [`Backend`].
 pub enum Device {
@@ -25,34 +24,49 @@ impl Device {
     }
 }
 
+/// The GPU a `cuda` / `cuda:N` choice names cannot be used; one line, naming where the choice
+/// came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}: {error}; use \"cpu\" or \"auto\"")]
+pub struct DeviceError {
+    /// Where the choice came from: `model.device = "cuda"`, `--device cuda:1`.
+    pub origin: String,
+    /// Why the CUDA backend did not open (its text is in the message, so it is not also a
+    /// `source()`).
+    pub error: KernelError,
+}
+
 /// Opens the backend `cfg.model.device` names (the CPU uses `train.threads` threads).
 ///
 /// `"auto"` tries CUDA device 0 and falls back to the CPU, logging why; `"cuda"` / `"cuda:N"`
-/// without a usable GPU is a one-line [`TrainerError::Config`].
-pub fn select(cfg: &Config) -> Result<Device, TrainerError> {
-    let source = format!("model.device = \"{}\"", cfg.model.device);
-    open(cfg.model.device_kind(), &source, cfg.train.threads)
+/// without a usable GPU is a one-line [`DeviceError`].
+pub fn select(cfg: &Config) -> Result<Device, DeviceError> {
+    let origin = format!("model.device = \"{}\"", cfg.model.device);
+    open(cfg.model.device, &origin, cfg.train.threads)
 }
 
-/// Opens `choice` as [`select`] does; `source` names where the choice came from in logs and
+/// Opens `choice` as [`select`] does; `origin` names where the choice came from in logs and
 /// errors (`model.device = "cuda"`, `--device cuda`).
-pub fn open(choice: DeviceChoice, source: &str, threads: usize) -> Result<Device, TrainerError> {
+pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device, DeviceError> {
     let cpu = || Device::Cpu(CpuBackend::new(threads));
     match choice {
         DeviceChoice::Cpu => Ok(cpu()),
-        DeviceChoice::Auto => match CudaBackend::new(0) {
+        DeviceChoice::Auto => match CudaBackend::new(DeviceChoice::DEFAULT_CUDA) {
             Ok(be) => {
-                log::info!("{source}: using {}", be.name());
+                log::info!("{origin}: using {}", be.name());
                 Ok(Device::Cuda(Box::new(be)))
             }
             Err(e) => {
-                log::info!("{source}: no usable GPU ({e}); using the CPU");
+                log::info!("{origin}: no usable GPU ({e}); using the CPU");
                 Ok(cpu())
             }
         },
-        DeviceChoice::Cuda(n) => CudaBackend::new(n)
+        DeviceChoice::Cuda(n) => CudaBackend::new(n.unwrap_or(DeviceChoice::DEFAULT_CUDA))
             .map(|be| Device::Cuda(Box::new(be)))
-            .map_err(|e| TrainerError::Config(format!("{source}: {e}; use \"cpu\" or \"auto\""))),
+            .map_err(|error| DeviceError {
+                origin: origin.to_string(),
+                error,
+            }),
     }
 }
 
@@ -63,16 +77,16 @@ mod tests {
     #[test]
     fn cpu_is_always_available() {
         let mut c = Config::default();
-        c.model.device = "cpu".into();
+        c.model.device = DeviceChoice::Cpu;
         assert!(matches!(select(&c), Ok(Device::Cpu(_))));
     }
 
     #[test]
     fn auto_falls_back_or_uses_the_gpu_and_cuda_errs_in_one_line() {
         let mut c = Config::default();
-        c.model.device = "auto".into();
+        c.model.device = DeviceChoice::Auto;
         let auto = select(&c).unwrap();
-        c.model.device = "cuda:4096".into();
+        c.model.device = DeviceChoice::Cuda(Some(4096));
         let err = select(&c)
             .err()
             .expect("no machine has 4097 GPUs")
@@ -81,7 +95,7 @@ mod tests {
         assert!(!err.contains('\n'), "{err}");
         if let Device::Cpu(_) = auto {
             // No GPU here: plain "cuda" must be refused the same way.
-            c.model.device = "cuda".into();
+            c.model.device = DeviceChoice::Cuda(None);
             assert!(select(&c).is_err());
         }
     }

@@ -4,16 +4,120 @@
 //! `state.h.l{k}` / `state.c.l{k}` for the recurrent state carried into the next window.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rnngym_gyms::{codec_from_spec, Codec};
+use rnngym_gyms::{codec_from_spec, Codec, GymError};
 use rnngym_kernels::Backend;
 
+use crate::budget::BudgetError;
 use crate::checkpoint::{self, Tensor};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::model::{Model, ModelDims};
 use crate::trainer::TrainerError;
+
+/// A checkpoint file that was read but whose contents cannot be used; each names the file.
+/// Where a typed error is the cause, its text is in the message, so it is not also a
+/// `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentsError {
+    /// The JSON metadata does not match [`CheckpointMeta`].
+    #[error("{}: invalid metadata: {error}", path.display())]
+    Metadata {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What the JSON parser found.
+        error: serde_json::Error,
+    },
+    /// The saved config does not parse or validate.
+    #[error("{}: {error}", path.display())]
+    SavedConfig {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The config error (its location names the file's saved config).
+        error: ConfigError,
+    },
+    /// The saved codec spec does not describe a codec.
+    #[error("{}: invalid codec: {error}", path.display())]
+    Codec {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why the codec could not be rebuilt.
+        error: GymError,
+    },
+    /// The codec and the model disagree on the vocabulary size.
+    #[error(
+        "{}: codec has {codec} tokens but the model was built for {model}",
+        path.display()
+    )]
+    VocabMismatch {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// V of the saved codec.
+        codec: usize,
+        /// V the metadata says the model was built for.
+        model: usize,
+    },
+    /// A tensor the model needs is not in the file.
+    #[error("{}: tensor '{name}' is missing", path.display())]
+    MissingTensor {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor's shape is not the one the config implies.
+    #[error(
+        "{}: tensor '{name}' has shape {found:?}, but the config needs {expected:?}",
+        path.display()
+    )]
+    TensorShape {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// Its shape in the file.
+        found: Vec<usize>,
+        /// The shape the config needs.
+        expected: Vec<usize>,
+    },
+    /// The saved config describes a model that cannot fit.
+    #[error("{}: {error}", path.display())]
+    Budget {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What does not fit.
+        error: BudgetError,
+    },
+    /// The saved config needs more parameters than the file holds values.
+    #[error(
+        "{}: its config ({:?} {}×{}, embed {}, vocab {}) needs {need} parameters but the file \
+         holds {held} values; the checkpoint is corrupted or was edited",
+        path.display(),
+        dims.cell,
+        dims.layers,
+        dims.hidden,
+        dims.embed,
+        dims.vocab
+    )]
+    TooFewValues {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The dimensions the saved config implies.
+        dims: ModelDims,
+        /// Parameters those dimensions need.
+        need: u128,
+        /// Values the file's tensors hold.
+        held: usize,
+    },
+}
+
+/// Boxed: the variants carry whole errors, and `TrainerError` is returned everywhere.
+impl From<ContentsError> for TrainerError {
+    fn from(e: ContentsError) -> Self {
+        TrainerError::CheckpointContents(Box::new(e))
+    }
+}
 
 /// The JSON metadata stored in every checkpoint.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -92,18 +196,30 @@ fn check_contents(
     tensors: BTreeMap<String, Tensor>,
     path: &Path,
 ) -> Result<Loaded, TrainerError> {
-    let bad = |what: String| TrainerError::Checkpoint(format!("{}: {what}", path.display()));
+    let path = path.to_path_buf();
     let meta: CheckpointMeta =
-        serde_json::from_value(meta).map_err(|e| bad(format!("invalid metadata: {e}")))?;
-    let config = Config::from_toml_str(&meta.config, &format!("{} (saved config)", path.display()))
-        .map_err(|e| bad(e.to_string()))?;
-    let codec = codec_from_spec(&meta.codec).map_err(|e| bad(format!("invalid codec: {e}")))?;
+        serde_json::from_value(meta).map_err(|error| ContentsError::Metadata {
+            path: path.clone(),
+            error,
+        })?;
+    let label = format!("{} (saved config)", path.display());
+    let config = Config::from_toml_str(&meta.config, &label).map_err(|error| {
+        ContentsError::SavedConfig {
+            path: path.clone(),
+            error,
+        }
+    })?;
+    let codec = codec_from_spec(&meta.codec).map_err(|error| ContentsError::Codec {
+        path: path.clone(),
+        error,
+    })?;
     if codec.vocab_size() != meta.vocab {
-        return Err(bad(format!(
-            "codec has {} tokens but the model was built for {}",
-            codec.vocab_size(),
-            meta.vocab
-        )));
+        return Err(ContentsError::VocabMismatch {
+            path,
+            codec: codec.vocab_size(),
+            model: meta.vocab,
+        }
+        .into());
     }
     Ok(Loaded {
         meta,
@@ -132,21 +248,20 @@ pub fn load_params<B: Backend>(
     path: &Path,
 ) -> Result<(), TrainerError> {
     for info in &model.infos {
-        let t = tensors.get(&info.name).ok_or_else(|| {
-            TrainerError::Checkpoint(format!(
-                "{}: tensor '{}' is missing",
-                path.display(),
-                info.name
-            ))
-        })?;
+        let t = tensors
+            .get(&info.name)
+            .ok_or_else(|| ContentsError::MissingTensor {
+                path: path.to_path_buf(),
+                name: info.name.clone(),
+            })?;
         if t.shape != info.shape || t.data.len() != info.len() {
-            return Err(TrainerError::Checkpoint(format!(
-                "{}: tensor '{}' has shape {:?}, but the config needs {:?}",
-                path.display(),
-                info.name,
-                t.shape,
-                info.shape
-            )));
+            return Err(ContentsError::TensorShape {
+                path: path.to_path_buf(),
+                name: info.name.clone(),
+                found: t.shape.clone(),
+                expected: info.shape.clone(),
+            }
+            .into());
         }
         be.write(&mut model.params, info.off, &t.data)?;
     }
@@ -177,7 +292,10 @@ pub fn model_from<B: Backend>(
 ) -> Result<(Model<B>, Loaded), TrainerError> {
     let dims = dims_of(&loaded.config, loaded.meta.vocab);
     // The saved config could describe anything: check before allocating the model.
-    let bad = |e: String| TrainerError::Checkpoint(format!("{}: {e}", path.display()));
+    let bad = |error| ContentsError::Budget {
+        path: path.to_path_buf(),
+        error,
+    };
     crate::budget::check_params(&dims).map_err(bad)?;
     let optimizer = loaded.config.train.optimizer;
     let fp = crate::budget::Footprint::of(&dims, 1, 1, false, false, optimizer);
@@ -188,16 +306,13 @@ pub fn model_from<B: Backend>(
     let held: usize = loaded.tensors.values().map(|t| t.data.len()).sum();
     let need = crate::budget::param_count(&dims);
     if need > held as u128 {
-        return Err(TrainerError::Checkpoint(format!(
-            "{}: its config ({:?} {}×{}, embed {}, vocab {}) needs {need} parameters but the \
-             file holds {held} values; the checkpoint is corrupted or was edited",
-            path.display(),
-            dims.cell,
-            dims.layers,
-            dims.hidden,
-            dims.embed,
-            dims.vocab,
-        )));
+        return Err(ContentsError::TooFewValues {
+            path: path.to_path_buf(),
+            dims,
+            need,
+            held,
+        }
+        .into());
     }
     let mut model = Model::new(be, dims, 0.0, 0)?;
     load_params(be, &mut model, &loaded.tensors, path)?;

@@ -52,9 +52,12 @@ pub enum TrainerError {
     /// A checkpoint file could not be written or read.
     #[error(transparent)]
     CheckpointFile(#[from] CheckpointError),
-    /// A checkpoint's contents do not fit this run (the message names the file).
-    #[error("{0}")]
-    Checkpoint(String),
+    /// A checkpoint's metadata could not be encoded.
+    #[error("cannot encode checkpoint metadata: {error}")]
+    Metadata {
+        /// Why.
+        error: serde_json::Error,
+    },
     /// A checkpoint's optimizer state does not fit this run's optimizer.
     #[error("{}: {error}", path.display())]
     OptimizerState {
@@ -73,6 +76,12 @@ pub enum TrainerError {
         /// Why it failed.
         error: std::io::Error,
     },
+    /// A checkpoint file's contents cannot be used (the message names the file).
+    #[error(transparent)]
+    CheckpointContents(Box<state::ContentsError>),
+    /// The model or batch cannot fit (the message names the keys to change).
+    #[error(transparent)]
+    Budget(#[from] budget::BudgetError),
     /// The loss or the gradients stopped being finite.
     #[error("{0}")]
     Diverged(String),
@@ -155,11 +164,10 @@ impl<B: Backend> Trainer<B> {
         // Refuse what cannot fit before allocating any of it.
         let (t, b) = (cfg.train.seq_len, cfg.train.batch);
         let has_val = cfg.gym.val_fraction > 0.0;
-        budget::check_params(&dims).map_err(TrainerError::Config)?;
+        budget::check_params(&dims)?;
         let dropout = cfg.model.dropout > 0.0;
         let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
-        budget::check_memory(&fp, t, b, be.memory_available(), &be.name())
-            .map_err(TrainerError::Config)?;
+        budget::check_memory(&fp, t, b, be.memory_available(), &be.name())?;
         let learner = Learner::new(&be, &cfg, dims)?;
         let shape = Shape { batch: b, seq: t };
         let mut data = Cursor::new(gym, shape, cfg.train.seed);

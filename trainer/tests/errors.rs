@@ -71,3 +71,61 @@ fn a_missing_checkpoint_prints_its_cause_once() {
         }
     }
 }
+
+/// The fixture checkpoint with its saved `model.device = "auto"` replaced by `device`
+/// (4 characters, so the header keeps its length).
+fn fixture_with_device(device: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/checkpoints/lstm-it3.safetensors");
+    let mut bytes = std::fs::read(path).unwrap();
+    // The config is a JSON string inside the JSON header: its quotes appear as \\\".
+    let from = br#"device = \\\"auto\\\""#;
+    let to = format!(r#"device = \\\"{device}\\\""#);
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the saved config names model.device");
+    bytes[at..at + from.len()].copy_from_slice(to.as_bytes());
+    bytes
+}
+
+#[test]
+fn a_saved_config_error_is_typed_and_printed_once() {
+    use rnngym_trainer::config::{ConfigError, DeviceChoice};
+    use rnngym_trainer::state::ContentsError;
+
+    let path = std::path::Path::new("edited.safetensors");
+    let err = match state::read_bytes(&fixture_with_device("gpu1"), path) {
+        Ok(_) => panic!("loaded a checkpoint whose config names device \"gpu1\""),
+        Err(e) => e,
+    };
+    let TrainerError::CheckpointContents(contents) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(
+        matches!(
+            **contents,
+            ContentsError::SavedConfig {
+                error: ConfigError::Parse { .. },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.starts_with("edited.safetensors: "), "{msg}");
+    assert!(
+        msg.contains("(key model.device)") && msg.contains("\"gpu1\""),
+        "{msg}"
+    );
+    assert_eq!(chain(&err), [msg]);
+
+    // A checkpoint that names plain "cuda" loads, and its config saves it back as written.
+    let loaded = state::read_bytes(&fixture_with_device("cuda"), path).unwrap();
+    assert_eq!(loaded.config.model.device, DeviceChoice::Cuda(None));
+    assert!(loaded
+        .config
+        .to_toml_string()
+        .contains("device = \"cuda\"\n"));
+}

@@ -39,7 +39,8 @@ pub enum ConfigError {
         /// The offending value.
         got: String,
     },
-    /// The config could not be rendered as TOML.
+    /// The config could not be rendered as TOML (its text is in the message, so it is not
+    /// also a `source()`).
     #[error("cannot render config as TOML: {0}")]
-    Serialize(String),
+    Serialize(toml::ser::Error),
 }

@@ -20,7 +20,7 @@ use rnngym_gyms::GymSpec;
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::CheckpointConfig;
-pub use device::DeviceChoice;
+pub use device::{DeviceChoice, ParseDeviceError};
 pub use error::ConfigError;
 pub use model::{CellKind, ModelConfig};
 pub use sample::SampleConfig;

@@ -23,8 +23,8 @@ pub struct ModelConfig {
     pub embed: Option<usize>,
     /// Dropout probability between layers (0 disables).
     pub dropout: f64,
-    /// "auto", "cpu", "cuda" or "cuda:N".
-    pub device: String,
+    /// Where the model runs: "auto", "cpu", "cuda" or "cuda:N".
+    pub device: DeviceChoice,
     /// Uniform init half-width; 0 means PyTorch's default 1/sqrt(H).
     pub init_scale: f64,
     /// LSTM forget-gate bias at init; unset keeps PyTorch's uniform draw, which trained
@@ -41,7 +41,7 @@ impl Default for ModelConfig {
             layers: 2,
             embed: None,
             dropout: 0.0,
-            device: "auto".to_string(),
+            device: DeviceChoice::Auto,
             init_scale: 0.0,
             forget_bias: None,
         }
@@ -52,10 +52,5 @@ impl ModelConfig {
     /// The embedding width actually used.
     pub fn embed_dim(&self) -> usize {
         self.embed.unwrap_or(self.hidden)
-    }
-
-    /// The parsed device; an invalid string (which `validate` rejects) reads as Auto.
-    pub fn device_kind(&self) -> DeviceChoice {
-        DeviceChoice::parse(&self.device).unwrap_or(DeviceChoice::Auto)
     }
 }

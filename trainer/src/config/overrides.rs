@@ -10,8 +10,7 @@ impl Config {
     pub fn apply_override(&mut self, arg: &str) -> Result<(), ConfigError> {
         // Starting from the resolved config (not the file's text) means every known key already
         // exists, so `model.hidden.x=1` is caught as "not a table" and `[gym]` keeps its id.
-        let table =
-            toml::Table::try_from(&*self).map_err(|e| ConfigError::Serialize(e.to_string()))?;
+        let table = toml::Table::try_from(&*self).map_err(ConfigError::Serialize)?;
         let mut cfg = apply_to_table(table, arg)?;
         cfg.gym.base_dir = std::mem::take(&mut self.gym.base_dir);
         *self = cfg;

@@ -93,7 +93,7 @@ fn defaults_validate_and_empty_text_is_defaults() {
     assert_eq!(Config::from_toml_str("", "x").unwrap(), Config::default());
     let d = Config::default();
     assert_eq!(d.model.embed_dim(), 128);
-    assert_eq!(d.model.device_kind(), DeviceChoice::Auto);
+    assert_eq!(d.model.device, DeviceChoice::Auto);
     assert_eq!(d.gym.id, "text-v1");
 }
 
@@ -102,7 +102,7 @@ fn full_example_parses() {
     let c = Config::from_toml_str(FULL, "full.toml").unwrap();
     assert_eq!(c.model.cell, CellKind::Gru);
     assert_eq!(c.model.embed_dim(), 64);
-    assert_eq!(c.model.device_kind(), DeviceChoice::Cuda(1));
+    assert_eq!(c.model.device, DeviceChoice::Cuda(Some(1)));
     assert_eq!(c.train.optimizer, OptimizerKind::Rmsprop);
     assert_eq!(c.train.schedule, ScheduleKind::Step);
     assert_eq!(c.train.grad_clip, 0.0);
@@ -211,8 +211,6 @@ fn each_validation_rule_names_its_key() {
         }),
         ("model.dropout", |c| c.model.dropout = 1.0),
         ("model.dropout", |c| c.model.dropout = -0.1),
-        ("model.device", |c| c.model.device = "gpu".into()),
-        ("model.device", |c| c.model.device = "cuda:".into()),
         ("model.init_scale", |c| c.model.init_scale = f64::NAN),
         ("model.forget_bias", |c| {
             c.model.forget_bias = Some(f64::NAN)
@@ -281,11 +279,11 @@ fn each_validation_rule_names_its_key() {
     c.gym.val_fraction = 0.5;
     c.sample.top_p = 1.0;
     c.sample.train_seconds = 0.0;
-    c.model.device = "cuda".into();
+    c.model.device = "cuda".parse().unwrap();
     c.validate().unwrap();
     c.sample.train_seconds = 600.0;
     c.validate().unwrap();
-    assert_eq!(c.model.device_kind(), DeviceChoice::Cuda(0));
+    assert_eq!(c.model.device.cuda_ordinal(), Some(0));
 }
 
 #[test]
@@ -311,7 +309,7 @@ fn overrides_of_each_value_type() {
     assert_eq!(c.train.seed, 9);
     assert!(c.sample.argmax);
     assert_eq!(c.model.cell, CellKind::Rnn);
-    assert_eq!(c.model.device_kind(), DeviceChoice::Cpu);
+    assert_eq!(c.model.device, DeviceChoice::Cpu);
     assert_eq!(c.sample.prime, "a\nb");
     assert_eq!(c.sample.seed, Some(5));
     assert_eq!(c.model.embed_dim(), 16);
@@ -367,4 +365,52 @@ fn apply_override_keeps_base_dir() {
     assert_eq!(c.gym.base_dir, PathBuf::from("/data"));
     assert!(c.apply_override("train.nope=5").is_err());
     assert_eq!(c.gym.base_dir, PathBuf::from("/data"));
+}
+
+#[test]
+fn device_is_typed_at_parse_time_and_saved_as_written() {
+    // A bad value is refused by the parser, naming the file, position, key, value and what
+    // was expected.
+    for bad in ["gpu", "cuda:", "cuda:+1", "cuda:x", "CPU"] {
+        let e = err(&format!("[model]\nhidden = 8\ndevice = \"{bad}\"\n"));
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.starts_with("configs/x.toml:3:"), "{e}");
+        assert!(e.contains("(key model.device)"), "{e}");
+        assert!(e.contains(&format!("got {bad:?}")), "{e}");
+        assert!(
+            e.contains("\"auto\", \"cpu\", \"cuda\" or \"cuda:N\""),
+            "{e}"
+        );
+        let arg = format!("model.device={bad}");
+        let e = over(&[&arg]).unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.starts_with(&format!("--set {arg}: ")), "{e}");
+        assert!(
+            e.contains("model.device") && e.contains(&format!("{bad:?}")),
+            "{e}"
+        );
+    }
+    let e = err("[model]\ndevice = 1\n");
+    assert!(e.contains("(key model.device)"), "{e}");
+
+    // Each spelling reads as its choice and renders back as written ("cuda" stays "cuda").
+    let cases = [
+        ("auto", DeviceChoice::Auto, None),
+        ("cpu", DeviceChoice::Cpu, None),
+        ("cuda", DeviceChoice::Cuda(None), Some(0)),
+        ("cuda:0", DeviceChoice::Cuda(Some(0)), Some(0)),
+        ("cuda:3", DeviceChoice::Cuda(Some(3)), Some(3)),
+    ];
+    for (text, choice, ordinal) in cases {
+        assert_eq!(text.parse::<DeviceChoice>(), Ok(choice));
+        assert_eq!(choice.to_string(), text);
+        assert_eq!(choice.cuda_ordinal(), ordinal);
+        let c = Config::from_toml_str(&format!("[model]\ndevice = \"{text}\"\n"), "x").unwrap();
+        assert_eq!(c.model.device, choice);
+        let saved = c.to_toml_string();
+        assert!(saved.contains(&format!("device = \"{text}\"\n")), "{saved}");
+        assert_eq!(Config::from_toml_str(&saved, "rt").unwrap(), c);
+        let c = over(&[&format!("model.device={text}")]).unwrap();
+        assert_eq!(c.model.device, choice);
+    }
 }

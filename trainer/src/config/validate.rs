@@ -1,8 +1,6 @@
 //! `Config::validate`: range checks whose messages name the key.
 
-use super::{
-    Config, ConfigError, DeviceChoice, ScheduleKind, MAX_LAYERS, MAX_TOKENS_PER_BATCH, MAX_WIDTH,
-};
+use super::{Config, ConfigError, ScheduleKind, MAX_LAYERS, MAX_TOKENS_PER_BATCH, MAX_WIDTH};
 
 impl Config {
     /// Checks ranges; the error names the key, the value and what was expected.
@@ -37,13 +35,6 @@ impl Config {
         check_f64("model.dropout", m.dropout, "a number in [0, 1)", |x| {
             (0.0..1.0).contains(&x)
         })?;
-        if DeviceChoice::parse(&m.device).is_none() {
-            return Err(invalid(
-                "model.device",
-                "\"auto\", \"cpu\", \"cuda\" or \"cuda:N\"",
-                format!("{:?}", m.device),
-            ));
-        }
         check_f64("model.init_scale", m.init_scale, "a number >= 0", |x| {
             x >= 0.0
         })?;

@@ -32,8 +32,8 @@ impl Snapshot {
 
     /// Writes this state to `path` as a checkpoint (atomically: temp file + rename).
     pub fn write(&self, path: &Path) -> Result<(), TrainerError> {
-        let meta = serde_json::to_value(&self.meta)
-            .map_err(|e| TrainerError::Checkpoint(format!("cannot encode metadata: {e}")))?;
+        let meta =
+            serde_json::to_value(&self.meta).map_err(|error| TrainerError::Metadata { error })?;
         Ok(checkpoint::save(path, &meta, &self.views())?)
     }
 
