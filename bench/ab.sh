@@ -33,11 +33,16 @@ for bin in "$A" "$B"; do
 done
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
+# Training and generation each in a fresh process, as users run them: generation measured
+# after training in the same process depends on where the freed training buffers leave the
+# model's weights (seen: ±15% between builds whose generate-only runs are equal).
 run() { # side preset round
   local bin="$A"; [ "$1" = b ] && bin="$B"
   echo "preset $2 round $3/$ROUNDS: $1..." >&2
-  "$bin" bench --preset "$2" --cell "$CELL" --threads "$THREADS" --seconds "$SECS" --json \
-    > "$OUT/$1-$2-$3.json"
+  for mode in train generate; do
+    "$bin" bench --preset "$2" --cell "$CELL" --mode "$mode" --threads "$THREADS" \
+      --seconds "$SECS" --json > "$OUT/$1-$2-$3-$mode.json"
+  done
 }
 for p in $PRESETS; do
   for r in $(seq "$ROUNDS"); do
@@ -47,13 +52,14 @@ done
 python3 - "$OUT" "$ROUNDS" $PRESETS <<'PY'
 import json, statistics, sys
 out, rounds, presets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-load = lambda side, p, r: json.load(open(f"{out}/{side}-{p}-{r}.json"))
+load = lambda side, p, r, mode: json.load(open(f"{out}/{side}-{p}-{r}-{mode}.json"))
 print("| preset | what | A median | B median | B / A paired median (min–max) |")
 print("|---|---|---|---|---|")
 for p in presets:
-    for key, what in [("train_chars_per_s", "train chars/s"), ("generate_chars_per_s", "generate chars/s")]:
-        a = [load("a", p, r)[key] for r in range(1, rounds + 1)]
-        b = [load("b", p, r)[key] for r in range(1, rounds + 1)]
+    for mode, what in [("train", "train chars/s"), ("generate", "generate chars/s")]:
+        key = f"{mode}_chars_per_s"
+        a = [load("a", p, r, mode)[key] for r in range(1, rounds + 1)]
+        b = [load("b", p, r, mode)[key] for r in range(1, rounds + 1)]
         ratios = [y / x for x, y in zip(a, b)]
         print(f"| {p.upper()} | {what} | {statistics.median(a):,.0f} | {statistics.median(b):,.0f} | "
               f"{statistics.median(ratios):.3f} ({min(ratios):.3f}–{max(ratios):.3f}) |")
