@@ -91,6 +91,24 @@ impl Gemm {
             ..self
         }
     }
+    /// Checks that `A`, `B` and `C` fit buffers of `a`, `b` and `c` elements (every backend
+    /// calls this before its product).
+    pub fn check(&self, a: usize, b: usize, c: usize) -> Result<()> {
+        let (a_rows, a_cols) = if self.trans_a {
+            (self.k, self.m)
+        } else {
+            (self.m, self.k)
+        };
+        let (b_rows, b_cols) = if self.trans_b {
+            (self.n, self.k)
+        } else {
+            (self.k, self.n)
+        };
+        crate::check::matrix("gemm A", a, self.a_off, a_rows, a_cols, self.lda)?;
+        crate::check::matrix("gemm B", b, self.b_off, b_rows, b_cols, self.ldb)?;
+        crate::check::matrix("gemm C", c, self.c_off, self.m, self.n, self.ldc)
+    }
+
     /// Sets `alpha` and `beta`.
     pub fn scale(self, alpha: f32, beta: f32) -> Self {
         Gemm {

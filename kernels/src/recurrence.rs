@@ -108,6 +108,19 @@ pub struct CellStep {
 }
 
 impl CellStep {
+    /// The same step restricted to batch rows `r0 .. r0 + n`: each row's gates and states are
+    /// contiguous, so a block of rows is a step of its own (the CPU gives each thread one).
+    pub fn rows(self, r0: usize, n: usize) -> CellStep {
+        let g = self.cell.gates_per_unit() * self.h;
+        CellStep {
+            b: n,
+            gates: self.gates + r0 * g,
+            prev: self.prev + r0 * self.h,
+            next: self.next + r0 * self.h,
+            ..self
+        }
+    }
+
     /// Checks every operand the step touches; returns the elements of a gate block and of a
     /// state block (`B·G`, `B·H`).
     pub fn check(&self, lens: &StateLens, backward: bool) -> Result<(usize, usize)> {

@@ -316,7 +316,7 @@ impl<B: Backend> Trainer<B> {
                 {
                     Gradients::Ready { loss, grad_norm } => (loss, grad_norm),
                     Gradients::Diverged(why) => {
-                        self.on_divergence(it + 1, &why.to_string())?;
+                        self.on_divergence(it + 1, &why)?;
                         continue;
                     }
                 };
@@ -354,7 +354,7 @@ impl<B: Backend> Trainer<B> {
                 let snap = self.capture()?;
                 if let Some(name) = snap.non_finite() {
                     let why = Divergence::NonFinite(name.to_string());
-                    self.on_divergence(it, &why.to_string())?;
+                    self.on_divergence(it, &why)?;
                     continue;
                 }
                 if it == target {

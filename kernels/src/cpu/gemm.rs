@@ -1,6 +1,5 @@
 //! GEMM on the CPU through the `gemm` crate (runtime-dispatched AVX2 / AVX-512 kernels).
 
-use super::check;
 use super::spin::Helper;
 use super::tuning::{GEMM_MIN_ROWS_PER_THREAD, GEMM_THREADS_MIN_MACS};
 use crate::{Gemm, Result};
@@ -33,11 +32,7 @@ pub(crate) fn gemm(
     b: &[f32],
     c: &mut [f32],
 ) -> Result<()> {
-    let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
-    let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
-    check::matrix("gemm A", a.len(), g.a_off, a_rows, a_cols, g.lda)?;
-    check::matrix("gemm B", b.len(), g.b_off, b_rows, b_cols, g.ldb)?;
-    check::matrix("gemm C", c.len(), g.c_off, g.m, g.n, g.ldc)?;
+    g.check(a.len(), b.len(), c.len())?;
     if g.m == 0 || g.n == 0 {
         return Ok(());
     }

@@ -96,7 +96,7 @@ pub(crate) fn forward(
         return forward_steps(be, r, params, s);
     }
     let g = r.check(params.len(), &s.lens(Vec::len), false)?;
-    let (b, h) = (r.b, r.h);
+    let h = r.h;
     let w = Packed::from_transposed(&params[r.w_hh..r.w_hh + g * h], g, h);
     let p = Ptrs::new(&mut s);
     run(be, r, g, |r0, n| {
@@ -104,11 +104,8 @@ pub(crate) fn forward(
         let p = p.get();
         let (ng, nh) = (n * g, n * h);
         for step in 0..r.t {
-            let (go, hp, ho) = (
-                step * b * g + r0 * g,
-                step * b * h + r0 * h,
-                (step + 1) * b * h + r0 * h,
-            );
+            let c = r.step(step).rows(r0, n);
+            let (go, hp, ho) = (c.gates, c.prev, c.next);
             // SAFETY: `Recurrence::check` checked the extents; rows r0..r0 + n of each slot belong to
             // this block alone, and slots `step` and `step + 1` are disjoint.
             unsafe {
@@ -162,11 +159,8 @@ pub(crate) fn backward(
         let p = p.get();
         let (ng, nh) = (n * g, n * h);
         for step in (0..r.t).rev() {
-            let (go, hp, ho) = (
-                step * b * g + r0 * g,
-                step * b * h + r0 * h,
-                (step + 1) * b * h + r0 * h,
-            );
+            let c = r.step(step).rows(r0, n);
+            let (go, hp, ho) = (c.gates, c.prev, c.next);
             // SAFETY: as in `forward`; `dc` rows r0..r0 + n are this block's too.
             unsafe {
                 let dh = &*at(p.dhs, ho, nh);

@@ -5,7 +5,6 @@
 use cudarc::cublas::sys::cublasOperation_t;
 
 use super::buffers::CudaBuf;
-use super::check;
 use super::context::{launch, CudaBackend};
 use crate::{Gemm, KernelError, Result};
 
@@ -30,11 +29,7 @@ pub(crate) fn gemm(
     b: &CudaBuf,
     c: &mut CudaBuf,
 ) -> Result<()> {
-    let (a_rows, a_cols) = if g.trans_a { (g.k, g.m) } else { (g.m, g.k) };
-    let (b_rows, b_cols) = if g.trans_b { (g.n, g.k) } else { (g.k, g.n) };
-    check::matrix("gemm A", a.len(), g.a_off, a_rows, a_cols, g.lda)?;
-    check::matrix("gemm B", b.len(), g.b_off, b_rows, b_cols, g.ldb)?;
-    check::matrix("gemm C", c.len(), g.c_off, g.m, g.n, g.ldc)?;
+    g.check(a.len(), b.len(), c.len())?;
     if g.m == 0 || g.n == 0 {
         return Ok(());
     }

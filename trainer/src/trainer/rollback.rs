@@ -8,7 +8,7 @@ use std::path::Path;
 use rnngym_kernels::Backend;
 
 use super::history::History;
-use super::{Trainer, TrainerError};
+use super::{Divergence, Trainer, TrainerError};
 use crate::config::Config;
 use crate::observer::Rollback;
 use crate::run_dir::{CheckpointKind, RunDir};
@@ -66,7 +66,8 @@ impl Rollbacks {
 impl<B: Backend> Trainer<B> {
     /// Handles the divergence of iteration `at` (1-based): rolls back and returns `Ok` so
     /// training goes on, or returns the error that ends the run once rollbacks are used up.
-    pub(crate) fn on_divergence(&mut self, at: u64, what: &str) -> Result<(), TrainerError> {
+    pub(crate) fn on_divergence(&mut self, at: u64, why: &Divergence) -> Result<(), TrainerError> {
+        let what = &why.to_string();
         // A held-back checkpoint led to this divergence (or is this state): never write it.
         self.checkpoints.pending = None;
         let max = self.cfg.train.max_rollbacks;
