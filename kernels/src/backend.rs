@@ -119,6 +119,24 @@ impl Gemm {
     }
 }
 
+/// A tight row-major block of `rows × cols` elements starting at element `off` of a buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rows {
+    /// Element offset of row 0.
+    pub off: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Columns (the row stride).
+    pub cols: usize,
+}
+
+impl Rows {
+    /// `rows × cols` elements at `off`.
+    pub fn new(off: usize, rows: usize, cols: usize) -> Self {
+        Rows { off, rows, cols }
+    }
+}
+
 /// Hyper-parameters of one Adam(W) step over a flat parameter buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
@@ -250,14 +268,12 @@ pub trait Backend: Send + Sync + 'static {
         rows: usize,
         cols: usize,
     ) -> Result<()>;
-    /// `dst[dst_off + c] (+)= Σ_r src[src_off + r * cols + c]`; adds when `accumulate`.
-    #[allow(clippy::too_many_arguments)]
+    /// `dst[dst_off + c] (+)= Σ_r src[block.off + r * block.cols + c]` over the block's rows;
+    /// adds when `accumulate`.
     fn sum_rows(
         &self,
         src: &Self::Buf,
-        src_off: usize,
-        rows: usize,
-        cols: usize,
+        block: Rows,
         dst: &mut Self::Buf,
         dst_off: usize,
         accumulate: bool,
@@ -338,7 +354,6 @@ pub trait Backend: Send + Sync + 'static {
     ///
     /// Returns the *sum* of the negative log-likelihoods (nats, f64). When `d_logits` is given,
     /// writes `(softmax − onehot(target)) · grad_scale` into it.
-    #[allow(clippy::too_many_arguments)]
     fn softmax_xent(
         &self,
         logits: &Self::Buf,
@@ -350,16 +365,13 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<f64>;
 
     // ---- generation ----
-    /// Picks one token per row of `logits` (`[rows, cols]`, tight, at `off`) into `out`, row
+    /// Picks one token per row of the `block` of `logits` into `out`, row
     /// `r` drawing with `uniforms[r]` in `[0, 1)` (see [`sample::pick`](crate::sample::pick),
     /// the spec). Only the chosen tokens come back to the host.
-    #[allow(clippy::too_many_arguments)]
     fn sample_rows(
         &self,
         logits: &Self::Buf,
-        off: usize,
-        rows: usize,
-        cols: usize,
+        block: Rows,
         opts: &SampleOptions,
         uniforms: &[f64],
         out: &mut [u32],

@@ -11,7 +11,7 @@ mod operands;
 pub mod recurrence;
 pub mod sample;
 
-pub use backend::{AdamFactors, AdamStep, Backend, Gemm, Result, RmsPropStep};
+pub use backend::{AdamFactors, AdamStep, Backend, Gemm, Result, RmsPropStep, Rows};
 pub use cell::{Cell, UnknownCell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;

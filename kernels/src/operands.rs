@@ -4,7 +4,7 @@
 //! counts the op then works on. The cell steps' checks live with [`crate::CellStep`].
 
 use crate::check::{mul, shape_err, span};
-use crate::Result;
+use crate::{Result, Rows};
 
 /// `broadcast_rows`: `cols` bias values, `rows × cols` outputs; returns `rows · cols`.
 pub(crate) fn broadcast_rows(
@@ -19,15 +19,12 @@ pub(crate) fn broadcast_rows(
     Ok(n)
 }
 
-/// `sum_rows`: `rows × cols` sources, `cols` destinations.
-pub(crate) fn sum_rows(
-    src: (usize, usize),
-    dst: (usize, usize),
-    rows: usize,
-    cols: usize,
-) -> Result<()> {
-    span("sum_rows src", src.0, src.1, mul("sum_rows", rows, cols)?)?;
-    span("sum_rows dst", dst.0, dst.1, cols)
+/// `sum_rows`: a block of sources in a buffer of `src.0` elements, `cols` destinations at
+/// `dst.1` of `dst.0`.
+pub(crate) fn sum_rows(src: (usize, Rows), dst: (usize, usize)) -> Result<()> {
+    let (len, b) = src;
+    span("sum_rows src", len, b.off, mul("sum_rows", b.rows, b.cols)?)?;
+    span("sum_rows dst", dst.0, dst.1, b.cols)
 }
 
 /// `mul_assign`: `n` elements of each side.

@@ -149,12 +149,11 @@ pub(crate) fn pick_local(logits: &[f32], opts: &SampleOptions, u: f64) -> u32 {
 /// columns are answered here (token 0, as [`pick`] gives for empty logits).
 pub(crate) fn check_rows(
     len: usize,
-    off: usize,
-    rows: usize,
-    cols: usize,
+    block: crate::Rows,
     uniforms: &[f64],
     out: &mut [u32],
 ) -> crate::Result<bool> {
+    let crate::Rows { off, rows, cols } = block;
     let n = crate::check::mul("sample_rows", rows, cols)?;
     crate::check::span("sample_rows logits", len, off, n)?;
     if out.len() != rows {

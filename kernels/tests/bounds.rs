@@ -4,7 +4,7 @@
 mod common;
 use common::Bufs;
 use rnngym_kernels::{
-    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Result, RmsPropStep,
+    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Result, RmsPropStep, Rows,
 };
 
 #[track_caller]
@@ -32,8 +32,8 @@ fn memory_and_dense_ops() {
     shape(be.write_ids(&mut vec![0u32; 2], &[1, 2, 3]));
     shape(be.broadcast_rows(&b, 6, &mut a, 0, 2, 3));
     shape(be.broadcast_rows(&b, 0, &mut a, 3, 2, 3));
-    shape(be.sum_rows(&b, 3, 2, 3, &mut a, 0, false));
-    shape(be.sum_rows(&b, 0, 2, 3, &mut a, 6, true));
+    shape(be.sum_rows(&b, Rows::new(3, 2, 3), &mut a, 0, false));
+    shape(be.sum_rows(&b, Rows::new(0, 2, 3), &mut a, 6, true));
     shape(be.mul_assign(&mut a, 5, &b, 0, 4));
     shape(be.mul_assign(&mut a, 0, &b, 5, 4));
     shape(be.scale(&mut a, 5, 4, 2.0));

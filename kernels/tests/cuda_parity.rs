@@ -18,7 +18,7 @@ use rnngym_kernels::cuda::CudaBackend;
 use rnngym_kernels::sample::pick;
 use rnngym_kernels::{
     AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
-    RmsPropStep, SampleOptions,
+    RmsPropStep, Rows, SampleOptions,
 };
 
 /// Named outputs of one test body, widened to f64.
@@ -130,10 +130,11 @@ parity!(sum_rows_matches, 1e-5, 1e-5, |be| {
         let src = up(be, &rand_vec(&mut r, 4 + rows * cols, 1.0));
         let init = rand_vec(&mut r, cols + 2, 1.0);
         let mut set = up(be, &init);
-        be.sum_rows(&src, 4, rows, cols, &mut set, 2, false)
+        be.sum_rows(&src, Rows::new(4, rows, cols), &mut set, 2, false)
             .unwrap();
         let mut acc = up(be, &init);
-        be.sum_rows(&src, 4, rows, cols, &mut acc, 2, true).unwrap();
+        be.sum_rows(&src, Rows::new(4, rows, cols), &mut acc, 2, true)
+            .unwrap();
         outs.push(("set", down(be, &set)));
         outs.push(("acc", down(be, &acc)));
     }
@@ -372,8 +373,14 @@ fn sampled_tokens<B: Backend>(be: &B) -> Vec<Picks> {
                         argmax,
                     };
                     let mut tokens = vec![0u32; rows];
-                    be.sample_rows(&buf, 3, rows, cols, &opts, &uniforms, &mut tokens)
-                        .unwrap();
+                    be.sample_rows(
+                        &buf,
+                        Rows::new(3, rows, cols),
+                        &opts,
+                        &uniforms,
+                        &mut tokens,
+                    )
+                    .unwrap();
                     out.push(Picks {
                         what: format!("{rows}x{cols} {opts:?}"),
                         rows: host.clone(),

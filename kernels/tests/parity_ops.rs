@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use rnngym_kernels::cpu::reference;
-use rnngym_kernels::{AdamStep, Backend, CpuBackend, RmsPropStep};
+use rnngym_kernels::{AdamStep, Backend, CpuBackend, RmsPropStep, Rows};
 
 #[test]
 fn row_ops_match_reference() {
@@ -18,9 +18,9 @@ fn row_ops_match_reference() {
         let dst0 = rand_vec(&mut r, 2 + cols + 1, 1.0);
         for accumulate in [false, true] {
             let mut want = dst0.clone();
-            reference::sum_rows(&src, 4, rows, cols, &mut want, 2, accumulate);
+            reference::sum_rows(&src, Rows::new(4, rows, cols), &mut want, 2, accumulate);
             let mut got = dst0.clone();
-            be.sum_rows(&src, 4, rows, cols, &mut got, 2, accumulate)
+            be.sum_rows(&src, Rows::new(4, rows, cols), &mut got, 2, accumulate)
                 .unwrap();
             assert_close("sum_rows", &got, &want, 1e-5, 1e-5);
         }

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use rand::Rng;
 use rnngym_kernels::sample::{pick, SampleOptions};
-use rnngym_kernels::{Backend, CpuBackend, KernelError};
+use rnngym_kernels::{Backend, CpuBackend, KernelError, Rows};
 
 const NONE: u32 = u32::MAX;
 const ONE_BITS: u32 = 0x3f80_0000;
@@ -232,7 +232,7 @@ fn cpu_sample_rows_follows_the_spec_row_by_row() {
     };
     let uniforms: Vec<f64> = (0..rows).map(|_| rng.random()).collect();
     let mut out = vec![u32::MAX; rows];
-    be.sample_rows(&buf, off, rows, cols, &o, &uniforms, &mut out)
+    be.sample_rows(&buf, Rows::new(off, rows, cols), &o, &uniforms, &mut out)
         .unwrap();
     let mut scratch = Vec::new();
     for r in 0..rows {
@@ -258,14 +258,14 @@ fn sample_rows_rejects_bad_operands() {
         other => panic!("expected a shape error, got {other:?}"),
     };
     let mut out = [0u32; 2];
-    let m = shape(be.sample_rows(&buf, 5, 2, 10, &o, &[0.1, 0.2], &mut out));
+    let m = shape(be.sample_rows(&buf, Rows::new(5, 2, 10), &o, &[0.1, 0.2], &mut out));
     assert!(m.contains("exceeds buffer of 20"), "{m}");
-    let m = shape(be.sample_rows(&buf, 0, 2, 10, &o, &[0.1], &mut out));
+    let m = shape(be.sample_rows(&buf, Rows::new(0, 2, 10), &o, &[0.1], &mut out));
     assert!(m.contains("1 uniforms for 2 rows"), "{m}");
-    let m = shape(be.sample_rows(&buf, 0, 2, 10, &o, &[0.1, 0.2], &mut out[..1]));
+    let m = shape(be.sample_rows(&buf, Rows::new(0, 2, 10), &o, &[0.1, 0.2], &mut out[..1]));
     assert!(m.contains("out holds 1 tokens, expected 2"), "{m}");
     let mut out = [9u32; 3];
-    be.sample_rows(&buf, 0, 3, 0, &o, &[0.5; 3], &mut out)
+    be.sample_rows(&buf, Rows::new(0, 3, 0), &o, &[0.5; 3], &mut out)
         .unwrap();
     assert_eq!(out, [0; 3], "empty rows pick token 0, as the spec does");
 }

@@ -2,7 +2,7 @@
 //! each token costs O(1) — the window is never re-run.
 
 use rand::Rng;
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, Rows};
 
 use crate::model::{Model, Workspace};
 use crate::sample::{draw, SampleOptions};
@@ -69,7 +69,7 @@ impl<'m, B: Backend> Generator<'m, B> {
     pub fn pick(&self, be: &B, opts: &SampleOptions, u: f64) -> rnngym_kernels::Result<u32> {
         let mut tok = [0u32];
         let v = self.model.dims.vocab;
-        be.sample_rows(&self.ws.logits, 0, 1, v, opts, &[u], &mut tok)?;
+        be.sample_rows(&self.ws.logits, Rows::new(0, 1, v), opts, &[u], &mut tok)?;
         Ok(tok[0])
     }
 

@@ -6,7 +6,7 @@
 //! This file is the forward and backward passes; the parameter layout and initialisation are in
 //! `model/params.rs`, the activations and the carried state in `model/workspace.rs`.
 
-use rnngym_kernels::{hash, Backend, Cell, Gemm, KernelError};
+use rnngym_kernels::{hash, Backend, Cell, Gemm, KernelError, Rows};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
 
@@ -232,9 +232,7 @@ impl<B: Backend> Model<B> {
         be.gemm(&g, &ws.d_logits, &ws.layers[top].hs, &mut self.grads)?;
         be.sum_rows(
             &ws.d_logits,
-            0,
-            rows,
-            v,
+            Rows::new(0, rows, v),
             &mut self.grads,
             self.proj_b_off,
             false,

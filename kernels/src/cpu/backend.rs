@@ -8,7 +8,8 @@ use super::spin::Helper;
 use super::{gemm, memory, ops, step, window};
 use crate::operands;
 use crate::{
-    AdamStep, Backend, CellStep, Gemm, LayerState, Recurrence, Result, RmsPropStep, SampleOptions,
+    AdamStep, Backend, CellStep, Gemm, LayerState, Recurrence, Result, RmsPropStep, Rows,
+    SampleOptions,
 };
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
@@ -160,14 +161,12 @@ impl Backend for CpuBackend {
     fn sum_rows(
         &self,
         src: &Vec<f32>,
-        src_off: usize,
-        rows: usize,
-        cols: usize,
+        block: Rows,
         dst: &mut Vec<f32>,
         dst_off: usize,
         accumulate: bool,
     ) -> Result<()> {
-        ops::sum_rows(src, src_off, rows, cols, dst, dst_off, accumulate)
+        ops::sum_rows(src, block, dst, dst_off, accumulate)
     }
 
     fn mul_assign(
@@ -268,16 +267,15 @@ impl Backend for CpuBackend {
     fn sample_rows(
         &self,
         logits: &Vec<f32>,
-        off: usize,
-        rows: usize,
-        cols: usize,
+        block: Rows,
         opts: &SampleOptions,
         uniforms: &[f64],
         out: &mut [u32],
     ) -> Result<()> {
-        if !crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)? {
+        if !crate::sample::check_rows(logits.len(), block, uniforms, out)? {
             return Ok(());
         }
+        let Rows { off, rows, cols } = block;
         // The logits are already on the host: pick straight from them, without the copy.
         let rows_data = logits[off..off + rows * cols].chunks_exact(cols);
         for ((row, &u), o) in rows_data.zip(uniforms).zip(out) {

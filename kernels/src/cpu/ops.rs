@@ -4,7 +4,7 @@
 use super::check::span;
 use super::fastmath::{dispatch, exp, Mad};
 use crate::operands;
-use crate::{hash, AdamStep, Result, RmsPropStep};
+use crate::{hash, AdamStep, Result, RmsPropStep, Rows};
 
 /// See [`Backend::broadcast_rows`](crate::Backend::broadcast_rows).
 pub(crate) fn broadcast_rows(
@@ -26,17 +26,19 @@ pub(crate) fn broadcast_rows(
 }
 
 /// See [`Backend::sum_rows`](crate::Backend::sum_rows).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn sum_rows(
     src: &[f32],
-    src_off: usize,
-    rows: usize,
-    cols: usize,
+    block: Rows,
     dst: &mut [f32],
     dst_off: usize,
     accumulate: bool,
 ) -> Result<()> {
-    operands::sum_rows((src.len(), src_off), (dst.len(), dst_off), rows, cols)?;
+    operands::sum_rows((src.len(), block), (dst.len(), dst_off))?;
+    let Rows {
+        off: src_off,
+        rows,
+        cols,
+    } = block;
     let dst = &mut dst[dst_off..dst_off + cols];
     if !accumulate {
         dst.fill(0.0);

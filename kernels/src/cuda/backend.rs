@@ -7,7 +7,9 @@ use super::buffers::{CudaBuf, CudaIds};
 use super::check::{self, shape_err, span};
 use super::context::{dev_err, grid, launch, CudaBackend};
 use super::{blas, cells, ops};
-use crate::{AdamStep, Backend, CellStep, Gemm, LayerState, Result, RmsPropStep, SampleOptions};
+use crate::{
+    AdamStep, Backend, CellStep, Gemm, LayerState, Result, RmsPropStep, Rows, SampleOptions,
+};
 
 impl CudaBackend {
     /// Device-to-device copy of `n` f32 from address `src` to `dst` on the stream.
@@ -175,14 +177,12 @@ impl Backend for CudaBackend {
     fn sum_rows(
         &self,
         src: &CudaBuf,
-        src_off: usize,
-        rows: usize,
-        cols: usize,
+        block: Rows,
         dst: &mut CudaBuf,
         dst_off: usize,
         accumulate: bool,
     ) -> Result<()> {
-        ops::sum_rows(self, src, src_off, rows, cols, dst, dst_off, accumulate)
+        ops::sum_rows(self, src, block, dst, dst_off, accumulate)
     }
 
     fn mul_assign(
@@ -255,14 +255,12 @@ impl Backend for CudaBackend {
     fn sample_rows(
         &self,
         logits: &CudaBuf,
-        off: usize,
-        rows: usize,
-        cols: usize,
+        block: Rows,
         opts: &SampleOptions,
         uniforms: &[f64],
         out: &mut [u32],
     ) -> Result<()> {
-        ops::sample_rows(self, logits, off, rows, cols, opts, uniforms, out)
+        ops::sample_rows(self, logits, block, opts, uniforms, out)
     }
 
     fn dropout(

@@ -7,7 +7,7 @@ use super::buffers::{CudaBuf, CudaIds};
 use super::check::{shape_err, span};
 use super::context::{dev_err, grid, launch, CudaBackend, THREADS};
 use crate::operands;
-use crate::{AdamStep, Result, RmsPropStep, SampleOptions};
+use crate::{AdamStep, Result, RmsPropStep, Rows, SampleOptions};
 use cudarc::driver::result as drv;
 
 /// Blocks of the first pass of `sum_squares` (one f64 partial each; a fixed count keeps the
@@ -34,18 +34,20 @@ pub(crate) fn broadcast_rows(
 }
 
 /// See [`Backend::sum_rows`](crate::Backend::sum_rows).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn sum_rows(
     be: &CudaBackend,
     src: &CudaBuf,
-    src_off: usize,
-    rows: usize,
-    cols: usize,
+    block: Rows,
     dst: &mut CudaBuf,
     dst_off: usize,
     accumulate: bool,
 ) -> Result<()> {
-    operands::sum_rows((src.len(), src_off), (dst.len(), dst_off), rows, cols)?;
+    operands::sum_rows((src.len(), block), (dst.len(), dst_off))?;
+    let Rows {
+        off: src_off,
+        rows,
+        cols,
+    } = block;
     if cols == 0 {
         return Ok(());
     }
@@ -217,20 +219,18 @@ pub(crate) fn softmax_xent(
 
 /// See [`Backend::sample_rows`](crate::Backend::sample_rows): one block per row runs the
 /// spec's filters on the device; only the uniforms go up and the tokens come back.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn sample_rows(
     be: &CudaBackend,
     logits: &CudaBuf,
-    off: usize,
-    rows: usize,
-    cols: usize,
+    block: Rows,
     opts: &SampleOptions,
     uniforms: &[f64],
     out: &mut [u32],
 ) -> Result<()> {
-    if !crate::sample::check_rows(logits.len(), off, rows, cols, uniforms, out)? {
+    if !crate::sample::check_rows(logits.len(), block, uniforms, out)? {
         return Ok(());
     }
+    let Rows { off, rows, cols } = block;
     if rows > i32::MAX as usize {
         return shape_err(format!("sample_rows: {rows} rows exceed one launch"));
     }

@@ -3,7 +3,7 @@
 //! `nn.GRU`'s r, z, n with `n = tanh(x_n + r · (W_hn h + b_hn))`; `nn.RNN` with tanh — lives
 //! in the kernels' `recurrence` spec and cell steps), and the weight gradients.
 
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, Rows};
 
 use super::{input_projection, recurrence, weight_grads, Input};
 use super::{LayerBufs, LayerParams};
@@ -24,7 +24,7 @@ pub fn forward<B: Backend>(
         be.broadcast_rows(params, p.b_hh, &mut lb.gh, 0, rows, g)?;
     } else {
         // b_hh follows b_ih, so one two-row sum gives b_ih + b_hh.
-        be.sum_rows(params, p.b_ih, 2, g, &mut lb.bias, 0, false)?;
+        be.sum_rows(params, Rows::new(p.b_ih, 2, g), &mut lb.bias, 0, false)?;
     }
     input_projection(be, p, params, x, lb)?;
     be.recurrent_forward(&recurrence(p, lb), params, lb.state(dhs))

@@ -7,7 +7,7 @@
 
 pub mod layer;
 
-use rnngym_kernels::{Backend, Cell, Gemm, KernelError, LayerState, Recurrence};
+use rnngym_kernels::{Backend, Cell, Gemm, KernelError, LayerState, Recurrence, Rows};
 
 use crate::plan::{to_usize, LayerPlan};
 
@@ -177,7 +177,7 @@ pub(crate) fn input_projection<B: Backend>(
             be.broadcast_rows(bias, bias_off, out, 0, rows, p.gates)?;
             for r in 0..rows {
                 let (src, dst) = (off + r * p.gates, r * p.gates);
-                be.sum_rows(buf, src, 1, p.gates, out, dst, true)?;
+                be.sum_rows(buf, Rows::new(src, 1, p.gates), out, dst, true)?;
             }
             Ok(())
         }
@@ -238,12 +238,12 @@ pub(crate) fn weight_grads<B: Backend>(
         .offsets(0, 0, p.w_hh)
         .scale(1.0, 0.0);
     be.gemm(&gh, d_gates_h, &lb.hs, grads)?;
-    be.sum_rows(d_gates_x, 0, rows, p.gates, grads, p.b_ih, false)?;
+    be.sum_rows(d_gates_x, Rows::new(0, rows, p.gates), grads, p.b_ih, false)?;
     if !separate {
         // One gradient feeds both biases: copy the sum rather than take it twice.
         return be.copy_within(grads, p.b_ih, p.b_hh, p.gates);
     }
-    be.sum_rows(d_gates_h, 0, rows, p.gates, grads, p.b_hh, false)
+    be.sum_rows(d_gates_h, Rows::new(0, rows, p.gates), grads, p.b_hh, false)
 }
 
 /// The window shape of layer `p` for [`Backend::recurrent_forward`] / `_backward`.

@@ -3,7 +3,7 @@
 //! Reductions accumulate in `f64` so the reference is more accurate than any fast path.
 
 use super::Real;
-use crate::{hash, AdamStep, Gemm, RmsPropStep};
+use crate::{hash, AdamStep, Gemm, RmsPropStep, Rows};
 
 /// `C = alpha · op(A) · op(B) + beta · C`, a triple loop with `f64` accumulation.
 pub fn gemm(g: &Gemm, a: &[f32], b: &[f32], c: &mut [f32]) {
@@ -55,17 +55,13 @@ pub fn broadcast_rows(
     }
 }
 
-/// `dst[dst_off + c] (+)= Σ_r src[src_off + r · cols + c]`.
-#[allow(clippy::too_many_arguments)]
-pub fn sum_rows(
-    src: &[f32],
-    src_off: usize,
-    rows: usize,
-    cols: usize,
-    dst: &mut [f32],
-    dst_off: usize,
-    accumulate: bool,
-) {
+/// `dst[dst_off + c] (+)= Σ_r src[block.off + r · block.cols + c]`.
+pub fn sum_rows(src: &[f32], block: Rows, dst: &mut [f32], dst_off: usize, accumulate: bool) {
+    let Rows {
+        off: src_off,
+        rows,
+        cols,
+    } = block;
     for c in 0..cols {
         let mut acc = if accumulate {
             dst[dst_off + c] as f64
