@@ -4,6 +4,7 @@
 
 mod checkpoints;
 mod cursor;
+mod error;
 mod evaluate;
 mod history;
 mod rollback;
@@ -11,115 +12,31 @@ mod snapshot;
 mod step;
 mod training_sample;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
-use rnngym_gyms::{Codec, Gym, GymError, Shape, WindowError};
-use rnngym_kernels::{Backend, KernelError};
+use rnngym_gyms::{Codec, Gym, Shape};
+use rnngym_kernels::Backend;
 
 use crate::budget;
-use crate::checkpoint::CheckpointError;
 use crate::config::Config;
 use crate::generate::Generator;
 use crate::model::Model;
 use crate::observer::{Observer, Update};
-use crate::optim::{schedule, StateError};
+use crate::optim::schedule;
 use crate::run_dir::{CheckpointKind, RunDir};
 use crate::sample::SampleOptions;
 use crate::state;
 
 use checkpoints::Checkpoints;
 use cursor::Cursor;
+pub use error::TrainerError;
 use evaluate::Validator;
 use rollback::Rollbacks;
 pub use step::{Divergence, Gradients, Learner};
-
-/// Errors from training, validation, generation and checkpoints.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainerError {
-    /// A numeric backend failed.
-    #[error(transparent)]
-    Kernel(#[from] KernelError),
-    /// The gym failed (a window it cannot serve is [`TrainerError::Window`]).
-    #[error(transparent)]
-    Gym(GymError),
-    /// The gym cannot serve windows of `train.batch` lanes × `train.seq_len` steps.
-    #[error("{}", window_message(.0))]
-    Window(WindowError),
-    /// A checkpoint file could not be written or read.
-    #[error(transparent)]
-    CheckpointFile(#[from] CheckpointError),
-    /// A checkpoint's metadata could not be encoded.
-    #[error("cannot encode checkpoint metadata: {error}")]
-    Metadata {
-        /// Why.
-        error: serde_json::Error,
-    },
-    /// A checkpoint's optimizer state does not fit this run's optimizer.
-    #[error("{}: {error}", path.display())]
-    OptimizerState {
-        /// The checkpoint (or "rollback snapshot").
-        path: PathBuf,
-        /// What is wrong with it.
-        error: StateError,
-    },
-    /// A file or folder of the run directory could not be created or written.
-    #[error("{}: {action}: {error}", path.display())]
-    RunDir {
-        /// The file or folder.
-        path: PathBuf,
-        /// What was being done ("cannot create").
-        action: &'static str,
-        /// Why it failed.
-        error: std::io::Error,
-    },
-    /// A checkpoint file's contents cannot be used (the message names the file).
-    #[error(transparent)]
-    CheckpointContents(Box<state::ContentsError>),
-    /// The model or batch cannot fit (the message names the keys to change).
-    #[error(transparent)]
-    Budget(#[from] budget::BudgetError),
-    /// The loss or the gradients stopped being finite.
-    #[error("{0}")]
-    Diverged(String),
-    /// The configuration cannot be used.
-    #[error("{0}")]
-    Config(String),
-    /// The stop flag was raised; `checkpoint` holds the state after `iteration` iterations.
-    #[error("interrupted after iteration {iteration}; checkpoint {}", checkpoint.display())]
-    Interrupted {
-        /// Iterations completed.
-        iteration: u64,
-        /// The checkpoint written on the way out.
-        checkpoint: PathBuf,
-    },
-}
-
-/// By hand rather than `#[from]` so that every `?` on a gym call turns a window the gym cannot
-/// serve into [`TrainerError::Window`], which names the config keys that set the shape.
-impl From<GymError> for TrainerError {
-    fn from(e: GymError) -> Self {
-        match e {
-            GymError::Window(w) => TrainerError::Window(w),
-            other => TrainerError::Gym(other),
-        }
-    }
-}
-
-/// The gym's own words about the window, then the config keys that set its shape.
-fn window_message(e: &WindowError) -> String {
-    match e {
-        WindowError::Empty { .. } => {
-            format!("{e}; train.batch and train.seq_len must both be at least 1")
-        }
-        WindowError::Overflow { .. } | WindowError::TooSmall { .. } => {
-            format!("{e}; lower train.batch or train.seq_len")
-        }
-    }
-}
 
 /// What the run has done and measured so far (saved in checkpoints).
 #[derive(Clone, Copy, Debug, Default)]
