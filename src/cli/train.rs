@@ -21,7 +21,8 @@ use super::ConfigArgs;
 pub struct TrainArgs {
     #[command(flatten)]
     cfg: ConfigArgs,
-    /// Resume the run in this checkpoint directory (or from this checkpoint file).
+    /// Resume the run in this checkpoint directory (or from this checkpoint file, writing into
+    /// its folder); `--set checkpoint.dir=NEW` continues it in another folder instead.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
 }
@@ -41,9 +42,16 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         }
         _ => a.cfg.load()?,
     };
-    if let (Some(dir), Some(_)) = (&a.resume, &resume) {
-        if dir.is_dir() {
-            cfg.checkpoint.dir = dir.display().to_string();
+    if let (Some(given), Some(file)) = (&a.resume, &resume) {
+        // The run directory is the one the user named: an explicit `--set checkpoint.dir=…`
+        // (which forks the run into that folder), else the folder of `--resume` — never the
+        // path saved in the checkpoint, which may be another run's (a copied run directory).
+        let explicit = a.cfg.sets.iter().any(|s| {
+            s.split_once('=')
+                .is_some_and(|(key, _)| key.trim() == "checkpoint.dir")
+        });
+        if !explicit {
+            cfg.checkpoint.dir = resume_folder(given, file).display().to_string();
         }
     }
     absolutize_gym_path(&mut cfg);
@@ -188,6 +196,18 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
         log::warn!("cannot catch Ctrl-C ({e}); an interrupt will stop without a checkpoint");
     }
     flag
+}
+
+/// The run directory of `--resume given` (resolved to `file`): the directory itself, or the
+/// folder holding the checkpoint file.
+fn resume_folder(given: &Path, file: &Path) -> PathBuf {
+    if given.is_dir() {
+        return given.to_path_buf();
+    }
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// `--resume DIR` means `DIR/latest.safetensors`; a file is taken as is.
