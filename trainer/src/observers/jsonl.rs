@@ -39,23 +39,42 @@ impl JsonlFile {
     }
 
     /// [`JsonlFile::start`] keeping the existing records that `keep` accepts, in file order:
-    /// the file is read and atomically rewritten once.
+    /// the file is read and atomically rewritten once. Kept records keep their exact bytes
+    /// (floats are not re-parsed and re-printed); a damaged line (invalid UTF-8, not a JSON
+    /// object, a torn last line) is dropped with a warning that counts it, and every intact
+    /// record around it is kept. A file that cannot be read is left alone and not logged to.
     pub fn start_keeping(&mut self, keep: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let kept: Vec<Value> = read_jsonl(&self.path)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(keep)
-            .collect();
+        let records = match read_records(&self.path) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Records::default(),
+            Err(e) => {
+                self.file = None;
+                self.fail(&e);
+                return Vec::new();
+            }
+        };
+        if records.damaged > 0 {
+            log::warn!(
+                "{}: dropped {} damaged line(s) (invalid UTF-8, not a JSON object, or torn by an \
+                 interrupted write); kept the {} intact record(s)",
+                self.path.display(),
+                records.damaged,
+                records.lines.len()
+            );
+        }
+        let (mut text, mut kept) = (Vec::new(), Vec::new());
+        for (raw, v) in records.lines {
+            if keep(&v) {
+                text.extend_from_slice(&raw);
+                text.push(b'\n');
+                kept.push(v);
+            }
+        }
         let result = (|| -> io::Result<File> {
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let mut text = String::new();
-            for v in &kept {
-                text.push_str(&v.to_string());
-                text.push('\n');
-            }
-            crate::fsutil::atomic_write(&self.path, text.as_bytes())?;
+            crate::fsutil::atomic_write(&self.path, &text)?;
             OpenOptions::new().append(true).open(&self.path)
         })();
         match result {
@@ -87,17 +106,77 @@ impl JsonlFile {
     }
 }
 
-/// Every JSON object of a JSONL file, in order; blank and unparsable lines are skipped.
+/// Every JSON object of a JSONL file, in order; blank lines and damaged ones (invalid UTF-8,
+/// not a JSON object) are skipped.
 pub fn read_jsonl(path: &Path) -> io::Result<Vec<Value>> {
-    let text = std::fs::read_to_string(path)?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(Value::is_object)
+    Ok(read_records(path)?
+        .lines
+        .into_iter()
+        .map(|(_, v)| v)
         .collect())
+}
+
+/// The records of a JSONL file with the bytes of their lines, and how many non-blank lines
+/// were damaged.
+#[derive(Default)]
+struct Records {
+    lines: Vec<(Vec<u8>, Value)>,
+    damaged: usize,
+}
+
+fn read_records(path: &Path) -> io::Result<Records> {
+    let bytes = std::fs::read(path)?;
+    let mut r = Records::default();
+    for raw in bytes.split(|&b| b == b'\n') {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(raw)
+            .ok()
+            .and_then(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(Value::is_object);
+        match parsed {
+            Some(v) => r.lines.push((raw.to_vec(), v)),
+            None => r.damaged += 1,
+        }
+    }
+    Ok(r)
 }
 
 fn iteration_of(v: &Value) -> Option<u64> {
     v.get("iteration")?.as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn damaged_lines_cost_only_themselves_and_kept_lines_keep_their_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut text = Vec::new();
+        for i in 1..=6u64 {
+            // A float spelled as no serializer would print it: re-printing would change it.
+            text.extend_from_slice(
+                format!("{{\"iteration\":{i},\"loss\":1.250000000000000000}}\n").as_bytes(),
+            );
+            if i == 3 {
+                text.extend_from_slice(b"{\"iteration\":3,\"note\":\"bad \xff byte\"}\n");
+            }
+        }
+        text.extend_from_slice(b"{\"iteration\":7,\"loss\":1.2"); // torn by a kill
+        std::fs::write(&path, &text).unwrap();
+
+        let mut f = JsonlFile::new(&path);
+        let kept = f.start(5);
+        assert_eq!(kept.len(), 5, "records 1..=5 survive the two damaged lines");
+        let want: String = (1..=5)
+            .map(|i| format!("{{\"iteration\":{i},\"loss\":1.250000000000000000}}\n"))
+            .collect();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
+        f.append(&serde_json::json!({"iteration": 6}));
+        assert_eq!(read_jsonl(&path).unwrap().len(), 6);
+    }
 }
