@@ -105,6 +105,10 @@ fn setup(f: &Fixture) {
     std::fs::write(p("wav.toml"), WAV_CONFIG).unwrap();
     std::fs::write(p("huge.wav"), lying_wav(2000)).unwrap();
     std::fs::write(p("hollow.wav"), lying_wav(1)).unwrap();
+    // Outputs that must not be replaced: a private FIFO and a symbolic link.
+    let fifo = Command::new("mkfifo").arg(p("fifo.html")).status().unwrap();
+    assert!(fifo.success(), "mkfifo");
+    std::os::unix::fs::symlink("c.toml", p("link.html")).unwrap();
 
     // Checkpoints: a good one, then two hostile variants of it.
     f.ok(&["train", "--config", "c.toml"]);
@@ -312,6 +316,45 @@ fn cases() -> Vec<Case> {
                 "gym.options.levels=4294967295",
             ],
             expect: Error(&["gym.options.levels", "4294967295", "2..=65536"]),
+        },
+        Case {
+            input: "visualize --out a FIFO",
+            args: &[
+                "visualize",
+                "--checkpoint",
+                "run",
+                "--prime",
+                "ab",
+                "--out",
+                "fifo.html",
+            ],
+            expect: Error(&["--out", "fifo.html", "FIFO", "never replaces"]),
+        },
+        Case {
+            input: "visualize --out a symbolic link",
+            args: &[
+                "visualize",
+                "--checkpoint",
+                "run",
+                "--prime",
+                "ab",
+                "--out",
+                "link.html",
+            ],
+            expect: Error(&["--out", "link.html", "symbolic link"]),
+        },
+        Case {
+            input: "visualize --out the run's own checkpoint",
+            args: &[
+                "visualize",
+                "--checkpoint",
+                "run",
+                "--prime",
+                "ab",
+                "--out",
+                "run/latest.safetensors",
+            ],
+            expect: Error(&["run/latest.safetensors", "belongs to the run directory"]),
         },
     ]
 }

@@ -50,6 +50,8 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
         "--seconds: expected a number of seconds in (0, 86400], got {}",
         a.seconds
     );
+    // Before any work: the output must not replace a device, a link or a run's own file.
+    rnngym_trainer::output::check(&a.out).context("--out")?;
     let (dev, loaded, path) = device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint)?;
     on_device!(dev, be => generate_on(be, loaded, &path, &a))
 }

@@ -56,6 +56,7 @@ pub fn run(a: PlotArgs) -> anyhow::Result<()> {
                 "--out {}: spectrograms are written as .png",
                 out.display()
             );
+            rnngym_trainer::output::check(&out).context("--out")?;
             let spec = super::spectrogram::compute(wav)?;
             let title = file_name(wav);
             let root = BitMapBackend::new(&out, size).into_drawing_area();
@@ -64,6 +65,7 @@ pub fn run(a: PlotArgs) -> anyhow::Result<()> {
         }
         (None, Some(dir)) => {
             let out = a.out.unwrap_or_else(|| dir.join("loss.png"));
+            rnngym_trainer::output::check(&out).context("--out")?;
             let curves = Curves::load(dir)?;
             let title = format!("{}: loss", file_name(dir));
             match ext(&out).as_str() {

@@ -57,6 +57,7 @@ pub enum StateKind {
 
 /// Runs the checkpoint over the text and writes the page.
 pub fn run(a: VisualizeArgs) -> anyhow::Result<()> {
+    rnngym_trainer::output::check(&a.out).context("--out")?;
     let path = super::sample::checkpoint_file(&a.checkpoint)?;
     let be = CpuBackend::new(1);
     let (model, loaded) = state::load_model(&be, &path)?;

@@ -13,6 +13,7 @@ pub mod model;
 pub mod observer;
 pub mod observers;
 pub mod optim;
+pub mod output;
 pub mod plan;
 pub mod run_dir;
 pub mod sample;
