@@ -159,6 +159,18 @@ fn spectrogram_of_a_chirp() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_checkpoints_and_resume_finishes() {
+    interrupt_checkpoints_and_resume_finishes("-INT");
+}
+
+#[test]
+fn sigterm_and_sighup_checkpoint_like_ctrl_c() {
+    interrupt_checkpoints_and_resume_finishes("-TERM");
+    interrupt_checkpoints_and_resume_finishes("-HUP");
+}
+
+/// Sends `signal` to a long training run: it acknowledges at once, writes `latest`, says how
+/// to resume, exits with 130, and the resume finishes the run.
+fn interrupt_checkpoints_and_resume_finishes(signal: &str) {
     use std::io::Read;
     let f = Fixture::new(&corpus(), TINY);
     let mut child = f
@@ -185,7 +197,7 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
     }
     let pid = child.id().to_string();
     assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &pid])
         .status()
         .unwrap()
         .success());
@@ -197,7 +209,8 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
         .unwrap()
         .read_to_string(&mut stderr)
         .unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert_eq!(status.code(), Some(130), "{signal}: {stderr}");
+    assert!(stderr.contains("interrupt received"), "{signal}: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
         last.starts_with("interrupted after iteration ")

@@ -136,7 +136,7 @@ fn train_with<B: rnngym_kernels::Backend>(
             eprintln!(
                 "interrupted after iteration {iteration}; checkpoint saved in {}; resume with: rnngym train --resume {}",
                 RunDir::new(dir).latest().display(),
-                dir.display()
+                shell_quoted(&dir.display().to_string())
             );
             std::process::exit(130);
         }
@@ -186,16 +186,33 @@ fn observers(dir: &Path, cfg: &rnngym_trainer::Config) -> Vec<Box<dyn Observer>>
 fn ctrl_c_flag() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
     let f = flag.clone();
+    // Ctrl-C, and the SIGTERM / SIGHUP that `kill`, `timeout`, systemd, `docker stop` and
+    // Slurm send, all stop at the next safe point with a checkpoint. (The handler runs on a
+    // thread of its own, not in the signal context, so it may print.)
     let installed = ctrlc::set_handler(move || {
         if f.swap(true, Ordering::SeqCst) {
             eprintln!("interrupted again: exiting without a checkpoint");
             std::process::exit(130);
         }
+        eprintln!(
+            "interrupt received: stopping at the next safe point with a checkpoint \
+             (interrupt again to exit at once without one)"
+        );
     });
     if let Err(e) = installed {
         log::warn!("cannot catch Ctrl-C ({e}); an interrupt will stop without a checkpoint");
     }
     flag
+}
+
+/// `s` as one POSIX shell word: as is when it holds only characters the shell leaves alone,
+/// else in single quotes (a `'` inside written as `'\''`), so a printed command can be pasted.
+fn shell_quoted(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:,+@%=".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The run directory of `--resume given` (resolved to `file`): the directory itself, or the
@@ -235,5 +252,19 @@ fn absolutize_gym_path(cfg: &mut rnngym_trainer::Config) {
             let abs = std::path::absolute(&joined).unwrap_or(joined);
             cfg.gym.path = Some(abs.display().to_string());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quoted;
+
+    #[test]
+    fn resume_hints_paste_into_a_shell() {
+        assert_eq!(shell_quoted("runs/tiny-1"), "runs/tiny-1");
+        assert_eq!(shell_quoted("my runs/a"), "'my runs/a'");
+        assert_eq!(shell_quoted("it's"), "'it'\\''s'");
+        assert_eq!(shell_quoted("$(rm -rf x)"), "'$(rm -rf x)'");
+        assert_eq!(shell_quoted(""), "''");
     }
 }

@@ -259,7 +259,10 @@ impl<B: Backend> Trainer<B> {
             self.observers.iter_mut().for_each(|o| o.on_update(&u));
             let has_val = self.val.is_some();
             if has_val && (every(self.cfg.train.val_every, it) || it == target) {
-                self.validate()?;
+                // An interrupt gave the pass up: checkpoint now instead of finishing it.
+                if self.validate()?.is_none() {
+                    return Err(self.interrupted()?);
+                }
             }
             // Text gyms sample every `sample_every`; audio gyms write a clip per checkpoint,
             // where a WAV is worth listening to and its weights are kept beside it.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rnngym_gyms::{Codec, EpisodeInfo, Gym, GymError, Shape, Split, Step};
 use rnngym_kernels::CpuBackend;
-use rnngym_trainer::{Observer, Trainer, ValMetrics};
+use rnngym_trainer::{state, Observer, Trainer, ValMetrics};
 
 /// Wraps a gym and counts the `step` calls made on it (forks count on their own counter);
 /// `forks` says whether it offers `fork`.
@@ -104,4 +104,70 @@ fn validation_leaves_the_training_stream_alone() {
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&val), bits(&shared_val));
     assert_eq!(bits(&train), bits(&shared_train));
+}
+
+/// Raises `flag` at its first validation window, as a Ctrl-C during a long pass would.
+struct StopInValidation {
+    inner: Box<dyn Gym>,
+    flag: Arc<std::sync::atomic::AtomicBool>,
+    val: bool,
+}
+
+impl Gym for StopInValidation {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    fn codec(&self) -> Arc<dyn Codec> {
+        self.inner.codec()
+    }
+    fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
+        self.val = split == Split::Val;
+        self.inner.reset(split, seed, shape)
+    }
+    fn step(&mut self) -> Result<Step, GymError> {
+        if self.val {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+        self.inner.step()
+    }
+    fn fork(&self) -> Option<Box<dyn Gym>> {
+        Some(Box::new(StopInValidation {
+            inner: self.inner.fork()?,
+            flag: self.flag.clone(),
+            val: false,
+        }))
+    }
+}
+
+#[test]
+fn an_interrupt_during_validation_checkpoints_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tiny_config(dir.path());
+    cfg.gym.val_fraction = 0.2;
+    // A pass over the whole split: many windows, of which only the first may run.
+    (cfg.train.val_every, cfg.train.val_windows) = (5, 0);
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gym = StopInValidation {
+        inner: text_gym(&TEXT.repeat(30), 0.2),
+        flag: flag.clone(),
+        val: false,
+    };
+    let mut t = Trainer::new(CpuBackend::new(1), cfg, Box::new(gym)).unwrap();
+    t.set_stop_flag(flag);
+    let val = Arc::new(Mutex::new(Vec::new()));
+    t.add_observer(Box::new(ValLosses(val.clone())));
+    match t.train(30) {
+        Err(rnngym_trainer::TrainerError::Interrupted {
+            iteration,
+            checkpoint,
+        }) => {
+            assert_eq!(iteration, 5, "stopped at the first validation");
+            assert_eq!(state::read(&checkpoint).unwrap().meta.iteration, 5);
+        }
+        other => panic!("expected an interrupt, got {other:?}"),
+    }
+    assert!(
+        val.lock().unwrap().is_empty(),
+        "a given-up pass records nothing"
+    );
 }

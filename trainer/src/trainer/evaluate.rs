@@ -2,6 +2,8 @@
 //! or replays the training stream) and its own workspace, run from a zero state; and the
 //! periodic pass that records the best loss and saves `best`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rnngym_gyms::{Gym, Shape, Split};
 use rnngym_kernels::Backend;
 
@@ -44,14 +46,16 @@ impl<B: Backend> Validator<B> {
     }
 
     /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state;
-    /// returns the mean loss and the windows evaluated.
+    /// returns the mean loss and the windows evaluated, or `None` when `stop` was raised
+    /// before the pass ended (a long pass must not hold up an interrupt).
     pub fn test(
         &mut self,
         be: &B,
         model: &Model<B>,
         cursor: &mut Cursor,
         windows: u64,
-    ) -> Result<(f64, u64), TrainerError> {
+        stop: Option<&AtomicBool>,
+    ) -> Result<Option<(f64, u64)>, TrainerError> {
         let Shape { batch: b, seq: t } = self.shape;
         if self.ws.is_none() {
             self.ws = Some(model.workspace(be, t, b)?);
@@ -68,7 +72,12 @@ impl<B: Backend> Validator<B> {
         };
         gym.reset(Split::Val, VAL_SEED, self.shape)?;
         let (mut sum, mut count) = (0.0f64, 0u64);
+        let mut stopped = false;
         loop {
+            if stop.is_some_and(|f| f.load(Ordering::SeqCst)) {
+                stopped = true;
+                break;
+            }
             let step = gym.step()?;
             check_step(&step, self.shape)?;
             let inputs = (&step.inputs, Some(step.targets.as_slice()), &step.reset);
@@ -82,7 +91,7 @@ impl<B: Backend> Validator<B> {
         if self.gym.is_none() && was_live {
             cursor.replay()?;
         }
-        Ok((sum / count as f64, count))
+        Ok((!stopped).then(|| (sum / count as f64, count)))
     }
 }
 
@@ -90,27 +99,44 @@ impl<B: Backend> Trainer<B> {
     /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state
     /// and returns the mean loss. Does not change the model or the training cursor.
     pub fn test(&mut self, windows: u64) -> Result<ValMetrics, TrainerError> {
+        let metrics = self.test_until(windows, None)?;
+        Ok(metrics.expect("no stop flag, so the pass ran to its end"))
+    }
+
+    /// [`Trainer::test`], given up (`None`) as soon as `stop` is raised.
+    fn test_until(
+        &mut self,
+        windows: u64,
+        stop: Option<&AtomicBool>,
+    ) -> Result<Option<ValMetrics>, TrainerError> {
         let Some(val) = self.val.as_mut() else {
             return Err(TrainerError::Config(
                 "no validation split: gym.val_fraction is 0".to_string(),
             ));
         };
         let model = &self.learner.model;
-        let (loss, count) = val.test(&self.be, model, &mut self.data, windows)?;
+        let Some((loss, count)) = val.test(&self.be, model, &mut self.data, windows, stop)? else {
+            return Ok(None);
+        };
         let best = self.progress.best_val;
-        Ok(ValMetrics {
+        Ok(Some(ValMetrics {
             iteration: self.progress.iteration,
             loss,
             bits_per_token: loss / std::f64::consts::LN_2,
             windows: count,
             tokens: count * (self.cfg.train.batch * self.cfg.train.seq_len) as u64,
             is_best: loss.is_finite() && best.is_none_or(|best| loss < best),
-        })
+        }))
     }
 
-    /// Validates on the configured number of windows; saves `best` on improvement.
-    pub(super) fn validate(&mut self) -> Result<ValMetrics, TrainerError> {
-        let v = self.test(self.cfg.train.val_windows)?;
+    /// Validates on the configured number of windows; saves `best` on improvement. An
+    /// interrupt during the pass gives it up (nothing recorded) and returns `None`, so that the
+    /// training loop checkpoints at once.
+    pub(super) fn validate(&mut self) -> Result<Option<ValMetrics>, TrainerError> {
+        let stop = self.stop.clone();
+        let Some(v) = self.test_until(self.cfg.train.val_windows, stop.as_deref())? else {
+            return Ok(None);
+        };
         self.progress.last_val = Some(v.loss);
         if v.is_best {
             self.progress.best_val = Some(v.loss);
@@ -119,6 +145,6 @@ impl<B: Backend> Trainer<B> {
             }
         }
         self.observers.iter_mut().for_each(|o| o.on_validation(&v));
-        Ok(v)
+        Ok(Some(v))
     }
 }
