@@ -144,6 +144,14 @@ fn setup(f: &Fixture) {
         .replace("layers = 1", "layers = 64");
     huge["config"] = serde_json::Value::from(config);
     save("giant.safetensors", &huge, None);
+    // Weights a training run never saves: one NaN in the output layer.
+    let mut poisoned = tensors.clone();
+    poisoned.get_mut("proj.weight").unwrap().data[3] = f32::NAN;
+    let views: Vec<(&str, &[usize], &[f32])> = poisoned
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+        .collect();
+    rnngym_trainer::checkpoint::save(&p("nan.safetensors"), &meta, &views).unwrap();
 }
 
 fn cases() -> Vec<Case> {
@@ -316,6 +324,26 @@ fn cases() -> Vec<Case> {
                 "gym.options.levels=4294967295",
             ],
             expect: Error(&["gym.options.levels", "4294967295", "2..=65536"]),
+        },
+        Case {
+            input: "checkpoint whose weights hold a NaN",
+            args: &["sample", "--checkpoint", "nan.safetensors", "-n", "5"],
+            expect: Error(&["nan.safetensors", "proj.weight", "NaN", "damaged"]),
+        },
+        Case {
+            input: "--config a FIFO (would block, or read without bound)",
+            args: &["train", "--config", "fifo.html"],
+            expect: Error(&["fifo.html", "is a FIFO, not a regular file"]),
+        },
+        Case {
+            input: "--prime-file a FIFO",
+            args: &["sample", "--checkpoint", "run", "--prime-file", "fifo.html"],
+            expect: Error(&["--prime-file", "fifo.html", "is a FIFO"]),
+        },
+        Case {
+            input: "gym.path = \"\" (would be the config's folder)",
+            args: train("gym.path=\"\""),
+            expect: Error(&["gym.path", "missing or empty"]),
         },
         Case {
             input: "visualize --out a FIFO",

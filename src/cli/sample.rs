@@ -11,7 +11,7 @@ use rnngym_gyms::{GymError, UnknownPolicy};
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
-use rnngym_trainer::{state, RunDir};
+use rnngym_trainer::{fsutil, state, RunDir};
 
 use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
@@ -61,6 +61,10 @@ enum Unknown {
     Skip,
 }
 
+/// Most bytes of a text read from a file (`--prime-file`, `visualize --text`): far more than
+/// any prime, and a bound on what a wrong path (a device, a huge file) can make us read.
+pub(super) const MAX_TEXT_BYTES: u64 = 64 << 20;
+
 /// Tokens between progress updates (an update costs more than generating a token of a tiny model).
 const PROGRESS_CHUNK: u64 = 64;
 
@@ -102,7 +106,7 @@ fn sample_on<B: Backend>(
     };
     let prime_text = match (&a.prime, &a.prime_file) {
         (Some(p), _) => p.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f)
+        (None, Some(f)) => fsutil::read_text(f, MAX_TEXT_BYTES)
             .with_context(|| format!("--prime-file {}: cannot read as UTF-8 text", f.display()))?,
         (None, None) => sc.prime.clone(),
     };

@@ -247,7 +247,9 @@ fn resume_file(p: &Path) -> anyhow::Result<PathBuf> {
 /// checkpoints still finds the data when resumed from another working directory.
 fn absolutize_gym_path(cfg: &mut rnngym_trainer::Config) {
     if let Some(p) = &cfg.gym.path {
-        if Path::new(p).is_relative() && !cfg.gym.base_dir.as_os_str().is_empty() {
+        // An empty path stays empty, for the gym to refuse (joined, it would name the folder).
+        let empty = p.trim().is_empty();
+        if !empty && Path::new(p).is_relative() && !cfg.gym.base_dir.as_os_str().is_empty() {
             let joined = cfg.gym.base_dir.join(p);
             let abs = std::path::absolute(&joined).unwrap_or(joined);
             cfg.gym.path = Some(abs.display().to_string());

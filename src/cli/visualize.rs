@@ -87,7 +87,7 @@ pub fn run(a: VisualizeArgs) -> anyhow::Result<()> {
         );
     }
     let text = match (&a.text, &a.prime) {
-        (Some(f), _) => std::fs::read_to_string(f)
+        (Some(f), _) => rnngym_trainer::fsutil::read_text(f, super::sample::MAX_TEXT_BYTES)
             .with_context(|| format!("--text {}: cannot read as UTF-8 text", f.display()))?,
         (None, Some(p)) => p.clone(),
         (None, None) => anyhow::bail!("give --text FILE or --prime TEXT"),

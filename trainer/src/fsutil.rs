@@ -40,6 +40,74 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// The UTF-8 text of the regular file `path`, refusing anything else (a device such as
+/// `/dev/zero`, a FIFO, a directory) and anything over `limit` bytes, so that a wrong path
+/// cannot make the process read without bound. Errors say which it is.
+pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
+    use std::io::Read;
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() {
+        let kind = file_kind(&meta.file_type());
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is a {kind}, not a regular file"),
+        ));
+    }
+    let too_big = |len: u64| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("is {len} bytes, more than the limit of {limit} bytes for this input"),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_big(meta.len()));
+    }
+    // The file may grow while it is read: never take more than the limit.
+    let mut bytes = Vec::new();
+    File::open(path)?.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "is not valid UTF-8 text (byte offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// What a file that is not a regular file is, in words.
+pub fn file_kind(t: &fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_char_device() {
+            return "character device";
+        }
+        if t.is_block_device() {
+            return "block device";
+        }
+        if t.is_fifo() {
+            return "FIFO";
+        }
+        if t.is_socket() {
+            return "socket";
+        }
+    }
+    if t.is_dir() {
+        "directory"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_file() {
+        "regular file"
+    } else {
+        "special file"
+    }
+}
+
 /// Removes the temp files that [`atomic_write`] leaves when its process dies mid-write (e.g.
 /// SIGKILL) for the files named `file_names` in `dir`; returns how many it removed. Only call
 /// it while no other process can be writing those files (the run-directory lock).

@@ -81,6 +81,20 @@ pub enum ContentsError {
         /// The shape the config needs.
         expected: Vec<usize>,
     },
+    /// A weight is NaN or infinite: training never saves such a state, so the file is damaged.
+    #[error(
+        "{}: tensor '{name}' holds a NaN or infinity at element {index}; training never saves \
+         such a state, so the checkpoint is damaged (use an earlier one, e.g. from rollback/)",
+        path.display()
+    )]
+    NonFinite {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The tensor's name.
+        name: String,
+        /// The first bad element.
+        index: usize,
+    },
     /// The saved config describes a model that cannot fit.
     #[error("{}: {error}", path.display())]
     Budget {
@@ -260,6 +274,14 @@ pub fn load_params<B: Backend>(
                 name: info.name.clone(),
                 found: t.shape.clone(),
                 expected: info.shape.clone(),
+            }
+            .into());
+        }
+        if let Some(index) = t.data.iter().position(|x| !x.is_finite()) {
+            return Err(ContentsError::NonFinite {
+                path: path.to_path_buf(),
+                name: info.name.clone(),
+                index,
             }
             .into());
         }

@@ -45,9 +45,10 @@ impl TextGym {
     pub fn from_spec(spec: &GymSpec) -> Result<TextGym, GymError> {
         check_val_fraction(spec.val_fraction)?;
         let opts = TextOptions::from_table(&spec.options, &spec.base_dir)?;
-        let path = spec.path.as_deref().ok_or_else(|| {
+        // An empty path would resolve to the config's own folder: say so rather than train on it.
+        let path = spec.path.as_deref().filter(|p| !p.trim().is_empty()).ok_or_else(|| {
             GymError::Config(format!(
-                "gym.path: missing; {ID} needs a file, directory or glob pattern of UTF-8 text"
+                "gym.path: missing or empty; {ID} needs a file, directory or glob pattern of UTF-8 text"
             ))
         })?;
         let (files, source) = resolve_files(path, &spec.base_dir)?;

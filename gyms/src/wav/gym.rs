@@ -76,11 +76,16 @@ impl WavGym {
             )));
         }
         let opts = WavOptions::from_table(&spec.options, &spec.base_dir)?;
-        let path = spec.path.as_deref().ok_or_else(|| {
-            GymError::Config(format!(
-                "gym.path: missing; {ID} needs a WAV file, a directory or a glob pattern"
+        // An empty path would resolve to the config's own folder: say so rather than train on it.
+        let path = spec
+            .path
+            .as_deref()
+            .filter(|p| !p.trim().is_empty())
+            .ok_or_else(|| {
+                GymError::Config(format!(
+                "gym.path: missing or empty; {ID} needs a WAV file, a directory or a glob pattern"
             ))
-        })?;
+            })?;
         let codec = opts.codec()?;
         let corpus = load_corpus(
             path,

@@ -28,6 +28,10 @@ pub use train::{OptimizerKind, ScheduleKind, TrainConfig};
 
 use located::parse_located;
 
+/// Most bytes a config file may have (a real one is a few kB; this stops `--config /dev/zero`
+/// or a mistyped multi-GB path from being read without bound).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// Largest hidden/embedding width accepted; beyond it the weights alone would not fit in memory.
 pub const MAX_WIDTH: usize = 65536;
 /// Largest number of stacked layers accepted.
@@ -84,9 +88,11 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let (text, label) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
-                    path: p.to_path_buf(),
-                    source,
+                let text = crate::fsutil::read_text(p, MAX_CONFIG_BYTES).map_err(|source| {
+                    ConfigError::Read {
+                        path: p.to_path_buf(),
+                        source,
+                    }
                 })?;
                 (text, p.display().to_string())
             }
