@@ -8,12 +8,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// One JSONL file written a whole line at a time; write errors are logged once, then the
-/// file is abandoned (observers cannot fail the training run).
+/// One JSONL file written a whole line at a time. A failed write (a transient disk-full) is
+/// cut back off the file, so no torn line stays, and warned about once; the next record tries
+/// again (observers cannot fail the training run, and a full disk may free up).
 pub struct JsonlFile {
     path: PathBuf,
     file: Option<File>,
+    /// Bytes of whole lines in the file: where a failed write is cut back to.
+    len: u64,
     failed: bool,
+    /// Whether the last write failed (so the next success says logging resumed).
+    failing: bool,
 }
 
 impl JsonlFile {
@@ -22,7 +27,9 @@ impl JsonlFile {
         JsonlFile {
             path: path.into(),
             file: None,
+            len: 0,
             failed: false,
+            failing: false,
         }
     }
 
@@ -78,27 +85,46 @@ impl JsonlFile {
             OpenOptions::new().append(true).open(&self.path)
         })();
         match result {
-            Ok(f) => self.file = Some(f),
+            Ok(f) => (self.file, self.len) = (Some(f), text.len() as u64),
             Err(e) => self.fail(&e),
         }
         kept
     }
 
-    /// Appends one record as one line.
+    /// Appends one record as one line; a failed write leaves no part of it behind.
     pub fn append(&mut self, record: &Value) {
         let Some(f) = self.file.as_mut() else { return };
         let mut line = record.to_string();
         line.push('\n');
-        if let Err(e) = f.write_all(line.as_bytes()) {
-            self.file = None;
-            self.fail(&e);
+        match f.write_all(line.as_bytes()) {
+            Ok(()) => {
+                self.len += line.len() as u64;
+                if std::mem::take(&mut self.failing) {
+                    log::warn!(
+                        "{}: writing again (records in between are lost)",
+                        self.path.display()
+                    );
+                }
+            }
+            Err(e) => {
+                self.cut_back();
+                self.failing = true;
+                self.fail(&e);
+            }
+        }
+    }
+
+    /// Cuts the file back to its whole lines (what a failed write may have left half done).
+    fn cut_back(&mut self) {
+        if let Some(f) = self.file.as_mut() {
+            let _ = f.set_len(self.len);
         }
     }
 
     fn fail(&mut self, e: &io::Error) {
         if !self.failed {
             log::warn!(
-                "cannot write {}: {e}; not logging to it",
+                "cannot write {}: {e}; records are skipped until a write succeeds again",
                 self.path.display()
             );
             self.failed = true;
@@ -178,5 +204,44 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), want);
         f.append(&serde_json::json!({"iteration": 6}));
         assert_eq!(read_jsonl(&path).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_no_torn_line_and_the_next_record_tries_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let mut f = JsonlFile::new(&path);
+        f.start(0);
+        f.append(&serde_json::json!({"iteration": 1}));
+        // Half a line, as a write cut short by a full disk leaves it.
+        f.file
+            .as_mut()
+            .unwrap()
+            .write_all(b"{\"iteration\":2,\"lo")
+            .unwrap();
+        f.cut_back();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"iteration\":1}\n"
+        );
+
+        #[cfg(target_os = "linux")]
+        {
+            // Writes to /dev/full fail with ENOSPC: the record is skipped, the writer stays.
+            let real = f
+                .file
+                .replace(OpenOptions::new().append(true).open("/dev/full").unwrap());
+            f.append(&serde_json::json!({"iteration": 2}));
+            assert!(f.failing && f.file.is_some());
+            f.file = real;
+        }
+        f.append(&serde_json::json!({"iteration": 3}));
+        let its: Vec<u64> = read_jsonl(&path)
+            .unwrap()
+            .iter()
+            .map(|v| v["iteration"].as_u64().unwrap())
+            .collect();
+        assert_eq!(its, [1, 3]);
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
     }
 }
