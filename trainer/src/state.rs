@@ -167,6 +167,11 @@ pub struct CheckpointMeta {
     /// when non-zero.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rollbacks: u32,
+    /// Rollbacks to this very state since it became the newest good one: a divergence after
+    /// one gives it up for an older state, also after a kill and `--resume`. Written only when
+    /// non-zero.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollback_retries: u32,
 }
 
 fn one() -> f64 {

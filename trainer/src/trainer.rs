@@ -128,7 +128,10 @@ impl<B: Backend> Trainer<B> {
         }
         t.restore(&loaded.meta, &loaded.tensors, checkpoint)?;
         t.progress.best_val = loaded.meta.best_val_loss;
-        t.rollbacks.good.resume(t.progress.iteration, checkpoint);
+        let retries = loaded.meta.rollback_retries;
+        t.rollbacks
+            .good
+            .resume(t.progress.iteration, retries, checkpoint);
         let r = &mut t.rollbacks;
         (r.lr_scale, r.count) = (loaded.meta.lr_scale, loaded.meta.rollbacks);
         if r.count > 0 && loaded.config.train.lr != t.cfg.train.lr {

@@ -413,3 +413,64 @@ fn with_only_the_last_state_kept_a_ruined_checkpoint_ends_the_run() {
     );
     assert!(!dir.path().join("rollback").exists());
 }
+
+/// Raises the stop flag when it hears of a rollback: the run checkpoints and ends right after
+/// it, as a kill after the rollback's `latest` write would leave it.
+struct StopAtRollback(Arc<std::sync::atomic::AtomicBool>);
+
+impl Observer for StopAtRollback {
+    fn on_rollback(&mut self, _: &Rollback) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_stop_between_two_rollbacks_resumes_to_the_same_run() {
+    // Uninterrupted: the ruined state at 20 is retried once, then given up for 10.
+    let straight = tempfile::tempdir().unwrap();
+    let (result, seen) = resume_from_a_ruined_checkpoint(straight.path(), 3);
+    result.unwrap();
+    let want_updates = seen.lock().unwrap().updates.clone();
+
+    // The same run stopped right after its first rollback, then resumed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.train.iterations = 20;
+    cfg.train.rollback_depth = 3;
+    cfg.checkpoint.every = 10;
+    let (mut t, _) = trainer(&cfg, false);
+    t.train(20).unwrap();
+    drop(t);
+    ruin_optimizer_state(&dir.path().join("latest.safetensors"));
+    cfg.train.iterations = 40;
+    cfg.train.max_rollbacks = 4;
+    let (mut t, first) = trainer(&cfg, true);
+    let flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    t.set_stop_flag(flag.clone());
+    t.add_observer(Box::new(StopAtRollback(flag)));
+    assert!(matches!(t.train(20), Err(TrainerError::Interrupted { .. })));
+    drop(t);
+    let (mut t, second) = trainer(&cfg, true);
+    t.train(40 - t.iteration()).unwrap();
+
+    // The retry count came back with the checkpoint: the resumed run gives up the state of
+    // 20 at its next divergence, exactly as the uninterrupted one did, and ends the same.
+    let events: Vec<(u64, u64)> = second
+        .lock()
+        .unwrap()
+        .rollbacks
+        .iter()
+        .map(|r| (r.diverged_at, r.to_iteration))
+        .collect();
+    assert_eq!(events, vec![(22, 10)]);
+    let mut got = first.lock().unwrap().updates.clone();
+    got.extend(second.lock().unwrap().updates.iter().cloned());
+    let bits = |u: &[(u64, f64, f32)]| {
+        u.iter()
+            .map(|(i, l, lr)| (*i, l.to_bits(), lr.to_bits()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(bits(&got), bits(&want_updates));
+    let latest = |d: &Path| tensors(&d.join("latest.safetensors"));
+    assert_eq!(latest(dir.path()), latest(straight.path()));
+}

@@ -83,10 +83,19 @@ impl History {
     /// A resumed run at `iteration` from `checkpoint`: the older good states its directory
     /// kept, and whether `latest` is the file just loaded (so the state can later be kept by
     /// linking to it).
-    pub fn resume(&mut self, iteration: u64, checkpoint: &Path) {
+    pub fn resume(&mut self, iteration: u64, retries: u32, checkpoint: &Path) {
+        self.retries = retries;
         self.older = scan(&self.dir.rollback_dir(), iteration, self.keep);
         if same_file(checkpoint, &self.dir.latest()) {
             self.latest_on_disk = Some(iteration);
+        }
+    }
+
+    /// Rollbacks to the state of `iteration` since it became the newest (0 for any other).
+    pub fn retries_of(&self, iteration: u64) -> u32 {
+        match &self.newest {
+            Some(n) if n.meta.iteration == iteration => self.retries,
+            _ => 0,
         }
     }
 

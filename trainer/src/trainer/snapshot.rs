@@ -63,6 +63,7 @@ impl<B: Backend> Trainer<B> {
             train_loss: self.progress.last_loss,
             lr_scale: self.rollbacks.lr_scale,
             rollbacks: self.rollbacks.count,
+            rollback_retries: self.rollbacks.good.retries_of(self.progress.iteration),
         };
         let Learner { model, opt, ws } = &self.learner;
         let mut tensors = BTreeMap::new();
