@@ -3,6 +3,11 @@
 //! µs, which eats the gain. This worker spins on an atomic counter
 //! for a while after each job, so the next hand-off costs a cache-line transfer, and parks
 //! only after [`HELPER_SPIN`] of idleness (so an idle process does not burn a core).
+//!
+//! On a busy machine the worker may not get a core for a long while. So a job is claimed
+//! before it runs, and the caller, once done with its own half, claims the worker's half too
+//! if the worker has not started it: a hand-off then never waits on a thread the OS is not
+//! running (a stall of 30–60× was measured before, issue 20).
 
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,8 +23,11 @@ type Job = *const (dyn Fn() + Sync);
 struct Shared {
     /// Number of jobs posted.
     posted: AtomicU64,
-    /// Number of jobs finished.
+    /// Number of jobs finished (or taken back by their caller).
     done: AtomicU64,
+    /// Number of jobs claimed, by the worker or taken back by the caller: job `n` runs where
+    /// the claim `n - 1 → n` succeeded, and only there.
+    claimed: AtomicU64,
     /// Set while the worker sleeps in `park`.
     parked: AtomicBool,
     stop: AtomicBool,
@@ -55,6 +63,7 @@ impl Helper {
         let shared = Arc::new(Shared {
             posted: AtomicU64::new(0),
             done: AtomicU64::new(0),
+            claimed: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             panicked: AtomicBool::new(false),
@@ -98,8 +107,17 @@ impl Helper {
         }
         {
             // Waits for the worker when dropped, also if `b` panics: `a` must outlive its use.
-            let _wait = Wait { s, n };
+            let wait = Wait { s, n };
             b();
+            // The worker has not started `a` (it has no core, or has not woken): run it here.
+            if s.claimed
+                .compare_exchange(n - 1, n, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                std::mem::forget(wait);
+                a();
+                return;
+            }
         }
         if s.panicked.swap(false, Ordering::AcqRel) {
             panic!("a job on the rnngym-gemv thread panicked");
@@ -163,8 +181,16 @@ fn work(s: &Shared) {
         }
         s.parked.store(false, Ordering::Release);
         seen += 1;
-        // SAFETY: `join` wrote the job before bumping `posted` and keeps it alive until it
-        // sees `done` reach `seen`.
+        // The caller may have taken the job back; then it is not ours to read or run.
+        let claim = s
+            .claimed
+            .compare_exchange(seen - 1, seen, Ordering::AcqRel, Ordering::Acquire);
+        if claim.is_err() {
+            s.done.store(seen, Ordering::Release);
+            continue;
+        }
+        // SAFETY: `join` wrote the job before bumping `posted` and, the claim being ours, keeps
+        // it alive until it sees `done` reach `seen`.
         let job = unsafe { (*s.job.get()).expect("a posted job") };
         let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (*job)() }));
         if ok.is_err() {
@@ -203,6 +229,36 @@ mod tests {
             }
         }
         assert_eq!(b.load(Ordering::Relaxed), 2000);
+    }
+
+    #[test]
+    fn a_worker_that_never_runs_does_not_hold_up_the_caller() {
+        // A helper whose worker thread never gets a core (here: there is none).
+        let stalled = Helper {
+            shared: Arc::new(Shared {
+                posted: AtomicU64::new(0),
+                done: AtomicU64::new(0),
+                claimed: AtomicU64::new(0),
+                parked: AtomicBool::new(false),
+                stop: AtomicBool::new(false),
+                panicked: AtomicBool::new(false),
+                job: UnsafeCell::new(None),
+            }),
+            busy: Mutex::new(()),
+            worker: None,
+        };
+        let (a, b) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        for _ in 0..100 {
+            stalled.join(
+                &|| {
+                    a.fetch_add(1, Ordering::Relaxed);
+                },
+                || {
+                    b.fetch_add(1, Ordering::Relaxed);
+                },
+            );
+        }
+        assert_eq!((a.into_inner(), b.into_inner()), (100, 100));
     }
 
     #[test]
