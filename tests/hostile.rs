@@ -326,6 +326,16 @@ fn cases() -> Vec<Case> {
             expect: Error(&["gym.options.levels", "4294967295", "2..=65536"]),
         },
         Case {
+            input: "gym.path = a FIFO",
+            args: train("gym.path=fifo.html"),
+            expect: Error(&["gym.path", "fifo.html", "is a FIFO"]),
+        },
+        Case {
+            input: "gym.path = a symbolic link to itself",
+            args: train("gym.path=loops/self"),
+            expect: Error(&["gym.path", "loops/self", "symbolic links"]),
+        },
+        Case {
             input: "checkpoint whose weights hold a NaN",
             args: &["sample", "--checkpoint", "nan.safetensors", "-n", "5"],
             expect: Error(&["nan.safetensors", "proj.weight", "NaN", "damaged"]),

@@ -6,6 +6,7 @@ mod cache;
 pub mod check;
 pub mod codec;
 mod error;
+pub mod paths;
 pub mod gym;
 pub mod registry;
 pub mod text;

@@ -47,7 +47,7 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
     use std::io::Read;
     let meta = fs::metadata(path)?;
     if !meta.is_file() {
-        let kind = file_kind(&meta.file_type());
+        let kind = rnngym_gyms::paths::file_kind(&meta.file_type());
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("is a {kind}, not a regular file"),
@@ -77,35 +77,6 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
             ),
         )
     })
-}
-
-/// What a file that is not a regular file is, in words.
-pub fn file_kind(t: &fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_char_device() {
-            return "character device";
-        }
-        if t.is_block_device() {
-            return "block device";
-        }
-        if t.is_fifo() {
-            return "FIFO";
-        }
-        if t.is_socket() {
-            return "socket";
-        }
-    }
-    if t.is_dir() {
-        "directory"
-    } else if t.is_symlink() {
-        "symbolic link"
-    } else if t.is_file() {
-        "regular file"
-    } else {
-        "special file"
-    }
 }
 
 /// Removes the temp files that [`atomic_write`] leaves when its process dies mid-write (e.g.

@@ -51,32 +51,7 @@ pub fn check(path: &Path) -> Result<(), OutputError> {
 
 /// What a non-regular file is, or `None` for a regular file.
 fn not_regular(t: &std::fs::FileType) -> Option<&'static str> {
-    if t.is_file() {
-        return None;
-    }
-    if t.is_symlink() {
-        return Some("symbolic link");
-    }
-    if t.is_dir() {
-        return Some("directory");
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_char_device() {
-            return Some("character device");
-        }
-        if t.is_block_device() {
-            return Some("block device");
-        }
-        if t.is_fifo() {
-            return Some("FIFO");
-        }
-        if t.is_socket() {
-            return Some("socket");
-        }
-    }
-    Some("special file")
+    (!t.is_file()).then(|| rnngym_gyms::paths::file_kind(t))
 }
 
 /// The run directory that owns `path`: a file directly in a run directory under one of the

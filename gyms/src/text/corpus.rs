@@ -68,17 +68,9 @@ pub fn resolve_files(path: &str, base_dir: &Path) -> Result<(Vec<PathBuf>, Strin
             }
             files
         }
-        Ok(_) => {
-            return Err(GymError::Config(format!(
-                "gym.path: {source} is neither a regular file nor a directory"
-            )));
-        }
+        Ok(meta) => return Err(crate::paths::not_file_or_dir(&source, &meta.file_type())),
         Err(_) if has_glob_chars(path) => expand_glob(path, base_dir, &source)?,
-        Err(_) => {
-            return Err(GymError::Config(format!(
-                "gym.path: no such file or directory: {source}"
-            )));
-        }
+        Err(e) => return Err(crate::paths::unreadable(&source, &e)),
     };
     Ok((files, source))
 }

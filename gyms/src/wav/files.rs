@@ -28,17 +28,9 @@ pub fn list_wav_files(path: &str, base_dir: &Path) -> Result<(Vec<PathBuf>, Stri
             }
             wavs
         }
-        Ok(_) => {
-            return Err(GymError::Config(format!(
-                "gym.path: {source} is neither a regular file nor a directory"
-            )))
-        }
+        Ok(m) => return Err(crate::paths::not_file_or_dir(&source, &m.file_type())),
         Err(_) if path.contains(['*', '?', '[']) => expand(&full, &source)?,
-        Err(_) => {
-            return Err(GymError::Config(format!(
-                "gym.path: no such file or directory: {source}"
-            )))
-        }
+        Err(e) => return Err(crate::paths::unreadable(&source, &e)),
     };
     Ok((files, source))
 }
