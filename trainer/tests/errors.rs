@@ -129,3 +129,42 @@ fn a_saved_config_error_is_typed_and_printed_once() {
         .to_toml_string()
         .contains("device = \"cuda\"\n"));
 }
+
+#[test]
+fn a_damaged_data_cursor_is_reported_as_a_damaged_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path());
+    let mut t = Trainer::new(
+        CpuBackend::new(1),
+        cfg.clone(),
+        text_gym(&TEXT.repeat(20), 0.0),
+    )
+    .unwrap();
+    t.train(3).unwrap();
+    let good = t.save(rnngym_trainer::CheckpointKind::Latest).unwrap();
+    drop(t);
+    // The cursor claims a million windows served in an episode that has a few dozen.
+    let (mut meta, tensors) = rnngym_trainer::checkpoint::load(&good).unwrap();
+    meta["episode_steps"] = 1_000_000.into();
+    meta["episode_live"] = true.into();
+    let bad = dir.path().join("bad.safetensors");
+    let views: Vec<(&str, &[usize], &[f32])> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+        .collect();
+    rnngym_trainer::checkpoint::save(&bad, &meta, &views).unwrap();
+    let gym = text_gym(&TEXT.repeat(20), 0.0);
+    let err = match Trainer::resume(CpuBackend::new(1), cfg, gym, &bad) {
+        Ok(_) => panic!("resumed from an impossible cursor"),
+        Err(e) => e,
+    };
+    assert!(matches!(err, TrainerError::DamagedCursor { .. }), "{err:?}");
+    let msg = err.to_string();
+    for needle in [
+        "bad.safetensors",
+        "window 1000000",
+        "the checkpoint is damaged",
+    ] {
+        assert!(msg.contains(needle), "{needle:?} missing: {msg}");
+    }
+}

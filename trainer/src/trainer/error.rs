@@ -27,6 +27,22 @@ pub enum TrainerError {
     /// A checkpoint file could not be written or read.
     #[error(transparent)]
     CheckpointFile(#[from] CheckpointError),
+    /// A checkpoint's data cursor does not fit the gym's data: replaying it failed.
+    #[error(
+        "{}: its data cursor (episode {episode}, window {window}) does not fit this gym's data \
+         ({error}); the checkpoint is damaged or the corpus changed since it was written",
+        path.display()
+    )]
+    DamagedCursor {
+        /// The checkpoint.
+        path: PathBuf,
+        /// The saved episode.
+        episode: u64,
+        /// The saved window within it.
+        window: u64,
+        /// What the gym said.
+        error: GymError,
+    },
     /// A checkpoint's metadata could not be encoded.
     #[error("cannot encode checkpoint metadata: {error}")]
     Metadata {

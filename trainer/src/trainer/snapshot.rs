@@ -124,7 +124,15 @@ impl<B: Backend> Trainer<B> {
         }
         self.progress.iteration = meta.iteration;
         (self.progress.last_val, self.progress.last_loss) = (meta.val_loss, meta.train_loss);
-        self.data.restore(meta)?;
+        self.data.restore(meta).map_err(|e| match e {
+            TrainerError::Gym(error) => TrainerError::DamagedCursor {
+                path: source.to_path_buf(),
+                episode: meta.episode,
+                window: meta.episode_steps,
+                error,
+            },
+            other => other,
+        })?;
         Ok(())
     }
 }
