@@ -270,3 +270,59 @@ fn generate_audio_refuses_a_text_checkpoint_and_bad_args() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--seconds"));
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_generate_audio_keeps_what_it_made_as_a_shorter_wav() {
+    use std::io::Read;
+    let d = fixture();
+    ok(&rnngym(&["train", "--config", "audio.toml"], d.path()));
+    // An hour of audio: far more than the test waits for.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rnngym"))
+        .args(["generate-audio", "--checkpoint", "run", "--seconds", "3600"])
+        .args(["--out", "long.wav", "--seed", "1"])
+        .current_dir(d.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it generate a while (its temp file grows), then interrupt it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let started = || {
+        std::fs::read_dir(d.path()).unwrap().flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(".long.wav") && e.metadata().is_ok_and(|m| m.len() > 20_000)
+        })
+    };
+    while !started() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "generation did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: wrote"), "{stderr}");
+    let r = hound::WavReader::open(d.path().join("long.wav")).unwrap();
+    assert!(r.len() >= 10_000 && r.len() < 3600 * 8000, "{}", r.len());
+    assert_eq!(r.spec().sample_rate, 8000);
+    let left: Vec<_> = std::fs::read_dir(d.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

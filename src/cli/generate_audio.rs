@@ -98,17 +98,30 @@ fn generate_on<B: Backend>(
     let mut out = WavFileWriter::create(&a.out, rate)?;
     let mut g = Generator::new(be, &model)?;
     g.prime(be, &prime)?;
+    let stop = super::interrupt_flag("keeping the audio generated so far as a shorter WAV");
     let mut progress = StreamProgress::new(n, "generating", "samples", false);
     for i in 1..=n {
         let tok = g.next(be, &opts, &mut rng)?;
         out.push(audio.sample_of(tok))?;
         if i % 256 == 0 {
             progress.set(i);
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
         }
     }
     let secs = progress.finish().as_secs_f64();
     let written = out.finish()?;
     let audio_secs = written as f64 / f64::from(rate);
+    if written < n {
+        eprintln!(
+            "interrupted: wrote {} with the first {audio_secs:.2} s of the {} s asked for \
+             ({written} of {n} samples, a complete WAV)",
+            a.out.display(),
+            a.seconds
+        );
+        std::process::exit(130);
+    }
     println!(
         "wrote {}: {audio_secs:.2} s of audio ({written} samples, 16-bit PCM mono, {rate} Hz) in \
          {secs:.1} s; real-time factor {:.3} (seconds of audio per second of compute)",

@@ -14,6 +14,8 @@ mod viz_data;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -99,6 +101,27 @@ impl ConfigArgs {
             &self.sets,
         )?)
     }
+}
+
+/// A flag that Ctrl-C — or the SIGTERM / SIGHUP that `kill`, `timeout`, systemd,
+/// `docker stop` and Slurm send — raises, for the command to stop at its next safe point
+/// (what it then does is `what`, printed at once so the user knows the signal was heard). A
+/// second signal exits at once with 130. (The handler runs on a thread of its own, not in the
+/// signal context, so it may print.)
+pub(crate) fn interrupt_flag(what: &'static str) -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: exiting at once");
+            std::process::exit(130);
+        }
+        eprintln!("interrupt received: {what} (interrupt again to exit at once)");
+    });
+    if let Err(e) = installed {
+        log::warn!("cannot catch Ctrl-C ({e}); an interrupt will stop at once");
+    }
+    flag
 }
 
 /// The process's peak resident set size (`VmHWM`) in kB, where `/proc` has it.

@@ -1,8 +1,6 @@
 //! `rnngym train`: train from a config, or resume a run directory.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -116,7 +114,9 @@ fn train_with<B: rnngym_kernels::Backend>(
     for o in observers(dir, &cfg) {
         trainer.add_observer(o);
     }
-    trainer.set_stop_flag(ctrl_c_flag());
+    trainer.set_stop_flag(super::interrupt_flag(
+        "stopping at the next safe point with a checkpoint",
+    ));
     let remaining = cfg.train.iterations.saturating_sub(trainer.iteration());
     if remaining == 0 {
         log::info!(
@@ -179,30 +179,6 @@ fn observers(dir: &Path, cfg: &rnngym_trainer::Config) -> Vec<Box<dyn Observer>>
         v.push(Box::new(LogObserver::new(every)));
     }
     v
-}
-
-/// A flag raised by the first Ctrl-C (the trainer checkpoints and stops between iterations);
-/// a second Ctrl-C exits at once.
-fn ctrl_c_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    let f = flag.clone();
-    // Ctrl-C, and the SIGTERM / SIGHUP that `kill`, `timeout`, systemd, `docker stop` and
-    // Slurm send, all stop at the next safe point with a checkpoint. (The handler runs on a
-    // thread of its own, not in the signal context, so it may print.)
-    let installed = ctrlc::set_handler(move || {
-        if f.swap(true, Ordering::SeqCst) {
-            eprintln!("interrupted again: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!(
-            "interrupt received: stopping at the next safe point with a checkpoint \
-             (interrupt again to exit at once without one)"
-        );
-    });
-    if let Err(e) = installed {
-        log::warn!("cannot catch Ctrl-C ({e}); an interrupt will stop without a checkpoint");
-    }
-    flag
 }
 
 /// `s` as one POSIX shell word: as is when it holds only characters the shell leaves alone,
