@@ -5,6 +5,8 @@
 //! second run prints. The OS drops the lock when the process ends however it ends, SIGKILL
 //! included, so a crashed run never leaves a stale lock behind. The file is never deleted:
 //! unlinking a lock file lets a late opener lock the old inode while another locks a new one.
+//! On Unix the directory itself is locked as well (its open descriptor, not a path), so even a
+//! user deleting `train.lock` during a run cannot let a second run in.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -43,6 +45,9 @@ pub enum LockError {
 pub struct RunLock {
     file: File,
     path: PathBuf,
+    /// The locked directory (Unix): what actually keeps a second run out.
+    #[cfg(unix)]
+    _dir: File,
 }
 
 impl RunLock {
@@ -53,6 +58,23 @@ impl RunLock {
             error,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        #[cfg(unix)]
+        let dir_file = {
+            let f = File::open(dir).map_err(io)?;
+            match f.try_lock() {
+                Ok(()) => f,
+                Err(TryLockError::WouldBlock) => {
+                    let holder = File::open(RunDir::new(dir).lock())
+                        .ok()
+                        .and_then(|mut f| holder_pid(&mut f));
+                    return Err(LockError::Busy {
+                        dir: dir.to_path_buf(),
+                        holder,
+                    });
+                }
+                Err(TryLockError::Error(e)) => return Err(io(e)),
+            }
+        };
         let path = RunDir::new(dir).lock();
         // No truncate: the file may belong to a live holder whose pid we want to read.
         let mut file = OpenOptions::new()
@@ -78,7 +100,12 @@ impl RunLock {
             .and_then(|_| file.write_all(pid.as_bytes()))
             .and_then(|()| file.flush())
             .map_err(io)?;
-        Ok(RunLock { file, path })
+        Ok(RunLock {
+            file,
+            path,
+            #[cfg(unix)]
+            _dir: dir_file,
+        })
     }
 
     /// The lock file.
@@ -141,6 +168,18 @@ mod tests {
         drop(first);
         let again = RunLock::acquire(&run).unwrap();
         assert!(again.path().is_file());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn deleting_the_lock_file_does_not_let_a_second_run_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = RunLock::acquire(dir.path()).unwrap();
+        std::fs::remove_file(first.path()).unwrap();
+        let err = RunLock::acquire(dir.path()).unwrap_err();
+        assert!(matches!(err, LockError::Busy { .. }), "{err:?}");
+        drop(first);
+        RunLock::acquire(dir.path()).unwrap();
     }
 
     #[test]
