@@ -129,10 +129,18 @@ pub fn save(
             .map_err(|e| invalid(format!("tensor {name:?}: {e}")))?;
         views.push((name, view));
     }
+    let meta_text = meta.to_string();
+    let mut by_name: Vec<(&str, &[u8])> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|(&(name, _, _), b)| (name, b.as_slice()))
+        .collect();
+    by_name.sort_by_key(|&(name, _)| name);
     let info = HashMap::from([
         ("format".to_string(), FORMAT_TAG.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        ("meta".to_string(), meta.to_string()),
+        ("checksum".to_string(), checksum(&meta_text, by_name)),
+        ("meta".to_string(), meta_text),
     ]);
     let buf = safetensors::serialize(views, Some(info)).map_err(|e| invalid(e.to_string()))?;
     let write_err = |error| CheckpointError::Write {
@@ -191,6 +199,21 @@ pub fn load_bytes(buf: &[u8], path: &Path) -> Result<Contents, CheckpointError> 
         })?;
 
     let st = SafeTensors::deserialize(buf).map_err(|e| corrupt(e.to_string()))?;
+    // Files from before checksums have none: they load as before.
+    if let Some(want) = get("checksum") {
+        let mut tensors = st.tensors();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        let found = checksum(
+            meta_text,
+            tensors.iter().map(|(n, v)| (n.as_str(), v.data())),
+        );
+        if &found != want {
+            return Err(corrupt(format!(
+                "checksum {found} does not match the {want} it was written with: the file was \
+                 damaged after it was saved"
+            )));
+        }
+    }
     let mut out = BTreeMap::new();
     for (name, view) in st.iter() {
         if view.dtype() != Dtype::F32 {
@@ -208,6 +231,17 @@ pub fn load_bytes(buf: &[u8], path: &Path) -> Result<Contents, CheckpointError> 
         out.insert(name.to_string(), Tensor { shape, data });
     }
     Ok((meta, out))
+}
+
+/// CRC-32 of the metadata text and every tensor's bytes in name order, as 8 hex digits.
+fn checksum<'a>(meta: &str, tensors: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
+    let mut h = crc32fast::Hasher::new();
+    h.update(meta.as_bytes());
+    for (name, data) in tensors {
+        h.update(name.as_bytes());
+        h.update(data);
+    }
+    format!("{:08x}", h.finalize())
 }
 
 #[cfg(test)]
@@ -261,6 +295,24 @@ mod tests {
         let e = load(path).unwrap_err().to_string();
         assert!(e.contains(&path.display().to_string()), "{e}");
         e
+    }
+
+    #[test]
+    fn a_flipped_data_byte_is_caught_by_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        write_sample(&path);
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The last byte is tensor data (the header comes first): the file still parses.
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        let e = load_err(&path);
+        assert!(e.contains("checksum") && e.contains("damaged"), "{e}");
+        // The same byte flipped back loads again.
+        bytes[last] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        load(&path).unwrap();
     }
 
     #[test]
