@@ -281,23 +281,25 @@ fn sample_device_flag() {
     if !cuda.status.success() {
         assert_one_line_error(&cuda, &["--device cuda:7", "\"cpu\" or \"auto\""]);
     }
-    // A checkpoint trained on a GPU names it ("cuda" here, spliced into the saved config
-    // with the same length as "auto"): without --device, a machine without that GPU samples
+    // A checkpoint trained on a GPU names it ("cuda" here, written into the saved config):
+    // without --device, a machine without that GPU samples
     // on the CPU instead of refusing a setting the user cannot edit.
     let latest = f.file("run/latest.safetensors");
-    let bytes = std::fs::read(&latest).unwrap();
-    // The config is a JSON string inside the JSON header: its quotes appear as \\\".
-    let (from, to) = (
-        &br#"device = \\\"auto\\\""#[..],
-        &br#"device = \\\"cuda\\\""#[..],
+    // Re-saved through the library, so the file's checksum covers the edited config.
+    let (mut meta, tensors) = rnngym_trainer::checkpoint::load(&latest).unwrap();
+    let config = meta["config"].as_str().unwrap().to_string();
+    assert!(
+        config.contains("device = \"auto\""),
+        "the saved config names model.device"
     );
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("the saved config names model.device");
-    let mut spliced = bytes.clone();
-    spliced[at..at + from.len()].copy_from_slice(to);
-    std::fs::write(f.file("gpu.safetensors"), &spliced).unwrap();
+    meta["config"] = config
+        .replace("device = \"auto\"", "device = \"cuda\"")
+        .into();
+    let views: Vec<(&str, &[usize], &[f32])> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+        .collect();
+    rnngym_trainer::checkpoint::save(&f.file("gpu.safetensors"), &meta, &views).unwrap();
     let out = f.run(&[
         "sample",
         "--checkpoint",
