@@ -267,6 +267,22 @@ fn sample_device_flag() {
     assert_one_line_error(&sample("gpu"), &["--device gpu", "cpu", "cuda:N"]);
     let cpu = sample("cpu");
     assert_ok(&cpu);
+    // One thread or every core: the same seeded text (each output is one thread's sum).
+    let one = f.run(&[
+        "sample",
+        "--checkpoint",
+        "run",
+        "-n",
+        "60",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]);
+    assert_ok(&one);
+    assert_eq!(one.stdout, cpu.stdout);
     // Seeded text is the same on every device: "auto" is the CPU here, or a GPU that samples
     // on the device from the same uniforms.
     let auto = sample("auto");

@@ -22,16 +22,15 @@ pub fn open(name: &str, source: &str, threads: usize) -> anyhow::Result<Device> 
 /// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see
 /// [`checkpoint_file`](super::sample::checkpoint_file)) and opens the device `flag` names,
 /// else the one its config's `model.device` names (the CPU when that GPU cannot be used),
-/// with every core of this machine on the CPU.
+/// with `threads` threads on the CPU (0: every core of this machine; `train.threads` was
+/// chosen for the machine that trained, which may have more).
 pub fn open_checkpoint(
     flag: Option<&str>,
     checkpoint: &Path,
+    threads: usize,
 ) -> anyhow::Result<(Device, Loaded, PathBuf)> {
     let path = super::sample::checkpoint_file(checkpoint)?;
     let loaded = state::read(&path)?;
-    // train.threads was chosen for the machine that trained; this one may have fewer cores.
-    // 0 = all of this machine's cores (the backend splits a GEMV only where it pays).
-    let threads = 0;
     let dev = match flag {
         Some(d) => open(d, &format!("--device {d}"), threads)?,
         None => {

@@ -41,6 +41,9 @@ pub struct GenerateAudioArgs {
     /// model.device].
     #[arg(long)]
     device: Option<String>,
+    /// CPU threads (0 = every core; 1 keeps generation off the other cores of a busy machine).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 /// Loads the checkpoint on the chosen device and streams the generated samples into `--out`.
@@ -52,7 +55,8 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
     );
     // Before any work: the output must not replace a device, a link or a run's own file.
     rnngym_trainer::output::check(&a.out).context("--out")?;
-    let (dev, loaded, path) = device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint)?;
+    let (dev, loaded, path) =
+        device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint, a.threads)?;
     on_device!(dev, be => generate_on(be, loaded, &path, &a))
 }
 

@@ -53,6 +53,9 @@ pub struct SampleArgs {
     /// model.device]. On a GPU only the chosen tokens come back to the host.
     #[arg(long)]
     device: Option<String>,
+    /// CPU threads (0 = every core; 1 keeps generation off the other cores of a busy machine).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -70,7 +73,8 @@ const PROGRESS_CHUNK: u64 = 64;
 
 /// Loads the checkpoint on the chosen device and streams the sample to stdout.
 pub fn run(a: SampleArgs) -> anyhow::Result<()> {
-    let (dev, loaded, path) = device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint)?;
+    let (dev, loaded, path) =
+        device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint, a.threads)?;
     on_device!(dev, be => sample_on(be, loaded, &path, &a))
 }
 
