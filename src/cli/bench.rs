@@ -35,9 +35,49 @@ pub struct BenchArgs {
     /// Where the model runs: cpu, auto, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Competing load: this many threads spinning at full speed beside the measurement, as
+    /// another busy process's would (the OS schedules threads, not processes), to measure how
+    /// rnngym degrades on a busy machine.
+    #[arg(long, default_value_t = 0)]
+    busy: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// Threads that spin until dropped: the `--busy` load.
+struct BusyLoad {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BusyLoad {
+    fn start(n: usize) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..n)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 1u64;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        x = std::hint::black_box(
+                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
+                        );
+                    }
+                })
+            })
+            .collect();
+        BusyLoad { stop, threads }
+    }
+}
+
+impl Drop for BusyLoad {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// A benchmark shape.
@@ -92,8 +132,14 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "--seconds: expected a positive number, got {}",
         a.seconds
     );
+    anyhow::ensure!(
+        a.busy <= 256,
+        "--busy: expected at most 256 competing threads, got {}",
+        a.busy
+    );
     let dev = device_arg::open(&a.device, &format!("--device {}", a.device), a.threads)?;
     let on_gpu = matches!(dev, Device::Cuda(_));
+    let _load = BusyLoad::start(a.busy);
     on_device!(dev, be => bench_on(be, &a, on_gpu))
 }
 
@@ -154,6 +200,7 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             },
+            "busy": a.busy,
             "train_chars_per_s": train.map(|r| r.rate),
             "train_loss": train.map(|r| r.loss),
             "generate_chars_per_s": generate,
@@ -168,6 +215,9 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
             a.cell.name().to_uppercase(),
             be.name()
         );
+        if a.busy > 0 {
+            println!("competing load: {} busy thread(s)", a.busy);
+        }
         if let Some(r) = train {
             println!(
                 "train:    {:>10.0} chars/s  (forward + backward + clip + Adam; last loss {:.3})",
