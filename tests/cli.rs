@@ -546,4 +546,33 @@ fn bench_measures_every_cell() {
     }
     let out = rnngym(&["bench", "--seconds", "0"], dir.path());
     assert_one_line_error(&out, &["--seconds", "positive"]);
+
+    // With a competing load: it runs, says so, and still generates.
+    let out = rnngym(
+        &[
+            "bench",
+            "--mode",
+            "generate",
+            "--seconds",
+            "0.2",
+            "--busy",
+            "2",
+            "--json",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(v["busy"], 2, "{stdout}");
+    assert!(
+        v["generate_chars_per_s"].as_f64().is_some_and(|r| r > 0.0),
+        "{stdout}"
+    );
+    let out = rnngym(&["bench", "--busy", "100000"], dir.path());
+    assert_one_line_error(&out, &["--busy", "at most 256"]);
 }
