@@ -57,7 +57,11 @@ pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device
                 Ok(Device::Cuda(Box::new(be)))
             }
             Err(e) => {
-                log::info!("{origin}: no usable GPU ({e}); using the CPU");
+                log::log!(
+                    auto_fallback_level(&e),
+                    "{origin}: {}; using the CPU",
+                    auto_fallback_reason(&e)
+                );
                 Ok(cpu())
             }
         },
@@ -70,9 +74,44 @@ pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device
     }
 }
 
+/// How loudly `auto` reports falling back to the CPU: quietly (info) when there is no GPU
+/// to use (no driver or libraries, no device), but as a warning when a GPU is there and failed
+/// (a kernel that does not load, a driver error): that is a problem to fix, not a machine
+/// without a GPU.
+fn auto_fallback_level(e: &KernelError) -> log::Level {
+    match e {
+        KernelError::Unavailable(_) => log::Level::Info,
+        KernelError::Device(_) | KernelError::Shape(_) => log::Level::Warn,
+    }
+}
+
+/// The words for [`auto_fallback_level`]'s two cases.
+fn auto_fallback_reason(e: &KernelError) -> String {
+    match e {
+        KernelError::Unavailable(_) => format!("no usable GPU ({e})"),
+        _ => format!("the GPU is present but failed ({e}); use \"cuda\" to make this an error"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_warns_when_a_present_gpu_fails_and_is_quiet_without_one() {
+        let missing = KernelError::Unavailable("CUDA libraries not found: libcuda".into());
+        assert_eq!(auto_fallback_level(&missing), log::Level::Info);
+        assert!(auto_fallback_reason(&missing).starts_with("no usable GPU"));
+        let broken = KernelError::Device(
+            "loading cells.cu for sm_90: CUDA_ERROR_UNSUPPORTED_PTX_VERSION".into(),
+        );
+        assert_eq!(auto_fallback_level(&broken), log::Level::Warn);
+        let why = auto_fallback_reason(&broken);
+        assert!(
+            why.contains("present but failed") && why.contains("UNSUPPORTED_PTX_VERSION"),
+            "{why}"
+        );
+    }
 
     #[test]
     fn cpu_is_always_available() {

@@ -67,12 +67,15 @@ impl CudaBackend {
     /// Opens GPU `ordinal`: probes the libraries, creates the context, stream and cuBLAS handle,
     /// and loads the kernels (NVRTC-compiled once per process for the device's architecture).
     ///
-    /// Never panics when CUDA is missing: returns `KernelError::Unavailable` with the reason.
+    /// Never panics when CUDA is missing: returns `KernelError::Unavailable` with the reason
+    /// when there is no GPU to use (no driver or libraries, no device), and
+    /// `KernelError::Device` when a visible GPU fails (a driver too old, a context or kernel
+    /// that does not load), which `device = "auto"` reports as a warning.
     pub fn new(ordinal: usize) -> Result<Self> {
         probe::libraries()?;
         // A driver too old for a symbol cudarc binds would panic inside cudarc: report it.
         std::panic::catch_unwind(|| Self::open(ordinal)).unwrap_or_else(|_| {
-            Err(KernelError::Unavailable(format!(
+            Err(KernelError::Device(format!(
                 "cuda:{ordinal}: the CUDA driver library failed to load a required function (driver older than CUDA 13?)"
             )))
         })
@@ -88,7 +91,7 @@ impl CudaBackend {
             )));
         }
         let ctx = CudaContext::new(ordinal)
-            .map_err(|e| KernelError::Unavailable(format!("cuda:{ordinal}: {e}")))?;
+            .map_err(|e| KernelError::Device(format!("cuda:{ordinal}: creating a context: {e}")))?;
         // SAFETY: one stream only (see the module docs); set before any buffer is allocated.
         unsafe { ctx.disable_event_tracking() };
         let stream = ctx.new_stream().map_err(dev_err("new_stream"))?;
