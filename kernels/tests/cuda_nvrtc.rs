@@ -1,7 +1,7 @@
 //! Every `.cu` kernel source compiles with NVRTC for each target architecture, and exports
 //! every kernel the backend loads. NVRTC runs on the CPU, so this needs no GPU: CI installs the
-//! `nvidia-cuda-nvrtc` wheel (`.ci/run`). Without NVRTC the test fails under `CI=true` and
-//! otherwise prints why it skipped.
+//! `nvidia-cuda-nvrtc` wheel (`.ci/run`). Without NVRTC the test fails under `CI=true` or
+//! `RNNGYM_REQUIRE_GPU=1` and otherwise prints why it skipped.
 
 use rnngym_kernels::cuda::{compile_ptx, nvrtc_available, NVRTC_TEST_ARCHS, SOURCES};
 
@@ -13,6 +13,10 @@ fn nvrtc_or_skip(test: &str) -> bool {
     let why = "libnvrtc.so.13 not loadable (pip install --target DIR \"nvidia-cuda-nvrtc==13.0.*\" and add DIR/nvidia/cu13/lib to LD_LIBRARY_PATH)";
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{test}: CI=true but {why}");
+    }
+    // A GPU bundle run requires every GPU check, this one included.
+    if std::env::var("RNNGYM_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        panic!("{test}: RNNGYM_REQUIRE_GPU=1 but {why}");
     }
     // Written to stderr directly: libtest's capture only intercepts the print macros.
     use std::io::Write;

@@ -4,12 +4,13 @@
 //! passes, unless `RNNGYM_REQUIRE_GPU=1` (set by `scripts/gpu-check.sh` bundles), which turns a
 //! skip into a failure.
 //!
-//! Tolerances (|gpu − cpu| ≤ abs + rel·|cpu|), stated per test:
-//! - bit-exact (0, 0): copies, fill, broadcast, gather, dropout masks and outputs, mul/scale;
+//! Tolerances (|gpu − cpu| ≤ abs + rel·|cpu|), as each `parity!` states them:
+//! - bit-exact (0, 0): copies, fill, broadcast, mul/scale, dropout masks and outputs;
 //! - cells: rel 2e-5, abs 2e-6 (CUDA `expf`/`tanhf` are within 2 ulp of the host libm);
+//! - whole recurrent windows (cells and their GEMMs): rel 1e-4, abs 1e-5;
 //! - GEMM: rel 1e-4, abs 1e-4 (cuBLAS sums in another order; k ≤ 96);
-//! - reductions (sum_rows, scatter-add, softmax gradient): rel 1e-5, abs 1e-6; loss and
-//!   sum of squares (f64 results): rel 1e-6;
+//! - sum_rows: rel 1e-5, abs 1e-5; gather / scatter-add and softmax-xent (loss and
+//!   gradient): rel 1e-5, abs 1e-6; sum of squares (an f64 result): rel 1e-6;
 //! - optimizers: rel 1e-6, abs 1e-7 (same f32 formulas, `--fmad=false`, IEEE sqrt/div).
 
 mod common;

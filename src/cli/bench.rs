@@ -299,7 +299,9 @@ fn bench_train<B: Backend>(
         loss = step(i + n)?;
         n += 1;
     }
-    // Every step ends with the loss on the host, so the device has finished its work here.
+    // The loss comes back mid-step; the last update's launches may still be queued on a GPU:
+    // reading a parameter back waits for them.
+    be.read(&learner.model.params, 0, &mut [0.0])?;
     let rate = (n * b * t) as f64 / start.elapsed().as_secs_f64();
     mem.sample(be);
     Ok(TrainResult { rate, loss })
