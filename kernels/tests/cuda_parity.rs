@@ -18,8 +18,8 @@ use common::*;
 use rnngym_kernels::cuda::CudaBackend;
 use rnngym_kernels::sample::pick;
 use rnngym_kernels::{
-    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, LayerState, Recurrence,
-    RmsPropStep, Rows, SampleOptions,
+    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Recurrence, RmsPropStep,
+    Rows, SampleOptions,
 };
 
 /// Named outputs of one test body, widened to f64.
@@ -484,38 +484,11 @@ parity!(recurrent_windows_match, 1e-4, 1e-5, |be| {
             h: 40,
             w_hh: 7,
         };
-        let (g, bh) = (rec.g(), rec.b * rec.h);
-        let params = up(be, &rand_vec(&mut r, 7 + g * rec.h, 0.3));
-        let sized = |r: &mut _, on: bool, n: usize, s: f32| {
-            up(be, &if on { rand_vec(r, n, s) } else { Vec::new() })
-        };
-        let (lstm, gru) = (cell == Cell::Lstm, cell == Cell::Gru);
-        let mut gates = up(be, &rand_vec(&mut r, rec.t * rec.b * g, 1.0));
-        let mut gh = sized(&mut r, gru, rec.t * rec.b * g, 0.1);
-        let mut hs = up(be, &rand_vec(&mut r, (rec.t + 1) * bh, 1.0));
-        let mut cs = sized(&mut r, lstm, (rec.t + 1) * bh, 1.0);
-        let mut dhs = up(be, &rand_vec(&mut r, (rec.t + 1) * bh, 1.0));
-        let mut dc = sized(&mut r, lstm, bh, 1.0);
-        for forward in [true, false] {
-            let state = LayerState {
-                gates: &mut gates,
-                gh: &mut gh,
-                hs: &mut hs,
-                cs: &mut cs,
-                dhs: &mut dhs,
-                dc: &mut dc,
-            };
-            if forward {
-                be.recurrent_forward(&rec, &params, state).unwrap();
-            } else {
-                be.recurrent_backward(&rec, &params, state).unwrap();
-            }
-        }
-        for (name, buf) in [("gates", &gates), ("gh", &gh), ("hs", &hs), ("cs", &cs)] {
-            outs.push((name, down(be, buf)));
-        }
-        outs.push(("dhs", down(be, &dhs)));
-        outs.push(("dc", down(be, &dc)));
+        let params = up(be, &rand_vec(&mut r, 7 + rec.g() * rec.h, 0.3));
+        let mut b = Bufs::window(&mut r, &rec).map(|x| up(be, x));
+        be.recurrent_forward(&rec, &params, b.state()).unwrap();
+        be.recurrent_backward(&rec, &params, b.state()).unwrap();
+        push_all(be, "window", &b, &mut outs);
     }
     outs
 });

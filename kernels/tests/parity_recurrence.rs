@@ -8,72 +8,17 @@
 mod common;
 use common::*;
 use rnngym_kernels::recurrence::{backward_steps, forward_steps};
-use rnngym_kernels::{Backend, Cell, CpuBackend, LayerState, Recurrence};
+use rnngym_kernels::{Backend, Cell, CpuBackend, Recurrence};
 
 const REL: f32 = 2e-5;
 const ABS: f32 = 2e-5;
 
-/// A layer's buffers, as owned vectors.
-#[derive(Clone)]
-struct Bufs {
-    gates: Vec<f32>,
-    gh: Vec<f32>,
-    hs: Vec<f32>,
-    cs: Vec<f32>,
-    dhs: Vec<f32>,
-    dc: Vec<f32>,
-}
-
-impl Bufs {
-    fn state(&mut self) -> LayerState<'_, Vec<f32>> {
-        LayerState {
-            gates: &mut self.gates,
-            gh: &mut self.gh,
-            hs: &mut self.hs,
-            cs: &mut self.cs,
-            dhs: &mut self.dhs,
-            dc: &mut self.dc,
-        }
-    }
-
-    fn assert_close(&self, spec: &Bufs, what: &str) {
-        assert_close(&format!("{what} gates"), &self.gates, &spec.gates, REL, ABS);
-        assert_close(&format!("{what} gh"), &self.gh, &spec.gh, REL, ABS);
-        assert_close(&format!("{what} hs"), &self.hs, &spec.hs, REL, ABS);
-        assert_close(&format!("{what} cs"), &self.cs, &spec.cs, REL, ABS);
-        assert_close(&format!("{what} dhs"), &self.dhs, &spec.dhs, REL, ABS);
-        assert_close(&format!("{what} dc"), &self.dc, &spec.dc, REL, ABS);
-    }
-}
-
-/// Random inputs for `r`: pre-activations, carried state, gradients from above.
-fn inputs(r: &Recurrence, seed: u64) -> (Vec<f32>, Bufs) {
+/// Random inputs for `r`: parameters (`W_hh` at a nonzero offset, after some other
+/// parameters), then the window's buffers.
+fn inputs(r: &Recurrence, seed: u64) -> (Vec<f32>, Bufs<Vec<f32>>) {
     let mut rng = rng(seed);
-    let (g, bh) = (r.g(), r.b * r.h);
-    // W_hh sits at a nonzero offset, after some other parameters.
-    let params = rand_vec(&mut rng, r.w_hh + g * r.h + 3, 0.3);
-    let gru = r.cell == Cell::Gru;
-    let lstm = r.cell == Cell::Lstm;
-    let bufs = Bufs {
-        gates: rand_vec(&mut rng, r.t * r.b * g, 1.0),
-        gh: if gru {
-            rand_vec(&mut rng, r.t * r.b * g, 0.1)
-        } else {
-            Vec::new()
-        },
-        hs: rand_vec(&mut rng, (r.t + 1) * bh, 1.0),
-        cs: if lstm {
-            rand_vec(&mut rng, (r.t + 1) * bh, 1.0)
-        } else {
-            Vec::new()
-        },
-        dhs: rand_vec(&mut rng, (r.t + 1) * bh, 1.0),
-        dc: if lstm {
-            rand_vec(&mut rng, bh, 1.0)
-        } else {
-            Vec::new()
-        },
-    };
+    let params = rand_vec(&mut rng, r.w_hh + r.g() * r.h + 3, 0.3);
+    let bufs = Bufs::window(&mut rng, r);
     (params, bufs)
 }
 
@@ -88,13 +33,13 @@ fn case(r: Recurrence, threads: usize) {
     let (mut spec, mut fast) = (start.clone(), start);
     forward_steps(&be, &r, &params, spec.state()).unwrap();
     be.recurrent_forward(&r, &params, fast.state()).unwrap();
-    fast.assert_close(&spec, &format!("forward {what}"));
+    fast.assert_close(&format!("forward {what}"), &spec, REL, ABS);
 
     // The backward pass starts from the spec's forward state on both sides.
     let mut fast = spec.clone();
     backward_steps(&be, &r, &params, spec.state()).unwrap();
     be.recurrent_backward(&r, &params, fast.state()).unwrap();
-    fast.assert_close(&spec, &format!("backward {what}"));
+    fast.assert_close(&format!("backward {what}"), &spec, REL, ABS);
 }
 
 #[test]

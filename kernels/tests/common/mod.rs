@@ -99,6 +99,22 @@ impl Bufs<Vec<f32>> {
         }
     }
 
+    /// Random buffers of a whole window of `r` (the cell's unused buffers empty), drawn in
+    /// buffer order: pre-activations, recurrent pre-activations, states, cell states,
+    /// gradients from above, the carried cell-state gradient.
+    pub fn window(rng: &mut StdRng, r: &rnngym_kernels::Recurrence) -> Self {
+        let (g, bh, cell) = (r.g(), r.b * r.h, r.cell);
+        let mut opt = |on: bool, n: usize, s: f32| if on { rand_vec(rng, n, s) } else { vec![] };
+        Bufs {
+            gates: opt(true, r.t * r.b * g, 1.0),
+            gh: opt(cell.has_recurrent_gates(), r.t * r.b * g, 0.1),
+            hs: opt(true, (r.t + 1) * bh, 1.0),
+            cs: opt(cell.has_cell_state(), (r.t + 1) * bh, 1.0),
+            dhs: opt(true, (r.t + 1) * bh, 1.0),
+            dc: opt(cell.has_cell_state(), bh, 1.0),
+        }
+    }
+
     /// Asserts every buffer is close to `want`'s (see [`assert_close`]).
     pub fn assert_close(&self, what: &str, want: &Self, rel: f32, abs: f32) {
         assert_close(&format!("{what} gates"), &self.gates, &want.gates, rel, abs);
