@@ -54,25 +54,22 @@ fn not_regular(t: &std::fs::FileType) -> Option<&'static str> {
     (!t.is_file()).then(|| rnngym_gyms::paths::file_kind(t))
 }
 
-/// The run directory that owns `path`: a file directly in a run directory under one of the
-/// names a run writes, or any file in its `rollback/` or `samples/` folder.
+/// The run directory that owns `path`: its parent (a file a run writes) or its grandparent
+/// (a file in a run's `rollback/` or `samples/` folder), when that is a run directory.
 fn owning_run(path: &Path) -> Option<PathBuf> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+    let nonempty = |p: &Path| {
+        if p.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            p.to_path_buf()
+        }
     };
-    if is_run_dir(parent) && RunDir::new(parent).owns(path) {
-        return Some(parent.to_path_buf());
-    }
-    let grand = parent.parent().filter(|g| !g.as_os_str().is_empty());
-    let grand = grand.unwrap_or(Path::new("."));
-    let run = RunDir::new(grand);
-    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    let sub = same(parent, &run.rollback_dir()) || same(parent, &run.samples_dir());
-    (sub && is_run_dir(grand)).then(|| grand.to_path_buf())
+    let parent = nonempty(path.parent()?);
+    let grand = parent.parent().map(nonempty);
+    [Some(parent), grand]
+        .into_iter()
+        .flatten()
+        .find(|dir| is_run_dir(dir) && RunDir::new(dir).owns(path))
 }
 
 /// Whether `dir` holds a training run: its lock, or one of its checkpoints.

@@ -115,21 +115,29 @@ impl RunDir {
         &[LATEST, BEST, CONFIG, METRICS, SAMPLES]
     }
 
-    /// Whether `path` is one of the files or folders a run owns in this directory (an output
-    /// of another command must not replace it).
+    /// Whether `path` is one of the files or folders a run owns in this directory, or any
+    /// file in its `rollback/` or `samples/` folder (an output of another command must not
+    /// replace it).
     pub fn owns(&self, path: &Path) -> bool {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return false;
         };
-        let same_dir = match (parent.canonicalize(), self.root.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => parent == self.root,
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
         };
-        let owned = Self::files()
-            .iter()
-            .chain(&[SAMPLES_DIR, ROLLBACK_DIR, LOCK])
-            .any(|f| name == *f);
-        same_dir && owned
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if same(parent, &self.root) {
+            return Self::files()
+                .iter()
+                .chain(&[SAMPLES_DIR, ROLLBACK_DIR, LOCK])
+                .any(|f| name == *f);
+        }
+        same(parent, &self.rollback_dir()) || same(parent, &self.samples_dir())
     }
 }
 
@@ -161,6 +169,8 @@ mod tests {
         assert!(d.owns(&tmp.path().join("rollback")));
         assert!(!d.owns(&tmp.path().join("out.wav")));
         assert!(!d.owns(&tmp.path().join("sub").join("latest.safetensors")));
+        assert!(d.owns(&d.rollback_dir().join("iter-00000010.safetensors")));
+        assert!(d.owns(&d.samples_dir().join("iter-000010.wav")));
         // The same file through a different spelling of the directory.
         let dotted = tmp.path().join(".").join("best.safetensors");
         assert!(d.owns(&dotted));

@@ -38,6 +38,21 @@ struct Shared {
     job: UnsafeCell<Option<Job>>,
 }
 
+impl Shared {
+    /// Nothing posted, nothing claimed.
+    fn new() -> Self {
+        Shared {
+            posted: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            claimed: AtomicU64::new(0),
+            parked: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            panicked: AtomicBool::new(false),
+            job: UnsafeCell::new(None),
+        }
+    }
+}
+
 // SAFETY: `job` is only written by the thread holding `Helper::busy` while the worker is
 // idle (done == posted), and only read by the worker between the bump of `posted` and its
 // bump of `done`; the atomics order the two.
@@ -60,15 +75,7 @@ impl std::fmt::Debug for Helper {
 impl Helper {
     /// Starts the worker thread; `None` when the OS refuses a thread.
     pub(crate) fn start() -> Option<Helper> {
-        let shared = Arc::new(Shared {
-            posted: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-            claimed: AtomicU64::new(0),
-            parked: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
-            panicked: AtomicBool::new(false),
-            job: UnsafeCell::new(None),
-        });
+        let shared = Arc::new(Shared::new());
         let s = shared.clone();
         let worker = thread::Builder::new()
             .name("rnngym-gemv".into())
@@ -235,15 +242,7 @@ mod tests {
     fn a_worker_that_never_runs_does_not_hold_up_the_caller() {
         // A helper whose worker thread never gets a core (here: there is none).
         let stalled = Helper {
-            shared: Arc::new(Shared {
-                posted: AtomicU64::new(0),
-                done: AtomicU64::new(0),
-                claimed: AtomicU64::new(0),
-                parked: AtomicBool::new(false),
-                stop: AtomicBool::new(false),
-                panicked: AtomicBool::new(false),
-                job: UnsafeCell::new(None),
-            }),
+            shared: Arc::new(Shared::new()),
             busy: Mutex::new(()),
             worker: None,
         };
