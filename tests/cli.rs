@@ -311,11 +311,7 @@ fn sample_device_flag() {
     meta["config"] = config
         .replace("device = \"auto\"", "device = \"cuda\"")
         .into();
-    let views: Vec<(&str, &[usize], &[f32])> = tensors
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
-        .collect();
-    rnngym_trainer::checkpoint::save(&f.file("gpu.safetensors"), &meta, &views).unwrap();
+    rnngym_trainer::checkpoint::save_map(&f.file("gpu.safetensors"), &meta, &tensors).unwrap();
     let out = f.run(&[
         "sample",
         "--checkpoint",

@@ -113,45 +113,30 @@ fn setup(f: &Fixture) {
     // Checkpoints: a good one, then two hostile variants of it.
     f.ok(&["train", "--config", "c.toml"]);
     let (meta, tensors) = rnngym_trainer::checkpoint::load(&p("run/latest.safetensors")).unwrap();
-    let save = |name: &str, meta: &serde_json::Value, swap: Option<(&str, Vec<usize>)>| {
-        let owned: Vec<(String, Vec<usize>, Vec<f32>)> = tensors
-            .iter()
-            .map(|(n, t)| match &swap {
-                Some((which, shape)) if n == which => {
-                    let len = shape.iter().product();
-                    (n.clone(), shape.clone(), t.data[..len].to_vec())
-                }
-                _ => (n.clone(), t.shape.clone(), t.data.clone()),
-            })
-            .collect();
-        let views: Vec<(&str, &[usize], &[f32])> = owned
-            .iter()
-            .map(|(n, s, d)| (n.as_str(), s.as_slice(), d.as_slice()))
-            .collect();
-        rnngym_trainer::checkpoint::save(&p(name), meta, &views).unwrap();
+    // Each variant is the good checkpoint with `edit` applied to its tensors.
+    type Tensors = std::collections::BTreeMap<String, rnngym_trainer::checkpoint::Tensor>;
+    let save = |name: &str, meta: &serde_json::Value, edit: &dyn Fn(&mut Tensors)| {
+        let mut edited = tensors.clone();
+        edit(&mut edited);
+        rnngym_trainer::checkpoint::save_map(&p(name), meta, &edited).unwrap();
     };
-    let proj = &tensors["proj.weight"].shape;
-    let narrower = vec![proj[0], proj[1] - 1];
-    save(
-        "misshapen.safetensors",
-        &meta,
-        Some(("proj.weight", narrower)),
-    );
+    save("misshapen.safetensors", &meta, &|t| {
+        // proj.weight one column narrower than the config says.
+        let w = t.get_mut("proj.weight").unwrap();
+        w.shape[1] -= 1;
+        w.data.truncate(w.shape.iter().product());
+    });
     let mut huge = meta.clone();
     let config = meta["config"].as_str().unwrap();
     let config = config
         .replace("hidden = 16", "hidden = 65536")
         .replace("layers = 1", "layers = 64");
     huge["config"] = serde_json::Value::from(config);
-    save("giant.safetensors", &huge, None);
+    save("giant.safetensors", &huge, &|_| {});
     // Weights a training run never saves: one NaN in the output layer.
-    let mut poisoned = tensors.clone();
-    poisoned.get_mut("proj.weight").unwrap().data[3] = f32::NAN;
-    let views: Vec<(&str, &[usize], &[f32])> = poisoned
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
-        .collect();
-    rnngym_trainer::checkpoint::save(&p("nan.safetensors"), &meta, &views).unwrap();
+    save("nan.safetensors", &meta, &|t| {
+        t.get_mut("proj.weight").unwrap().data[3] = f32::NAN;
+    });
 }
 
 fn cases() -> Vec<Case> {

@@ -153,6 +153,19 @@ pub fn save(
     atomic_write(path, &buf).map_err(write_err)
 }
 
+/// [`save`] of tensors held by name, as [`load`] returns them (to write back an edited one).
+pub fn save_map(
+    path: &Path,
+    meta: &serde_json::Value,
+    tensors: &BTreeMap<String, Tensor>,
+) -> Result<(), CheckpointError> {
+    let views: Vec<(&str, &[usize], &[f32])> = tensors
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
+        .collect();
+    save(path, meta, &views)
+}
+
 /// Metadata and tensors by name, as read from a checkpoint.
 pub type Contents = (serde_json::Value, BTreeMap<String, Tensor>);
 

@@ -32,11 +32,7 @@ fn with_edited_config(src: &Path, dst: &Path, edit: impl Fn(&mut Config)) {
     let mut cfg = Config::from_toml_str(meta["config"].as_str().unwrap(), "saved").unwrap();
     edit(&mut cfg);
     meta["config"] = cfg.to_toml_string().into();
-    let views: Vec<(&str, &[usize], &[f32])> = tensors
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
-        .collect();
-    checkpoint::save(dst, &meta, &views).unwrap();
+    checkpoint::save_map(dst, &meta, &tensors).unwrap();
 }
 
 #[test]

@@ -148,11 +148,7 @@ fn a_damaged_data_cursor_is_reported_as_a_damaged_checkpoint() {
     meta["episode_steps"] = 1_000_000.into();
     meta["episode_live"] = true.into();
     let bad = dir.path().join("bad.safetensors");
-    let views: Vec<(&str, &[usize], &[f32])> = tensors
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
-        .collect();
-    rnngym_trainer::checkpoint::save(&bad, &meta, &views).unwrap();
+    rnngym_trainer::checkpoint::save_map(&bad, &meta, &tensors).unwrap();
     let gym = text_gym(&TEXT.repeat(20), 0.0);
     let err = match Trainer::resume(CpuBackend::new(1), cfg, gym, &bad) {
         Ok(_) => panic!("resumed from an impossible cursor"),

@@ -34,15 +34,7 @@ impl Snapshot {
     pub fn write(&self, path: &Path) -> Result<(), TrainerError> {
         let meta =
             serde_json::to_value(&self.meta).map_err(|error| TrainerError::Metadata { error })?;
-        Ok(checkpoint::save(path, &meta, &self.views())?)
-    }
-
-    /// The tensors as `checkpoint::save` takes them.
-    pub fn views(&self) -> Vec<(&str, &[usize], &[f32])> {
-        self.tensors
-            .iter()
-            .map(|(n, t)| (n.as_str(), t.shape.as_slice(), t.data.as_slice()))
-            .collect()
+        Ok(checkpoint::save_map(path, &meta, &self.tensors)?)
     }
 }
 
