@@ -2,6 +2,8 @@
 //! WAV sample per checkpoint), then `generate-audio` a WAV that hound reads back with the right
 //! length and rate.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -274,7 +276,6 @@ fn generate_audio_refuses_a_text_checkpoint_and_bad_args() {
 #[cfg(unix)]
 #[test]
 fn an_interrupted_generate_audio_keeps_what_it_made_as_a_shorter_wav() {
-    use std::io::Read;
     let d = fixture();
     ok(&rnngym(&["train", "--config", "audio.toml"], d.path()));
     // An hour of audio: far more than the test waits for.
@@ -300,21 +301,8 @@ fn an_interrupted_generate_audio_keeps_what_it_made_as_a_shorter_wav() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (code, stderr) = common::interrupt(&mut child, "-INT");
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: wrote"), "{stderr}");
     let r = hound::WavReader::open(d.path().join("long.wav")).unwrap();
     assert!(r.len() >= 10_000 && r.len() < 3600 * 8000, "{}", r.len());

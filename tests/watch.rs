@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{corpus, Fixture, TINY};
+use common::{corpus, interrupt, Fixture, TINY};
 use serde_json::Value;
 
 fn records(path: &std::path::Path) -> Vec<Value> {
@@ -171,7 +171,6 @@ fn sigterm_and_sighup_checkpoint_like_ctrl_c() {
 /// Sends `signal` to a long training run: it acknowledges at once, writes `latest`, says how
 /// to resume, exits with 130, and the resume finishes the run.
 fn interrupt_checkpoints_and_resume_finishes(signal: &str) {
-    use std::io::Read;
     let f = Fixture::new(&corpus(), TINY);
     let mut child = f
         .command(&[
@@ -195,21 +194,8 @@ fn interrupt_checkpoints_and_resume_finishes(signal: &str) {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args([signal, &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert_eq!(status.code(), Some(130), "{signal}: {stderr}");
+    let (code, stderr) = interrupt(&mut child, signal);
+    assert_eq!(code, Some(130), "{signal}: {stderr}");
     assert!(stderr.contains("interrupt received"), "{signal}: {stderr}");
     let last = stderr.lines().last().unwrap_or_default();
     assert!(

@@ -118,3 +118,20 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// Sends `signal` (`"-INT"`, `"-TERM"`, …) to `child`, waits for it, and returns its exit
+/// code and everything it wrote to its (piped) stderr.
+#[cfg(unix)]
+pub fn interrupt(child: &mut std::process::Child, signal: &str) -> (Option<i32>, String) {
+    use std::io::Read;
+    let sent = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal}");
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    let pipe = child.stderr.as_mut().expect("stderr piped");
+    pipe.read_to_string(&mut stderr).unwrap();
+    (status.code(), stderr)
+}
