@@ -502,72 +502,48 @@ fn a_second_divergence_goes_back_to_an_older_checkpoint_and_keeps_the_given_up_o
 #[test]
 fn bench_measures_every_cell() {
     let dir = tempfile::tempdir().unwrap();
-    for cell in ["lstm", "gru", "rnn"] {
-        let out = rnngym(
-            &[
-                "bench",
-                "--cell",
-                cell,
-                "--preset",
-                "s",
-                "--mode",
-                "train",
-                "--seconds",
-                "0.2",
-                "--threads",
-                "1",
-                "--json",
-            ],
-            dir.path(),
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
+    // `rnngym bench ARGS --seconds 0.2 --json`, which must succeed: its one JSON object.
+    let bench = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["bench"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--seconds", "0.2", "--json"]);
+        let out = rnngym(&all, dir.path());
         assert!(
             out.status.success(),
-            "bench --cell {cell}: {}",
+            "{all:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
-        assert_eq!(v["cell"], cell, "{stdout}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(stdout.trim()).expect("one JSON object")
+    };
+    for cell in ["lstm", "gru", "rnn"] {
+        let args = [
+            "--cell",
+            cell,
+            "--preset",
+            "s",
+            "--mode",
+            "train",
+            "--threads",
+            "1",
+        ];
+        let v = bench(&args);
+        assert_eq!(v["cell"], cell, "{v}");
         assert_eq!(v["impl"], "rnngym");
         let rate = v["train_chars_per_s"].as_f64().expect("a training rate");
-        assert!(rate.is_finite() && rate > 0.0, "{stdout}");
-        assert!(
-            v["train_loss"].as_f64().is_some_and(f64::is_finite),
-            "{stdout}"
-        );
-        assert!(
-            v["generate_chars_per_s"].is_null(),
-            "train mode only: {stdout}"
-        );
+        assert!(rate.is_finite() && rate > 0.0, "{v}");
+        assert!(v["train_loss"].as_f64().is_some_and(f64::is_finite), "{v}");
+        assert!(v["generate_chars_per_s"].is_null(), "train mode only: {v}");
     }
     let out = rnngym(&["bench", "--seconds", "0"], dir.path());
     assert_one_line_error(&out, &["--seconds", "positive"]);
 
     // With a competing load: it runs, says so, and still generates.
-    let out = rnngym(
-        &[
-            "bench",
-            "--mode",
-            "generate",
-            "--seconds",
-            "0.2",
-            "--busy",
-            "2",
-            "--json",
-        ],
-        dir.path(),
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
-    assert_eq!(v["busy"], 2, "{stdout}");
+    let v = bench(&["--mode", "generate", "--busy", "2"]);
+    assert_eq!(v["busy"], 2, "{v}");
     assert!(
         v["generate_chars_per_s"].as_f64().is_some_and(|r| r > 0.0),
-        "{stdout}"
+        "{v}"
     );
     let out = rnngym(&["bench", "--busy", "100000"], dir.path());
     assert_one_line_error(&out, &["--busy", "at most 256"]);
