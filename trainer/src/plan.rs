@@ -3,7 +3,7 @@
 //! drift apart. Sizes are f32 (or id) elements in u128, so absurd configs cannot overflow;
 //! allocation converts them with [`to_usize`], which refuses what does not fit.
 
-use rnngym_kernels::{Cell, KernelError};
+use rnngym_kernels::{Cell, KernelError, WindowSizes};
 
 use crate::model::ModelDims;
 
@@ -18,16 +18,8 @@ pub struct LayerPlan {
     pub b: usize,
     /// Whether dropout follows the layer.
     pub dropout: bool,
-    /// `[T, B, G]` gates (the cell's window sizes from here to `dc`).
-    pub gates: u128,
-    /// `[T, B, G]` recurrent gates (0 unless the cell keeps them apart).
-    pub gh: u128,
-    /// `[T + 1, B, H]` hidden states.
-    pub hs: u128,
-    /// `[T + 1, B, H]` cell states (0 without a cell state).
-    pub cs: u128,
-    /// `[B, H]` carried cell-state gradient (0 without a cell state).
-    pub dc: u128,
+    /// The recurrent loop's buffers, as the cell sizes them (gates, gh, hs, cs, dc).
+    pub window: WindowSizes,
     /// `[G]` bias scratch.
     pub bias: u128,
     /// `[T, B, H]` dropout mask (0 without dropout).
@@ -41,8 +33,7 @@ pub struct LayerPlan {
 impl LayerPlan {
     /// All of the layer's buffers together.
     pub fn total(&self) -> u128 {
-        let window = self.gates + self.gh + self.hs + self.cs + self.dc;
-        window + self.bias + self.mask + self.dropped + self.table
+        self.window.total() + self.bias + self.mask + self.dropped + self.table
     }
 }
 
@@ -110,17 +101,12 @@ impl WorkspacePlan {
         let g = wide(d.cell.gates_per_unit()) * h;
         let dropout = self.dropout && l + 1 < d.layers;
         let out = if dropout { t * b * h } else { 0 };
-        let [gates, gh, hs, cs, dc] = window(d.cell, self.t, self.b, d.hidden);
         LayerPlan {
             cell: d.cell,
             t: self.t,
             b: self.b,
             dropout,
-            gates,
-            gh,
-            hs,
-            cs,
-            dc,
+            window: d.cell.window_sizes(self.t, self.b, d.hidden),
             bias: g,
             mask: out,
             dropped: out,
@@ -138,12 +124,6 @@ impl WorkspacePlan {
         let ids = self.ids + self.targets;
         layers + ids + self.x0 + self.dx0 + self.dhs + self.logits + self.d_logits
     }
-}
-
-/// [`Cell::window_sizes`] as an array (gates, gh, hs, cs, dc).
-fn window(cell: Cell, t: usize, b: usize, h: usize) -> [u128; 5] {
-    let w = cell.window_sizes(t, b, h);
-    [w.gates, w.gh, w.hs, w.cs, w.dc]
 }
 
 fn wide(n: usize) -> u128 {
