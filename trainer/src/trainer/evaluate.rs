@@ -57,10 +57,10 @@ impl<B: Backend> Validator<B> {
         stop: Option<&AtomicBool>,
     ) -> Result<Option<(f64, u64)>, TrainerError> {
         let Shape { batch: b, seq: t } = self.shape;
-        if self.ws.is_none() {
-            self.ws = Some(model.workspace(be, t, b)?);
-        }
-        let ws = self.ws.as_mut().expect("created above");
+        let ws = match &mut self.ws {
+            Some(ws) => ws,
+            none => none.insert(model.workspace(be, t, b)?),
+        };
         ws.reset_state();
         let was_live = cursor.live;
         let gym: &mut dyn Gym = match self.gym.as_mut() {
@@ -80,8 +80,8 @@ impl<B: Backend> Validator<B> {
             }
             let step = gym.step()?;
             check_step(&step, self.shape)?;
-            let inputs = (&step.inputs, Some(step.targets.as_slice()), &step.reset);
-            let loss = model.forward(be, ws, inputs.0, inputs.1, inputs.2, Mode::Eval)?;
+            let targets = Some(step.targets.as_slice());
+            let loss = model.forward(be, ws, &step.inputs, targets, &step.reset, Mode::Eval)?;
             sum += loss.unwrap_or(f64::NAN);
             count += 1;
             if step.episode_done || (windows > 0 && count >= windows) {
