@@ -251,36 +251,17 @@ fn trained() -> Fixture {
 #[test]
 fn sample_device_flag() {
     let f = trained();
-    let sample = |device: &str| {
-        f.run(&[
-            "sample",
-            "--checkpoint",
-            "run",
-            "-n",
-            "60",
-            "--seed",
-            "3",
-            "--device",
-            device,
-        ])
+    let sample_with = |extra: &[&str]| {
+        let mut args = vec!["sample", "--checkpoint", "run", "-n", "60", "--seed", "3"];
+        args.extend_from_slice(extra);
+        f.run(&args)
     };
+    let sample = |device: &str| sample_with(&["--device", device]);
     assert_one_line_error(&sample("gpu"), &["--device gpu", "cpu", "cuda:N"]);
     let cpu = sample("cpu");
     assert_ok(&cpu);
     // One thread or every core: the same seeded text (each output is one thread's sum).
-    let one = f.run(&[
-        "sample",
-        "--checkpoint",
-        "run",
-        "-n",
-        "60",
-        "--seed",
-        "3",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-    ]);
+    let one = sample_with(&["--device", "cpu", "--threads", "1"]);
     assert_ok(&one);
     assert_eq!(one.stdout, cpu.stdout);
     // Seeded text is the same on every device: "auto" is the CPU here, or a GPU that samples
