@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use rnngym_gyms::Step;
+use std::sync::Arc;
+
+use rnngym_gyms::{Codec, OpaqueCodec, Step};
 use rnngym_kernels::{hash, Backend, Cell};
 use rnngym_trainer::device::Device;
 use rnngym_trainer::generate::Generator;
@@ -172,13 +174,7 @@ impl DeviceMemory {
 fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<()> {
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
-    let dims = ModelDims {
-        cell: a.cell,
-        vocab: VOCAB,
-        embed: h,
-        hidden: h,
-        layers: 2,
-    };
+    let dims = ModelDims::plain(a.cell, VOCAB, h, h, 2);
     let budget = Duration::from_secs_f64(a.seconds);
     let train = match a.mode {
         Measure::Train | Measure::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
@@ -269,7 +265,8 @@ fn bench_train<B: Backend>(
 ) -> anyhow::Result<TrainResult> {
     let mut cfg = Config::default();
     (cfg.train.batch, cfg.train.seq_len, cfg.train.seed) = (b, t, 1);
-    let mut learner = Learner::new(be, &cfg, dims)?;
+    let codec: Arc<dyn Codec> = Arc::new(OpaqueCodec::new(dims.vocab));
+    let mut learner = Learner::new(be, &cfg, dims, &codec)?;
     let data: Vec<Step> = windows(b, t, 8)
         .into_iter()
         .map(|(inputs, targets)| Step {

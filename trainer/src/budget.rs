@@ -167,13 +167,7 @@ mod tests {
     use rnngym_kernels::{Backend, Cell, CpuBackend};
 
     fn dims(cell: Cell, layers: usize) -> ModelDims {
-        ModelDims {
-            cell,
-            vocab: 11,
-            embed: 5,
-            hidden: 7,
-            layers,
-        }
+        ModelDims::plain(cell, 11, 5, 7, layers)
     }
 
     #[test]

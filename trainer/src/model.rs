@@ -6,6 +6,9 @@
 //! This file is the forward and backward passes; the parameter layout and initialisation are in
 //! `model/params.rs`, the activations and the carried state in `model/workspace.rs`.
 
+use std::sync::Arc;
+
+use rnngym_gyms::Features;
 use rnngym_kernels::{hash, Backend, Cell, Gemm, KernelError, Rows};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
@@ -32,9 +35,36 @@ pub struct ModelDims {
     pub hidden: usize,
     /// L: recurrent layers.
     pub layers: usize,
+    /// C: input ids per time step: the token, then one per extra feature channel (1 without
+    /// input features). Layer 0 reads the C embeddings side by side, `C·E` wide.
+    pub channels: usize,
+    /// Rows of the embedding table: V for the tokens plus each feature channel's vocabulary.
+    pub inputs: usize,
 }
 
 impl ModelDims {
+    /// The dimensions of a model without input features (C = 1, V input rows).
+    pub fn plain(cell: Cell, vocab: usize, embed: usize, hidden: usize, layers: usize) -> Self {
+        ModelDims {
+            cell,
+            vocab,
+            embed,
+            hidden,
+            layers,
+            channels: 1,
+            inputs: vocab,
+        }
+    }
+
+    /// Adds feature channels of the given vocabulary sizes after the token's.
+    pub fn with_channels(self, extra: &[usize]) -> Self {
+        ModelDims {
+            channels: 1 + extra.len(),
+            inputs: self.vocab + extra.iter().sum::<usize>(),
+            ..self
+        }
+    }
+
     /// Gate rows per layer: 4H (LSTM), 3H (GRU), H (RNN).
     pub fn gates(&self) -> usize {
         self.cell.gates_per_unit() * self.hidden
@@ -63,6 +93,8 @@ pub struct Model<B: Backend> {
     pub grads: B::Buf,
     /// Total number of parameters.
     pub total: usize,
+    /// The input features that fill channels 1.. (set with [`Model::set_features`]).
+    pub(crate) features: Option<Arc<dyn Features>>,
 }
 
 /// What a forward pass is for.
@@ -94,11 +126,13 @@ impl<B: Backend> Model<B> {
         let (t, b) = (ws.t, ws.b);
         let d = self.dims;
         self.carry_state(be, ws, reset)?;
-        to_time_major(inputs, t, b, d.vocab, &mut ws.host_ids)?;
+        ws.encode_inputs(&d, inputs, reset)?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
         if !ws.embed_table {
-            // embed.weight is the first tensor, so the flat buffer starts with the table.
-            be.gather_rows(&self.params, d.embed, &ws.ids, t * b, &mut ws.x0)?;
+            // embed.weight is the first tensor, so the flat buffer starts with the table; the
+            // C rows of a step land side by side, `[T·B, C·E]`.
+            let n = t * b * d.channels;
+            be.gather_rows(&self.params, d.embed, &ws.ids, n, &mut ws.x0)?;
         }
         self.layers_forward(be, ws, None, mode)?;
         let (v, rows) = (d.vocab, t * b);
@@ -106,7 +140,7 @@ impl<B: Backend> Model<B> {
             return Ok(None);
         };
         to_time_major(targets, t, b, d.vocab, &mut ws.host_ids)?;
-        be.write_ids(&mut ws.targets, &ws.host_ids)?;
+        be.write_ids(&mut ws.targets, &ws.host_ids[..t * b])?;
         let d_logits = match mode {
             Mode::Train { .. } => Some(&mut ws.d_logits),
             Mode::Eval => None,
@@ -147,21 +181,44 @@ impl<B: Backend> Model<B> {
         }
         self.carry_state(be, ws, &[false])?;
         match table {
-            Some(table) => {
+            Some(table) if self.dims.channels == 1 => {
                 let row = token as usize * self.dims.gates();
                 self.layers_forward(be, ws, Some((table, row)), Mode::Eval)?;
             }
-            None => {
-                be.write_ids(&mut ws.ids, &[token])?;
-                be.gather_rows(&self.params, self.dims.embed, &ws.ids, 1, &mut ws.x0)?;
+            _ => {
+                ws.encode_inputs(&self.dims, &[token], &[false])?;
+                be.write_ids(&mut ws.ids, &ws.host_ids)?;
+                let (e, c) = (self.dims.embed, self.dims.channels);
+                be.gather_rows(&self.params, e, &ws.ids, c, &mut ws.x0)?;
                 self.layers_forward(be, ws, None, Mode::Eval)?;
             }
         }
         Ok(())
     }
 
+    /// Sets the input features that fill channels 1..; their channel vocabularies must be the
+    /// ones the model was built with ([`ModelDims::with_channels`]).
+    pub fn set_features(&mut self, features: Arc<dyn Features>) -> KResult<()> {
+        let want = self.dims.with_channels(features.channels());
+        if want != self.dims {
+            return Err(KernelError::Shape(format!(
+                "the features' channels {:?} do not match the model's {} channels and {} input rows",
+                features.channels(),
+                self.dims.channels,
+                self.dims.inputs
+            )));
+        }
+        self.features = Some(features);
+        Ok(())
+    }
+
+    /// The input features, when the model has any.
+    pub fn features(&self) -> Option<&Arc<dyn Features>> {
+        self.features.as_ref()
+    }
+
     /// `[V, G]` layer-0 input projections `embed[v] · W_ih0ᵀ` of every token: a batch-1 step
-    /// then adds one row instead of running a `G × E` GEMV.
+    /// then adds one row instead of running a `G × E` GEMV (one input channel only).
     pub fn input_table(&self, be: &B) -> KResult<B::Buf> {
         let (v, e, g) = (self.dims.vocab, self.dims.embed, self.dims.gates());
         let mut table = be.zeros(v * g)?;
@@ -281,12 +338,12 @@ impl<B: Backend> Model<B> {
                 }
             }
         }
-        be.fill(&mut self.grads, self.embed_off, v * d.embed, 0.0)?;
+        be.fill(&mut self.grads, self.embed_off, d.inputs * d.embed, 0.0)?;
         be.scatter_add_rows(
             &ws.dx0,
             d.embed,
             &ws.ids,
-            rows,
+            rows * d.channels,
             &mut self.grads,
             self.embed_off,
         )

@@ -69,22 +69,24 @@ pub struct WorkspacePlan {
 impl WorkspacePlan {
     /// Whether layer 0 should project the V embedding rows instead of the T·B input rows:
     /// when V < T·B that is less work (see `cell::input_projection`).
+    /// Only for one input channel: with feature channels layer 0 reads several rows per step.
     pub fn embed_table_pays(dims: &ModelDims, t: usize, b: usize) -> bool {
-        wide(dims.vocab) < wide(t) * wide(b)
+        dims.channels == 1 && wide(dims.vocab) < wide(t) * wide(b)
     }
 
     /// The plan for a model of `dims` on `[t, b]` windows.
     pub fn new(dims: &ModelDims, t: usize, b: usize, dropout: bool, embed_table: bool) -> Self {
         let rows = wide(t) * wide(b);
         let (v, e, h) = (wide(dims.vocab), wide(dims.embed), wide(dims.hidden));
-        let embeddings = if embed_table { 0 } else { rows * e };
+        let c = wide(dims.channels);
+        let embeddings = if embed_table { 0 } else { rows * c * e };
         WorkspacePlan {
             dims: *dims,
             t,
             b,
             dropout,
             embed_table,
-            ids: rows,
+            ids: rows * c,
             targets: rows,
             x0: embeddings,
             dx0: embeddings,
@@ -146,13 +148,7 @@ mod tests {
     use rnngym_kernels::CpuBackend;
 
     fn dims(cell: Cell) -> ModelDims {
-        ModelDims {
-            cell,
-            vocab: 11,
-            embed: 5,
-            hidden: 7,
-            layers: 2,
-        }
+        ModelDims::plain(cell, 11, 5, 7, 2)
     }
 
     #[test]

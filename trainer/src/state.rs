@@ -250,13 +250,21 @@ fn check_contents(
 
 /// The model dimensions a config implies for a vocabulary of `vocab` tokens.
 pub fn dims_of(cfg: &Config, vocab: usize) -> ModelDims {
-    ModelDims {
-        cell: cfg.model.cell,
-        vocab,
-        embed: cfg.model.embed_dim(),
-        hidden: cfg.model.hidden,
-        layers: cfg.model.layers,
+    let m = &cfg.model;
+    ModelDims::plain(m.cell, vocab, m.embed_dim(), m.hidden, m.layers)
+        .with_channels(&m.feature_channels(vocab))
+}
+
+/// Builds `cfg`'s `[model.features]` (if any) for `codec` and sets them on `model`.
+pub fn attach_features<B: Backend>(
+    model: &mut Model<B>,
+    cfg: &Config,
+    codec: &Arc<dyn Codec>,
+) -> Result<(), TrainerError> {
+    if let Some(spec) = &cfg.model.features {
+        model.set_features(spec.build(codec)?)?;
     }
+    Ok(())
 }
 
 /// Copies every model tensor from `tensors` into `model`, checking names and shapes.
@@ -343,5 +351,8 @@ pub fn model_from<B: Backend>(
     }
     let mut model = Model::new(be, dims, 0.0, 0)?;
     load_params(be, &mut model, &loaded.tensors, path)?;
+    attach_features(&mut model, &loaded.config, &loaded.codec).map_err(|e| {
+        TrainerError::Config(format!("{}: the saved model.features: {e}", path.display()))
+    })?;
     Ok((model, loaded))
 }

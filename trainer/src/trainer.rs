@@ -85,7 +85,7 @@ impl<B: Backend> Trainer<B> {
         let dropout = cfg.model.dropout > 0.0;
         let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
         budget::check_memory(&fp, t, b, be.memory_available(), &be.name())?;
-        let learner = Learner::new(&be, &cfg, dims)?;
+        let learner = Learner::new(&be, &cfg, dims, &codec)?;
         let shape = Shape { batch: b, seq: t };
         let mut data = Cursor::new(gym, shape, cfg.train.seed);
         // Fail early, with the gym's message, when a split cannot serve one window.

@@ -17,13 +17,7 @@ fn logits<B: Backend>(be: &B, ws: &rnngym_trainer::Workspace<B>, v: usize) -> Ve
 fn step_token_matches_the_window_forward() {
     let be = CpuBackend::new(2);
     for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
-        let dims = ModelDims {
-            cell,
-            vocab: 11,
-            embed: 9,
-            hidden: 24,
-            layers: 3,
-        };
+        let dims = ModelDims::plain(cell, 11, 9, 24, 3);
         let model = Model::new(&be, dims, 0.3, 5).unwrap();
         let table = model.input_table(&be).unwrap();
         let (mut w_fwd, mut w_plain, mut w_table) = (
@@ -63,13 +57,7 @@ fn step_token_matches_the_window_forward() {
 #[test]
 fn step_token_rejects_bad_tokens_and_shapes() {
     let be = CpuBackend::new(1);
-    let dims = ModelDims {
-        cell: CellKind::Lstm,
-        vocab: 5,
-        embed: 3,
-        hidden: 4,
-        layers: 1,
-    };
+    let dims = ModelDims::plain(CellKind::Lstm, 5, 3, 4, 1);
     let model = Model::new(&be, dims, 0.0, 1).unwrap();
     let mut ws = model.workspace(&be, 1, 1).unwrap();
     assert!(model.step_token(&be, &mut ws, 5, None).is_err());

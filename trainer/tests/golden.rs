@@ -34,13 +34,13 @@ fn check(name: &str, embed_table: bool) {
         "rnn" => CellKind::Rnn,
         other => panic!("unknown cell {other}"),
     };
-    let dims = ModelDims {
+    let dims = ModelDims::plain(
         cell,
-        vocab: usize_of(&f, "vocab"),
-        embed: usize_of(&f, "embed"),
-        hidden: usize_of(&f, "hidden"),
-        layers: usize_of(&f, "layers"),
-    };
+        usize_of(&f, "vocab"),
+        usize_of(&f, "embed"),
+        usize_of(&f, "hidden"),
+        usize_of(&f, "layers"),
+    );
     let (t, b, h, l) = (
         usize_of(&f, "seq"),
         usize_of(&f, "batch"),

@@ -15,13 +15,13 @@ use fixture::{fixture, floats, usize_of as num};
 
 fn trajectory(threads: usize) {
     let f = fixture("lstm_train.json");
-    let dims = ModelDims {
-        cell: CellKind::Lstm,
-        vocab: num(&f, "vocab"),
-        embed: num(&f, "embed"),
-        hidden: num(&f, "hidden"),
-        layers: num(&f, "layers"),
-    };
+    let dims = ModelDims::plain(
+        CellKind::Lstm,
+        num(&f, "vocab"),
+        num(&f, "embed"),
+        num(&f, "hidden"),
+        num(&f, "layers"),
+    );
     let (b, t, windows, steps) = (
         num(&f, "batch"),
         num(&f, "seq"),
@@ -121,13 +121,7 @@ fn adam_trajectory_matches_pytorch_two_threads() {
 #[test]
 fn forget_bias_sets_only_the_lstm_forget_block() {
     let be = CpuBackend::new(1);
-    let dims = ModelDims {
-        cell: CellKind::Lstm,
-        vocab: 5,
-        embed: 3,
-        hidden: 4,
-        layers: 2,
-    };
+    let dims = ModelDims::plain(CellKind::Lstm, 5, 3, 4, 2);
     let mut model = Model::new(&be, dims, 0.0, 3).unwrap();
     model.set_forget_bias(&be, 1.0).unwrap();
     let read = |name: String| {

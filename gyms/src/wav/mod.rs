@@ -8,6 +8,7 @@ pub mod decode;
 mod error;
 pub mod files;
 pub mod gym;
+pub mod lpc;
 pub mod options;
 pub mod resample;
 pub mod write;

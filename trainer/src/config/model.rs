@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use rnngym_gyms::FeaturesSpec;
+
 use super::DeviceChoice;
 
 /// The recurrent cell type: the kernels' [`Cell`](rnngym_kernels::Cell), which holds every
@@ -31,6 +33,10 @@ pub struct ModelConfig {
     /// better on tinyshakespeare than a bias of 1 (README, "Quality").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forget_bias: Option<f64>,
+    /// `[model.features]`: extra input channels computed from each lane's history (e.g.
+    /// `kind = "lpc"` for audio); none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<FeaturesSpec>,
 }
 
 impl Default for ModelConfig {
@@ -44,6 +50,7 @@ impl Default for ModelConfig {
             device: DeviceChoice::Auto,
             init_scale: 0.0,
             forget_bias: None,
+            features: None,
         }
     }
 }
@@ -52,5 +59,13 @@ impl ModelConfig {
     /// The embedding width actually used.
     pub fn embed_dim(&self) -> usize {
         self.embed.unwrap_or(self.hidden)
+    }
+
+    /// The extra input channels' vocabulary sizes for a codec of `vocab` tokens (empty
+    /// without `[model.features]`).
+    pub fn feature_channels(&self, vocab: usize) -> Vec<usize> {
+        self.features
+            .as_ref()
+            .map_or_else(Vec::new, |f| f.channels(vocab))
     }
 }

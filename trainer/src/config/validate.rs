@@ -13,13 +13,13 @@ impl Config {
         }
         // The vocabulary is not known yet: count the recurrent layers' parameters alone (the
         // trainer checks again with it, and against free memory, before allocating).
-        let recurrent = crate::budget::param_count(&crate::model::ModelDims {
-            cell: m.cell,
-            vocab: 0,
-            embed: m.embed_dim(),
-            hidden: m.hidden,
-            layers: m.layers,
-        });
+        let recurrent = crate::budget::param_count(&crate::model::ModelDims::plain(
+            m.cell,
+            0,
+            m.embed_dim(),
+            m.hidden,
+            m.layers,
+        ));
         if recurrent > crate::budget::MAX_PARAMS as u128 {
             return Err(invalid(
                 "model.hidden × model.layers",

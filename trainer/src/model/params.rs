@@ -53,16 +53,22 @@ impl TensorShape {
     }
 }
 
-/// `embed.weight` `[V, E]`: first, so the flat buffer starts with the embedding table.
+/// `embed.weight` `[V_in, E]` (V_in = V plus the feature channels' rows): first, so the flat
+/// buffer starts with the embedding table.
 fn embed_tensor(d: &ModelDims) -> TensorShape {
-    TensorShape::new("embed.weight".into(), &[d.vocab, d.embed])
+    TensorShape::new("embed.weight".into(), &[d.inputs, d.embed])
 }
 
 /// Layer `l`'s `weight_ih` `[G, input]`, `weight_hh` `[G, H]`, `bias_ih` `[G]` and `bias_hh`
 /// `[G]`, in that order (`bias_hh` right after `bias_ih`: the layer sums them as two rows).
-/// The input is the embedding for layer 0 and the layer below's output above it.
+/// The input is the C embeddings side by side for layer 0 and the layer below's output above
+/// it.
 fn layer_tensors(d: &ModelDims, l: usize) -> [TensorShape; 4] {
-    let input = if l == 0 { d.embed } else { d.hidden };
+    let input = if l == 0 {
+        d.channels.saturating_mul(d.embed)
+    } else {
+        d.hidden
+    };
     let g = d.cell.gates_per_unit() as u128 * d.hidden as u128;
     let with_g = |name: String, rest: &[usize]| {
         let mut t = TensorShape::new(name, rest);
@@ -177,6 +183,7 @@ impl<B: Backend> Model<B> {
             params: be.upload(&host)?,
             grads: be.zeros(total)?,
             total,
+            features: None,
         })
     }
 

@@ -2,9 +2,10 @@
 //! allocated once from its [`WorkspacePlan`]; reading and restoring the carried state; the
 //! lane-major → time-major copy of a window's tokens.
 
+use rnngym_gyms::FeatureLane;
 use rnngym_kernels::{Backend, KernelError};
 
-use super::{KResult, Model};
+use super::{KResult, Model, ModelDims};
 use crate::cell::LayerBufs;
 use crate::plan::{to_usize, WorkspacePlan};
 
@@ -39,6 +40,12 @@ pub struct Workspace<B: Backend> {
     pub(super) host_ids: Vec<u32>,
     /// Layer 0 works on the `[V, G]` embedding projection table (V < T·B).
     pub(super) embed_table: bool,
+    /// The input features' state of each lane (empty without features).
+    lanes: Vec<Box<dyn FeatureLane>>,
+    /// Host staging for one step's feature ids.
+    feature_ids: Vec<u32>,
+    /// Each feature channel's first row in the embedding table.
+    bases: Vec<u32>,
 }
 
 impl<B: Backend> Model<B> {
@@ -78,6 +85,21 @@ impl<B: Backend> Model<B> {
             d_logits: zeros(plan.d_logits, "logit gradient")?,
             has_state: false,
             host_ids: vec![0; to_usize(plan.ids, "token ids")?],
+            lanes: match &self.features {
+                Some(f) => (0..b).map(|_| f.lane()).collect(),
+                None => Vec::new(),
+            },
+            feature_ids: vec![0; self.dims.channels - 1],
+            bases: self.features.as_ref().map_or_else(Vec::new, |f| {
+                let mut next = self.dims.vocab as u32;
+                (f.channels().iter())
+                    .map(|&n| {
+                        let base = next;
+                        next += n as u32;
+                        base
+                    })
+                    .collect()
+            }),
         })
     }
 
@@ -137,6 +159,79 @@ impl<B: Backend> Workspace<B> {
             }
         }
         self.has_state = true;
+        Ok(())
+    }
+
+    /// Fills `host_ids` with a lane-major `[B, T]` window's input ids, time-major with the C
+    /// channels of a step side by side (`[T, B, C]`): the token, then each feature channel's id
+    /// offset past the rows of the channels before it. A lane starts its features afresh
+    /// where its recurrent state starts from zeros (no carried state, or `reset`).
+    pub(super) fn encode_inputs(
+        &mut self,
+        dims: &ModelDims,
+        src: &[u32],
+        reset: &[bool],
+    ) -> KResult<()> {
+        let (t, b, c) = (self.t, self.b, dims.channels);
+        if c == 1 {
+            return to_time_major(src, t, b, dims.vocab, &mut self.host_ids);
+        }
+        if self.lanes.len() != b {
+            return Err(KernelError::Shape(format!(
+                "the model has {c} input channels but no input features were set"
+            )));
+        }
+        if src.len() != t * b {
+            return Err(KernelError::Shape(format!(
+                "window has {} tokens, expected B×T = {b}×{t}",
+                src.len()
+            )));
+        }
+        // Checked before any lane moves, so a bad window leaves the features as they were.
+        if let Some(i) = src.iter().position(|&tok| tok as usize >= dims.vocab) {
+            return Err(KernelError::Shape(format!(
+                "token {} at lane {}, step {} is outside the vocabulary (V = {})",
+                src[i],
+                i / t,
+                i % t,
+                dims.vocab
+            )));
+        }
+        for (lane, state) in self.lanes.iter_mut().enumerate() {
+            if !self.has_state || reset.get(lane).copied().unwrap_or(false) {
+                state.reset();
+            }
+            for step in 0..t {
+                let tok = src[lane * t + step];
+                let row = (step * b + lane) * c;
+                self.host_ids[row] = tok;
+                state.push(tok, &mut self.feature_ids);
+                for (k, &id) in self.feature_ids.iter().enumerate() {
+                    self.host_ids[row + 1 + k] = self.bases[k] + id;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The input features' state of every lane (empty without features), for checkpoints.
+    pub fn read_features(&self) -> Vec<Vec<f32>> {
+        self.lanes.iter().map(|l| l.save()).collect()
+    }
+
+    /// Restores states saved by [`Workspace::read_features`]; a description of what does
+    /// not fit otherwise.
+    pub fn write_features(&mut self, states: &[Vec<f32>]) -> Result<(), String> {
+        if states.len() != self.lanes.len() {
+            return Err(format!(
+                "{} lanes, expected {}",
+                states.len(),
+                self.lanes.len()
+            ));
+        }
+        for (lane, (l, s)) in self.lanes.iter_mut().zip(states).enumerate() {
+            l.load(s).map_err(|e| format!("lane {lane}: {e}"))?;
+        }
         Ok(())
     }
 

@@ -38,6 +38,9 @@ impl Snapshot {
     }
 }
 
+/// The tensor holding each lane's input-feature state `[B, n]` (models with features).
+const FEATURES: &str = "state.features";
+
 impl<B: Backend> Trainer<B> {
     /// Copies the current training state to the host.
     pub(crate) fn capture(&self) -> Result<Snapshot, TrainerError> {
@@ -80,6 +83,17 @@ impl<B: Backend> Trainer<B> {
                 tensors.insert(format!("state.c.l{l}"), t(cv));
             }
         }
+        let lanes = ws.read_features();
+        if let Some(n) = lanes.first().map(Vec::len) {
+            let data = lanes.concat();
+            tensors.insert(
+                FEATURES.into(),
+                Tensor {
+                    shape: vec![b, n],
+                    data,
+                },
+            );
+        }
         Ok(Snapshot { meta, tensors })
     }
 
@@ -112,6 +126,19 @@ impl<B: Backend> Trainer<B> {
         if let Some(state) = carried {
             ws.write_state(&self.be, &state)?;
         } else {
+            ws.reset_state();
+        }
+        if let Some(t) = tensors.get(FEATURES) {
+            let n = t.shape.last().copied().unwrap_or(0).max(1);
+            let lanes: Vec<Vec<f32>> = t.data.chunks(n).map(<[f32]>::to_vec).collect();
+            ws.write_features(&lanes).map_err(|e| {
+                TrainerError::Config(format!(
+                    "{}: tensor {FEATURES}: {e}; resume with the same model.features",
+                    source.display()
+                ))
+            })?;
+        } else if model.features().is_some() {
+            // Saved without feature state: the lanes start afresh with the carried state.
             ws.reset_state();
         }
         self.progress.iteration = meta.iteration;

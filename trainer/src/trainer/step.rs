@@ -3,7 +3,9 @@
 //! check, backward, gradient clip, update. The [`Trainer`](super::Trainer), `rnngym bench` and
 //! any other driver (a distributed runner, a user's own loop) call the same code.
 
-use rnngym_gyms::Step;
+use std::sync::Arc;
+
+use rnngym_gyms::{Codec, Step};
 use rnngym_kernels::{hash, Backend};
 
 use super::TrainerError;
@@ -62,10 +64,17 @@ pub struct Learner<B: Backend> {
 
 impl<B: Backend> Learner<B> {
     /// A fresh model of `dims` initialised as `cfg` says (seed, `model.init_scale`,
-    /// `model.forget_bias`), with its optimizer and a workspace for `cfg.train`'s windows.
-    pub fn new(be: &B, cfg: &Config, dims: ModelDims) -> Result<Self, TrainerError> {
+    /// `model.forget_bias`, `model.features` built for `codec`), with its optimizer and a
+    /// workspace for `cfg.train`'s windows.
+    pub fn new(
+        be: &B,
+        cfg: &Config,
+        dims: ModelDims,
+        codec: &Arc<dyn Codec>,
+    ) -> Result<Self, TrainerError> {
         let seed = cfg.train.seed;
         let mut model = Model::new(be, dims, cfg.model.dropout as f32, seed)?;
+        crate::state::attach_features(&mut model, cfg, codec)?;
         if cfg.model.init_scale > 0.0 {
             model.reinit_uniform(be, cfg.model.init_scale as f32, seed)?;
         }

@@ -1,0 +1,480 @@
+//! `kind = "lpc"` input features for audio codecs: per lane, a backward-adaptive linear
+//! predictor re-fitted every `frame` samples on the last `history` decoded samples
+//! (autocorrelation method, Levinson–Durbin), whose prediction of the next sample is one
+//! channel; and, with `pitch`, the sample one pitch period before the next one (the period
+//! re-estimated each frame by normalised autocorrelation), or a "no pitch" id where the recent
+//! signal is not periodic. Both are quantized with the data's own codec.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{FeatureLane, Features};
+use crate::{AudioCodec, Codec, GymError};
+
+/// Most taps accepted (a prediction costs `order` multiply-adds per sample).
+pub const MAX_ORDER: usize = 128;
+/// Longest fitting history accepted, in samples.
+pub const MAX_HISTORY: usize = 1 << 14;
+/// Correlation a pitch lag must reach for the recent signal to count as periodic.
+const VOICED: f64 = 0.5;
+
+/// The options of `[model.features] kind = "lpc"`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LpcOptions {
+    /// Predictor taps.
+    pub order: usize,
+    /// Samples the predictor is fitted on (and the pitch correlation is measured over).
+    pub history: usize,
+    /// Samples between re-fits.
+    pub frame: usize,
+    /// Whether to add the pitch channel.
+    pub pitch: bool,
+    /// Lowest pitch searched, Hz.
+    pub min_pitch_hz: f64,
+    /// Highest pitch searched, Hz.
+    pub max_pitch_hz: f64,
+}
+
+impl Default for LpcOptions {
+    fn default() -> Self {
+        LpcOptions {
+            order: 32,
+            history: 480,
+            frame: 16,
+            pitch: true,
+            min_pitch_hz: 70.0,
+            max_pitch_hz: 400.0,
+        }
+    }
+}
+
+impl LpcOptions {
+    /// Channel vocabularies for a codec of `vocab` tokens: the prediction's token, and with
+    /// `pitch` the lagged sample's token or the extra "no pitch" id `vocab`.
+    pub fn channels(&self, vocab: usize) -> Vec<usize> {
+        let mut c = vec![vocab];
+        if self.pitch {
+            c.push(vocab + 1);
+        }
+        c
+    }
+
+    fn check(&self, rate: u32) -> Result<(usize, usize), GymError> {
+        let bad =
+            |key: &str, msg: String| Err(GymError::Config(format!("model.features.{key}: {msg}")));
+        if !(1..=MAX_ORDER).contains(&self.order) {
+            return bad(
+                "order",
+                format!("{} is out of range; expected 1..={MAX_ORDER}", self.order),
+            );
+        }
+        if !(self.order + 1..=MAX_HISTORY).contains(&self.history) {
+            return bad(
+                "history",
+                format!(
+                    "{} is out of range; expected {}..={MAX_HISTORY} (more than order)",
+                    self.history,
+                    self.order + 1
+                ),
+            );
+        }
+        if !(1..=self.history).contains(&self.frame) {
+            return bad(
+                "frame",
+                format!("{} is out of range; expected 1..=history", self.frame),
+            );
+        }
+        let lag = |hz: f64| (f64::from(rate) / hz).round();
+        let ok = |hz: f64| hz.is_finite() && hz > 0.0;
+        if !ok(self.min_pitch_hz)
+            || !ok(self.max_pitch_hz)
+            || self.min_pitch_hz >= self.max_pitch_hz
+        {
+            return bad(
+                "min_pitch_hz",
+                format!(
+                    "{} .. {} Hz is not a range of positive frequencies",
+                    self.min_pitch_hz, self.max_pitch_hz
+                ),
+            );
+        }
+        let (lo, hi) = (lag(self.max_pitch_hz).max(2.0), lag(self.min_pitch_hz));
+        if hi > MAX_HISTORY as f64 {
+            return bad(
+                "min_pitch_hz",
+                format!("{} Hz is too low", self.min_pitch_hz),
+            );
+        }
+        Ok((lo as usize, (hi as usize).max(lo as usize)))
+    }
+}
+
+/// The built features: options checked against the codec's sample rate.
+pub struct LpcFeatures {
+    opts: LpcOptions,
+    codec: Arc<dyn Codec>,
+    channels: Vec<usize>,
+    /// Pitch lags searched, in samples.
+    lags: (usize, usize),
+}
+
+impl LpcFeatures {
+    /// Features for `codec`, which must be an audio codec.
+    pub fn new(opts: &LpcOptions, codec: Arc<dyn Codec>) -> Result<Self, GymError> {
+        let Some(audio) = codec.audio() else {
+            return Err(GymError::Config(format!(
+                "model.features: kind = \"lpc\" needs audio data (gym wav-v1); this gym's codec is '{}'",
+                codec.kind()
+            )));
+        };
+        let lags = opts.check(audio.sample_rate())?;
+        Ok(LpcFeatures {
+            channels: opts.channels(codec.vocab_size()),
+            opts: opts.clone(),
+            codec,
+            lags,
+        })
+    }
+}
+
+impl Features for LpcFeatures {
+    fn channels(&self) -> &[usize] {
+        &self.channels
+    }
+
+    fn lane(&self) -> Box<dyn FeatureLane> {
+        let o = &self.opts;
+        let keep = o
+            .history
+            .max(if o.pitch { o.history + self.lags.1 } else { 0 })
+            + 1;
+        Box::new(LpcLane {
+            codec: self.codec.clone(),
+            order: o.order,
+            history: o.history,
+            frame: o.frame,
+            pitch: o.pitch.then_some(self.lags),
+            keep,
+            hist: vec![0.0; keep],
+            phase: 0,
+            coef: vec![0.0; o.order],
+            lag: 0,
+            scratch: Vec::new(),
+        })
+    }
+}
+
+struct LpcLane {
+    codec: Arc<dyn Codec>,
+    order: usize,
+    history: usize,
+    frame: usize,
+    pitch: Option<(usize, usize)>,
+    /// Samples of history the lane needs.
+    keep: usize,
+    /// Decoded samples, oldest first; at least `keep`, trimmed to `keep` when twice as long.
+    hist: Vec<f32>,
+    /// Samples pushed since the last re-fit (mod `frame`).
+    phase: usize,
+    coef: Vec<f32>,
+    /// Current pitch period in samples; 0 when the signal is not periodic.
+    lag: usize,
+    scratch: Vec<f64>,
+}
+
+impl LpcLane {
+    fn audio(&self) -> &dyn AudioCodec {
+        self.codec
+            .audio()
+            .expect("checked when the features were built")
+    }
+
+    fn refit(&mut self) {
+        let n = self.hist.len();
+        let seg = &self.hist[n - self.history..];
+        let coef = levinson(&autocorr(seg, self.order), &mut self.scratch);
+        self.coef
+            .iter_mut()
+            .zip(coef)
+            .for_each(|(c, v)| *c = v as f32);
+        if let Some((lo, hi)) = self.pitch {
+            self.lag = pitch_lag(&self.hist, self.history, lo, hi).unwrap_or(0);
+        }
+    }
+}
+
+impl FeatureLane for LpcLane {
+    fn push(&mut self, token: u32, out: &mut [u32]) {
+        let x = self.audio().sample_of(token);
+        if self.hist.len() >= 2 * self.keep {
+            self.hist.drain(..self.hist.len() - self.keep);
+        }
+        self.hist.push(x);
+        if self.phase == 0 {
+            self.refit();
+        }
+        self.phase = (self.phase + 1) % self.frame;
+        let n = self.hist.len();
+        let pred: f32 = (self.coef.iter())
+            .zip(self.hist[n - self.order..].iter().rev())
+            .map(|(a, x)| a * x)
+            .sum();
+        out[0] = self.audio().token_of(pred.clamp(-1.0, 1.0));
+        if self.pitch.is_some() {
+            out[1] = if self.lag > 0 {
+                self.audio().token_of(self.hist[n - self.lag])
+            } else {
+                self.codec.vocab_size() as u32
+            };
+        }
+    }
+
+    fn reset(&mut self) {
+        self.hist.clear();
+        self.hist.resize(self.keep, 0.0);
+        self.phase = 0;
+        self.coef.fill(0.0);
+        self.lag = 0;
+    }
+
+    fn save(&self) -> Vec<f32> {
+        let mut s = vec![self.phase as f32, self.lag as f32];
+        s.extend_from_slice(&self.coef);
+        s.extend_from_slice(&self.hist[self.hist.len() - self.keep..]);
+        s
+    }
+
+    fn load(&mut self, state: &[f32]) -> Result<(), String> {
+        let want = 2 + self.order + self.keep;
+        if state.len() != want {
+            return Err(format!("{} values, expected {want}", state.len()));
+        }
+        let (phase, lag) = (state[0], state[1]);
+        let max_lag = self.pitch.map_or(0, |p| p.1) as f32;
+        let whole = |v: f32, max: f32| (0.0..=max).contains(&v) && v.fract() == 0.0;
+        if !whole(phase, self.frame as f32 - 1.0)
+            || !whole(lag, max_lag)
+            || state.iter().any(|v| !v.is_finite())
+        {
+            return Err("values out of range".into());
+        }
+        self.phase = phase as usize;
+        self.lag = lag as usize;
+        self.coef.copy_from_slice(&state[2..2 + self.order]);
+        self.hist.clear();
+        self.hist.extend_from_slice(&state[2 + self.order..]);
+        Ok(())
+    }
+}
+
+/// `r[k] = Σ seg[i] · seg[i − k]` for `k ≤ order`, in f64.
+pub fn autocorr(seg: &[f32], order: usize) -> Vec<f64> {
+    (0..=order)
+        .map(|k| dot(&seg[k..], &seg[..seg.len() - k]))
+        .collect()
+}
+
+/// Levinson–Durbin on autocorrelations `r` (a 1e-4 white-noise floor keeps it stable):
+/// predictor taps `a` with `x̂_t = Σ a[k] x_{t−1−k}`; all zeros for a silent segment.
+pub fn levinson(r: &[f64], scratch: &mut Vec<f64>) -> Vec<f64> {
+    let order = r.len() - 1;
+    let mut a = vec![0.0f64; order];
+    let mut err = r[0] * (1.0 + 1e-4);
+    if r[0] <= 1e-10 {
+        return a;
+    }
+    for i in 0..order {
+        let acc = r[i + 1] - (0..i).map(|j| a[j] * r[i - j]).sum::<f64>();
+        let k = acc / err;
+        scratch.clear();
+        scratch.extend_from_slice(&a[..i]);
+        for j in 0..i {
+            a[j] = scratch[j] - k * scratch[i - 1 - j];
+        }
+        a[i] = k;
+        err *= 1.0 - k * k;
+        if err <= 0.0 {
+            break;
+        }
+    }
+    a
+}
+
+/// The lag in `lo..=hi` with the highest normalised autocorrelation of the last `window`
+/// samples of `x` (`x` holds at least `window + hi`), when that correlation exceeds
+/// [`VOICED`] and the window is louder than −80 dBFS.
+pub fn pitch_lag(x: &[f32], window: usize, lo: usize, hi: usize) -> Option<usize> {
+    let n = x.len();
+    let cur = &x[n - window..];
+    let e0 = dot(cur, cur);
+    // Below −80 dBFS (mu-law's smallest cells around 0) nothing counts as periodic.
+    if e0 <= 1e-8 * window as f64 {
+        return None;
+    }
+    let mut best = (VOICED, None);
+    for lag in lo..=hi {
+        let past = &x[n - window - lag..n - lag];
+        let c = dot(cur, past);
+        if c <= 0.0 {
+            continue;
+        }
+        let r = c / (e0 * dot(past, past)).sqrt().max(1e-20);
+        if r > best.0 {
+            best = (r, Some(lag));
+        }
+    }
+    best.1
+}
+
+/// `Σ a[i]·b[i]` over the shorter length, in 8 f32 partial sums (so it vectorizes) added in
+/// f64.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = (ca.remainder().iter())
+        .zip(cb.remainder())
+        .map(|(x, y)| f64::from(x * y))
+        .sum();
+    for (xa, xb) in ca.zip(cb) {
+        for i in 0..8 {
+            acc[i] += xa[i] * xb[i];
+        }
+    }
+    acc.iter().map(|&v| f64::from(v)).sum::<f64>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wav::codec::SampleCodec;
+
+    fn features(opts: LpcOptions) -> LpcFeatures {
+        let codec: Arc<dyn Codec> = Arc::new(SampleCodec::mu_law(16000));
+        LpcFeatures::new(&opts, codec).unwrap()
+    }
+
+    #[test]
+    fn levinson_recovers_an_ar2_process() {
+        // x_t = 1.6 x_{t-1} − 0.8 x_{t-2} + noise: the fit finds the two taps.
+        let mut x = vec![0.0f32; 4000];
+        let mut s = 12345u64;
+        for t in 2..x.len() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let e = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.01;
+            x[t] = 1.6 * x[t - 1] - 0.8 * x[t - 2] + e;
+        }
+        let a = levinson(&autocorr(&x, 2), &mut Vec::new());
+        assert!(
+            (a[0] - 1.6).abs() < 0.02 && (a[1] + 0.8).abs() < 0.02,
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn a_sine_is_predicted_and_its_period_found() {
+        let f = features(LpcOptions::default());
+        let mut lane = f.lane();
+        let audio = SampleCodec::mu_law(16000);
+        let period = 80.0; // 200 Hz
+        let x = |t: usize| 0.5 * (2.0 * std::f32::consts::PI * t as f32 / period).sin();
+        let mut out = [0u32; 2];
+        let mut hits = 0;
+        for t in 0..4000 {
+            lane.push(audio.token_of(x(t)), &mut out);
+            if t > 1000 {
+                // The prediction's cell is the next sample's, or a neighbour.
+                hits += usize::from(out[0].abs_diff(audio.token_of(x(t + 1))) <= 1);
+                assert_eq!(out[1], audio.token_of(x(t + 1 - 80)), "t={t}");
+            }
+        }
+        assert!(hits > 2900, "{hits} of 2999 predictions within a cell");
+    }
+
+    #[test]
+    fn silence_has_no_pitch_and_predicts_silence() {
+        let f = features(LpcOptions::default());
+        let mut lane = f.lane();
+        let audio = SampleCodec::mu_law(16000);
+        let zero = audio.token_of(0.0);
+        let mut out = [0u32; 2];
+        for _ in 0..100 {
+            lane.push(zero, &mut out);
+            assert_eq!(out, [zero, 256]);
+        }
+    }
+
+    #[test]
+    fn a_saved_lane_continues_identically() {
+        let f = features(LpcOptions {
+            frame: 7,
+            ..LpcOptions::default()
+        });
+        let (mut a, mut b) = (f.lane(), f.lane());
+        let tok = |t: usize| ((t * 37 + t * t / 11) % 256) as u32;
+        let mut out = [0u32; 2];
+        for t in 0..1234 {
+            a.push(tok(t), &mut out);
+        }
+        b.load(&a.save()).unwrap();
+        let (mut oa, mut ob) = ([0u32; 2], [0u32; 2]);
+        for t in 1234..3000 {
+            a.push(tok(t), &mut oa);
+            b.push(tok(t), &mut ob);
+            assert_eq!(oa, ob, "t={t}");
+        }
+        assert!(b.load(&[0.0; 3]).is_err());
+        let mut bad = a.save();
+        bad[0] = 99.0;
+        assert!(b.load(&bad).is_err());
+    }
+
+    #[test]
+    fn options_are_checked_with_their_key() {
+        let codec: Arc<dyn Codec> = Arc::new(SampleCodec::mu_law(16000));
+        for (o, key) in [
+            (
+                LpcOptions {
+                    order: 0,
+                    ..Default::default()
+                },
+                "order",
+            ),
+            (
+                LpcOptions {
+                    history: 10,
+                    ..Default::default()
+                },
+                "history",
+            ),
+            (
+                LpcOptions {
+                    frame: 0,
+                    ..Default::default()
+                },
+                "frame",
+            ),
+            (
+                LpcOptions {
+                    min_pitch_hz: 500.0,
+                    ..Default::default()
+                },
+                "min_pitch_hz",
+            ),
+        ] {
+            let e = LpcFeatures::new(&o, codec.clone())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(e.contains(&format!("model.features.{key}")), "{e}");
+        }
+        let text: Arc<dyn Codec> = Arc::new(crate::CharCodec::from_chars("ab".chars()));
+        let e = LpcFeatures::new(&LpcOptions::default(), text)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("needs audio data"), "{e}");
+    }
+}

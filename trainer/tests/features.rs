@@ -1,0 +1,160 @@
+//! Input features (`[model.features]`): a run with LPC features resumes bit for bit (the lanes'
+//! feature state is in the checkpoint), generation computes the same features as the training
+//! window, and a config that asks for audio features on text fails with the key's name.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rnngym_gyms::wav::lpc::LpcOptions;
+use rnngym_gyms::wav::WavFileWriter;
+use rnngym_gyms::{FeaturesSpec, GymRegistry, GymSpec};
+use rnngym_kernels::CpuBackend;
+use rnngym_trainer::generate::Generator;
+use rnngym_trainer::model::Mode;
+use rnngym_trainer::{state, Config, Observer, Trainer, Update};
+
+mod common;
+
+const RATE: u32 = 8000;
+
+/// Three half-second chirpy tones at 8 kHz in `dir/data` (periodic, so the pitch channel is
+/// busy).
+fn write_tones(dir: &Path) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for (i, f) in [180.0f32, 250.0, 320.0].iter().enumerate() {
+        let mut w = WavFileWriter::create(&dir.join(format!("data/tone-{i}.wav")), RATE).unwrap();
+        for k in 0..RATE / 2 {
+            let ph = 2.0 * std::f32::consts::PI * f * k as f32 / RATE as f32;
+            w.push(0.3 * ph.sin() + 0.1 * (3.0 * ph).sin()).unwrap();
+        }
+        w.finish().unwrap();
+    }
+}
+
+fn config(dir: &Path, run: &str) -> Config {
+    let mut gym = GymSpec::new("wav-v1");
+    gym.path = Some(dir.join("data").display().to_string());
+    gym.val_fraction = 0.34;
+    gym.options
+        .insert("sample_rate".into(), toml::Value::Integer(RATE.into()));
+    let mut c = Config {
+        gym,
+        ..Default::default()
+    };
+    c.model.hidden = 16;
+    c.model.layers = 1;
+    c.model.embed = Some(8);
+    c.model.features = Some(FeaturesSpec::Lpc(LpcOptions {
+        order: 8,
+        history: 64,
+        frame: 4,
+        ..LpcOptions::default()
+    }));
+    c.train.batch = 2;
+    c.train.seq_len = 24;
+    c.train.lr = 3e-3;
+    c.train.val_every = 4;
+    c.train.val_windows = 2;
+    c.checkpoint.dir = dir.join(run).display().to_string();
+    c.checkpoint.every = 5;
+    c.validate().unwrap();
+    c
+}
+
+struct Losses(Arc<Mutex<Vec<f64>>>);
+
+impl Observer for Losses {
+    fn on_update(&mut self, u: &Update) {
+        self.0.lock().unwrap().push(u.loss);
+    }
+}
+
+fn trainer(cfg: &Config, resume: Option<&Path>) -> (Trainer<CpuBackend>, Arc<Mutex<Vec<f64>>>) {
+    let gym = GymRegistry::with_builtins().make(&cfg.gym).unwrap();
+    let be = CpuBackend::new(1);
+    let mut t = match resume {
+        Some(p) => Trainer::resume(be, cfg.clone(), gym, p).unwrap(),
+        None => Trainer::new(be, cfg.clone(), gym).unwrap(),
+    };
+    let losses = Arc::new(Mutex::new(Vec::new()));
+    t.add_observer(Box::new(Losses(losses.clone())));
+    (t, losses)
+}
+
+#[test]
+fn a_run_with_lpc_features_resumes_bit_for_bit() {
+    let d = tempfile::tempdir().unwrap();
+    write_tones(d.path());
+    let (k, m) = (10u64, 9u64);
+    let (mut t, straight) = trainer(&config(d.path(), "a"), None);
+    t.train(k + m).unwrap();
+    let straight = straight.lock().unwrap().clone();
+
+    let cfg = config(d.path(), "b");
+    let (mut t, first) = trainer(&cfg, None);
+    t.train(k).unwrap();
+    let ckpt = d.path().join("b/latest.safetensors");
+    let loaded = state::read(&ckpt).unwrap();
+    let saved = &loaded.tensors["state.features"];
+    assert_eq!(saved.shape[0], 2, "one row per lane");
+    assert!(
+        saved.data.iter().any(|&v| v != 0.0),
+        "the lanes' history is saved"
+    );
+    let (mut t, rest) = trainer(&cfg, Some(&ckpt));
+    t.train(m).unwrap();
+    let mut resumed = first.lock().unwrap().clone();
+    resumed.extend(rest.lock().unwrap().iter());
+    assert_eq!(straight, resumed, "k + m straight equals k, resume, m");
+    assert!(
+        straight[k as usize + m as usize - 1] < straight[0],
+        "it learns"
+    );
+}
+
+#[test]
+fn generation_computes_the_features_of_the_training_window() {
+    let d = tempfile::tempdir().unwrap();
+    write_tones(d.path());
+    let cfg = config(d.path(), "g");
+    let (mut t, _) = trainer(&cfg, None);
+    t.train(5).unwrap();
+    let be = CpuBackend::new(1);
+    let (model, loaded) = state::load_model(&be, &d.path().join("g/latest.safetensors")).unwrap();
+    assert_eq!(model.dims.channels, 3, "token, prediction, pitch");
+    let audio = loaded.codec.audio().unwrap();
+    let tokens: Vec<u32> = (0..120)
+        .map(|k| audio.token_of(0.4 * (k as f32 * 0.2).sin()))
+        .collect();
+    let n = tokens.len();
+    let mut ws = model.workspace(&be, n, 1).unwrap();
+    model
+        .forward(&be, &mut ws, &tokens, None, &[true], Mode::Eval)
+        .unwrap();
+    let v = model.dims.vocab;
+    let mut gen = Generator::new(&be, &model).unwrap();
+    let mut want = vec![0f32; v];
+    for (i, &tok) in tokens.iter().enumerate() {
+        gen.feed(&be, tok).unwrap();
+        ws.read_logits(&be, i, &mut want).unwrap();
+        let got = gen.logits(&be).unwrap();
+        let worst = (got.iter().zip(&want))
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "step {i}: logits differ by {worst}");
+    }
+}
+
+#[test]
+fn audio_features_on_text_name_the_key() {
+    let d = tempfile::tempdir().unwrap();
+    let mut cfg = common::tiny_config(d.path());
+    cfg.model.features = Some(FeaturesSpec::Lpc(LpcOptions::default()));
+    let gym = common::text_gym(&"abcab ".repeat(50), 0.2);
+    let err = Trainer::new(CpuBackend::new(1), cfg, gym).err().unwrap();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("model.features") && msg.contains("audio"),
+        "{msg}"
+    );
+}
