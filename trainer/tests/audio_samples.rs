@@ -46,6 +46,8 @@ fn config(data: &Path, run: &Path, seconds: f64) -> Config {
     c.train.val_every = 0;
     c.train.sample_every = 2; // for text gyms only: must not add samples here
     c.sample.train_seconds = seconds;
+    // Unset sample.train_temperature: the clips use the config's own temperature.
+    c.sample.temperature = 0.9;
     c.checkpoint.dir = run.display().to_string();
     c.checkpoint.every = 5;
     c.validate().unwrap();
@@ -110,7 +112,7 @@ fn audio_gym_writes_a_wav_per_checkpoint_without_disturbing_training() {
         assert_eq!(rec["wav"].as_str(), Some(rel.as_str()), "{rec}");
         assert_eq!(rec["sample_rate"].as_u64(), Some(RATE.into()));
         assert_eq!(rec["samples"].as_u64(), Some(400));
-        assert_eq!(rec["temperature"].as_f64(), Some(0.8));
+        assert_eq!(rec["temperature"].as_f64(), Some(f64::from(0.9f32)));
         let mut r = hound::WavReader::open(run_a.join(&rel)).unwrap();
         let spec = r.spec();
         assert_eq!(

@@ -26,11 +26,28 @@ pub struct SampleConfig {
     pub argmax: bool,
     /// Tokens of each sample generated during training (`train.sample_every`).
     pub train_length: usize,
-    /// Softmax temperature of the samples generated during training (> 0).
-    pub train_temperature: f64,
+    /// Softmax temperature of the samples generated during training (> 0); unset, text
+    /// samples use 0.8 and audio clips `sample.temperature` (what `generate-audio` plays).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_temperature: Option<f64>,
     /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
     /// it (0 disables; `train.sample_every` applies to text gyms only).
     pub train_seconds: f64,
+}
+
+/// The training-time text samples' temperature when `sample.train_temperature` is unset:
+/// char-rnn's customary setting, a little colder than the model's own distribution.
+pub const TEXT_TRAIN_TEMPERATURE: f64 = 0.8;
+
+impl SampleConfig {
+    /// The temperature of samples made during training, for audio or text data.
+    pub fn train_temperature(&self, audio: bool) -> f64 {
+        match (self.train_temperature, audio) {
+            (Some(t), _) => t,
+            (None, true) => self.temperature,
+            (None, false) => TEXT_TRAIN_TEMPERATURE,
+        }
+    }
 }
 
 impl Default for SampleConfig {
@@ -45,7 +62,7 @@ impl Default for SampleConfig {
             unknown: UnknownPolicy::Error,
             argmax: false,
             train_length: 200,
-            train_temperature: 0.8,
+            train_temperature: None,
             train_seconds: 1.0,
         }
     }

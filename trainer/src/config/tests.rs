@@ -249,7 +249,7 @@ fn each_validation_rule_names_its_key() {
         ("sample.top_p", |c| c.sample.top_p = 1.01),
         ("sample.seed", |c| c.sample.seed = Some(u64::MAX)),
         ("sample.train_temperature", |c| {
-            c.sample.train_temperature = 0.0
+            c.sample.train_temperature = Some(0.0)
         }),
         ("sample.train_seconds", |c| c.sample.train_seconds = -1.0),
         ("sample.train_seconds", |c| c.sample.train_seconds = 16000.0),

@@ -125,12 +125,9 @@ impl Config {
         check_f64("sample.top_p", s.top_p, "a number in (0, 1]", |x| {
             x > 0.0 && x <= 1.0
         })?;
-        check_f64(
-            "sample.train_temperature",
-            s.train_temperature,
-            "a number > 0",
-            |x| x > 0.0,
-        )?;
+        if let Some(t) = s.train_temperature {
+            check_f64("sample.train_temperature", t, "a number > 0", |x| x > 0.0)?;
+        }
         // The cap catches a sample count typed where seconds were meant (16000 is 4.4 hours).
         check_f64(
             "sample.train_seconds",

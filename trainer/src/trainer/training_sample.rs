@@ -14,14 +14,15 @@ use crate::sample::{seeded_rng, SampleOptions};
 const SAMPLE_SALT: u64 = 0x5A3B_1E00;
 
 impl<B: Backend> Trainer<B> {
-    /// A sample from the current weights at `sample.train_temperature` (with `sample.top_k` /
-    /// `top_p`). Text gyms: `sample.train_length` tokens primed with `sample.prime` (else a
+    /// A sample from the current weights at `sample.train_temperature` (unset: 0.8 for text,
+    /// `sample.temperature` for audio, so the clips sound like `generate-audio`; with
+    /// `sample.top_k` / `top_p`). Text gyms: `sample.train_length` tokens primed with `sample.prime` (else a
     /// newline). Audio gyms: `sample.train_seconds` of audio (at least one sample) primed with
     /// silence, returned in [`TrainSample::audio`].
     pub fn training_sample(&self) -> Result<TrainSample, TrainerError> {
         let sc = &self.cfg.sample;
         let opts = SampleOptions {
-            temperature: sc.train_temperature as f32,
+            temperature: sc.train_temperature(self.codec.audio().is_some()) as f32,
             top_k: sc.top_k,
             top_p: sc.top_p as f32,
             argmax: false,
