@@ -117,6 +117,10 @@ pub trait AudioCodec: Send + Sync {
     fn sample_of(&self, token: u32) -> f32;
     /// The token whose cell holds `sample` (clamped to [-1, 1]; NaN maps to the cell of 0).
     fn token_of(&self, sample: f32) -> u32;
+    /// The `V − 1` boundaries between the tokens' cells in the sample domain, ascending:
+    /// boundary `k` divides the cell of token `k` from that of token `k + 1` (where
+    /// [`AudioCodec::token_of`] switches from one to the other).
+    fn cell_edges(&self) -> Vec<f64>;
 }
 
 /// A source of token windows. Implement this to train on your own data.
@@ -136,6 +140,30 @@ pub trait Gym: Send {
     /// the training episode has served.
     fn fork(&self) -> Option<Box<dyn Gym>> {
         None
+    }
+    /// The sources of `split` (files, or parts of files), in order, with their lengths in
+    /// tokens, that [`Gym::reset_source`] walks one at a time. Empty (the default) when the
+    /// gym cannot serve its sources one by one.
+    fn sources(&self, split: Split) -> Vec<(String, usize)> {
+        let _ = split;
+        Vec::new()
+    }
+    /// Starts an episode that walks source `index` of [`Gym::sources`]`(split)` whole, for
+    /// evaluation: one lane (B = 1) from the source's first token, windows of `seq` steps
+    /// with the state carried between them, the last window shorter when `n − 1` is not a
+    /// multiple of `seq` (`(n − 1) mod seq` steps). So every token but the first is a target
+    /// exactly once; the first window resets the lane. The default refuses.
+    fn reset_source(
+        &mut self,
+        split: Split,
+        index: usize,
+        seq: usize,
+    ) -> Result<EpisodeInfo, GymError> {
+        let _ = (split, index, seq);
+        Err(GymError::Contract(format!(
+            "gym {} cannot serve its sources one by one",
+            self.id()
+        )))
     }
 }
 

@@ -2,6 +2,7 @@
 //! [`check_gym`] conformance suite, and the built-in gyms: text (`text-v1`) and WAV audio
 //! (`wav-v1`).
 
+pub mod baselines;
 mod cache;
 pub mod check;
 pub mod codec;
@@ -12,6 +13,7 @@ pub mod paths;
 pub mod registry;
 pub mod text;
 mod tokens;
+mod walk;
 pub mod wav;
 
 pub use cache::{CacheOptions, DEFAULT_IN_MEMORY_MB};

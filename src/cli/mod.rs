@@ -1,8 +1,10 @@
 //! Command-line interface: argument definitions and dispatch.
 
+mod audio_stats;
 mod bench;
 mod check_gym;
 mod device_arg;
+mod eval;
 mod generate_audio;
 mod plot;
 pub mod progress;
@@ -44,6 +46,10 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Plot a run's losses (PNG or SVG), or a WAV file's spectrogram.
     Plot(plot::PlotArgs),
+    /// Score a checkpoint on data (per file and in total) beside online baselines.
+    Eval(eval::EvalArgs),
+    /// Measure WAV files side by side: level, DC, clipping, silence, voicing, spectrum.
+    AudioStats(audio_stats::AudioStatsArgs),
     /// Write an HTML page showing a checkpoint's neuron activations and predictions on a text.
     Visualize(visualize::VisualizeArgs),
 }
@@ -79,6 +85,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plot(a) => plot::run(a),
         Command::Visualize(a) => visualize::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::AudioStats(a) => audio_stats::run(a),
     }
 }
 

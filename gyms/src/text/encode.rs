@@ -52,17 +52,20 @@ pub(crate) struct Encoded {
     pub(crate) tokens: TokenStore,
 }
 
-/// Encodes the text of `files` (in order); `source` names the corpus in messages.
+/// Encodes the text of `files` (in order) with `vocab`, else with the corpus's own
+/// vocabulary; `source` names the corpus in messages.
 pub(crate) fn encode_files(
     files: &[PathBuf],
     opts: &TextOptions,
     source: &str,
+    vocab: Option<&CharCodec>,
 ) -> Result<Encoded, GymError> {
     encode_with(
         &mut |sink| stream_text(files, opts.lowercase, sink),
         opts,
         source,
         files.len(),
+        vocab,
     )
 }
 
@@ -75,7 +78,7 @@ pub(crate) fn encode_str(text: &str, source: &str) -> Result<Encoded, GymError> 
         },
         ..TextOptions::default()
     };
-    encode_with(&mut |sink| sink(text), &opts, source, 1)
+    encode_with(&mut |sink| sink(text), &opts, source, 1, None)
 }
 
 /// A re-runnable stream of text pieces.
@@ -87,6 +90,7 @@ fn encode_with(
     opts: &TextOptions,
     source: &str,
     n_files: usize,
+    vocab: Option<&CharCodec>,
 ) -> Result<Encoded, GymError> {
     let mut scan = VocabScan::new();
     stream(&mut |piece| {
@@ -104,7 +108,26 @@ fn encode_with(
             scan.chars
         ))
     })?;
-    let codec = scan.codec();
+    let codec = match vocab {
+        None => scan.codec(),
+        Some(v) => {
+            let unknown = scan
+                .codec()
+                .chars()
+                .iter()
+                .find(|&&c| v.token_of(c).is_none())
+                .copied();
+            if let Some(c) = unknown {
+                return Err(GymError::Data(format!(
+                    "gym.path: corpus {source} holds the character '{}', which is not in the \
+                     vocabulary of {} characters",
+                    c.escape_debug(),
+                    v.chars().len()
+                )));
+            }
+            v.clone()
+        }
+    };
     if codec.chars().len() < 2 {
         let only = codec.chars().first().map(|c| c.escape_debug().to_string());
         return Err(GymError::Data(format!(

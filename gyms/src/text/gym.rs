@@ -12,6 +12,7 @@ use super::corpus::resolve_files;
 use super::encode::{encode_files, encode_str, Encoded, TextOptions};
 use super::ID;
 use crate::tokens::TokenStore;
+use crate::walk::SourceWalk;
 use crate::{
     CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
 };
@@ -27,6 +28,8 @@ pub struct TextGym {
     val_fraction: f64,
     source: String,
     episode: Option<Episode>,
+    /// A whole-source walk under way ([`Gym::reset_source`]).
+    walk: Option<SourceWalk>,
 }
 
 /// Where the current episode stands.
@@ -43,6 +46,16 @@ impl TextGym {
     /// Builds the gym from a `[gym]` config section (`path`, `val_fraction`, and the options of
     /// [`TextOptions`]).
     pub fn from_spec(spec: &GymSpec) -> Result<TextGym, GymError> {
+        Self::from_spec_in(spec, None)
+    }
+
+    /// [`TextGym::from_spec`] with a given vocabulary instead of the corpus's own (to evaluate
+    /// a model on other text): a character outside `codec` is an error naming it.
+    pub fn from_spec_with_codec(spec: &GymSpec, codec: &CharCodec) -> Result<TextGym, GymError> {
+        Self::from_spec_in(spec, Some(codec))
+    }
+
+    fn from_spec_in(spec: &GymSpec, vocab: Option<&CharCodec>) -> Result<TextGym, GymError> {
         check_val_fraction(spec.val_fraction)?;
         let opts = TextOptions::from_table(&spec.options, &spec.base_dir)?;
         // An empty path would resolve to the config's own folder: say so rather than train on it.
@@ -52,7 +65,7 @@ impl TextGym {
             ))
         })?;
         let (files, source) = resolve_files(path, &spec.base_dir)?;
-        let encoded = encode_files(&files, &opts, &source)?;
+        let encoded = encode_files(&files, &opts, &source, vocab)?;
         Ok(Self::build(encoded, spec.val_fraction, source))
     }
 
@@ -110,6 +123,7 @@ impl TextGym {
             val_fraction,
             source,
             episode: None,
+            walk: None,
         }
     }
 }
@@ -139,8 +153,39 @@ impl Gym for TextGym {
     fn fork(&self) -> Option<Box<dyn Gym>> {
         Some(Box::new(TextGym {
             episode: None,
+            walk: None,
             ..self.clone()
         }))
+    }
+
+    /// One source per split: the files are one concatenated corpus.
+    fn sources(&self, split: Split) -> Vec<(String, usize)> {
+        let n = self.token_count(split);
+        match n {
+            0 => Vec::new(),
+            n => vec![(format!("{} split of {}", split_name(split), self.source), n)],
+        }
+    }
+
+    fn reset_source(
+        &mut self,
+        split: Split,
+        index: usize,
+        seq: usize,
+    ) -> Result<EpisodeInfo, GymError> {
+        (self.episode, self.walk) = (None, None);
+        let sources = self.sources(split);
+        let (name, _) = sources.get(index).ok_or_else(|| {
+            GymError::Data(format!(
+                "source {index} of the {} split of {}: it has {} source(s)",
+                split_name(split),
+                self.source,
+                sources.len()
+            ))
+        })?;
+        let (walk, info) = SourceWalk::start(name, self.range(split), seq)?;
+        self.walk = Some(walk);
+        Ok(info)
     }
 
     fn codec(&self) -> Arc<dyn Codec> {
@@ -148,7 +193,7 @@ impl Gym for TextGym {
     }
 
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
-        self.episode = None;
+        (self.episode, self.walk) = (None, None);
         shape.check()?;
         if split == Split::Val && self.val_fraction == 0.0 {
             return Err(GymError::Data(
@@ -194,6 +239,13 @@ impl Gym for TextGym {
     }
 
     fn step(&mut self) -> Result<Step, GymError> {
+        if let Some(walk) = self.walk.as_mut() {
+            let step = walk.step(&self.tokens);
+            if step.episode_done {
+                self.walk = None;
+            }
+            return Ok(step);
+        }
         let ep = self.episode.as_mut().ok_or_else(|| {
             GymError::Contract("step() called before reset() or after the episode ended".into())
         })?;

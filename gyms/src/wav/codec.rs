@@ -132,6 +132,15 @@ impl AudioCodec for SampleCodec {
         self.sample_rate
     }
 
+    /// The midpoints between neighbouring levels on the companded axis, where `token_of`
+    /// rounds.
+    fn cell_edges(&self) -> Vec<f64> {
+        let step = 2.0 / f64::from(self.levels - 1);
+        (0..self.levels - 1)
+            .map(|k| self.expand(-1.0 + (f64::from(k) + 0.5) * step))
+            .collect()
+    }
+
     fn sample_of(&self, token: u32) -> f32 {
         let t = f64::from(token.min(self.levels - 1));
         self.expand(2.0 * t / f64::from(self.levels - 1) - 1.0) as f32

@@ -16,6 +16,7 @@ use super::corpus::{load_corpus, unigram_entropy_bits, Clip};
 use super::options::{SplitMode, WavOptions};
 use super::ID;
 use crate::tokens::TokenStore;
+use crate::walk::SourceWalk;
 use crate::{
     AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
 };
@@ -64,6 +65,8 @@ pub struct WavGym {
     skipped: Vec<String>,
     source: String,
     episode: Option<Episode>,
+    /// A whole-source walk under way ([`Gym::reset_source`]).
+    walk: Option<SourceWalk>,
 }
 
 impl WavGym {
@@ -174,6 +177,7 @@ impl WavGym {
             skipped: Vec::new(),
             source,
             episode: None,
+            walk: None,
         };
         gym.log_summary();
         Ok(gym)
@@ -235,14 +239,6 @@ impl WavGym {
         self.by_file
     }
 
-    /// The files (or file parts) of `split`, with their lengths in samples.
-    pub fn sources(&self, split: Split) -> Vec<(String, usize)> {
-        self.streams(split)
-            .iter()
-            .map(|s| (s.name.clone(), s.len()))
-            .collect()
-    }
-
     /// `"file: reason"` for each file skipped under `skip_bad_files`.
     pub fn skipped(&self) -> &[String] {
         &self.skipped
@@ -269,8 +265,37 @@ impl Gym for WavGym {
     fn fork(&self) -> Option<Box<dyn Gym>> {
         Some(Box::new(WavGym {
             episode: None,
+            walk: None,
             ..self.clone()
         }))
+    }
+
+    /// The files (or file parts) of `split`, with their lengths in samples.
+    fn sources(&self, split: Split) -> Vec<(String, usize)> {
+        self.streams(split)
+            .iter()
+            .map(|s| (s.name.clone(), s.len()))
+            .collect()
+    }
+
+    fn reset_source(
+        &mut self,
+        split: Split,
+        index: usize,
+        seq: usize,
+    ) -> Result<EpisodeInfo, GymError> {
+        (self.episode, self.walk) = (None, None);
+        let streams = self.streams(split);
+        let s = streams.get(index).ok_or_else(|| {
+            GymError::Data(format!(
+                "source {index} of {}: the split has {} file(s)",
+                self.source,
+                streams.len()
+            ))
+        })?;
+        let (walk, info) = SourceWalk::start(&s.name, s.range.clone(), seq)?;
+        self.walk = Some(walk);
+        Ok(info)
     }
 
     fn codec(&self) -> Arc<dyn Codec> {
@@ -278,7 +303,7 @@ impl Gym for WavGym {
     }
 
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
-        self.episode = None;
+        (self.episode, self.walk) = (None, None);
         shape.check()?;
         let per_window = shape.tokens()?;
         let streams = self.streams(split);
@@ -363,6 +388,13 @@ impl Gym for WavGym {
     }
 
     fn step(&mut self) -> Result<Step, GymError> {
+        if let Some(walk) = self.walk.as_mut() {
+            let step = walk.step(&self.tokens);
+            if step.episode_done {
+                self.walk = None;
+            }
+            return Ok(step);
+        }
         let ep = self.episode.as_mut().ok_or_else(|| {
             GymError::Contract("step() called before reset() or after the episode ended".into())
         })?;

@@ -11,6 +11,7 @@ pub mod gym;
 pub mod lpc;
 pub mod options;
 pub mod resample;
+pub mod stats;
 pub mod write;
 
 pub use codec::{Quantizer, SampleCodec};
@@ -20,6 +21,7 @@ pub use error::WavError;
 pub use gym::WavGym;
 pub use options::{SplitMode, WavOptions};
 pub use resample::resample;
+pub use stats::{audio_stats, AudioStats};
 pub use write::WavFileWriter;
 
 /// The versioned id of the WAV gym.
