@@ -136,12 +136,10 @@ fn write_wav(path: &Path, samples: impl Iterator<Item = f32>) {
     w.finalize().unwrap();
 }
 
-#[test]
-fn eval_of_audio_matches_the_logged_validation_loss_and_bad_input_is_one_line() {
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
+/// Three tones of k·T + 1 samples in `p/audio` (the last is the validation file) and their
+/// gym section.
+fn write_tones(p: &Path) -> &'static str {
     std::fs::create_dir(p.join("audio")).unwrap();
-    // Three files of k·T + 1 samples; the last is the validation file.
     for (i, (f, n)) in [(300.0, 2401), (450.0, 1601), (250.0, 1601)]
         .iter()
         .enumerate()
@@ -150,8 +148,32 @@ fn eval_of_audio_matches_the_logged_validation_loss_and_bad_input_is_one_line() 
             (0..*n).map(|t| 0.4 * (2.0 * std::f32::consts::PI * f * t as f32 / 8000.0).sin());
         write_wav(&p.join(format!("audio/tone-{i}.wav")), tone);
     }
-    let gym = "[gym]\nid = \"wav-v1\"\npath = \"audio\"\nval_fraction = 0.34\n\
-               [gym.options]\nsample_rate = 8000";
+    "[gym]\nid = \"wav-v1\"\npath = \"audio\"\nval_fraction = 0.34\n\
+     [gym.options]\nsample_rate = 8000"
+}
+
+/// A model with LPC input features: eval runs its feature lanes exactly as validation did.
+#[test]
+fn eval_of_a_model_with_input_features_matches_the_logged_validation_loss() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let gym = write_tones(p);
+    let features = "\n[model.features]\nkind = \"lpc\"\norder = 8\nhistory = 64\nframe = 4\n";
+    std::fs::write(p.join("c.toml"), config(gym) + features).unwrap();
+    ok(p, &["train", "--config", "c.toml"]);
+    let r = eval_json(p, "audio", "val");
+    assert_eq!(r["total"]["tokens"], 1600);
+    assert_close(
+        r["total"]["model_nats_per_token"].as_f64().unwrap(),
+        logged_val_loss(p),
+    );
+}
+
+#[test]
+fn eval_of_audio_matches_the_logged_validation_loss_and_bad_input_is_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let gym = write_tones(p);
     std::fs::write(p.join("c.toml"), config(gym)).unwrap();
     ok(p, &["train", "--config", "c.toml"]);
     let r = eval_json(p, "audio", "val");

@@ -79,8 +79,7 @@ impl<'m, B: Backend> Evaluator<'m, B> {
                 // The short last window: a workspace of its length, the carried state moved in.
                 let mut tail = self.model.workspace(be, n, 1)?;
                 if !step.reset[0] {
-                    let state = self.ws.read_state(be, self.model.dims.hidden)?;
-                    tail.write_state(be, &state)?;
+                    tail.continue_from(be, &self.ws, self.model.dims.hidden)?;
                 }
                 self.forward(be, Some(&mut tail), &step)?
             };

@@ -214,6 +214,14 @@ impl<B: Backend> Workspace<B> {
         Ok(())
     }
 
+    /// Takes over `other`'s carried state, recurrent and input features (a workspace of
+    /// another window length continuing the same lanes).
+    pub fn continue_from(&mut self, be: &B, other: &Workspace<B>, hidden: usize) -> KResult<()> {
+        self.write_state(be, &other.read_state(be, hidden)?)?;
+        self.write_features(&other.read_features())
+            .map_err(KernelError::Shape)
+    }
+
     /// The input features' state of every lane (empty without features), for checkpoints.
     pub fn read_features(&self) -> Vec<Vec<f32>> {
         self.lanes.iter().map(|l| l.save()).collect()
