@@ -222,6 +222,33 @@ fn train_then_generate_audio() {
             .len(),
         800
     );
+    // --prime-seconds primes with the end of the WAV only: the same as priming with a WAV
+    // that holds just that end.
+    let mut r = hound::WavReader::open(d.path().join("data/tone-1.wav")).unwrap();
+    let spec = r.spec();
+    let pcm: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
+    let mut w = hound::WavWriter::create(d.path().join("tail.wav"), spec).unwrap();
+    pcm[pcm.len() - 16..]
+        .iter()
+        .for_each(|&s| w.write_sample(s).unwrap());
+    w.finalize().unwrap();
+    let mut end = args("c.wav");
+    end[8] = "tail.wav";
+    ok(&rnngym(&end, d.path()));
+    let mut cut: Vec<&str> = args("d.wav").to_vec();
+    cut.extend(["--prime-seconds", "0.002"]);
+    ok(&rnngym(&cut, d.path()));
+    let c = std::fs::read(d.path().join("c.wav")).unwrap();
+    assert!(c == std::fs::read(d.path().join("d.wav")).unwrap());
+    cut.pop();
+    cut.push("0");
+    let out = rnngym(&cut, d.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--prime-seconds") && err.lines().count() == 1,
+        "{err}"
+    );
     // No temporary files are left behind.
     let left: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()

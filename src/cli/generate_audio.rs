@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rnngym_gyms::wav::{load_mono, WavFileWriter};
 use rnngym_kernels::Backend;
-use rnngym_trainer::generate::Generator;
+use rnngym_trainer::generate::{Generator, PRIME_WINDOW};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::state;
 
@@ -30,6 +30,10 @@ pub struct GenerateAudioArgs {
     /// it is not copied into the output.
     #[arg(long)]
     prime_wav: Option<PathBuf>,
+    /// Prime with only the last this many seconds of --prime-wav (the end of a long recording
+    /// is what the continuation follows) [default: all of it].
+    #[arg(long, requires = "prime_wav")]
+    prime_seconds: Option<f64>,
     /// Softmax temperature (> 0; lower is more conservative) [default: the checkpoint's
     /// sample.temperature].
     #[arg(short, long)]
@@ -53,6 +57,12 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
         "--seconds: expected a number of seconds in (0, 86400], got {}",
         a.seconds
     );
+    if let Some(p) = a.prime_seconds {
+        anyhow::ensure!(
+            p.is_finite() && p > 0.0,
+            "--prime-seconds: expected a positive number of seconds, got {p}"
+        );
+    }
     // Before any work: the output must not replace a device, a link or a run's own file.
     rnngym_trainer::output::check(&a.out).context("--out")?;
     let (dev, loaded, path) =
@@ -93,15 +103,37 @@ fn generate_on<B: Backend>(
     let prime: Vec<u32> = match &a.prime_wav {
         Some(f) => {
             let x = load_mono(f, None, rate).context("--prime-wav")?;
-            x.iter().map(|&v| audio.token_of(v)).collect()
+            let keep = a.prime_seconds.map_or(x.len(), |s| {
+                ((s * f64::from(rate)).round() as usize).clamp(1, x.len().max(1))
+            });
+            x[x.len() - keep.min(x.len())..]
+                .iter()
+                .map(|&v| audio.token_of(v))
+                .collect()
         }
-        None => vec![audio.token_of(0.0)], // start from silence
+        None => Vec::new(),
+    };
+    // An empty prime (no --prime-wav, or an empty file) starts from silence.
+    let prime = if prime.is_empty() {
+        vec![audio.token_of(0.0)]
+    } else {
+        prime
     };
     let n = (a.seconds * f64::from(rate)).round().max(1.0) as u64;
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let mut out = WavFileWriter::create(&a.out, rate)?;
     let mut g = Generator::new(be, &model)?;
-    g.prime(be, &prime)?;
+    if prime.len() > PRIME_WINDOW {
+        let mut bar = StreamProgress::new(prime.len() as u64, "priming", "samples", false);
+        g.prime_with(be, &prime, |k| bar.set(k as u64))?;
+        let secs = bar.finish().as_secs_f64();
+        log::info!(
+            "primed with {:.2} s of audio in {secs:.1} s",
+            prime.len() as f64 / f64::from(rate)
+        );
+    } else {
+        g.prime(be, &prime)?;
+    }
     let stop = super::interrupt_flag("keeping the audio generated so far as a shorter WAV");
     let mut progress = StreamProgress::new(n, "generating", "samples", false);
     for i in 1..=n {

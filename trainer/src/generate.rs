@@ -4,12 +4,15 @@
 use rand::Rng;
 use rnngym_kernels::{Backend, Rows};
 
-use crate::model::{Model, Workspace};
+use crate::model::{Mode, Model, Workspace};
 use crate::sample::{draw, SampleOptions};
 
 /// Largest `V · G` for which the generator keeps a layer-0 input table (64 MB of f32): above
 /// it the table costs more memory than the GEMV it saves is worth.
 const MAX_TABLE: usize = 1 << 24;
+
+/// Most tokens of a prime run through the model as one window.
+pub const PRIME_WINDOW: usize = 256;
 
 /// Generates tokens from a model, batch 1.
 pub struct Generator<'m, B: Backend> {
@@ -51,7 +54,46 @@ impl<'m, B: Backend> Generator<'m, B> {
 
     /// Feeds every token of `prime` in order.
     pub fn prime(&mut self, be: &B, prime: &[u32]) -> rnngym_kernels::Result<()> {
-        prime.iter().try_for_each(|&t| self.feed(be, t))
+        self.prime_with(be, prime, |_| {})
+    }
+
+    /// [`Generator::prime`], calling `progress` with the tokens fed so far after each window.
+    /// A long prime runs as windows of up to [`PRIME_WINDOW`] tokens (one GEMM per layer
+    /// instead of a GEMV per token), the state carried into the generator; the last token is
+    /// fed alone so that the next-token logits are where [`Generator::pick`] reads them.
+    pub fn prime_with(
+        &mut self,
+        be: &B,
+        prime: &[u32],
+        mut progress: impl FnMut(usize),
+    ) -> rnngym_kernels::Result<()> {
+        let Some((&last, head)) = prime.split_last() else {
+            return Ok(());
+        };
+        let mut done = 0;
+        let mut window: Option<Workspace<B>> = None;
+        for chunk in head.chunks(PRIME_WINDOW) {
+            let mut ws = match window.take() {
+                Some(ws) if ws.t == chunk.len() => ws,
+                prev => {
+                    let mut ws = self.model.workspace(be, chunk.len(), 1)?;
+                    let from = prev.as_ref().unwrap_or(&self.ws);
+                    ws.continue_from(be, from, self.model.dims.hidden)?;
+                    ws
+                }
+            };
+            self.model
+                .forward(be, &mut ws, chunk, None, &[false], Mode::Eval)?;
+            done += chunk.len();
+            progress(done);
+            window = Some(ws);
+        }
+        if let Some(ws) = window {
+            self.ws.continue_from(be, &ws, self.model.dims.hidden)?;
+        }
+        self.feed(be, last)?;
+        progress(prime.len());
+        Ok(())
     }
 
     /// Whether at least one token was fed (so the logits mean something).

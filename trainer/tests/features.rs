@@ -1,6 +1,6 @@
 //! Input features (`[model.features]`): a run with LPC features resumes bit for bit (the lanes'
 //! feature state is in the checkpoint), generation computes the same features as the training
-//! window, and a config that asks for audio features on text fails with the key's name.
+//! window (fed one token at a time or primed in windows), and a config that asks for audio features on text fails with the key's name.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -123,7 +123,7 @@ fn generation_computes_the_features_of_the_training_window() {
     let (model, loaded) = state::load_model(&be, &d.path().join("g/latest.safetensors")).unwrap();
     assert_eq!(model.dims.channels, 3, "token, prediction, pitch");
     let audio = loaded.codec.audio().unwrap();
-    let tokens: Vec<u32> = (0..120)
+    let tokens: Vec<u32> = (0..700)
         .map(|k| audio.token_of(0.4 * (k as f32 * 0.2).sin()))
         .collect();
     let n = tokens.len();
@@ -143,6 +143,24 @@ fn generation_computes_the_features_of_the_training_window() {
             .fold(0f32, f32::max);
         assert!(worst < 1e-4, "step {i}: logits differ by {worst}");
     }
+    // A prime longer than a window runs as windows, then the generator carries on from it.
+    let mut primed = Generator::new(&be, &model).unwrap();
+    let mut seen = Vec::new();
+    primed.prime_with(&be, &tokens, |k| seen.push(k)).unwrap();
+    assert_eq!(seen, [256, 512, 699, 700], "progress after each window");
+    let a = primed.logits(&be).unwrap().to_vec();
+    let b = gen.logits(&be).unwrap();
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-4, "primed logits differ by {worst}");
+    let (x, y) = (
+        primed.pick(&be, &Default::default(), 0.3),
+        gen.pick(&be, &Default::default(), 0.3),
+    );
+    assert_eq!(x.unwrap(), y.unwrap());
 }
 
 #[test]

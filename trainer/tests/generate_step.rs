@@ -54,6 +54,34 @@ fn step_token_matches_the_window_forward() {
     }
 }
 
+/// A long prime runs as windows (`Generator::prime_with`); the generator then holds the state
+/// and logits that feeding it one token at a time gives.
+#[test]
+fn a_windowed_prime_equals_feeding_token_by_token() {
+    let be = CpuBackend::new(2);
+    for cell in [CellKind::Lstm, CellKind::Gru] {
+        let model = Model::new(&be, ModelDims::plain(cell, 11, 9, 24, 2), 0.0, 5).unwrap();
+        let tokens: Vec<u32> = (0..600).map(|i| (i * i * 7 + 3) % 11).collect();
+        let (mut fed, mut primed) = (
+            Generator::new(&be, &model).unwrap(),
+            Generator::new(&be, &model).unwrap(),
+        );
+        tokens.iter().for_each(|&t| fed.feed(&be, t).unwrap());
+        primed.prime(&be, &tokens).unwrap();
+        for step in 0..20 {
+            let (a, b) = (
+                fed.logits(&be).unwrap().to_vec(),
+                primed.logits(&be).unwrap(),
+            );
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-4, "{cell:?} step {step}: {x} vs {y}");
+            }
+            fed.feed(&be, step % 11).unwrap();
+            primed.feed(&be, step % 11).unwrap();
+        }
+    }
+}
+
 #[test]
 fn step_token_rejects_bad_tokens_and_shapes() {
     let be = CpuBackend::new(1);
