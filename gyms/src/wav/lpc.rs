@@ -1,7 +1,8 @@
 //! `kind = "lpc"` input features for audio codecs: per lane, a backward-adaptive linear
 //! predictor re-fitted every `frame` samples on the last `history` decoded samples
 //! (autocorrelation method, Levinson–Durbin), whose prediction of the next sample is one
-//! channel; and, with `pitch`, the sample one pitch period before the next one (the period
+//! channel; with `excitation`, the current sample's prediction error (what LPCNet feeds back);
+//! and, with `pitch`, the sample one pitch period before the next one (the period
 //! re-estimated each frame by normalised autocorrelation), or a "no pitch" id where the recent
 //! signal is not periodic. Both are quantized with the data's own codec.
 
@@ -29,6 +30,9 @@ pub struct LpcOptions {
     pub history: usize,
     /// Samples between re-fits.
     pub frame: usize,
+    /// Whether to add the excitation channel: the current sample's prediction error
+    /// (LPCNet's excitation), quantized like a sample.
+    pub excitation: bool,
     /// Whether to add the pitch channel.
     pub pitch: bool,
     /// Lowest pitch searched, Hz.
@@ -43,6 +47,7 @@ impl Default for LpcOptions {
             order: 32,
             history: 480,
             frame: 16,
+            excitation: true,
             pitch: true,
             min_pitch_hz: 70.0,
             max_pitch_hz: 400.0,
@@ -51,10 +56,14 @@ impl Default for LpcOptions {
 }
 
 impl LpcOptions {
-    /// Channel vocabularies for a codec of `vocab` tokens: the prediction's token, and with
-    /// `pitch` the lagged sample's token or the extra "no pitch" id `vocab`.
+    /// Channel vocabularies for a codec of `vocab` tokens: the prediction's token, with
+    /// `excitation` the prediction error's token, and with `pitch` the lagged sample's token or
+    /// the extra "no pitch" id `vocab`.
     pub fn channels(&self, vocab: usize) -> Vec<usize> {
         let mut c = vec![vocab];
+        if self.excitation {
+            c.push(vocab);
+        }
         if self.pitch {
             c.push(vocab + 1);
         }
@@ -156,6 +165,8 @@ impl Features for LpcFeatures {
             history: o.history,
             frame: o.frame,
             pitch: o.pitch.then_some(self.lags),
+            excitation: o.excitation,
+            pred: 0.0,
             keep,
             hist: vec![0.0; keep],
             phase: 0,
@@ -172,6 +183,9 @@ struct LpcLane {
     history: usize,
     frame: usize,
     pitch: Option<(usize, usize)>,
+    excitation: bool,
+    /// The prediction made for the sample pushed next.
+    pred: f32,
     /// Samples of history the lane needs.
     keep: usize,
     /// Decoded samples, oldest first; at least `keep`, trimmed to `keep` when twice as long.
@@ -217,13 +231,20 @@ impl FeatureLane for LpcLane {
         }
         self.phase = (self.phase + 1) % self.frame;
         let n = self.hist.len();
-        let pred: f32 = (self.coef.iter())
+        let error = x - self.pred;
+        self.pred = (self.coef.iter())
             .zip(self.hist[n - self.order..].iter().rev())
             .map(|(a, x)| a * x)
-            .sum();
-        out[0] = self.audio().token_of(pred.clamp(-1.0, 1.0));
+            .sum::<f32>()
+            .clamp(-1.0, 1.0);
+        out[0] = self.audio().token_of(self.pred);
+        let mut k = 1;
+        if self.excitation {
+            out[k] = self.audio().token_of(error.clamp(-1.0, 1.0));
+            k += 1;
+        }
         if self.pitch.is_some() {
-            out[1] = if self.lag > 0 {
+            out[k] = if self.lag > 0 {
                 self.audio().token_of(self.hist[n - self.lag])
             } else {
                 self.codec.vocab_size() as u32
@@ -237,17 +258,18 @@ impl FeatureLane for LpcLane {
         self.phase = 0;
         self.coef.fill(0.0);
         self.lag = 0;
+        self.pred = 0.0;
     }
 
     fn save(&self) -> Vec<f32> {
-        let mut s = vec![self.phase as f32, self.lag as f32];
+        let mut s = vec![self.phase as f32, self.lag as f32, self.pred];
         s.extend_from_slice(&self.coef);
         s.extend_from_slice(&self.hist[self.hist.len() - self.keep..]);
         s
     }
 
     fn load(&mut self, state: &[f32]) -> Result<(), String> {
-        let want = 2 + self.order + self.keep;
+        let want = 3 + self.order + self.keep;
         if state.len() != want {
             return Err(format!("{} values, expected {want}", state.len()));
         }
@@ -262,9 +284,10 @@ impl FeatureLane for LpcLane {
         }
         self.phase = phase as usize;
         self.lag = lag as usize;
-        self.coef.copy_from_slice(&state[2..2 + self.order]);
+        self.pred = state[2];
+        self.coef.copy_from_slice(&state[3..3 + self.order]);
         self.hist.clear();
-        self.hist.extend_from_slice(&state[2 + self.order..]);
+        self.hist.extend_from_slice(&state[3 + self.order..]);
         Ok(())
     }
 }
@@ -381,17 +404,20 @@ mod tests {
         let audio = SampleCodec::mu_law(16000);
         let period = 80.0; // 200 Hz
         let x = |t: usize| 0.5 * (2.0 * std::f32::consts::PI * t as f32 / period).sin();
-        let mut out = [0u32; 2];
-        let mut hits = 0;
+        let mut out = [0u32; 3];
+        let (mut hits, mut small) = (0, 0);
         for t in 0..4000 {
             lane.push(audio.token_of(x(t)), &mut out);
             if t > 1000 {
                 // The prediction's cell is the next sample's, or a neighbour.
                 hits += usize::from(out[0].abs_diff(audio.token_of(x(t + 1))) <= 1);
-                assert_eq!(out[1], audio.token_of(x(t + 1 - 80)), "t={t}");
+                assert_eq!(out[2], audio.token_of(x(t + 1 - 80)), "t={t}");
+                // The excitation of a predictable signal is about its quantization noise.
+                small += usize::from(audio.sample_of(out[1]).abs() < 0.02);
             }
         }
         assert!(hits > 2900, "{hits} of 2999 predictions within a cell");
+        assert!(small > 2900, "{small} of 2999 small errors");
     }
 
     #[test]
@@ -400,10 +426,10 @@ mod tests {
         let mut lane = f.lane();
         let audio = SampleCodec::mu_law(16000);
         let zero = audio.token_of(0.0);
-        let mut out = [0u32; 2];
+        let mut out = [0u32; 3];
         for _ in 0..100 {
             lane.push(zero, &mut out);
-            assert_eq!(out, [zero, 256]);
+            assert_eq!(out, [zero, zero, 256]);
         }
     }
 
@@ -415,12 +441,12 @@ mod tests {
         });
         let (mut a, mut b) = (f.lane(), f.lane());
         let tok = |t: usize| ((t * 37 + t * t / 11) % 256) as u32;
-        let mut out = [0u32; 2];
+        let mut out = [0u32; 3];
         for t in 0..1234 {
             a.push(tok(t), &mut out);
         }
         b.load(&a.save()).unwrap();
-        let (mut oa, mut ob) = ([0u32; 2], [0u32; 2]);
+        let (mut oa, mut ob) = ([0u32; 3], [0u32; 3]);
         for t in 1234..3000 {
             a.push(tok(t), &mut oa);
             b.push(tok(t), &mut ob);
