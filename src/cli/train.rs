@@ -79,8 +79,16 @@ fn train_with<B: rnngym_kernels::Backend>(
         None => Trainer::new(be, cfg.clone(), gym)?,
     };
     let dims = trainer.model().dims;
+    let features = match &cfg.model.features {
+        Some(f) => format!(
+            ", {} input feature channels ({})",
+            dims.channels - 1,
+            serde_json::to_value(f).map_or(String::new(), |v| v["kind"].to_string())
+        ),
+        None => String::new(),
+    };
     log::info!(
-        "model: {:?} {}×{} (embed {}, vocab {}), {} parameters; device {}",
+        "model: {:?} {}×{} (embed {}, vocab {}{features}), {} parameters; device {}",
         dims.cell,
         dims.layers,
         dims.hidden,

@@ -29,8 +29,7 @@ impl<'m, B: Backend> Generator<'m, B> {
     /// A generator with a zero initial state.
     pub fn new(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
         let d = model.dims;
-        // With feature channels a step sums several inputs: no single row to look up.
-        let table = if d.channels == 1 && d.vocab.saturating_mul(d.gates()) <= MAX_TABLE {
+        let table = if d.inputs.saturating_mul(d.gates()) <= MAX_TABLE {
             Some(model.input_table(be)?)
         } else {
             None

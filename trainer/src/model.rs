@@ -180,12 +180,27 @@ impl<B: Backend> Model<B> {
             )));
         }
         self.carry_state(be, ws, &[false])?;
+        let (c, g) = (self.dims.channels, self.dims.gates());
         match table {
-            Some(table) if self.dims.channels == 1 => {
-                let row = token as usize * self.dims.gates();
+            Some(table) if c == 1 => {
+                let row = token as usize * g;
                 self.layers_forward(be, ws, Some((table, row)), Mode::Eval)?;
             }
-            _ => {
+            Some(table) => {
+                // The step's C table rows, summed: layer 0's input projection.
+                ws.encode_inputs(&self.dims, &[token], &[false])?;
+                be.write_ids(&mut ws.ids, &ws.host_ids)?;
+                let (mut rows, mut proj) = match ws.table_scratch.take() {
+                    Some(s) => s,
+                    None => (be.zeros(c * g)?, be.zeros(g)?),
+                };
+                be.gather_rows(table, g, &ws.ids, c, &mut rows)?;
+                be.sum_rows(&rows, Rows::new(0, c, g), &mut proj, 0, false)?;
+                let done = self.layers_forward(be, ws, Some((&proj, 0)), Mode::Eval);
+                ws.table_scratch = Some((rows, proj));
+                done?;
+            }
+            None => {
                 ws.encode_inputs(&self.dims, &[token], &[false])?;
                 be.write_ids(&mut ws.ids, &ws.host_ids)?;
                 let (e, c) = (self.dims.embed, self.dims.channels);
@@ -217,13 +232,28 @@ impl<B: Backend> Model<B> {
         self.features.as_ref()
     }
 
-    /// `[V, G]` layer-0 input projections `embed[v] · W_ih0ᵀ` of every token: a batch-1 step
-    /// then adds one row instead of running a `G × E` GEMV (one input channel only).
+    /// `[V_in, G]` layer-0 input projections of every input row: row `r` of channel `c` is
+    /// `embed[r] · W_ih0[:, cE..(c+1)E]ᵀ`. A batch-1 step then adds C rows (one without
+    /// features) instead of running a `G × C·E` GEMV.
     pub fn input_table(&self, be: &B) -> KResult<B::Buf> {
-        let (v, e, g) = (self.dims.vocab, self.dims.embed, self.dims.gates());
-        let mut table = be.zeros(v * g)?;
-        let gm = Gemm::nt(v, g, e).offsets(self.embed_off, self.layers[0].w_ih, 0);
-        be.gemm(&gm, &self.params, &self.params, &mut table)?;
+        let d = self.dims;
+        let (e, g, c) = (d.embed, d.gates(), d.channels);
+        let mut table = be.zeros(d.inputs * g)?;
+        let mut sizes = vec![d.vocab];
+        if let Some(f) = &self.features {
+            sizes.extend_from_slice(f.channels());
+        }
+        let mut base = 0;
+        for (ch, &n) in sizes.iter().enumerate() {
+            let mut gm = Gemm::nt(n, g, e).offsets(
+                self.embed_off + base * e,
+                self.layers[0].w_ih + ch * e,
+                base * g,
+            );
+            gm.ldb = c * e;
+            be.gemm(&gm, &self.params, &self.params, &mut table)?;
+            base += n;
+        }
         Ok(table)
     }
 

@@ -121,7 +121,10 @@ fn generation_computes_the_features_of_the_training_window() {
     t.train(5).unwrap();
     let be = CpuBackend::new(1);
     let (model, loaded) = state::load_model(&be, &d.path().join("g/latest.safetensors")).unwrap();
-    assert_eq!(model.dims.channels, 4, "token, prediction, excitation, pitch");
+    assert_eq!(
+        model.dims.channels, 4,
+        "token, prediction, excitation, pitch"
+    );
     let audio = loaded.codec.audio().unwrap();
     let tokens: Vec<u32> = (0..700)
         .map(|k| audio.token_of(0.4 * (k as f32 * 0.2).sin()))

@@ -46,6 +46,9 @@ pub struct Workspace<B: Backend> {
     feature_ids: Vec<u32>,
     /// Each feature channel's first row in the embedding table.
     bases: Vec<u32>,
+    /// Batch-1 steps with the input table and feature channels: the step's `[C, G]` table
+    /// rows and their sum (made on first use).
+    pub(super) table_scratch: Option<(B::Buf, B::Buf)>,
 }
 
 impl<B: Backend> Model<B> {
@@ -90,6 +93,7 @@ impl<B: Backend> Model<B> {
                 None => Vec::new(),
             },
             feature_ids: vec![0; self.dims.channels - 1],
+            table_scratch: None,
             bases: self.features.as_ref().map_or_else(Vec::new, |f| {
                 let mut next = self.dims.vocab as u32;
                 (f.channels().iter())
