@@ -179,3 +179,33 @@ fn audio_features_on_text_name_the_key() {
         "{msg}"
     );
 }
+
+/// `model.embed_init = "ramp"`: each channel's block of rows ramps with its index (LPCNet's
+/// PCM embedding), so neighbouring quantization levels start out close.
+#[test]
+fn ramp_embeddings_ramp_within_each_channel() {
+    let be = CpuBackend::new(1);
+    let codec: Arc<dyn rnngym_gyms::Codec> = Arc::new(rnngym_gyms::wav::SampleCodec::mu_law(8000));
+    let spec = FeaturesSpec::Lpc(LpcOptions::default());
+    let features = spec.build(&codec).unwrap();
+    let dims = rnngym_trainer::ModelDims::plain(rnngym_trainer::CellKind::Gru, 256, 32, 8, 1)
+        .with_channels(features.channels());
+    let mut model = rnngym_trainer::Model::new(&be, dims, 0.0, 1).unwrap();
+    model.set_features(features).unwrap();
+    model.ramp_embeddings(&be, 3).unwrap();
+    let mut table = vec![0f32; dims.inputs * dims.embed];
+    rnngym_kernels::Backend::read(&be, &model.params, model.embed_off, &mut table).unwrap();
+    let mean = |r: usize| table[r * 32..(r + 1) * 32].iter().sum::<f32>() / 32.0;
+    let mut base = 0;
+    for n in [256, 256, 256, 257] {
+        let (first, last) = (mean(base), mean(base + n - 1));
+        assert!(
+            first < -1.2 && last > 1.2,
+            "block at {base}: {first} .. {last}"
+        );
+        // Neighbours are close; rows far apart are not.
+        assert!((mean(base + 100) - mean(base + 101)).abs() < 0.5);
+        base += n;
+    }
+    assert_eq!(base, dims.inputs);
+}

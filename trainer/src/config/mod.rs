@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use checkpoint::CheckpointConfig;
 pub use device::{DeviceChoice, ParseDeviceError};
 pub use error::ConfigError;
-pub use model::{CellKind, ModelConfig};
+pub use model::{CellKind, EmbedInit, ModelConfig};
 pub use sample::SampleConfig;
 pub use train::{OptimizerKind, ScheduleKind, TrainConfig};
 

@@ -10,6 +10,18 @@ use super::DeviceChoice;
 /// fact about it (configs name it `"lstm"`, `"gru"` or `"rnn"`).
 pub use rnngym_kernels::Cell as CellKind;
 
+/// `model.embed_init`: how the embedding table is initialised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedInit {
+    /// N(0, 1), like `nn.Embedding`.
+    #[default]
+    Normal,
+    /// LPCNet's PCM embedding: each channel's rows ramp linearly with their index, plus
+    /// uniform noise.
+    Ramp,
+}
+
 /// `[model]`: the network's shape.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +45,9 @@ pub struct ModelConfig {
     /// better on tinyshakespeare than a bias of 1 (README, "Quality").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forget_bias: Option<f64>,
+    /// How the embedding table starts: "normal" (PyTorch's N(0, 1)) or "ramp" (LPCNet's PCM
+    /// embedding: a linear function of the index plus noise, for quantized audio).
+    pub embed_init: EmbedInit,
     /// `[model.features]`: extra input channels computed from each lane's history (e.g.
     /// `kind = "lpc"` for audio); none by default.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +66,7 @@ impl Default for ModelConfig {
             init_scale: 0.0,
             forget_bias: None,
             features: None,
+            embed_init: EmbedInit::Normal,
         }
     }
 }

@@ -211,6 +211,28 @@ impl<B: Backend> Model<B> {
         Ok(())
     }
 
+    /// Re-draws the embedding table as LPCNet's PCM embedding: each channel's block of n rows
+    /// gets uniform unit-variance noise plus the ramp `√12·(r − (n−1)/2)/n` on every column,
+    /// so an ordered vocabulary (quantized samples) starts as a linear function of its index
+    /// and rows seen rarely still sit between their neighbours. Seeded by `seed`.
+    pub fn ramp_embeddings(&mut self, be: &B, seed: u64) -> KResult<()> {
+        let d = self.dims;
+        let mut blocks = vec![d.vocab];
+        if let Some(f) = &self.features {
+            blocks.extend_from_slice(f.channels());
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let root12 = 12f32.sqrt();
+        let mut host = Vec::with_capacity(d.inputs * d.embed);
+        for n in blocks {
+            for r in 0..n {
+                let ramp = root12 * (r as f32 - (n as f32 - 1.0) / 2.0) / n as f32;
+                host.extend((0..d.embed).map(|_| ramp + root12 * (rng.random::<f32>() - 0.5)));
+            }
+        }
+        be.write(&mut self.params, self.embed_off, &host)
+    }
+
     /// The parameter named `name`.
     pub fn info(&self, name: &str) -> Option<&ParamInfo> {
         self.infos.iter().find(|i| i.name == name)

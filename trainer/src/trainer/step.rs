@@ -81,6 +81,9 @@ impl<B: Backend> Learner<B> {
         if let Some(fb) = cfg.model.forget_bias {
             model.set_forget_bias(be, fb as f32)?;
         }
+        if cfg.model.embed_init == crate::config::EmbedInit::Ramp {
+            model.ramp_embeddings(be, seed)?;
+        }
         let opt = Optimizer::new(be, &cfg.train, model.total)?;
         let ws = model.workspace(be, cfg.train.seq_len, cfg.train.batch)?;
         Ok(Learner { model, opt, ws })
