@@ -30,6 +30,11 @@ pub trait FeatureLane: Send {
     fn push(&mut self, token: u32, out: &mut [u32]);
     /// Back to a fresh lane's state (a zero history).
     fn reset(&mut self);
+    /// How periodic the recent history is, in [0, 1] (a pitch correlation; 0 when the
+    /// features do not measure it). Generation samples voiced stretches colder with it.
+    fn voicing(&self) -> f32 {
+        0.0
+    }
     /// The lane's whole state as numbers (checkpoints keep it beside the recurrent state).
     fn save(&self) -> Vec<f32>;
     /// Restores a [`FeatureLane::save`]d state; a description of what is wrong otherwise.

@@ -38,6 +38,10 @@ pub struct GenerateAudioArgs {
     /// sample.temperature].
     #[arg(short, long)]
     temperature: Option<f32>,
+    /// How much colder periodic stretches are sampled, for models with a pitch feature
+    /// (LPCNet's rule at 1; 0 turns it off) [default: the checkpoint's sample.pitch_sharpening].
+    #[arg(long)]
+    pitch_sharpening: Option<f32>,
     /// Random seed (default: the config's sample.seed, else random).
     #[arg(long)]
     seed: Option<u64>,
@@ -122,7 +126,12 @@ fn generate_on<B: Backend>(
     let n = (a.seconds * f64::from(rate)).round().max(1.0) as u64;
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let mut out = WavFileWriter::create(&a.out, rate)?;
-    let mut g = Generator::new(be, &model)?;
+    let sharpening = a.pitch_sharpening.unwrap_or(sc.pitch_sharpening as f32);
+    anyhow::ensure!(
+        sharpening.is_finite() && (0.0..=10.0).contains(&sharpening),
+        "--pitch-sharpening: expected a number in [0, 10], got {sharpening}"
+    );
+    let mut g = Generator::new(be, &model)?.with_pitch_sharpening(sharpening);
     if prime.len() > PRIME_WINDOW {
         let mut bar = StreamProgress::new(prime.len() as u64, "priming", "samples", false);
         g.prime_with(be, &prime, |k| bar.set(k as u64))?;

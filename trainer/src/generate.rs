@@ -23,6 +23,8 @@ pub struct Generator<'m, B: Backend> {
     /// Host copy of the logits, filled only when asked for ([`Generator::logits`]).
     logits: Vec<f32>,
     primed: bool,
+    /// [`Generator::with_pitch_sharpening`]'s strength (0: off).
+    sharpening: f32,
 }
 
 impl<'m, B: Backend> Generator<'m, B> {
@@ -40,6 +42,7 @@ impl<'m, B: Backend> Generator<'m, B> {
             table,
             logits: vec![0.0; model.dims.vocab],
             primed: false,
+            sharpening: 0.0,
         })
     }
 
@@ -115,13 +118,34 @@ impl<'m, B: Backend> Generator<'m, B> {
         Ok(tok[0])
     }
 
-    /// Picks the next token (its uniform drawn from `rng`) and feeds it back.
+    /// Samples periodic stretches colder, as LPCNet does: with the features' pitch
+    /// correlation `g` of the history so far, the temperature is divided by
+    /// `1 + s · max(0, 1.5 g − 0.5)` (`s` = 1 is LPCNet's rule, which halves it on a perfectly
+    /// periodic signal; 0 turns it off). No effect on models without a pitch feature.
+    pub fn with_pitch_sharpening(mut self, s: f32) -> Self {
+        self.sharpening = s.max(0.0);
+        self
+    }
+
+    /// The options of the next pick: `opts` with the pitch sharpening applied.
+    pub fn step_options(&self, opts: &SampleOptions) -> SampleOptions {
+        let g = self.ws.voicing(0);
+        let c = 1.0 + self.sharpening * (1.5 * g - 0.5).max(0.0);
+        SampleOptions {
+            temperature: opts.temperature / c,
+            ..*opts
+        }
+    }
+
+    /// Picks the next token (its uniform drawn from `rng`, at [`Generator::step_options`])
+    /// and feeds it back.
     pub fn next(
         &mut self,
         be: &B,
         opts: &SampleOptions,
         rng: &mut impl Rng,
     ) -> rnngym_kernels::Result<u32> {
+        let opts = &self.step_options(opts);
         let tok = self.pick(be, opts, draw(opts, rng))?;
         self.feed(be, tok)?;
         Ok(tok)

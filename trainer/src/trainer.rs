@@ -311,7 +311,8 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// Generates `n` tokens after feeding `prime` (which must be non-empty), calling
-    /// `on_token` with each as it is produced.
+    /// `on_token` with each as it is produced; audio models with a pitch feature sample
+    /// periodic stretches colder by `sample.pitch_sharpening`.
     pub fn run(
         &self,
         n: usize,
@@ -320,7 +321,9 @@ impl<B: Backend> Trainer<B> {
         rng: &mut impl Rng,
         mut on_token: impl FnMut(u32),
     ) -> Result<Vec<u32>, TrainerError> {
-        let mut g = Generator::new(&self.be, &self.learner.model)?;
+        let sharpening = self.cfg.sample.pitch_sharpening as f32;
+        let mut g =
+            Generator::new(&self.be, &self.learner.model)?.with_pitch_sharpening(sharpening);
         if prime.is_empty() {
             return Err(TrainerError::Config(
                 "generation needs at least one prime token".into(),

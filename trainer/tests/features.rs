@@ -159,6 +159,19 @@ fn generation_computes_the_features_of_the_training_window() {
         .map(|(x, y)| (x - y).abs())
         .fold(0f32, f32::max);
     assert!(worst < 1e-4, "primed logits differ by {worst}");
+    // The tone is periodic: pitch sharpening samples it colder, by LPCNet's rule.
+    let plain = rnngym_kernels::sample::SampleOptions::default();
+    assert_eq!(gen.step_options(&plain).temperature, 1.0, "off by default");
+    let sharp = Generator::new(&be, &model)
+        .unwrap()
+        .with_pitch_sharpening(1.0);
+    let mut sharp = sharp;
+    sharp.prime(&be, &tokens).unwrap();
+    let t = sharp.step_options(&plain).temperature;
+    assert!(
+        (0.5..0.6).contains(&t),
+        "a periodic history halves it nearly: {t}"
+    );
     let (x, y) = (
         primed.pick(&be, &Default::default(), 0.3),
         gen.pick(&be, &Default::default(), 0.3),

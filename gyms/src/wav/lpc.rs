@@ -172,6 +172,7 @@ impl Features for LpcFeatures {
             phase: 0,
             coef: vec![0.0; o.order],
             lag: 0,
+            corr: 0.0,
             scratch: Vec::new(),
         })
     }
@@ -195,6 +196,8 @@ struct LpcLane {
     coef: Vec<f32>,
     /// Current pitch period in samples; 0 when the signal is not periodic.
     lag: usize,
+    /// The normalised correlation at `lag` (0 when not periodic).
+    corr: f32,
     scratch: Vec<f64>,
 }
 
@@ -214,7 +217,10 @@ impl LpcLane {
             .zip(coef)
             .for_each(|(c, v)| *c = v as f32);
         if let Some((lo, hi)) = self.pitch {
-            self.lag = pitch_lag(&self.hist, self.history, lo, hi).unwrap_or(0);
+            (self.lag, self.corr) = match pitch_lag(&self.hist, self.history, lo, hi) {
+                Some((lag, r)) => (lag, r as f32),
+                None => (0, 0.0),
+            };
         }
     }
 }
@@ -258,18 +264,23 @@ impl FeatureLane for LpcLane {
         self.phase = 0;
         self.coef.fill(0.0);
         self.lag = 0;
+        self.corr = 0.0;
         self.pred = 0.0;
     }
 
+    fn voicing(&self) -> f32 {
+        self.corr
+    }
+
     fn save(&self) -> Vec<f32> {
-        let mut s = vec![self.phase as f32, self.lag as f32, self.pred];
+        let mut s = vec![self.phase as f32, self.lag as f32, self.pred, self.corr];
         s.extend_from_slice(&self.coef);
         s.extend_from_slice(&self.hist[self.hist.len() - self.keep..]);
         s
     }
 
     fn load(&mut self, state: &[f32]) -> Result<(), String> {
-        let want = 3 + self.order + self.keep;
+        let want = 4 + self.order + self.keep;
         if state.len() != want {
             return Err(format!("{} values, expected {want}", state.len()));
         }
@@ -285,9 +296,10 @@ impl FeatureLane for LpcLane {
         self.phase = phase as usize;
         self.lag = lag as usize;
         self.pred = state[2];
-        self.coef.copy_from_slice(&state[3..3 + self.order]);
+        self.corr = state[3].clamp(0.0, 1.0);
+        self.coef.copy_from_slice(&state[4..4 + self.order]);
         self.hist.clear();
-        self.hist.extend_from_slice(&state[3 + self.order..]);
+        self.hist.extend_from_slice(&state[4 + self.order..]);
         Ok(())
     }
 }
@@ -326,9 +338,9 @@ pub fn levinson(r: &[f64], scratch: &mut Vec<f64>) -> Vec<f64> {
 }
 
 /// The lag in `lo..=hi` with the highest normalised autocorrelation of the last `window`
-/// samples of `x` (`x` holds at least `window + hi`), when that correlation exceeds
+/// samples of `x` (`x` holds at least `window + hi`), and that correlation, when it exceeds
 /// [`VOICED`] and the window is louder than −80 dBFS.
-pub fn pitch_lag(x: &[f32], window: usize, lo: usize, hi: usize) -> Option<usize> {
+pub fn pitch_lag(x: &[f32], window: usize, lo: usize, hi: usize) -> Option<(usize, f64)> {
     let n = x.len();
     let cur = &x[n - window..];
     let e0 = dot(cur, cur);
@@ -348,7 +360,7 @@ pub fn pitch_lag(x: &[f32], window: usize, lo: usize, hi: usize) -> Option<usize
             best = (r, Some(lag));
         }
     }
-    best.1
+    best.1.map(|lag| (lag, best.0))
 }
 
 /// `Σ a[i]·b[i]` over the shorter length, in 8 f32 partial sums (so it vectorizes) added in
@@ -418,6 +430,7 @@ mod tests {
         }
         assert!(hits > 2900, "{hits} of 2999 predictions within a cell");
         assert!(small > 2900, "{small} of 2999 small errors");
+        assert!(lane.voicing() > 0.95, "{}", lane.voicing());
     }
 
     #[test]
@@ -431,6 +444,7 @@ mod tests {
             lane.push(zero, &mut out);
             assert_eq!(out, [zero, zero, 256]);
         }
+        assert_eq!(lane.voicing(), 0.0);
     }
 
     #[test]

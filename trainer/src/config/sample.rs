@@ -30,6 +30,10 @@ pub struct SampleConfig {
     /// samples use 0.8 and audio clips `sample.temperature` (what `generate-audio` plays).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub train_temperature: Option<f64>,
+    /// Audio models with a pitch feature: how much colder periodic stretches are sampled
+    /// (LPCNet's rule at 1, which halves the temperature on a perfectly periodic history; 0
+    /// turns it off).
+    pub pitch_sharpening: f64,
     /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
     /// it (0 disables; `train.sample_every` applies to text gyms only).
     pub train_seconds: f64,
@@ -64,6 +68,7 @@ impl Default for SampleConfig {
             train_length: 200,
             train_temperature: None,
             train_seconds: 1.0,
+            pitch_sharpening: 1.0,
         }
     }
 }

@@ -125,6 +125,12 @@ impl Config {
         check_f64("sample.top_p", s.top_p, "a number in (0, 1]", |x| {
             x > 0.0 && x <= 1.0
         })?;
+        check_f64(
+            "sample.pitch_sharpening",
+            s.pitch_sharpening,
+            "a number in [0, 10]",
+            |x| (0.0..=10.0).contains(&x),
+        )?;
         if let Some(t) = s.train_temperature {
             check_f64("sample.train_temperature", t, "a number > 0", |x| x > 0.0)?;
         }

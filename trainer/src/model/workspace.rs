@@ -226,6 +226,12 @@ impl<B: Backend> Workspace<B> {
             .map_err(KernelError::Shape)
     }
 
+    /// How periodic lane `lane`'s recent input is ([`rnngym_gyms::FeatureLane::voicing`]; 0
+    /// without features).
+    pub fn voicing(&self, lane: usize) -> f32 {
+        self.lanes.get(lane).map_or(0.0, |l| l.voicing())
+    }
+
     /// The input features' state of every lane (empty without features), for checkpoints.
     pub fn read_features(&self) -> Vec<Vec<f32>> {
         self.lanes.iter().map(|l| l.save()).collect()
