@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::baselines::levinson_durbin;
 use crate::features::{FeatureLane, Features};
 use crate::{AudioCodec, Codec, GymError};
 
@@ -173,7 +174,6 @@ impl Features for LpcFeatures {
             coef: vec![0.0; o.order],
             lag: 0,
             corr: 0.0,
-            scratch: Vec::new(),
         })
     }
 }
@@ -198,7 +198,6 @@ struct LpcLane {
     lag: usize,
     /// The normalised correlation at `lag` (0 when not periodic).
     corr: f32,
-    scratch: Vec<f64>,
 }
 
 impl LpcLane {
@@ -211,7 +210,13 @@ impl LpcLane {
     fn refit(&mut self) {
         let n = self.hist.len();
         let seg = &self.hist[n - self.history..];
-        let coef = levinson(&autocorr(seg, self.order), &mut self.scratch);
+        let mut r = autocorr(seg, self.order);
+        // A −40 dB white-noise floor keeps the fit stable; a silent segment predicts 0.
+        r[0] *= 1.0 + 1e-4;
+        let coef = match r[0] > 1e-10 {
+            true => levinson_durbin(&r),
+            false => vec![0.0; self.order],
+        };
         self.coef
             .iter_mut()
             .zip(coef)
@@ -311,32 +316,6 @@ pub fn autocorr(seg: &[f32], order: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Levinson–Durbin on autocorrelations `r` (a 1e-4 white-noise floor keeps it stable):
-/// predictor taps `a` with `x̂_t = Σ a[k] x_{t−1−k}`; all zeros for a silent segment.
-pub fn levinson(r: &[f64], scratch: &mut Vec<f64>) -> Vec<f64> {
-    let order = r.len() - 1;
-    let mut a = vec![0.0f64; order];
-    let mut err = r[0] * (1.0 + 1e-4);
-    if r[0] <= 1e-10 {
-        return a;
-    }
-    for i in 0..order {
-        let acc = r[i + 1] - (0..i).map(|j| a[j] * r[i - j]).sum::<f64>();
-        let k = acc / err;
-        scratch.clear();
-        scratch.extend_from_slice(&a[..i]);
-        for j in 0..i {
-            a[j] = scratch[j] - k * scratch[i - 1 - j];
-        }
-        a[i] = k;
-        err *= 1.0 - k * k;
-        if err <= 0.0 {
-            break;
-        }
-    }
-    a
-}
-
 /// The lag in `lo..=hi` with the highest normalised autocorrelation of the last `window`
 /// samples of `x` (`x` holds at least `window + hi`), and that correlation, when it exceeds
 /// [`VOICED`] and the window is louder than −80 dBFS.
@@ -402,7 +381,7 @@ mod tests {
             let e = ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.01;
             x[t] = 1.6 * x[t - 1] - 0.8 * x[t - 2] + e;
         }
-        let a = levinson(&autocorr(&x, 2), &mut Vec::new());
+        let a = levinson_durbin(&autocorr(&x, 2));
         assert!(
             (a[0] - 1.6).abs() < 0.02 && (a[1] + 0.8).abs() < 0.02,
             "{a:?}"
