@@ -1,6 +1,8 @@
-//! Input features (`[model.features]`): a run with LPC features resumes bit for bit (the lanes'
-//! feature state is in the checkpoint), generation computes the same features as the training
-//! window (fed one token at a time or primed in windows), and a config that asks for audio features on text fails with the key's name.
+//! Input features (`[model.features]`) and input noise (`train.input_noise`): a run with LPC
+//! features and noisy inputs resumes bit for bit (the lanes' feature state is in the
+//! checkpoint), generation computes the same features as the training window (fed one token at
+//! a time or primed in windows), and audio features or input noise on text fail with the key's
+//! name.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -50,6 +52,8 @@ fn config(dir: &Path, run: &str) -> Config {
         frame: 4,
         ..LpcOptions::default()
     }));
+    // Noisy inputs (clean targets): replayed exactly on resume too.
+    c.train.input_noise = 1.0;
     c.train.batch = 2;
     c.train.seq_len = 24;
     c.train.lr = 3e-3;
@@ -109,6 +113,16 @@ fn a_run_with_lpc_features_resumes_bit_for_bit() {
     assert!(
         straight[k as usize + m as usize - 1] < straight[0],
         "it learns"
+    );
+    let mut clean = config(d.path(), "c");
+    clean.train.input_noise = 0.0;
+    let (mut t, quiet) = trainer(&clean, None);
+    t.train(k).unwrap();
+    let quiet = quiet.lock().unwrap().clone();
+    assert_ne!(
+        quiet[1..],
+        straight[1..k as usize],
+        "noise changes the inputs"
     );
 }
 
@@ -185,12 +199,18 @@ fn audio_features_on_text_name_the_key() {
     let mut cfg = common::tiny_config(d.path());
     cfg.model.features = Some(FeaturesSpec::Lpc(LpcOptions::default()));
     let gym = common::text_gym(&"abcab ".repeat(50), 0.2);
-    let err = Trainer::new(CpuBackend::new(1), cfg, gym).err().unwrap();
+    let err = Trainer::new(CpuBackend::new(1), cfg.clone(), gym)
+        .err()
+        .unwrap();
     let msg = err.to_string();
     assert!(
         msg.contains("model.features") && msg.contains("audio"),
         "{msg}"
     );
+    (cfg.model.features, cfg.train.input_noise) = (None, 1.0);
+    let gym = common::text_gym(&"abcab ".repeat(50), 0.2);
+    let err = Trainer::new(CpuBackend::new(1), cfg, gym).err().unwrap();
+    assert!(err.to_string().contains("train.input_noise"), "{err}");
 }
 
 /// `model.embed_init = "ramp"`: each channel's block of rows ramps with its index (LPCNet's

@@ -252,6 +252,11 @@ fn each_validation_rule_names_its_key() {
             c.sample.train_temperature = Some(0.0)
         }),
         ("sample.train_seconds", |c| c.sample.train_seconds = -1.0),
+        ("train.input_noise", |c| c.train.input_noise = -1.0),
+        ("train.input_noise", |c| c.train.input_noise = f64::NAN),
+        ("sample.pitch_sharpening", |c| {
+            c.sample.pitch_sharpening = -0.5
+        }),
         ("sample.train_seconds", |c| c.sample.train_seconds = 16000.0),
         ("sample.train_seconds", |c| {
             c.sample.train_seconds = f64::NAN

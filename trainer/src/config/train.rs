@@ -75,6 +75,11 @@ pub struct TrainConfig {
     pub sample_every: u64,
     /// CPU worker threads (0 means all cores).
     pub threads: usize,
+    /// Audio: standard deviation, in quantization levels, of the Gaussian noise added to each
+    /// training input (rounded; targets stay clean), so that the model learns to continue
+    /// from imperfect history — its own samples when it generates (LPCNet's remedy for
+    /// exposure bias). 0 disables.
+    pub input_noise: f64,
     /// Stop as diverged when the loss exceeds this many times the uniform baseline ln V
     /// (0 disables; NaN / inf always stop).
     pub divergence_factor: f64,
@@ -113,6 +118,7 @@ impl Default for TrainConfig {
             sample_every: 0,
             threads: 0,
             divergence_factor: 10.0,
+            input_noise: 0.0,
             max_rollbacks: 3,
             rollback_depth: 3,
         }

@@ -90,6 +90,12 @@ impl Config {
             x >= 0.0 && x <= t.lr
         })?;
         check_f64(
+            "train.input_noise",
+            t.input_noise,
+            "a number of quantization levels in [0, 64]",
+            |x| (0.0..=64.0).contains(&x),
+        )?;
+        check_f64(
             "train.divergence_factor",
             t.divergence_factor,
             "a number >= 0 (0 disables)",

@@ -15,6 +15,22 @@ use crate::optim::{clip, Optimizer};
 
 /// Salt that separates the dropout stream from the other uses of `train.seed`.
 const DROPOUT_SALT: u64 = 0xD80F_0A7E;
+/// Salt of the input-noise stream (`train.input_noise`).
+const NOISE_SALT: u64 = 0x0015_E0F5;
+
+/// `tokens`, each moved by a rounded N(0, σ²) number of levels and clamped to `0..vocab`.
+fn with_noise(tokens: &[u32], sigma: f64, vocab: usize, seed: u64) -> Vec<u32> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let top = vocab.saturating_sub(1) as f64;
+    tokens
+        .iter()
+        .map(|&t| {
+            let z: f64 = rng.sample(rand_distr::StandardNormal);
+            (f64::from(t) + (sigma * z).round()).clamp(0.0, top) as u32
+        })
+        .collect()
+}
 
 /// Why a step's loss or gradients cannot be used; nothing was updated.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -75,6 +91,14 @@ impl<B: Backend> Learner<B> {
         let seed = cfg.train.seed;
         let mut model = Model::new(be, dims, cfg.model.dropout as f32, seed)?;
         crate::state::attach_features(&mut model, cfg, codec)?;
+        if cfg.train.input_noise > 0.0 && codec.audio().is_none() {
+            return Err(TrainerError::Config(format!(
+                "train.input_noise = {}: noise is added to quantized audio samples; this gym's \
+                 codec is '{}' (set it to 0)",
+                cfg.train.input_noise,
+                codec.kind()
+            )));
+        }
         if cfg.model.init_scale > 0.0 {
             model.reinit_uniform(be, cfg.model.init_scale as f32, seed)?;
         }
@@ -117,12 +141,21 @@ impl<B: Backend> Learner<B> {
         iteration: u64,
     ) -> Result<Gradients, TrainerError> {
         let dropout_seed = hash::mix64(cfg.seed ^ DROPOUT_SALT, iteration);
+        let noisy;
+        let inputs = if cfg.input_noise > 0.0 {
+            let seed = hash::mix64(cfg.seed ^ NOISE_SALT, iteration);
+            let v = self.model.dims.vocab;
+            noisy = with_noise(&window.inputs, cfg.input_noise, v, seed);
+            &noisy
+        } else {
+            &window.inputs
+        };
         let loss = self
             .model
             .forward(
                 be,
                 &mut self.ws,
-                &window.inputs,
+                inputs,
                 Some(&window.targets),
                 &window.reset,
                 Mode::Train { dropout_seed },
