@@ -112,7 +112,7 @@ fn audio_gym_writes_a_wav_per_checkpoint_without_disturbing_training() {
         assert_eq!(rec["wav"].as_str(), Some(rel.as_str()), "{rec}");
         assert_eq!(rec["sample_rate"].as_u64(), Some(RATE.into()));
         assert_eq!(rec["samples"].as_u64(), Some(400));
-        assert_eq!(rec["temperature"].as_f64(), Some(f64::from(0.9f32)));
+        assert_eq!(rec["temperature"].as_f64(), Some(0.9));
         let mut r = hound::WavReader::open(run_a.join(&rel)).unwrap();
         let spec = r.spec();
         assert_eq!(
