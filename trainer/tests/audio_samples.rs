@@ -5,25 +5,20 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rnngym_gyms::wav::WavFileWriter;
 use rnngym_gyms::{GymRegistry, GymSpec};
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::observers::{read_jsonl, SampleWriter};
 use rnngym_trainer::{Config, Observer, TrainSample, Trainer, Update};
 
+mod common;
+
 const RATE: u32 = 8000;
 
 /// Four quarter-second tones at 8 kHz in `dir/data`.
 fn write_tones(dir: &Path) {
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    for (i, f) in [220.0f32, 330.0, 440.0, 550.0].iter().enumerate() {
-        let mut w = WavFileWriter::create(&dir.join(format!("data/tone-{i}.wav")), RATE).unwrap();
-        for k in 0..RATE / 4 {
-            w.push(0.4 * (2.0 * std::f32::consts::PI * f * k as f32 / RATE as f32).sin())
-                .unwrap();
-        }
-        w.finish().unwrap();
-    }
+    common::write_tones(dir, RATE, &[220.0, 330.0, 440.0, 550.0], RATE / 4, |ph| {
+        0.4 * ph.sin()
+    });
 }
 
 fn config(data: &Path, run: &Path, seconds: f64) -> Config {

@@ -8,29 +8,21 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rnngym_gyms::wav::lpc::LpcOptions;
-use rnngym_gyms::wav::WavFileWriter;
 use rnngym_gyms::{FeaturesSpec, GymRegistry, GymSpec};
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::model::Mode;
-use rnngym_trainer::{state, Config, Observer, Trainer, Update};
+use rnngym_trainer::{state, Config, Trainer};
 
 mod common;
 
 const RATE: u32 = 8000;
 
-/// Three half-second chirpy tones at 8 kHz in `dir/data` (periodic, so the pitch channel is
-/// busy).
+/// Three half-second tones with a third harmonic at 8 kHz in `dir/data` (periodic, so the
+/// pitch channel is busy).
 fn write_tones(dir: &Path) {
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    for (i, f) in [180.0f32, 250.0, 320.0].iter().enumerate() {
-        let mut w = WavFileWriter::create(&dir.join(format!("data/tone-{i}.wav")), RATE).unwrap();
-        for k in 0..RATE / 2 {
-            let ph = 2.0 * std::f32::consts::PI * f * k as f32 / RATE as f32;
-            w.push(0.3 * ph.sin() + 0.1 * (3.0 * ph).sin()).unwrap();
-        }
-        w.finish().unwrap();
-    }
+    let wave = |ph: f32| 0.3 * ph.sin() + 0.1 * (3.0 * ph).sin();
+    common::write_tones(dir, RATE, &[180.0, 250.0, 320.0], RATE / 2, wave);
 }
 
 fn config(dir: &Path, run: &str) -> Config {
@@ -65,14 +57,6 @@ fn config(dir: &Path, run: &str) -> Config {
     c
 }
 
-struct Losses(Arc<Mutex<Vec<f64>>>);
-
-impl Observer for Losses {
-    fn on_update(&mut self, u: &Update) {
-        self.0.lock().unwrap().push(u.loss);
-    }
-}
-
 fn trainer(cfg: &Config, resume: Option<&Path>) -> (Trainer<CpuBackend>, Arc<Mutex<Vec<f64>>>) {
     let gym = GymRegistry::with_builtins().make(&cfg.gym).unwrap();
     let be = CpuBackend::new(1);
@@ -81,7 +65,7 @@ fn trainer(cfg: &Config, resume: Option<&Path>) -> (Trainer<CpuBackend>, Arc<Mut
         None => Trainer::new(be, cfg.clone(), gym).unwrap(),
     };
     let losses = Arc::new(Mutex::new(Vec::new()));
-    t.add_observer(Box::new(Losses(losses.clone())));
+    t.add_observer(Box::new(common::Losses(losses.clone())));
     (t, losses)
 }
 

@@ -1,5 +1,5 @@
-//! Setup shared by the trainer's integration tests: a short text, a text gym over it, a small
-//! 2-layer LSTM config, and an observer that records losses.
+//! Setup shared by the trainer's integration tests: a short text, a text gym over it, tone WAV
+//! files, a small 2-layer LSTM config, and an observer that records losses.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -12,6 +12,23 @@ use rnngym_trainer::{Config, Observer, Update};
 /// Two pangrams: every letter, a few punctuation marks.
 pub const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
                         pack my box with five dozen liquor jugs! ";
+
+/// Writes `dir/data/tone-{i}.wav`, one per frequency: `samples` samples at `rate` Hz of
+/// `wave(phase)` (phase in radians).
+pub fn write_tones(dir: &Path, rate: u32, freqs: &[f32], samples: u32, wave: impl Fn(f32) -> f32) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    for (i, f) in freqs.iter().enumerate() {
+        let path = dir.join(format!("data/tone-{i}.wav"));
+        let mut w = rnngym_gyms::wav::WavFileWriter::create(&path, rate).unwrap();
+        for k in 0..samples {
+            w.push(wave(
+                2.0 * std::f32::consts::PI * f * k as f32 / rate as f32,
+            ))
+            .unwrap();
+        }
+        w.finish().unwrap();
+    }
+}
 
 /// A text gym over `text` with `val` of it held out.
 pub fn text_gym(text: &str, val: f64) -> Box<dyn Gym> {
