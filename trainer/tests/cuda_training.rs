@@ -177,3 +177,62 @@ fn seeded_generation_matches_the_cpu() {
         "{boundary} of 400 picks differ at a boundary"
     );
 }
+
+/// A model with LPC input features (audio tones, the feature lanes on the host, the extra
+/// channels' embeddings and the wider layer 0 on the device) trains the same on both devices.
+#[test]
+fn a_model_with_input_features_trains_the_same_on_cuda() {
+    let d = tempfile::tempdir().unwrap();
+    write_tones(d.path(), 8000, &[180.0, 250.0, 320.0], 4000, |ph| {
+        0.3 * ph.sin()
+    });
+    let mut cfg = Config::default();
+    cfg.gym = rnngym_gyms::GymSpec::new("wav-v1");
+    cfg.gym.path = Some(d.path().join("data").display().to_string());
+    cfg.gym.val_fraction = 0.0;
+    cfg.gym
+        .options
+        .insert("sample_rate".into(), toml::Value::Integer(8000));
+    cfg.model.hidden = 32;
+    cfg.model.layers = 1;
+    cfg.model.embed = Some(8);
+    cfg.model.features = Some(rnngym_gyms::FeaturesSpec::Lpc(Default::default()));
+    (cfg.train.batch, cfg.train.seq_len, cfg.train.lr) = (2, 32, 3e-3);
+    cfg.train.val_every = 0;
+    let registry = rnngym_gyms::GymRegistry::with_builtins();
+    let losses = |dir: &std::path::Path, on_cuda: Option<CudaBackend>| {
+        let mut c = cfg.clone();
+        c.checkpoint.dir = dir.display().to_string();
+        let gym = registry.make(&c.gym).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        match on_cuda {
+            Some(be) => {
+                let mut t = Trainer::new(be, c, gym).unwrap();
+                t.add_observer(Box::new(Losses(seen.clone())));
+                t.train(10).unwrap();
+            }
+            None => {
+                let mut t = Trainer::new(CpuBackend::new(1), c, gym).unwrap();
+                t.add_observer(Box::new(Losses(seen.clone())));
+                t.train(10).unwrap();
+            }
+        }
+        let v = seen.lock().unwrap().clone();
+        v
+    };
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // The CPU run first, so that the test body runs (and must pass) without a GPU too.
+    let want = losses(da.path(), None);
+    assert!(want.len() == 10 && want[9] < want[0], "{want:?}");
+    let Some(cuda) = gpu("a_model_with_input_features_trains_the_same_on_cuda") else {
+        return;
+    };
+    let got = losses(db.path(), Some(cuda));
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= 2e-3 * w.abs(),
+            "iteration {i}: cuda {g}, cpu {w}"
+        );
+    }
+}
