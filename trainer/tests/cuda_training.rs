@@ -186,8 +186,10 @@ fn a_model_with_input_features_trains_the_same_on_cuda() {
     write_tones(d.path(), 8000, &[180.0, 250.0, 320.0], 4000, |ph| {
         0.3 * ph.sin()
     });
-    let mut cfg = Config::default();
-    cfg.gym = rnngym_gyms::GymSpec::new("wav-v1");
+    let mut cfg = Config {
+        gym: rnngym_gyms::GymSpec::new("wav-v1"),
+        ..Default::default()
+    };
     cfg.gym.path = Some(d.path().join("data").display().to_string());
     cfg.gym.val_fraction = 0.0;
     cfg.gym
