@@ -39,7 +39,7 @@ pub struct GenerateAudioArgs {
     #[arg(short, long)]
     temperature: Option<f32>,
     /// How much colder periodic stretches are sampled, for models with a pitch feature
-    /// (LPCNet's rule at 1; 0 turns it off) [default: the checkpoint's sample.pitch_sharpening].
+    /// (LPCNet's rule at 1; 0 turns it off) [default: the checkpoint's sample.pitch_sharpening, 0].
     #[arg(long)]
     pitch_sharpening: Option<f32>,
     /// Random seed (default: the config's sample.seed, else random).

@@ -31,8 +31,8 @@ pub struct SampleConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub train_temperature: Option<f64>,
     /// Audio models with a pitch feature: how much colder periodic stretches are sampled
-    /// (LPCNet's rule at 1, which halves the temperature on a perfectly periodic history; 0
-    /// turns it off).
+    /// (LPCNet's rule at 1, which halves the temperature on a perfectly periodic history; 0,
+    /// the default, turns it off: on the speech models it locks into sustained whistles).
     pub pitch_sharpening: f64,
     /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
     /// it (0 disables; `train.sample_every` applies to text gyms only).
@@ -68,7 +68,7 @@ impl Default for SampleConfig {
             train_length: 200,
             train_temperature: None,
             train_seconds: 1.0,
-            pitch_sharpening: 1.0,
+            pitch_sharpening: 0.0,
         }
     }
 }
