@@ -249,6 +249,22 @@ fn train_then_generate_audio() {
         err.contains("--prime-seconds") && err.lines().count() == 1,
         "{err}"
     );
+    let mut bad: Vec<&str> = args("e.wav").to_vec();
+    bad.extend(["--top-p", "1.5"]);
+    let out = rnngym(&bad, d.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--top-p") && err.lines().count() == 1, "{err}");
+    // The nucleus is honoured: a tiny one always takes the most likely level, so two seeds
+    // give the same audio.
+    let mut g1: Vec<&str> = args("g1.wav").to_vec();
+    g1.extend(["--top-p", "0.000001"]);
+    ok(&rnngym(&g1, d.path()));
+    let mut g2 = g1.clone();
+    (g2[6], g2[10]) = ("g2.wav", "99");
+    ok(&rnngym(&g2, d.path()));
+    let g = std::fs::read(d.path().join("g1.wav")).unwrap();
+    assert!(g == std::fs::read(d.path().join("g2.wav")).unwrap());
     // No temporary files are left behind.
     let left: Vec<_> = std::fs::read_dir(d.path())
         .unwrap()

@@ -38,6 +38,14 @@ pub struct GenerateAudioArgs {
     /// sample.temperature].
     #[arg(short, long)]
     temperature: Option<f32>,
+    /// Sample only from the K most likely levels (0 = off) [default: the checkpoint's
+    /// sample.top_k].
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Sample only from the smallest set of levels whose probability reaches P, in (0, 1]
+    /// (cuts the improbable tail that sounds as hiss) [default: the checkpoint's sample.top_p].
+    #[arg(long)]
+    top_p: Option<f32>,
     /// How much colder periodic stretches are sampled, for models with a pitch feature
     /// (LPCNet's rule at 1; 0 turns it off) [default: the checkpoint's sample.pitch_sharpening, 0].
     #[arg(long)]
@@ -95,14 +103,19 @@ fn generate_on<B: Backend>(
     let sc = &loaded.config.sample;
     let opts = SampleOptions {
         temperature: a.temperature.unwrap_or(sc.temperature as f32),
-        top_k: sc.top_k,
-        top_p: sc.top_p as f32,
+        top_k: a.top_k.unwrap_or(sc.top_k),
+        top_p: a.top_p.unwrap_or(sc.top_p as f32),
         argmax: sc.argmax,
     };
     anyhow::ensure!(
         opts.temperature.is_finite() && opts.temperature > 0.0,
         "--temperature: expected a positive number, got {}",
         opts.temperature
+    );
+    anyhow::ensure!(
+        opts.top_p > 0.0 && opts.top_p <= 1.0,
+        "--top-p: expected a number in (0, 1], got {}",
+        opts.top_p
     );
     let prime: Vec<u32> = match &a.prime_wav {
         Some(f) => {
