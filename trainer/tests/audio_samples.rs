@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rnngym_gyms::{GymRegistry, GymSpec};
+use rnngym_gyms::GymRegistry;
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::observers::{read_jsonl, SampleWriter};
 use rnngym_trainer::{Config, Observer, TrainSample, Trainer, Update};
@@ -22,18 +22,7 @@ fn write_tones(dir: &Path) {
 }
 
 fn config(data: &Path, run: &Path, seconds: f64) -> Config {
-    let mut gym = GymSpec::new("wav-v1");
-    gym.path = Some(data.join("data").display().to_string());
-    gym.val_fraction = 0.25;
-    gym.options
-        .insert("sample_rate".into(), toml::Value::Integer(RATE.into()));
-    let mut c = Config {
-        gym,
-        ..Default::default()
-    };
-    c.model.hidden = 16;
-    c.model.layers = 1;
-    c.model.embed = Some(8);
+    let mut c = common::wav_config(data, RATE, 0.25);
     c.train.batch = 2;
     c.train.seq_len = 32;
     c.train.lr = 3e-3;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rnngym_gyms::wav::lpc::LpcOptions;
-use rnngym_gyms::{FeaturesSpec, GymRegistry, GymSpec};
+use rnngym_gyms::{FeaturesSpec, GymRegistry};
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::model::Mode;
@@ -26,18 +26,7 @@ fn write_tones(dir: &Path) {
 }
 
 fn config(dir: &Path, run: &str) -> Config {
-    let mut gym = GymSpec::new("wav-v1");
-    gym.path = Some(dir.join("data").display().to_string());
-    gym.val_fraction = 0.34;
-    gym.options
-        .insert("sample_rate".into(), toml::Value::Integer(RATE.into()));
-    let mut c = Config {
-        gym,
-        ..Default::default()
-    };
-    c.model.hidden = 16;
-    c.model.layers = 1;
-    c.model.embed = Some(8);
+    let mut c = common::wav_config(dir, RATE, 0.34);
     c.model.features = Some(FeaturesSpec::Lpc(LpcOptions {
         order: 8,
         history: 64,

@@ -30,6 +30,24 @@ pub fn write_tones(dir: &Path, rate: u32, freqs: &[f32], samples: u32, wave: imp
     }
 }
 
+/// A `wav-v1` config over `dir/data` at `rate` Hz with `val` of the files held out, and a tiny
+/// model (1×16 LSTM, embed 8).
+pub fn wav_config(dir: &Path, rate: u32, val: f64) -> Config {
+    let mut gym = GymSpec::new("wav-v1");
+    gym.path = Some(dir.join("data").display().to_string());
+    gym.val_fraction = val;
+    gym.options
+        .insert("sample_rate".into(), toml::Value::Integer(rate.into()));
+    let mut c = Config {
+        gym,
+        ..Default::default()
+    };
+    c.model.hidden = 16;
+    c.model.layers = 1;
+    c.model.embed = Some(8);
+    c
+}
+
 /// A text gym over `text` with `val` of it held out.
 pub fn text_gym(text: &str, val: f64) -> Box<dyn Gym> {
     Box::new(TextGym::from_text(text, val).unwrap())
