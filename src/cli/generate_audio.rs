@@ -8,11 +8,12 @@ use anyhow::Context;
 use rnngym_gyms::wav::{load_mono, WavFileWriter};
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::{Generator, PRIME_WINDOW};
-use rnngym_trainer::sample::{seeded_rng, SampleOptions};
+use rnngym_trainer::sample::seeded_rng;
 use rnngym_trainer::state;
 
 use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
+use super::sampling_args::SamplingArgs;
 
 /// Arguments of `rnngym generate-audio`.
 #[derive(clap::Args, Debug)]
@@ -34,18 +35,8 @@ pub struct GenerateAudioArgs {
     /// is what the continuation follows) [default: all of it].
     #[arg(long, requires = "prime_wav")]
     prime_seconds: Option<f64>,
-    /// Softmax temperature (> 0; lower is more conservative) [default: the checkpoint's
-    /// sample.temperature].
-    #[arg(short, long)]
-    temperature: Option<f32>,
-    /// Sample only from the K most likely levels (0 = off) [default: the checkpoint's
-    /// sample.top_k].
-    #[arg(long)]
-    top_k: Option<usize>,
-    /// Sample only from the smallest set of levels whose probability reaches P, in (0, 1]
-    /// (cuts the improbable tail that sounds as hiss) [default: the checkpoint's sample.top_p].
-    #[arg(long)]
-    top_p: Option<f32>,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// How much colder periodic stretches are sampled, for models with a pitch feature
     /// (LPCNet's rule at 1; 0 turns it off) [default: the checkpoint's sample.pitch_sharpening, 0].
     #[arg(long)]
@@ -101,22 +92,7 @@ fn generate_on<B: Backend>(
     })?;
     let rate = audio.sample_rate();
     let sc = &loaded.config.sample;
-    let opts = SampleOptions {
-        temperature: a.temperature.unwrap_or(sc.temperature as f32),
-        top_k: a.top_k.unwrap_or(sc.top_k),
-        top_p: a.top_p.unwrap_or(sc.top_p as f32),
-        argmax: sc.argmax,
-    };
-    anyhow::ensure!(
-        opts.temperature.is_finite() && opts.temperature > 0.0,
-        "--temperature: expected a positive number, got {}",
-        opts.temperature
-    );
-    anyhow::ensure!(
-        opts.top_p > 0.0 && opts.top_p <= 1.0,
-        "--top-p: expected a number in (0, 1], got {}",
-        opts.top_p
-    );
+    let opts = a.sampling.options(sc, sc.argmax)?;
     let prime: Vec<u32> = match &a.prime_wav {
         Some(f) => {
             let x = load_mono(f, None, rate).context("--prime-wav")?;

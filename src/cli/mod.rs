@@ -9,6 +9,7 @@ mod generate_audio;
 mod plot;
 pub mod progress;
 mod sample;
+mod sampling_args;
 mod spectrogram;
 mod train;
 mod visualize;

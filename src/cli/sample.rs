@@ -10,11 +10,12 @@ use anyhow::Context;
 use rnngym_gyms::{GymError, UnknownPolicy};
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
-use rnngym_trainer::sample::{seeded_rng, SampleOptions};
+use rnngym_trainer::sample::seeded_rng;
 use rnngym_trainer::{fsutil, state, RunDir};
 
 use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
+use super::sampling_args::SamplingArgs;
 
 /// Arguments of `rnngym sample`.
 #[derive(clap::Args, Debug)]
@@ -31,15 +32,8 @@ pub struct SampleArgs {
     /// Characters (tokens) to generate [default: sample.length of the checkpoint's config].
     #[arg(short = 'n', long)]
     length: Option<usize>,
-    /// Softmax temperature (> 0; lower is more conservative).
-    #[arg(short, long)]
-    temperature: Option<f32>,
-    /// Sample only among the K most likely tokens (0 = all).
-    #[arg(long)]
-    top_k: Option<usize>,
-    /// Nucleus sampling: the smallest set of tokens with probability ≥ P.
-    #[arg(long)]
-    top_p: Option<f32>,
+    #[command(flatten)]
+    sampling: SamplingArgs,
     /// Always take the most likely token.
     #[arg(long)]
     argmax: bool,
@@ -87,22 +81,7 @@ fn sample_on<B: Backend>(
     let (model, loaded) = state::model_from(be, loaded, path)?;
     log::info!("sampling on {}", be.name());
     let sc = &loaded.config.sample;
-    let opts = SampleOptions {
-        temperature: a.temperature.unwrap_or(sc.temperature as f32),
-        top_k: a.top_k.unwrap_or(sc.top_k),
-        top_p: a.top_p.unwrap_or(sc.top_p as f32),
-        argmax: a.argmax || sc.argmax,
-    };
-    anyhow::ensure!(
-        opts.temperature.is_finite() && opts.temperature > 0.0,
-        "--temperature: expected a positive number, got {}",
-        opts.temperature
-    );
-    anyhow::ensure!(
-        opts.top_p > 0.0 && opts.top_p <= 1.0,
-        "--top-p: expected a number in (0, 1], got {}",
-        opts.top_p
-    );
+    let opts = a.sampling.options(sc, a.argmax || sc.argmax)?;
     let policy = match a.unknown {
         Some(Unknown::Error) => UnknownPolicy::Error,
         Some(Unknown::Skip) => UnknownPolicy::Skip,
