@@ -59,6 +59,13 @@ impl FeaturesSpec {
         }
     }
 
+    /// The `kind` a config names it by.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FeaturesSpec::Lpc(_) => "lpc",
+        }
+    }
+
     /// The extra channels' vocabulary sizes for a codec of `vocab` tokens, without building
     /// anything (model sizes are known before the data is read).
     pub fn channels(&self, vocab: usize) -> Vec<usize> {

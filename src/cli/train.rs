@@ -83,7 +83,7 @@ fn train_with<B: rnngym_kernels::Backend>(
         Some(f) => format!(
             ", {} input feature channels ({})",
             dims.channels - 1,
-            serde_json::to_value(f).map_or(String::new(), |v| v["kind"].to_string())
+            f.kind()
         ),
         None => String::new(),
     };

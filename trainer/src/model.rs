@@ -227,6 +227,22 @@ impl<B: Backend> Model<B> {
         Ok(())
     }
 
+    /// The embedding table's blocks as `(first row, rows)`: the V token rows, then each
+    /// feature channel's.
+    pub fn input_blocks(&self) -> Vec<(usize, usize)> {
+        let mut sizes = vec![self.dims.vocab];
+        if let Some(f) = &self.features {
+            sizes.extend_from_slice(f.channels());
+        }
+        let mut next = 0;
+        (sizes.into_iter())
+            .map(|n| {
+                next += n;
+                (next - n, n)
+            })
+            .collect()
+    }
+
     /// The input features, when the model has any.
     pub fn features(&self) -> Option<&Arc<dyn Features>> {
         self.features.as_ref()
@@ -239,12 +255,7 @@ impl<B: Backend> Model<B> {
         let d = self.dims;
         let (e, g, c) = (d.embed, d.gates(), d.channels);
         let mut table = be.zeros(d.inputs * g)?;
-        let mut sizes = vec![d.vocab];
-        if let Some(f) = &self.features {
-            sizes.extend_from_slice(f.channels());
-        }
-        let mut base = 0;
-        for (ch, &n) in sizes.iter().enumerate() {
+        for (ch, (base, n)) in self.input_blocks().into_iter().enumerate() {
             let mut gm = Gemm::nt(n, g, e).offsets(
                 self.embed_off + base * e,
                 self.layers[0].w_ih + ch * e,
@@ -252,7 +263,6 @@ impl<B: Backend> Model<B> {
             );
             gm.ldb = c * e;
             be.gemm(&gm, &self.params, &self.params, &mut table)?;
-            base += n;
         }
         Ok(table)
     }

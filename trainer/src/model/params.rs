@@ -217,14 +217,10 @@ impl<B: Backend> Model<B> {
     /// and rows seen rarely still sit between their neighbours. Seeded by `seed`.
     pub fn ramp_embeddings(&mut self, be: &B, seed: u64) -> KResult<()> {
         let d = self.dims;
-        let mut blocks = vec![d.vocab];
-        if let Some(f) = &self.features {
-            blocks.extend_from_slice(f.channels());
-        }
         let mut rng = StdRng::seed_from_u64(seed);
         let root12 = 12f32.sqrt();
         let mut host = Vec::with_capacity(d.inputs * d.embed);
-        for n in blocks {
+        for (_, n) in self.input_blocks() {
             for r in 0..n {
                 let ramp = root12 * (r as f32 - (n as f32 - 1.0) / 2.0) / n as f32;
                 host.extend((0..d.embed).map(|_| ramp + root12 * (rng.random::<f32>() - 0.5)));

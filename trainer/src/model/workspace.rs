@@ -94,16 +94,9 @@ impl<B: Backend> Model<B> {
             },
             feature_ids: vec![0; self.dims.channels - 1],
             table_scratch: None,
-            bases: self.features.as_ref().map_or_else(Vec::new, |f| {
-                let mut next = self.dims.vocab as u32;
-                (f.channels().iter())
-                    .map(|&n| {
-                        let base = next;
-                        next += n as u32;
-                        base
-                    })
-                    .collect()
-            }),
+            bases: (self.input_blocks().iter().skip(1))
+                .map(|&(base, _)| base as u32)
+                .collect(),
         })
     }
 
