@@ -60,8 +60,9 @@ impl<'m, B: Backend> Generator<'m, B> {
     }
 
     /// [`Generator::prime`], calling `progress` with the tokens fed so far after each window.
-    /// A long prime runs as windows of up to [`PRIME_WINDOW`] tokens (one GEMM per layer
-    /// instead of a GEMV per token), the state carried into the generator; the last token is
+    /// A long prime runs as windows of up to [`PRIME_WINDOW`] tokens (each layer's input
+    /// projection one GEMM instead of a GEMV per token; the recurrence stays one per step),
+    /// the state carried into the generator; the last token is
     /// fed alone so that the next-token logits are where [`Generator::pick`] reads them.
     pub fn prime_with(
         &mut self,
