@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::{codec_from_spec, Codec, EpisodeInfo, Gym, GymError, Shape, Split, Step, WindowError};
+use crate::{Codec, CodecRegistry, EpisodeInfo, Gym, GymError, Shape, Split, Step, WindowError};
 
 /// Episodes with unknown length must end within this many windows.
 const MAX_UNKNOWN_WINDOWS: usize = 1_000_000;
@@ -48,6 +48,16 @@ impl fmt::Display for CheckReport {
 /// as [`GymError::Contract`]; a train split that cannot serve `shape` (a
 /// `Data`/`Window`/`Config`/`Io` error from `reset`) is passed through unchanged, since the fix is in the data or config.
 pub fn check_gym(gym: &mut dyn Gym, shape: Shape) -> Result<CheckReport, GymError> {
+    check_gym_with(gym, shape, &CodecRegistry::with_builtins())
+}
+
+/// [`check_gym`] for a gym whose codec kind is registered in `codecs` (a custom codec): the
+/// codec must rebuild from its spec through that registry, as a checkpoint's will.
+pub fn check_gym_with(
+    gym: &mut dyn Gym,
+    shape: Shape,
+    codecs: &CodecRegistry,
+) -> Result<CheckReport, GymError> {
     let codec = gym.codec();
     let vocab_size = codec.vocab_size();
     if vocab_size < 2 {
@@ -70,7 +80,7 @@ pub fn check_gym(gym: &mut dyn Gym, shape: Shape) -> Result<CheckReport, GymErro
             )));
         }
     };
-    check_codec(codec.as_ref(), &train.first.inputs)?;
+    check_codec(codec.as_ref(), &train.first.inputs, codecs)?;
     check_fork(gym, shape)?;
     Ok(CheckReport {
         vocab_size,
@@ -281,7 +291,7 @@ fn check_step(
 }
 
 /// Round trips: `encode(render(t)) == t`, and `spec()` rebuilds an equivalent codec.
-fn check_codec(codec: &dyn Codec, tokens: &[u32]) -> Result<(), GymError> {
+fn check_codec(codec: &dyn Codec, tokens: &[u32], codecs: &CodecRegistry) -> Result<(), GymError> {
     let text = codec.render(tokens);
     let back = codec
         .encode(&text, crate::UnknownPolicy::Error)
@@ -295,7 +305,8 @@ fn check_codec(codec: &dyn Codec, tokens: &[u32]) -> Result<(), GymError> {
         )));
     }
     let spec = codec.spec();
-    let rebuilt = codec_from_spec(&spec)
+    let rebuilt = codecs
+        .build(&spec)
         .map_err(|e| contract(format!("codec: spec() {spec} does not rebuild: {e}")))?;
     if rebuilt.vocab_size() != codec.vocab_size() {
         return Err(contract(format!(

@@ -1,13 +1,14 @@
 //! Built-in codecs: [`CharCodec`] (Unicode characters) and [`OpaqueCodec`] (bare token ids),
-//! and [`codec_from_spec`], which rebuilds them, and the audio codecs of [`crate::wav`], from the
-//! JSON stored in a checkpoint.
+//! with their saved forms ([`CharSpec`], [`OpaqueSpec`]) that [`crate::CodecRegistry`] rebuilds
+//! them from.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::{Codec, GymError, UnknownPolicy};
+use crate::codecs::tagged;
+use crate::{Codec, CodecSpec, GymError, UnknownPolicy};
 
 /// Tokens are the sorted distinct Unicode scalar values (chars, not bytes) of a corpus.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +100,9 @@ impl Codec for CharCodec {
     }
 
     fn spec(&self) -> Value {
-        json!({ "kind": "char", "vocab": self.chars.iter().collect::<String>() })
+        tagged(&CharSpec {
+            vocab: self.chars.iter().collect(),
+        })
     }
 }
 
@@ -178,72 +181,58 @@ impl Codec for OpaqueCodec {
     }
 
     fn spec(&self) -> Value {
-        json!({ "kind": "opaque", "vocab_size": self.vocab_size })
+        tagged(&OpaqueSpec {
+            vocab_size: self.vocab_size as u64,
+        })
     }
 }
 
-/// Rebuilds a codec from its [`Codec::spec`] (as stored in checkpoints); never panics.
-pub fn codec_from_spec(v: &Value) -> Result<Arc<dyn Codec>, GymError> {
-    let bad = spec_error;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| bad(format!("expected a JSON object, got {v}")))?;
-    let kind = match obj.get("kind") {
-        Some(Value::String(k)) => k.as_str(),
-        Some(other) => return Err(bad(format!("'kind' must be a string, got {other}"))),
-        None => {
-            return Err(bad(
-                "missing 'kind' (expected \"char\", \"opaque\", \"mulaw\" or \"linear\")".into(),
-            ))
+/// The saved form of a [`CharCodec`]: its vocabulary, sorted distinct characters.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharSpec {
+    /// The vocabulary in token order.
+    pub vocab: String,
+}
+
+impl CodecSpec for CharSpec {
+    const KIND: &'static str = "char";
+
+    fn build(self) -> Result<Arc<dyn Codec>, GymError> {
+        let chars: Vec<char> = self.vocab.chars().collect();
+        if chars.is_empty() {
+            return Err(GymError::Config("'vocab' is empty".into()));
         }
-    };
-    match kind {
-        "char" => {
-            let vocab = match obj.get("vocab") {
-                Some(Value::String(s)) => s,
-                Some(other) => {
-                    return Err(bad(format!("'vocab' must be a string, got {other}")));
-                }
-                None => return Err(bad("kind \"char\" needs a 'vocab' string".into())),
-            };
-            let chars: Vec<char> = vocab.chars().collect();
-            if chars.is_empty() {
-                return Err(bad("'vocab' is empty".into()));
-            }
-            if let Some(w) = chars.windows(2).find(|w| w[0] >= w[1]) {
-                return Err(bad(format!(
-                    "'vocab' must be sorted distinct characters; '{}' is followed by '{}'",
-                    w[0].escape_debug(),
-                    w[1].escape_debug()
-                )));
-            }
-            Ok(Arc::new(CharCodec::from_chars(chars)))
+        if let Some(w) = chars.windows(2).find(|w| w[0] >= w[1]) {
+            return Err(GymError::Config(format!(
+                "'vocab' must be sorted distinct characters; '{}' is followed by '{}'",
+                w[0].escape_debug(),
+                w[1].escape_debug()
+            )));
         }
-        "opaque" => {
-            let n = match obj.get("vocab_size") {
-                Some(n) => n.as_u64().ok_or_else(|| {
-                    bad(format!(
-                        "'vocab_size' must be a non-negative integer, got {n}"
-                    ))
-                })?,
-                None => return Err(bad("kind \"opaque\" needs 'vocab_size'".into())),
-            };
-            if n == 0 || n > u64::from(u32::MAX) {
-                return Err(bad(format!(
-                    "'vocab_size' must be in 1..={}, got {n}",
-                    u32::MAX
-                )));
-            }
-            Ok(Arc::new(OpaqueCodec::new(n as usize)))
-        }
-        "mulaw" | "linear" => Ok(Arc::new(crate::wav::SampleCodec::from_spec(kind, obj)?)),
-        other => Err(bad(format!(
-            "unknown kind \"{other}\" (known: \"char\", \"opaque\", \"mulaw\", \"linear\")"
-        ))),
+        Ok(Arc::new(CharCodec::from_chars(chars)))
     }
 }
 
-/// A [`codec_from_spec`] failure: `msg` says what is wrong with the spec.
-pub(crate) fn spec_error(msg: String) -> GymError {
-    GymError::Config(format!("codec spec: {msg}"))
+/// The saved form of an [`OpaqueCodec`]: its vocabulary size.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpaqueSpec {
+    /// V: number of distinct tokens, 1..=u32::MAX.
+    pub vocab_size: u64,
+}
+
+impl CodecSpec for OpaqueSpec {
+    const KIND: &'static str = "opaque";
+
+    fn build(self) -> Result<Arc<dyn Codec>, GymError> {
+        let n = self.vocab_size;
+        if n == 0 || n > u64::from(u32::MAX) {
+            return Err(GymError::Config(format!(
+                "'vocab_size' must be in 1..={}, got {n}",
+                u32::MAX
+            )));
+        }
+        Ok(Arc::new(OpaqueCodec::new(n as usize)))
+    }
 }

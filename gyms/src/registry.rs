@@ -1,9 +1,10 @@
-//! Gym ids → constructors. A config names a gym by versioned id; users register their own.
+//! Gym ids → constructors, and the codec kinds their checkpoints need. A config names a gym by
+//! versioned id; users register their own gyms and codecs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::{Gym, GymError};
+use crate::{CodecRegistry, CodecSpec, Gym, GymError};
 
 /// The `[gym]` section of a config: which gym, where its data is, and its own options.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -50,10 +51,21 @@ impl GymSpec {
 /// Builds a gym from its spec.
 pub type GymCtor = fn(&GymSpec) -> Result<Box<dyn Gym>, GymError>;
 
-/// Maps versioned ids to constructors.
+/// A gym type that knows its id and how to build itself from a config's `[gym]` section, for
+/// [`GymRegistry::with`].
+pub trait NamedGym {
+    /// Versioned id (`name-vN`) a config's `gym.id` names.
+    const ID: &'static str;
+    /// Builds the gym, checking `spec.options` (unknown keys are errors naming the key).
+    fn from_spec(spec: &GymSpec) -> Result<Box<dyn Gym>, GymError>;
+}
+
+/// Maps versioned gym ids to constructors, and codec kinds to the specs that rebuild them (a
+/// checkpoint stores its codec's spec; sampling it needs the codec kind registered).
 #[derive(Clone)]
 pub struct GymRegistry {
     ctors: BTreeMap<String, GymCtor>,
+    codecs: CodecRegistry,
 }
 
 impl Default for GymRegistry {
@@ -67,12 +79,14 @@ impl GymRegistry {
     pub fn empty() -> Self {
         GymRegistry {
             ctors: BTreeMap::new(),
+            codecs: CodecRegistry::empty(),
         }
     }
 
-    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`).
+    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`) and codecs.
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
+        r.codecs = CodecRegistry::with_builtins();
         r.register(crate::text::ID, crate::text::TextGym::from_spec_boxed)
             .expect("built-in ids are unique");
         r.register(crate::wav::ID, crate::wav::WavGym::from_spec_boxed)
@@ -97,6 +111,40 @@ impl GymRegistry {
         }
         self.ctors.insert(id.to_string(), ctor);
         Ok(())
+    }
+
+    /// This registry plus gym `G` (builder style, for a program's `main`).
+    ///
+    /// # Panics
+    /// When `G::ID` is not versioned or already registered: a bug in the program, found the
+    /// first time it runs.
+    pub fn with<G: NamedGym>(mut self) -> Self {
+        if let Err(e) = self.register(G::ID, G::from_spec) {
+            panic!("GymRegistry::with: {e}");
+        }
+        self
+    }
+
+    /// This registry plus codec kind `S::KIND` (builder style), so checkpoints of gyms using
+    /// that codec can be sampled and evaluated.
+    ///
+    /// # Panics
+    /// When the kind is already registered (a bug in the program).
+    pub fn with_codec<S: CodecSpec>(mut self) -> Self {
+        if let Err(e) = self.codecs.register::<S>() {
+            panic!("GymRegistry::with_codec: {e}");
+        }
+        self
+    }
+
+    /// Registers codec kind `S::KIND`, which must be new.
+    pub fn register_codec<S: CodecSpec>(&mut self) -> Result<(), GymError> {
+        self.codecs.register::<S>()
+    }
+
+    /// The codec kinds checkpoints of these gyms can be read with.
+    pub fn codecs(&self) -> &CodecRegistry {
+        &self.codecs
     }
 
     /// The registered ids, sorted.

@@ -123,10 +123,14 @@ fn codec_from_spec_rejects_malformed_specs() {
         (json!({}), "missing 'kind'"),
         (json!({"kind": 3}), "'kind' must be a string"),
         (json!({"kind": "wav"}), "unknown kind \"wav\""),
-        (json!({"kind": "char"}), "'vocab'"),
+        (json!({"kind": "char"}), "missing field `vocab`"),
         (
             json!({"kind": "char", "vocab": 5}),
-            "'vocab' must be a string",
+            "'vocab': invalid type: integer `5`, expected a string",
+        ),
+        (
+            json!({"kind": "char", "vocab": "ab", "extra": 1}),
+            "unknown field `extra`",
         ),
         (json!({"kind": "char", "vocab": ""}), "empty"),
         (json!({"kind": "char", "vocab": "ba"}), "sorted"),

@@ -1,6 +1,6 @@
 //! `rnngym check-gym`: the conformance suite on a configured gym.
 
-use rnngym_gyms::{check_gym, GymRegistry, Shape};
+use rnngym_gyms::{check_gym_with, GymRegistry, Shape};
 use rnngym_trainer::TrainerError;
 
 use super::ConfigArgs;
@@ -13,15 +13,16 @@ pub struct CheckGymArgs {
 }
 
 /// Builds the gym and runs `check_gym` with the config's batch and sequence length.
-pub fn run(a: CheckGymArgs) -> anyhow::Result<()> {
+pub fn run(a: CheckGymArgs, registry: &GymRegistry) -> anyhow::Result<()> {
     let cfg = a.cfg.load()?;
-    let mut gym = GymRegistry::with_builtins().make(&cfg.gym)?;
+    let mut gym = registry.make(&cfg.gym)?;
     let shape = Shape {
         batch: cfg.train.batch,
         seq: cfg.train.seq_len,
     };
     // Through TrainerError for the same train.batch / train.seq_len hint as `rnngym train`.
-    let report = check_gym(gym.as_mut(), shape).map_err(TrainerError::from)?;
+    let report =
+        check_gym_with(gym.as_mut(), shape, registry.codecs()).map_err(TrainerError::from)?;
     println!("gym {} passed the conformance suite", cfg.gym.id);
     println!("{report}");
     Ok(())

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rnngym_gyms::CodecRegistry;
 use rnngym_trainer::config::DeviceChoice;
 use rnngym_trainer::device::{self, Device};
 use rnngym_trainer::state::{self, Loaded};
@@ -20,7 +21,8 @@ pub fn open(name: &str, source: &str, threads: usize) -> anyhow::Result<Device> 
 }
 
 /// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see
-/// [`checkpoint_file`](super::sample::checkpoint_file)) and opens the device `flag` names,
+/// [`checkpoint_file`](super::sample::checkpoint_file)), its codec rebuilt through `codecs`, and
+/// opens the device `flag` names,
 /// else the one its config's `model.device` names (the CPU when that GPU cannot be used),
 /// with `threads` threads on the CPU (0: every core of this machine; `train.threads` was
 /// chosen for the machine that trained, which may have more).
@@ -28,9 +30,10 @@ pub fn open_checkpoint(
     flag: Option<&str>,
     checkpoint: &Path,
     threads: usize,
+    codecs: &CodecRegistry,
 ) -> anyhow::Result<(Device, Loaded, PathBuf)> {
     let path = super::sample::checkpoint_file(checkpoint)?;
-    let loaded = state::read(&path)?;
+    let loaded = state::read_with(&path, codecs)?;
     let dev = match flag {
         Some(d) => open(d, &format!("--device {d}"), threads)?,
         None => {

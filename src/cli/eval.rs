@@ -71,10 +71,14 @@ struct Row {
 }
 
 /// Loads the checkpoint, builds its gym over `--data` and scores every source.
-pub fn run(a: EvalArgs) -> anyhow::Result<()> {
-    let (dev, loaded, path) =
-        device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint, a.threads)?;
-    on_device!(dev, be => eval_on(be, loaded, &path, &a))
+pub fn run(a: EvalArgs, registry: &GymRegistry) -> anyhow::Result<()> {
+    let (dev, loaded, path) = device_arg::open_checkpoint(
+        a.device.as_deref(),
+        &a.checkpoint,
+        a.threads,
+        registry.codecs(),
+    )?;
+    on_device!(dev, be => eval_on(be, loaded, &path, &a, registry))
 }
 
 fn eval_on<B: Backend>(
@@ -82,10 +86,11 @@ fn eval_on<B: Backend>(
     loaded: state::Loaded,
     path: &Path,
     a: &EvalArgs,
+    registry: &GymRegistry,
 ) -> anyhow::Result<()> {
     let (model, loaded) = state::model_from(be, loaded, path)?;
     let codec = loaded.codec.clone();
-    let (mut gym, split) = data_gym(&loaded, path, a)?;
+    let (mut gym, split) = data_gym(&loaded, path, a, registry)?;
     let sources = gym.sources(split);
     anyhow::ensure!(
         !sources.is_empty(),
@@ -158,6 +163,7 @@ fn data_gym(
     loaded: &state::Loaded,
     path: &Path,
     a: &EvalArgs,
+    registry: &GymRegistry,
 ) -> anyhow::Result<(Box<dyn Gym>, Split)> {
     let data = a.data.display().to_string();
     let pattern = data.contains(['*', '?', '[']);
@@ -187,7 +193,7 @@ fn data_gym(
                 .with_context(|| format!("--data {data}"))?,
         )
     } else {
-        GymRegistry::with_builtins()
+        registry
             .make(&spec)
             .with_context(|| format!("--data {data}"))?
     };

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use rnngym_gyms::wav::{load_mono, WavFileWriter};
+use rnngym_gyms::GymRegistry;
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::{Generator, PRIME_WINDOW};
 use rnngym_trainer::sample::seeded_rng;
@@ -54,7 +55,7 @@ pub struct GenerateAudioArgs {
 }
 
 /// Loads the checkpoint on the chosen device and streams the generated samples into `--out`.
-pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
+pub fn run(a: GenerateAudioArgs, registry: &GymRegistry) -> anyhow::Result<()> {
     anyhow::ensure!(
         a.seconds.is_finite() && a.seconds > 0.0 && a.seconds <= 86_400.0,
         "--seconds: expected a number of seconds in (0, 86400], got {}",
@@ -68,8 +69,12 @@ pub fn run(a: GenerateAudioArgs) -> anyhow::Result<()> {
     }
     // Before any work: the output must not replace a device, a link or a run's own file.
     rnngym_trainer::output::check(&a.out).context("--out")?;
-    let (dev, loaded, path) =
-        device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint, a.threads)?;
+    let (dev, loaded, path) = device_arg::open_checkpoint(
+        a.device.as_deref(),
+        &a.checkpoint,
+        a.threads,
+        registry.codecs(),
+    )?;
     on_device!(dev, be => generate_on(be, loaded, &path, &a))
 }
 

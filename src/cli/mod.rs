@@ -1,4 +1,15 @@
-//! Command-line interface: argument definitions and dispatch.
+//! The `rnngym` command line as a library: [`main_with`] gives a program of your own every
+//! `rnngym` command (train, sample, check-gym, eval, plot, ...) for the gyms and codecs of
+//! its registry.
+//!
+//! ```no_run
+//! use rnngym_gyms::GymRegistry;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     // Add `.with::<MyGym>()` and `.with_codec::<MyCodecSpec>()` for your own.
+//!     rnngym::cli::main_with(GymRegistry::with_builtins())
+//! }
+//! ```
 
 mod audio_stats;
 mod bench;
@@ -17,10 +28,12 @@ mod viz_data;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use rnngym_gyms::GymRegistry;
 
 /// Train recurrent networks (LSTM / GRU / RNN) on sequence data served by gyms.
 #[derive(Parser, Debug)]
@@ -76,17 +89,51 @@ pub fn init_logging(quiet: bool) {
         .init();
 }
 
-/// Runs the chosen subcommand.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// The whole `rnngym` program over the gyms and codecs of `registry`: parses the process's
+/// arguments, runs the command, and turns an error into one `error:` line on stderr and exit
+/// status 1 (a bug, too: a panic prints one line, not a backtrace).
+pub fn main_with(registry: GymRegistry) -> ExitCode {
+    install_panic_hook();
+    let args = Cli::parse();
+    init_logging(args.quiet);
+    match run(args, &registry) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", parts.join(": ").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A panic still ends in one readable line, not a backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error: {msg}{at} (please report this)");
+    }));
+}
+
+/// Runs the chosen subcommand with the gyms and codecs of `registry`.
+pub fn run(cli: Cli, registry: &GymRegistry) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(a) => train::run(a),
-        Command::Sample(a) => sample::run(a),
-        Command::CheckGym(a) => check_gym::run(a),
-        Command::GenerateAudio(a) => generate_audio::run(a),
+        Command::Train(a) => train::run(a, registry),
+        Command::Sample(a) => sample::run(a, registry),
+        Command::CheckGym(a) => check_gym::run(a, registry),
+        Command::GenerateAudio(a) => generate_audio::run(a, registry),
         Command::Plot(a) => plot::run(a),
-        Command::Visualize(a) => visualize::run(a),
+        Command::Visualize(a) => visualize::run(a, registry),
         Command::Bench(a) => bench::run(a),
-        Command::Eval(a) => eval::run(a),
+        Command::Eval(a) => eval::run(a, registry),
         Command::AudioStats(a) => audio_stats::run(a),
     }
 }

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use rnngym_gyms::{GymError, UnknownPolicy};
+use rnngym_gyms::{GymError, GymRegistry, UnknownPolicy};
 use rnngym_kernels::Backend;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::seeded_rng;
@@ -66,9 +66,13 @@ pub(super) const MAX_TEXT_BYTES: u64 = 64 << 20;
 const PROGRESS_CHUNK: u64 = 64;
 
 /// Loads the checkpoint on the chosen device and streams the sample to stdout.
-pub fn run(a: SampleArgs) -> anyhow::Result<()> {
-    let (dev, loaded, path) =
-        device_arg::open_checkpoint(a.device.as_deref(), &a.checkpoint, a.threads)?;
+pub fn run(a: SampleArgs, registry: &GymRegistry) -> anyhow::Result<()> {
+    let (dev, loaded, path) = device_arg::open_checkpoint(
+        a.device.as_deref(),
+        &a.checkpoint,
+        a.threads,
+        registry.codecs(),
+    )?;
     on_device!(dev, be => sample_on(be, loaded, &path, &a))
 }
 

@@ -3,12 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
 use rnngym_gyms::GymRegistry;
-use rnngym_trainer::lock::RunLock;
-use rnngym_trainer::observers::{MetricsWriter, SampleWriter};
 use rnngym_trainer::{
-    device, fsutil, state, CheckpointKind, LogObserver, Observer, RunDir, Trainer, TrainerError,
+    device, state, CheckpointKind, LogObserver, Observer, RunDir, Trainer, TrainerError,
 };
 
 use super::progress::{self, TrainProgress};
@@ -26,12 +23,12 @@ pub struct TrainArgs {
 }
 
 /// Trains until `train.iterations`, then prints where the checkpoints are.
-pub fn run(a: TrainArgs) -> anyhow::Result<()> {
+pub fn run(a: TrainArgs, registry: &GymRegistry) -> anyhow::Result<()> {
     let resume = a.resume.as_deref().map(resume_file).transpose()?;
     let mut cfg = match (&a.cfg.config, &resume) {
         (None, Some(ckpt)) => {
             // No config given: continue with the checkpoint's own, plus any --set.
-            let mut saved = state::read(ckpt)?.config;
+            let mut saved = state::read_saved(ckpt)?.config;
             for s in &a.cfg.sets {
                 saved.apply_override(s)?;
             }
@@ -55,7 +52,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     absolutize_gym_path(&mut cfg);
     log::info!("resolved config:\n{}", cfg.to_toml_string().trim_end());
     let loading = Instant::now();
-    let gym = GymRegistry::with_builtins().make(&cfg.gym)?;
+    let gym = registry.make(&cfg.gym)?;
     log::info!(
         "gym {} ready in {:.2}s",
         cfg.gym.id,
@@ -106,20 +103,9 @@ fn train_with<B: rnngym_kernels::Backend>(
         );
     }
     let dir = Path::new(&cfg.checkpoint.dir);
-    // Held until the process exits; nothing is written to the directory before it.
-    let _lock = RunLock::acquire(dir)?;
-    // The files a run writes are the only ones whose temps it cleans up.
-    let stale = fsutil::remove_stale_temps(dir, RunDir::files());
-    if stale > 0 {
-        log::info!(
-            "removed {stale} temporary file(s) left in {} by an interrupted write",
-            dir.display()
-        );
-    }
-    let config = trainer.run_dir().config();
-    fsutil::atomic_write(&config, cfg.to_toml_string().as_bytes())
-        .with_context(|| format!("cannot write {}", config.display()))?;
-    for o in observers(dir, &cfg) {
+    // The lock, config.toml, metrics.jsonl and samples: held until the trainer is dropped.
+    trainer.attach_run_dir()?;
+    for o in observers(&cfg) {
         trainer.add_observer(o);
     }
     trainer.set_stop_flag(super::interrupt_flag(
@@ -172,14 +158,10 @@ fn train_with<B: rnngym_kernels::Backend>(
     Ok(())
 }
 
-/// The run directory's writers (metrics.jsonl, samples.jsonl), then a progress bar on a
-/// terminal or periodic log lines elsewhere.
-fn observers(dir: &Path, cfg: &rnngym_trainer::Config) -> Vec<Box<dyn Observer>> {
+/// A progress bar on a terminal, or periodic log lines elsewhere.
+fn observers(cfg: &rnngym_trainer::Config) -> Vec<Box<dyn Observer>> {
     let every = cfg.train.log_every;
-    let mut v: Vec<Box<dyn Observer>> = vec![
-        Box::new(MetricsWriter::new(dir, every)),
-        Box::new(SampleWriter::new(dir)),
-    ];
+    let mut v: Vec<Box<dyn Observer>> = Vec::new();
     if progress::bars_enabled() {
         v.push(Box::new(TrainProgress::new()));
         v.push(Box::new(LogObserver::without_iterations()));

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use rnngym_gyms::UnknownPolicy;
+use rnngym_gyms::{GymRegistry, UnknownPolicy};
 use rnngym_kernels::CpuBackend;
 use rnngym_trainer::state;
 use serde_json::json;
@@ -56,11 +56,11 @@ pub enum StateKind {
 }
 
 /// Runs the checkpoint over the text and writes the page.
-pub fn run(a: VisualizeArgs) -> anyhow::Result<()> {
+pub fn run(a: VisualizeArgs, registry: &GymRegistry) -> anyhow::Result<()> {
     rnngym_trainer::output::check(&a.out).context("--out")?;
     let path = super::sample::checkpoint_file(&a.checkpoint)?;
     let be = CpuBackend::new(1);
-    let (model, loaded) = state::load_model(&be, &path)?;
+    let (model, loaded) = state::load_model_with(&be, &path, registry.codecs())?;
     let dims = model.dims;
     let kind = match a.state {
         Some(k) => k,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rnngym_gyms::{codec_from_spec, Codec, GymError};
+use rnngym_gyms::{Codec, CodecRegistry, GymError};
 use rnngym_kernels::Backend;
 
 use crate::budget::BudgetError;
@@ -198,23 +198,50 @@ pub struct Loaded {
     pub tensors: BTreeMap<String, Tensor>,
 }
 
-/// Reads and checks a checkpoint file.
+/// A checkpoint's contents with its codec still in its saved form (`meta.codec`): what a
+/// trainer that already has the gym's codec needs.
+#[derive(Debug)]
+pub struct Saved {
+    /// Metadata.
+    pub meta: CheckpointMeta,
+    /// The config it was trained with.
+    pub config: Config,
+    /// All tensors by name.
+    pub tensors: BTreeMap<String, Tensor>,
+}
+
+/// Reads and checks a checkpoint file whose codec is a built-in kind.
 pub fn read(path: &Path) -> Result<Loaded, TrainerError> {
+    read_with(path, &CodecRegistry::with_builtins())
+}
+
+/// Reads and checks a checkpoint file, rebuilding its codec through `codecs` (which holds the
+/// custom codec kinds of the program's gyms).
+pub fn read_with(path: &Path, codecs: &CodecRegistry) -> Result<Loaded, TrainerError> {
+    with_codec(read_saved(path)?, path, codecs)
+}
+
+/// Reads and checks a checkpoint file, leaving its codec unbuilt.
+pub fn read_saved(path: &Path) -> Result<Saved, TrainerError> {
     let (meta, tensors) = checkpoint::load(path)?;
-    check_contents(meta, tensors, path)
+    check_saved(meta, tensors, path)
 }
 
 /// [`read`] on a checkpoint already in memory; `path` only names it in errors.
 pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Loaded, TrainerError> {
     let (meta, tensors) = checkpoint::load_bytes(bytes, path)?;
-    check_contents(meta, tensors, path)
+    with_codec(
+        check_saved(meta, tensors, path)?,
+        path,
+        &CodecRegistry::with_builtins(),
+    )
 }
 
-fn check_contents(
+fn check_saved(
     meta: serde_json::Value,
     tensors: BTreeMap<String, Tensor>,
     path: &Path,
-) -> Result<Loaded, TrainerError> {
+) -> Result<Saved, TrainerError> {
     let path = path.to_path_buf();
     let meta: CheckpointMeta =
         serde_json::from_value(meta).map_err(|error| ContentsError::Metadata {
@@ -228,10 +255,27 @@ fn check_contents(
             error,
         }
     })?;
-    let codec = codec_from_spec(&meta.codec).map_err(|error| ContentsError::Codec {
-        path: path.clone(),
-        error,
-    })?;
+    Ok(Saved {
+        meta,
+        config,
+        tensors,
+    })
+}
+
+/// `saved` with its codec rebuilt through `codecs`, checked against the model's vocabulary.
+fn with_codec(saved: Saved, path: &Path, codecs: &CodecRegistry) -> Result<Loaded, TrainerError> {
+    let Saved {
+        meta,
+        config,
+        tensors,
+    } = saved;
+    let path = path.to_path_buf();
+    let codec = codecs
+        .build(&meta.codec)
+        .map_err(|error| ContentsError::Codec {
+            path: path.clone(),
+            error,
+        })?;
     if codec.vocab_size() != meta.vocab {
         return Err(ContentsError::VocabMismatch {
             path,
@@ -303,9 +347,18 @@ pub fn load_params<B: Backend>(
     Ok(())
 }
 
-/// Loads a model (built from the checkpoint's own config) and its codec for inference.
+/// Loads a model (built from the checkpoint's own config) and its built-in codec for inference.
 pub fn load_model<B: Backend>(be: &B, path: &Path) -> Result<(Model<B>, Loaded), TrainerError> {
     model_from(be, read(path)?, path)
+}
+
+/// [`load_model`] for a checkpoint whose codec kind is registered in `codecs`.
+pub fn load_model_with<B: Backend>(
+    be: &B,
+    path: &Path,
+    codecs: &CodecRegistry,
+) -> Result<(Model<B>, Loaded), TrainerError> {
+    model_from(be, read_with(path, codecs)?, path)
 }
 
 /// [`load_model`] on a checkpoint already in memory; `path` only names it in errors. The

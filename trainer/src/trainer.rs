@@ -7,6 +7,7 @@ mod cursor;
 mod error;
 mod evaluate;
 mod history;
+mod recording;
 mod rollback;
 mod snapshot;
 mod step;
@@ -71,6 +72,8 @@ pub struct Trainer<B: Backend> {
     progress: Progress,
     observers: Vec<Box<dyn Observer>>,
     stop: Option<Arc<AtomicBool>>,
+    /// Held from [`Trainer::attach_run_dir`] until the trainer is dropped.
+    run_lock: Option<crate::lock::RunLock>,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -107,6 +110,7 @@ impl<B: Backend> Trainer<B> {
             progress: Progress::default(),
             observers: Vec::new(),
             stop: None,
+            run_lock: None,
         })
     }
 
@@ -118,9 +122,11 @@ impl<B: Backend> Trainer<B> {
         gym: Box<dyn Gym>,
         checkpoint: &Path,
     ) -> Result<Self, TrainerError> {
-        let loaded = state::read(checkpoint)?;
+        // The gym's codec is the one in use: compare the saved spec with it, so a custom codec
+        // kind needs no registry here.
+        let loaded = state::read_saved(checkpoint)?;
         let mut t = Self::new(be, cfg, gym)?;
-        if loaded.meta.vocab != t.codec.vocab_size() || loaded.codec.spec() != t.codec.spec() {
+        if loaded.meta.vocab != t.codec.vocab_size() || loaded.meta.codec != t.codec.spec() {
             return Err(TrainerError::Config(format!(
                 "{}: the checkpoint's vocabulary differs from the corpus's; resume with the same data",
                 checkpoint.display()

@@ -4,10 +4,12 @@
 //! so `encode(decode(t)) == t` and `|compand(decode(encode(x))) − compand(x)| ≤ 1 / (L − 1)`.
 //! Rendered text is the decoded sample values; encoding text parses and quantizes them.
 
-use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
-use crate::codec::spec_error;
-use crate::{AudioCodec, Codec, GymError, UnknownPolicy};
+use serde_json::Value;
+
+use crate::codecs::tagged;
+use crate::{AudioCodec, Codec, CodecSpec, GymError, UnknownPolicy};
 
 /// The fewest quantization levels.
 pub const MIN_LEVELS: u32 = 2;
@@ -100,30 +102,49 @@ impl SampleCodec {
             Quantizer::MuLaw => y.signum() * ((self.mu.ln_1p() * y.abs()).exp() - 1.0) / self.mu,
         }
     }
+}
 
-    /// Rebuilds from a spec object (`kind`, `levels`, `sample_rate`).
-    pub(crate) fn from_spec(kind: &str, obj: &Map<String, Value>) -> Result<Self, GymError> {
-        let quantizer = match kind {
-            "mulaw" => Quantizer::MuLaw,
-            "linear" => Quantizer::Linear,
-            other => return Err(spec_error(format!("unknown audio codec kind \"{other}\""))),
-        };
-        let int = |key: &str| -> Result<u32, GymError> {
-            let v = obj
-                .get(key)
-                .ok_or_else(|| spec_error(format!("kind \"{kind}\" needs '{key}'")))?;
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
-                    spec_error(format!("'{key}' must be a non-negative integer, got {v}"))
-                })
-        };
-        let (levels, rate) = (int("levels")?, int("sample_rate")?);
-        // The same range checks as a configured codec, reported as a bad spec.
-        Self::new(quantizer, levels, rate).map_err(|e| match e {
-            GymError::Config(m) => spec_error(m),
-            other => other,
-        })
+/// The saved form of a mu-law [`SampleCodec`] (kind `mulaw`).
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MuLawSpec {
+    /// L: quantization levels (= vocabulary size).
+    pub levels: u32,
+    /// Samples per second.
+    pub sample_rate: u32,
+}
+
+/// The saved form of a linear [`SampleCodec`] (kind `linear`).
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinearSpec {
+    /// L: quantization levels (= vocabulary size).
+    pub levels: u32,
+    /// Samples per second.
+    pub sample_rate: u32,
+}
+
+impl CodecSpec for MuLawSpec {
+    const KIND: &'static str = "mulaw";
+
+    fn build(self) -> Result<Arc<dyn Codec>, GymError> {
+        Ok(Arc::new(SampleCodec::new(
+            Quantizer::MuLaw,
+            self.levels,
+            self.sample_rate,
+        )?))
+    }
+}
+
+impl CodecSpec for LinearSpec {
+    const KIND: &'static str = "linear";
+
+    fn build(self) -> Result<Arc<dyn Codec>, GymError> {
+        Ok(Arc::new(SampleCodec::new(
+            Quantizer::Linear,
+            self.levels,
+            self.sample_rate,
+        )?))
     }
 }
 
@@ -197,11 +218,17 @@ impl Codec for SampleCodec {
     }
 
     fn spec(&self) -> Value {
-        json!({
-            "kind": self.quantizer.kind(),
-            "levels": self.levels,
-            "sample_rate": self.sample_rate,
-        })
+        let (levels, sample_rate) = (self.levels, self.sample_rate);
+        match self.quantizer {
+            Quantizer::MuLaw => tagged(&MuLawSpec {
+                levels,
+                sample_rate,
+            }),
+            Quantizer::Linear => tagged(&LinearSpec {
+                levels,
+                sample_rate,
+            }),
+        }
     }
 
     fn audio(&self) -> Option<&dyn AudioCodec> {

@@ -14,7 +14,7 @@ pub mod resample;
 pub mod stats;
 pub mod write;
 
-pub use codec::{Quantizer, SampleCodec};
+pub use codec::{LinearSpec, MuLawSpec, Quantizer, SampleCodec};
 pub use corpus::{load_mono, mono_from_bytes, WavCorpus};
 pub use decode::{decode_wav, read_wav, Audio};
 pub use error::WavError;

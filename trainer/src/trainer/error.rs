@@ -67,6 +67,9 @@ pub enum TrainerError {
         /// Why it failed.
         error: std::io::Error,
     },
+    /// The run directory is locked by another trainer or cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// A checkpoint file's contents cannot be used (the message names the file).
     #[error(transparent)]
     CheckpointContents(Box<state::ContentsError>),

@@ -204,7 +204,7 @@ impl History {
             self.given_up = Some(kept);
         }
         let (_, path) = self.older.remove(0);
-        let loaded = state::read(&path)?;
+        let loaded = state::read_saved(&path)?;
         self.newest = Some(Snapshot {
             meta: loaded.meta,
             tensors: loaded.tensors,
