@@ -23,13 +23,14 @@ pub struct EvalArgs {
     #[arg(long)]
     checkpoint: PathBuf,
     /// Data to score: what the checkpoint's gym reads (a text file / folder / glob for
-    /// text-v1, a WAV file / folder / glob for wav-v1).
+    /// text-v1, a WAV file / folder / glob for wav-v1) [default: the data it was trained on,
+    /// its saved gym config].
     #[arg(long)]
-    data: PathBuf,
+    data: Option<PathBuf>,
     /// Which part of the data: all of it, or the train / validation split the checkpoint's
-    /// gym.val_fraction makes of it.
-    #[arg(long, value_enum, default_value_t = SplitArg::All)]
-    split: SplitArg,
+    /// gym.val_fraction makes of it [default: all with --data, else val].
+    #[arg(long, value_enum)]
+    split: Option<SplitArg>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
@@ -47,6 +48,31 @@ enum SplitArg {
     All,
     Train,
     Val,
+}
+
+impl EvalArgs {
+    /// The split to score, by default all of `--data` or the validation split of the
+    /// checkpoint's own data.
+    fn split(&self) -> SplitArg {
+        self.split.unwrap_or(match self.data {
+            Some(_) => SplitArg::All,
+            None => SplitArg::Val,
+        })
+    }
+}
+
+/// Names the scored data in messages: `--data PATH`, or the checkpoint's own gym.
+fn data_label(a: &EvalArgs, loaded: &state::Loaded) -> String {
+    match &a.data {
+        Some(d) => format!("--data {}", d.display()),
+        None => {
+            let gym = &loaded.config.gym;
+            match &gym.path {
+                Some(p) => format!("the checkpoint's data ({} at {p})", gym.id),
+                None => format!("the checkpoint's data ({})", gym.id),
+            }
+        }
+    }
 }
 
 impl SplitArg {
@@ -92,11 +118,11 @@ fn eval_on<B: Backend>(
     let codec = loaded.codec.clone();
     let (mut gym, split) = data_gym(&loaded, path, a, registry)?;
     let sources = gym.sources(split);
+    let label = data_label(a, &loaded);
     anyhow::ensure!(
         !sources.is_empty(),
-        "--data {}: no {} data to score",
-        a.data.display(),
-        a.split.name()
+        "{label}: no {} data to score",
+        a.split().name()
     );
     let audio = codec.audio();
     let lpc_cells = audio.map(|ac| {
@@ -111,7 +137,7 @@ fn eval_on<B: Backend>(
     for i in 0..sources.len() {
         let s = ev
             .score(be, gym.as_mut(), split, i)
-            .with_context(|| format!("--data {}", a.data.display()))?;
+            .with_context(|| label.clone())?;
         let lpc = lpc_cells.as_ref().map(|(levels, edges)| {
             let mut m = Lpc::new(levels.clone(), edges.clone(), LpcSettings::default());
             score(&mut m, &s.tokens)
@@ -143,8 +169,8 @@ fn eval_on<B: Backend>(
     if a.json {
         let report = serde_json::json!({
             "checkpoint": path.display().to_string(),
-            "data": a.data.display().to_string(),
-            "split": a.split.name(),
+            "data": label,
+            "split": a.split().name(),
             "codec": codec.spec(),
             "seq_len": loaded.config.train.seq_len,
             "sources": rows.iter().map(row_json).collect::<Vec<_>>(),
@@ -165,16 +191,19 @@ fn data_gym(
     a: &EvalArgs,
     registry: &GymRegistry,
 ) -> anyhow::Result<(Box<dyn Gym>, Split)> {
-    let data = a.data.display().to_string();
-    let pattern = data.contains(['*', '?', '[']);
-    anyhow::ensure!(
-        pattern || a.data.exists(),
-        "--data {data}: no such file or directory"
-    );
     let mut spec = loaded.config.gym.clone();
-    spec.path = Some(data.clone());
-    spec.base_dir = std::env::current_dir().context("the current directory")?;
-    let split = match a.split {
+    if let Some(d) = &a.data {
+        let data = d.display().to_string();
+        let pattern = data.contains(['*', '?', '[']);
+        anyhow::ensure!(
+            pattern || d.exists(),
+            "--data {data}: no such file or directory"
+        );
+        spec.path = Some(data);
+        spec.base_dir = std::env::current_dir().context("the current directory")?;
+    }
+    let data = data_label(a, loaded);
+    let split = match a.split() {
         SplitArg::All => {
             spec.val_fraction = 0.0;
             Split::Train
@@ -188,19 +217,14 @@ fn data_gym(
         // checkpoint's.
         let chars = saved["vocab"].as_str().unwrap_or_default();
         let vocab = CharCodec::from_chars(chars.chars());
-        Box::new(
-            TextGym::from_spec_with_codec(&spec, &vocab)
-                .with_context(|| format!("--data {data}"))?,
-        )
+        Box::new(TextGym::from_spec_with_codec(&spec, &vocab).with_context(|| data.clone())?)
     } else {
-        registry
-            .make(&spec)
-            .with_context(|| format!("--data {data}"))?
+        registry.make(&spec).with_context(|| data.clone())?
     };
     let found = gym.codec().spec();
     anyhow::ensure!(
         found == saved,
-        "--data {data}: the {} gym reads it with the codec {found}, but {} was trained with \
+        "{data}: the {} gym reads it with the codec {found}, but {} was trained with \
          {saved}",
         spec.id,
         path.display()

@@ -18,7 +18,7 @@ mod device_arg;
 mod eval;
 mod generate_audio;
 mod plot;
-pub mod progress;
+mod progress;
 mod sample;
 mod sampling_args;
 mod spectrogram;
