@@ -10,6 +10,8 @@ use crate::{Codec, CodecRegistry, EpisodeInfo, Gym, GymError, Shape, Split, Step
 const MAX_UNKNOWN_WINDOWS: usize = 1_000_000;
 /// Windows compared when replaying an episode with the same seed.
 const REPLAY_WINDOWS: usize = 50;
+/// Windows of a whole-source walk checked at most (the shortest source of each split is walked).
+const MAX_WALK_WINDOWS: usize = 10_000;
 /// Seed used for the checked episodes.
 const SEED: u64 = 0x5eed;
 
@@ -82,6 +84,7 @@ pub fn check_gym_with(
     };
     check_codec(codec.as_ref(), &train.first.inputs, codecs)?;
     check_fork(gym, shape)?;
+    check_sources(gym, shape.seq)?;
     Ok(CheckReport {
         vocab_size,
         train_windows: train.windows,
@@ -117,6 +120,75 @@ fn check_fork(gym: &mut dyn Gym, shape: Shape) -> Result<(), GymError> {
         }
         if a.episode_done {
             break;
+        }
+    }
+    Ok(())
+}
+
+/// A gym that lists its sources walks the shortest of each split whole
+/// ([`Gym::reset_source`]): one lane, reset on the first window only, windows of at most `seq`
+/// steps continuing each other, every token but the first a target once, as many windows as
+/// reported, and an error after the last. A source longer than [`MAX_WALK_WINDOWS`] windows is
+/// checked on its first windows only.
+fn check_sources(gym: &mut dyn Gym, seq: usize) -> Result<(), GymError> {
+    for split in [Split::Train, Split::Val] {
+        let sources = gym.sources(split);
+        let Some((index, (name, n))) = sources.iter().enumerate().min_by_key(|(_, (_, n))| *n)
+        else {
+            continue;
+        };
+        let at = format!("{split:?} source {index} ({name})").to_lowercase();
+        let info = gym
+            .reset_source(split, index, seq)
+            .map_err(|e| contract(format!("{at}: reset_source failed: {e}")))?;
+        let expected = n.saturating_sub(1).div_ceil(seq);
+        if info.tokens != *n || info.windows != Some(expected) {
+            return Err(contract(format!(
+                "{at}: reset_source reported {} tokens and {:?} windows; sources() says {n} \
+                 tokens, which walk in {expected} windows of {seq} steps",
+                info.tokens, info.windows
+            )));
+        }
+        let (mut served, mut last) = (0usize, None::<u32>);
+        for w in 0..expected.min(MAX_WALK_WINDOWS) {
+            let s = gym
+                .step()
+                .map_err(|e| contract(format!("{at}, window {w}: step() failed: {e}")))?;
+            let steps = s.inputs.len();
+            let fault = if s.reset != [w == 0] {
+                Some(format!("reset is {:?}, expected [{}]", s.reset, w == 0))
+            } else if steps == 0 || steps > seq || s.targets.len() != steps {
+                Some(format!(
+                    "{steps} inputs and {} targets; expected 1..={seq} of each",
+                    s.targets.len()
+                ))
+            } else if last.is_some_and(|l| l != s.inputs[0])
+                || (1..steps).any(|t| s.inputs[t] != s.targets[t - 1])
+            {
+                Some("the windows do not continue each other token by token".into())
+            } else if s.episode_done != (w + 1 == expected) {
+                Some(format!("episode_done is {} at window {w}", s.episode_done))
+            } else {
+                None
+            };
+            if let Some(f) = fault {
+                return Err(contract(format!("{at}, window {w}: {f}")));
+            }
+            served += steps;
+            last = s.targets.last().copied();
+        }
+        if expected <= MAX_WALK_WINDOWS {
+            if served != n - 1 {
+                return Err(contract(format!(
+                    "{at}: the walk served {served} targets; a source of {n} tokens has {}",
+                    n - 1
+                )));
+            }
+            if gym.step().is_ok() {
+                return Err(contract(format!(
+                    "{at}: step() after the walk's last window must be an error, got a window"
+                )));
+            }
         }
     }
     Ok(())

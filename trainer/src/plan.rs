@@ -1,7 +1,7 @@
 //! [`WorkspacePlan`]: the size of every buffer a workspace allocates, in one place. Allocation
 //! reads its sizes from here and the memory budget sums the same plan, so the two cannot
 //! drift apart. Sizes are f32 (or id) elements in u128, so absurd configs cannot overflow;
-//! allocation converts them with [`to_usize`], which refuses what does not fit.
+//! allocation converts them with `to_usize`, which refuses what does not fit.
 
 use rnngym_kernels::{Cell, KernelError, WindowSizes};
 

@@ -318,7 +318,7 @@ pub fn autocorr(seg: &[f32], order: usize) -> Vec<f64> {
 
 /// The lag in `lo..=hi` with the highest normalised autocorrelation of the last `window`
 /// samples of `x` (`x` holds at least `window + hi`), and that correlation, when it exceeds
-/// [`VOICED`] and the window is louder than −80 dBFS.
+/// 0.5 (`VOICED`) and the window is louder than −80 dBFS.
 pub fn pitch_lag(x: &[f32], window: usize, lo: usize, hi: usize) -> Option<(usize, f64)> {
     let n = x.len();
     let cur = &x[n - window..];

@@ -1,4 +1,4 @@
-//! CPU backend: the naive reference ("spec") in [`reference`] and the fast path in
+//! CPU backend: the naive reference ("spec") in [`reference`](mod@reference) and the fast path in
 //! [`CpuBackend`], which is tested against it.
 
 mod backend;

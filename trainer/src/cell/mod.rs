@@ -116,7 +116,7 @@ pub enum Input<'a, B: Backend> {
         off: usize,
     },
     /// Token ids: the input rows are rows of the embedding table, and the layer projects the
-    /// V table rows once instead of the T·B input rows (see [`input_projection`]).
+    /// V table rows once instead of the T·B input rows (see `input_projection`).
     Tokens {
         /// The buffer holding the embedding table `[V, input]`.
         embed: &'a B::Buf,
