@@ -123,9 +123,17 @@ fn sample_on<B: Backend>(
     let mut progress = StreamProgress::new(n as u64, "sampling", "tokens", stdout.is_terminal());
     let mut out = stdout.lock();
     out.write_all(shown_prime.as_bytes())?;
+    // Tokens are written one at a time, so the codec's separator goes between them (and after
+    // a shown prime) as one `render` of the whole text would put it.
+    let mut piece = String::new();
     for i in 1..=n as u64 {
         let tok = g.next(be, &opts, &mut rng)?;
-        out.write_all(codec.render(&[tok]).as_bytes())?;
+        piece.clear();
+        if i > 1 || !shown_prime.is_empty() {
+            piece.push_str(codec.separator());
+        }
+        piece.push_str(&codec.render(&[tok]));
+        out.write_all(piece.as_bytes())?;
         out.flush()?;
         if i % PROGRESS_CHUNK == 0 {
             progress.set(i);
