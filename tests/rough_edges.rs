@@ -5,7 +5,41 @@
 
 mod common;
 
+use std::process::Output;
+
 use common::Fixture;
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The one `error:` line of a failed run (warnings before it are allowed).
+fn error_line(out: &Output) -> String {
+    let err = stderr(out);
+    assert!(!out.status.success(), "expected a failure:\n{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("internal error"),
+        "{err}"
+    );
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("warn: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line expected:\n{err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_string()
+}
+
+/// Runs the binary with warnings and errors only (no info lines around the error).
+fn quiet(f: &Fixture, args: &[&str]) -> Output {
+    f.command(args).env("RUST_LOG", "warn").output().unwrap()
+}
+
+fn has_all(line: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(line.contains(n), "{n:?} not in: {line}");
+    }
+}
 
 /// A `wav-v1` run on four short tones, trained for two iterations into `run/`.
 const AUDIO: &str = r#"
@@ -79,4 +113,108 @@ fn audio_samples_are_separated_like_the_prime() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.starts_with(' '), "{text:?}");
     assert_eq!(samples(&text).len(), 9, "{text:?}");
+    // A value that is not a sample: the hint names this command's flag, in words that fit
+    // audio (not "characters").
+    let out = quiet(
+        &f,
+        &[
+            "sample",
+            "--checkpoint",
+            "run",
+            "--prime",
+            "0.1 abc",
+            "-n",
+            "3",
+        ],
+    );
+    let line = error_line(&out);
+    has_all(&line, &["--prime", "'abc'", "--unknown skip"]);
+    assert!(
+        !line.contains("character") && !line.contains("--set"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unknown_prime_hints_name_the_usable_option_and_the_source() {
+    let f = Fixture::new(&common::corpus(), common::TINY);
+    f.train();
+    let sample = |extra: &[&str]| {
+        let mut args = vec!["sample", "--checkpoint", "run", "-n", "5"];
+        args.extend_from_slice(extra);
+        quiet(&f, &args)
+    };
+    let line = error_line(&sample(&["--prime", "To Z"]));
+    has_all(&line, &["error: --prime: ", "'Z'", "--unknown skip"]);
+    assert!(
+        !line.contains("--set") && !line.contains("sample.unknown"),
+        "{line}"
+    );
+
+    std::fs::write(f.file("p.txt"), "To Z").unwrap();
+    let line = error_line(&sample(&["--prime-file", "p.txt"]));
+    has_all(
+        &line,
+        &["error: --prime-file p.txt: ", "'Z'", "--unknown skip"],
+    );
+    f.ok(&[
+        "sample",
+        "--checkpoint",
+        "run",
+        "--prime-file",
+        "p.txt",
+        "--unknown",
+        "skip",
+    ]);
+
+    // train: an unknown character in sample.prime stops the run before it trains, naming the
+    // key and the character...
+    let out = quiet(
+        &f,
+        &[
+            "train",
+            "--config",
+            "c.toml",
+            "--set",
+            "sample.prime=Zo",
+            "--set",
+            "checkpoint.dir=zrun",
+        ],
+    );
+    let line = error_line(&out);
+    has_all(&line, &["sample.prime", "'Z'", "sample.unknown = \"skip\""]);
+    assert!(
+        !f.file("zrun/latest.safetensors").exists(),
+        "trained anyway"
+    );
+    // ...and is dropped when sample.unknown = "skip".
+    f.ok(&[
+        "train",
+        "--config",
+        "c.toml",
+        "--set",
+        "sample.prime=Zo",
+        "--set",
+        "sample.unknown=skip",
+        "--set",
+        "checkpoint.dir=zrun",
+    ]);
+    // That checkpoint's own prime, sampled with --unknown error, names where it came from.
+    let out = quiet(
+        &f,
+        &[
+            "sample",
+            "--checkpoint",
+            "zrun",
+            "-n",
+            "5",
+            "--unknown",
+            "error",
+        ],
+    );
+    let line = error_line(&out);
+    has_all(
+        &line,
+        &["sample.prime", "checkpoint", "'Z'", "--unknown skip"],
+    );
 }

@@ -87,23 +87,32 @@ fn sample_on<B: Backend>(
         Some(Unknown::Skip) => UnknownPolicy::Skip,
         None => sc.unknown,
     };
-    let prime_text = match (&a.prime, &a.prime_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(f)) => fsutil::read_text(f, MAX_TEXT_BYTES)
-            .with_context(|| format!("--prime-file {}: cannot read as UTF-8 text", f.display()))?,
-        (None, None) => sc.prime.clone(),
+    // Where the prime came from, for messages: the flag as the user wrote it, or the key.
+    let (prime_text, source) = match (&a.prime, &a.prime_file) {
+        (Some(p), _) => (p.clone(), "--prime".to_string()),
+        (None, Some(f)) => (
+            fsutil::read_text(f, MAX_TEXT_BYTES).with_context(|| {
+                format!("--prime-file {}: cannot read as UTF-8 text", f.display())
+            })?,
+            format!("--prime-file {}", f.display()),
+        ),
+        (None, None) => (
+            sc.prime.clone(),
+            "sample.prime (from the checkpoint's config)".to_string(),
+        ),
     };
     let codec = loaded.codec.clone();
     let mut prime = codec
         .encode(&prime_text, policy)
         .map_err(|e| match e {
-            GymError::NotInVocabulary { .. } => anyhow::anyhow!(
-                "{e}; use --unknown skip (or sample.unknown = \"skip\" in the config) to drop \
-                 unknown characters"
-            ),
+            // The flag of this command, not the config key: a checkpoint's config is not
+            // the user's to edit. "What the vocabulary lacks" fits characters and samples.
+            GymError::NotInVocabulary { .. } => {
+                anyhow::anyhow!("{e}; use --unknown skip to drop what the vocabulary lacks")
+            }
             other => other.into(),
         })
-        .context("--prime")?;
+        .with_context(|| source.clone())?;
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let shown_prime = codec.render(&prime);
     if prime.is_empty() {

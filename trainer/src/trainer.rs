@@ -77,6 +77,7 @@ impl<B: Backend> Trainer<B> {
     /// A fresh model for `gym`, initialised from `cfg.train.seed`.
     pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
         let codec = gym.codec();
+        training_sample::prime_tokens(codec.as_ref(), &cfg.sample)?;
         let dims = state::dims_of(&cfg, codec.vocab_size());
         // Refuse what cannot fit before allocating any of it.
         let (t, b) = (cfg.train.seq_len, cfg.train.batch);
