@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::Fixture;
@@ -90,6 +91,17 @@ fn samples(text: &str) -> Vec<f32> {
             x
         })
         .collect()
+}
+
+/// `shared/data/wav-formats` beside the repository, when it is there.
+fn wav_formats() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/wav-formats");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        println!("skipped: {} not found", d.display());
+        None
+    }
 }
 
 #[test]
@@ -217,4 +229,49 @@ fn unknown_prime_hints_name_the_usable_option_and_the_source() {
         &line,
         &["sample.prime", "checkpoint", "'Z'", "--unknown skip"],
     );
+}
+
+#[test]
+fn spectrogram_reads_wavs_as_training_does() {
+    let Some(formats) = wav_formats() else {
+        return;
+    };
+    let f = Fixture::new("", "");
+    let file = |name: &str| formats.join(name).display().to_string();
+    // hound alone refused these two; the gyms' reader decodes them.
+    for name in [
+        "float64-16k-mono.wav",
+        "mulaw-8k.wav",
+        "odd-chunk-padding.wav",
+    ] {
+        let png = format!("{name}.png");
+        f.ok(&["plot", "--spectrogram", &file(name), "--out", &png]);
+        assert!(f.file(&png).is_file(), "{name}");
+    }
+    // A truncated file is plotted from the samples really present, with a warning naming it.
+    let out = f.ok(&[
+        "plot",
+        "--spectrogram",
+        &file("truncated.wav"),
+        "--out",
+        "t.png",
+    ]);
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("warn: ") && l.contains("truncated.wav")),
+        "{err}"
+    );
+    // What cannot be read is one line naming the file and why.
+    for (name, why) in [
+        ("not-a-wav.wav", "not a RIFF/WAVE file"),
+        ("empty.wav", "empty file"),
+        ("adpcm-ima-8k.wav", "ADPCM"),
+    ] {
+        let out = quiet(
+            &f,
+            &["plot", "--spectrogram", &file(name), "--out", "x.png"],
+        );
+        has_all(&error_line(&out), &["--spectrogram", name, why]);
+    }
 }
