@@ -15,6 +15,10 @@ fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        if cli::stdout::is_closed_print_panic(&msg) {
+            // `rnngym eval … | head`: the reader has what it wanted.
+            std::process::exit(0);
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -25,6 +29,8 @@ fn main() -> ExitCode {
     cli::init_logging(args.quiet);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // `rnngym sample … | head`: a closed pipe is a normal end.
+        Err(e) if cli::stdout::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("error: {}", parts.join(": ").replace('\n', " "));

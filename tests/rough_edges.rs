@@ -5,8 +5,9 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use common::Fixture;
 
@@ -274,4 +275,41 @@ fn spectrogram_reads_wavs_as_training_does() {
         );
         has_all(&error_line(&out), &["--spectrogram", name, why]);
     }
+}
+
+#[test]
+fn a_closed_stdout_ends_sample_quietly_with_success() {
+    let f = Fixture::new(&common::corpus(), common::TINY);
+    f.train();
+    let mut child = f
+        .command(&[
+            "sample",
+            "--checkpoint",
+            "run",
+            "-n",
+            "100000000",
+            "--seed",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut head = [0u8; 64];
+    stdout.read_exact(&mut head).unwrap();
+    drop(stdout); // as `head -c 64` does
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{status:?}: {err}");
+    assert!(
+        !err.contains("error:") && !err.contains("panicked"),
+        "{err}"
+    );
 }

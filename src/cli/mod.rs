@@ -11,6 +11,7 @@ pub mod progress;
 mod sample;
 mod sampling_args;
 mod spectrogram;
+pub mod stdout;
 mod train;
 mod visualize;
 mod viz_data;

@@ -131,7 +131,8 @@ fn sample_on<B: Backend>(
     let stdout = std::io::stdout();
     let mut progress = StreamProgress::new(n as u64, "sampling", "tokens", stdout.is_terminal());
     let mut out = stdout.lock();
-    out.write_all(shown_prime.as_bytes())?;
+    out.write_all(shown_prime.as_bytes())
+        .map_err(super::stdout::write_error)?;
     // Tokens are written one at a time, so the codec's separator goes between them (and after
     // a shown prime) as one `render` of the whole text would put it.
     let mut piece = String::new();
@@ -142,13 +143,14 @@ fn sample_on<B: Backend>(
             piece.push_str(codec.separator());
         }
         piece.push_str(&codec.render(&[tok]));
-        out.write_all(piece.as_bytes())?;
-        out.flush()?;
+        out.write_all(piece.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(super::stdout::write_error)?;
         if i % PROGRESS_CHUNK == 0 {
             progress.set(i);
         }
     }
-    writeln!(out)?;
+    writeln!(out).map_err(super::stdout::write_error)?;
     drop(out);
     let secs = progress.finish().as_secs_f64();
     log::info!(
