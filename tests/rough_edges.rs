@@ -313,3 +313,35 @@ fn a_closed_stdout_ends_sample_quietly_with_success() {
         "{err}"
     );
 }
+
+#[test]
+fn config_paths_are_against_its_folder_and_command_line_paths_against_the_current_directory() {
+    let f = Fixture::new(&common::corpus(), "");
+    std::fs::create_dir(f.file("cfg")).unwrap();
+    std::fs::write(f.file("cfg/corpus.txt"), common::corpus()).unwrap();
+    let tiny = common::TINY.replace("iterations = 30", "iterations = 2");
+    std::fs::write(f.file("cfg/c.toml"), &tiny).unwrap();
+    // From the config file: cfg/corpus.txt is read, cfg/run is written.
+    f.ok(&["train", "--config", "cfg/c.toml"]);
+    assert!(f.file("cfg/run/latest.safetensors").is_file());
+    assert!(!f.file("run").exists());
+    // From the command line: ./corpus.txt is read (a different text: its own vocabulary), and
+    // ./out is written.
+    std::fs::write(f.file("corpus.txt"), "zyxw vuts ".repeat(40)).unwrap();
+    f.ok(&[
+        "train",
+        "--config",
+        "cfg/c.toml",
+        "--set",
+        "gym.path=corpus.txt",
+        "--set",
+        "checkpoint.dir=out",
+    ]);
+    assert!(f.file("out/latest.safetensors").is_file());
+    let saved = std::fs::read_to_string(f.file("out/config.toml")).unwrap();
+    let expected = std::path::absolute(f.file("corpus.txt")).unwrap();
+    assert!(
+        saved.contains(&format!("path = \"{}\"", expected.display())),
+        "{saved}"
+    );
+}
