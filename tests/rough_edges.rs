@@ -345,3 +345,25 @@ fn config_paths_are_against_its_folder_and_command_line_paths_against_the_curren
         "{saved}"
     );
 }
+
+#[test]
+fn generate_audio_checks_its_out_path_before_generating() {
+    let f = audio_run();
+    std::fs::create_dir(f.file("outdir")).unwrap();
+    let started = std::time::Instant::now();
+    // An hour of audio would take minutes to generate: the refusal must come first.
+    let out = quiet(
+        &f,
+        &[
+            "generate-audio",
+            "--checkpoint",
+            "run",
+            "--seconds",
+            "3600",
+            "--out",
+            "outdir",
+        ],
+    );
+    has_all(&error_line(&out), &["--out", "outdir", "directory"]);
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+}
