@@ -367,3 +367,47 @@ fn generate_audio_checks_its_out_path_before_generating() {
     has_all(&error_line(&out), &["--out", "outdir", "directory"]);
     assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
 }
+
+#[test]
+fn no_gpu_is_one_short_line_with_details_at_debug_level() {
+    let f = Fixture::new(&common::corpus(), common::TINY);
+    f.train();
+    let run = |level: &str, device: &str| {
+        f.command(&[
+            "sample",
+            "--checkpoint",
+            "run",
+            "-n",
+            "3",
+            "--device",
+            device,
+        ])
+        .env("RUST_LOG", level)
+        .output()
+        .unwrap()
+    };
+    let out = run("info", "auto");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    if err.contains("using cuda") {
+        println!("skipped: this machine has a usable GPU");
+        return;
+    }
+    assert!(
+        err.lines()
+            .any(|l| l == "device: cpu (no CUDA GPU found; RUST_LOG=debug for details)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("no usable GPU") && !err.contains("libcuda"),
+        "{err}"
+    );
+    // The details are one RUST_LOG away, and an explicit cuda is still an error that has them.
+    let debug = stderr(&run("debug", "auto"));
+    assert!(debug.contains("--device auto: "), "{debug}");
+    let line = error_line(&run("info", "cuda"));
+    assert!(
+        line.starts_with("error: --device cuda: ") && line.len() > 40,
+        "{line}"
+    );
+}
