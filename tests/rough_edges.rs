@@ -94,17 +94,6 @@ fn samples(text: &str) -> Vec<f32> {
         .collect()
 }
 
-/// `shared/data/wav-formats` beside the repository, when it is there.
-fn wav_formats() -> Option<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/wav-formats");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        println!("skipped: {} not found", d.display());
-        None
-    }
-}
-
 #[test]
 fn audio_samples_are_separated_like_the_prime() {
     let f = audio_run();
@@ -230,6 +219,17 @@ fn unknown_prime_hints_name_the_usable_option_and_the_source() {
         &line,
         &["sample.prime", "checkpoint", "'Z'", "--unknown skip"],
     );
+}
+
+/// `shared/data/wav-formats` beside the repository, when it is there.
+fn wav_formats() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/wav-formats");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        println!("skipped: {} not found", d.display());
+        None
+    }
 }
 
 #[test]
@@ -410,4 +410,26 @@ fn no_gpu_is_one_short_line_with_details_at_debug_level() {
         line.starts_with("error: --device cuda: ") && line.len() > 40,
         "{line}"
     );
+}
+
+#[test]
+fn check_gym_refuses_the_validation_split_that_train_refuses() {
+    // 400 characters, 5% held out: 20 validation characters, fewer than one 2 × 16 window.
+    let corpus = "abcdefghij klmnopqrs\n".repeat(19) + "abcdefghij klmnopqr\n";
+    let config = common::TINY
+        .replace("val_fraction = 0.2", "val_fraction = 0.05")
+        .replace("seq_len = 8", "seq_len = 16");
+    let f = Fixture::new(&corpus, &config);
+    let train = error_line(&quiet(&f, &["train", "--config", "c.toml"]));
+    has_all(&train, &["validation split", "too small"]);
+    let check = error_line(&quiet(&f, &["check-gym", "--config", "c.toml"]));
+    assert_eq!(check, train);
+    // With the window the split can serve, both go ahead.
+    f.ok(&[
+        "check-gym",
+        "--config",
+        "c.toml",
+        "--set",
+        "train.seq_len=4",
+    ]);
 }
