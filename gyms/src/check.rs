@@ -362,9 +362,28 @@ fn check_step(
     Ok(())
 }
 
-/// Round trips: `encode(render(t)) == t`, and `spec()` rebuilds an equivalent codec.
+/// Round trips: `encode(render(t)) == t`, rendering in two parts joined by `separator()` is
+/// rendering at once (what streamed output relies on), and `spec()` rebuilds an equivalent
+/// codec through `codecs`.
 fn check_codec(codec: &dyn Codec, tokens: &[u32], codecs: &CodecRegistry) -> Result<(), GymError> {
     let text = codec.render(tokens);
+    if tokens.len() >= 2 {
+        let (a, b) = tokens.split_at(tokens.len() / 2);
+        let joined = format!(
+            "{}{}{}",
+            codec.render(a),
+            codec.separator(),
+            codec.render(b)
+        );
+        if joined != text {
+            return Err(contract(format!(
+                "codec: render(a) + separator() + render(b) != render(a ++ b) for the first \
+                 train window split in two (separator {:?}); streamed output would not read \
+                 like one render",
+                codec.separator()
+            )));
+        }
+    }
     let back = codec
         .encode(&text, crate::UnknownPolicy::Error)
         .map_err(|e| contract(format!("codec: encode(render(tokens)) failed: {e}")))?;

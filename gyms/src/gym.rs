@@ -100,6 +100,14 @@ pub trait Codec: Send + Sync {
     fn encode(&self, text: &str, policy: UnknownPolicy) -> Result<Vec<u32>, GymError>;
     /// Renders tokens for humans (text for text codecs).
     fn render(&self, tokens: &[u32]) -> String;
+    /// What goes between the renderings of two runs of tokens that follow each other:
+    /// `render(a ++ b) == render(a) + separator() + render(b)` for non-empty `a` and `b`, so
+    /// output streamed a few tokens at a time reads like one `render`. Empty (the default)
+    /// for text, where tokens are characters; a space for the audio codecs, whose rendering
+    /// is whitespace-separated sample values.
+    fn separator(&self) -> &str {
+        ""
+    }
     /// A self-describing JSON value from which [`crate::codec_from_spec`] rebuilds the codec.
     fn spec(&self) -> serde_json::Value;
     /// The audio view of this codec (tokens ↔ sample values at a rate); `None` for non-audio

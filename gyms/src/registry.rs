@@ -22,7 +22,9 @@ pub struct GymSpec {
     /// Gym-specific options (`[gym.options]`), checked by the gym's constructor.
     #[serde(default)]
     pub options: toml::Table,
-    /// Directory that relative paths are resolved against (the config file's directory).
+    /// Directory that relative paths are resolved against (the config file's directory; empty
+    /// for the current directory). Paths given with `--set` are made absolute before a gym
+    /// sees them, so they are unaffected.
     #[serde(skip)]
     pub base_dir: PathBuf,
 }
@@ -36,6 +38,11 @@ fn default_val_fraction() -> f64 {
 }
 
 impl GymSpec {
+    /// The `[gym.options]` keys that the built-in gyms read as paths (the token cache of
+    /// [`crate::CacheOptions`]): like `path`, a relative one in a config file resolves against
+    /// `base_dir`, and one given with `--set` against the current directory.
+    pub const PATH_OPTIONS: [&'static str; 1] = ["cache_dir"];
+
     /// A spec for gym `id` with no path and default options.
     pub fn new(id: &str) -> Self {
         GymSpec {

@@ -27,6 +27,8 @@ enum Fault {
     TinyVocab,
     BadCodecSpec,
     LossyCodec,
+    /// Renders whitespace-separated words but keeps the default empty `separator()`.
+    GluedCodec,
     ValConfigError,
     /// `fork` gives a gym whose windows differ from the original's.
     ForkDiffers,
@@ -72,6 +74,12 @@ impl Codec for BrokenCodec {
         V
     }
     fn encode(&self, text: &str, policy: UnknownPolicy) -> Result<Vec<u32>, GymError> {
+        if self.0 == Fault::GluedCodec {
+            return Ok(text
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect());
+        }
         let t = OpaqueCodec::new(V).encode(text, policy)?;
         Ok(if self.0 == Fault::LossyCodec {
             t.into_iter().map(|x| x / 2).collect()
@@ -80,6 +88,10 @@ impl Codec for BrokenCodec {
         })
     }
     fn render(&self, tokens: &[u32]) -> String {
+        if self.0 == Fault::GluedCodec {
+            let words: Vec<String> = tokens.iter().map(u32::to_string).collect();
+            return words.join(" ");
+        }
         OpaqueCodec::new(V).render(tokens)
     }
     fn spec(&self) -> serde_json::Value {
@@ -106,7 +118,9 @@ impl Gym for FakeGym {
     fn codec(&self) -> Arc<dyn Codec> {
         match self.fault {
             Fault::TinyVocab => Arc::new(OpaqueCodec::new(1)),
-            Fault::BadCodecSpec | Fault::LossyCodec => Arc::new(BrokenCodec(self.fault)),
+            Fault::BadCodecSpec | Fault::LossyCodec | Fault::GluedCodec => {
+                Arc::new(BrokenCodec(self.fault))
+            }
             _ => Arc::new(OpaqueCodec::new(V)),
         }
     }
@@ -215,6 +229,7 @@ fn each_broken_gym_is_rejected_with_a_reason() {
         (Fault::TinyVocab, "vocab_size() is 1"),
         (Fault::BadCodecSpec, "does not rebuild"),
         (Fault::LossyCodec, "encode(render(tokens)) != tokens"),
+        (Fault::GluedCodec, "separator"),
         (Fault::ValConfigError, "reset(val)"),
         (
             Fault::ForkDiffers,

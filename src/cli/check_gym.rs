@@ -20,6 +20,9 @@ pub fn run(a: CheckGymArgs, registry: &GymRegistry) -> anyhow::Result<()> {
         batch: cfg.train.batch,
         seq: cfg.train.seq_len,
     };
+    // The splits `rnngym train` would use must serve its windows, checked by the same
+    // function and so failing with the same message (a passed check means training starts).
+    rnngym_trainer::check_splits(gym.as_mut(), &cfg)?;
     // Through TrainerError for the same train.batch / train.seq_len hint as `rnngym train`.
     let report =
         check_gym_with(gym.as_mut(), shape, registry.codecs()).map_err(TrainerError::from)?;

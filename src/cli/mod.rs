@@ -22,6 +22,7 @@ mod progress;
 mod sample;
 mod sampling_args;
 mod spectrogram;
+mod stdout;
 mod train;
 mod visualize;
 mod viz_data;
@@ -98,6 +99,8 @@ pub fn main_with(registry: GymRegistry) -> ExitCode {
     init_logging(args.quiet);
     match run(args, &registry) {
         Ok(()) => ExitCode::SUCCESS,
+        // `rnngym sample … | head`: a closed pipe is a normal end.
+        Err(e) if stdout::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("error: {}", parts.join(": ").replace('\n', " "));
@@ -115,6 +118,10 @@ fn install_panic_hook() {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        if stdout::is_closed_print_panic(&msg) {
+            // `rnngym eval … | head`: the reader has what it wanted.
+            std::process::exit(0);
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

@@ -91,23 +91,32 @@ fn sample_on<B: Backend>(
         Some(Unknown::Skip) => UnknownPolicy::Skip,
         None => sc.unknown,
     };
-    let prime_text = match (&a.prime, &a.prime_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(f)) => fsutil::read_text(f, MAX_TEXT_BYTES)
-            .with_context(|| format!("--prime-file {}: cannot read as UTF-8 text", f.display()))?,
-        (None, None) => sc.prime.clone(),
+    // Where the prime came from, for messages: the flag as the user wrote it, or the key.
+    let (prime_text, source) = match (&a.prime, &a.prime_file) {
+        (Some(p), _) => (p.clone(), "--prime".to_string()),
+        (None, Some(f)) => (
+            fsutil::read_text(f, MAX_TEXT_BYTES).with_context(|| {
+                format!("--prime-file {}: cannot read as UTF-8 text", f.display())
+            })?,
+            format!("--prime-file {}", f.display()),
+        ),
+        (None, None) => (
+            sc.prime.clone(),
+            "sample.prime (from the checkpoint's config)".to_string(),
+        ),
     };
     let codec = loaded.codec.clone();
     let mut prime = codec
         .encode(&prime_text, policy)
         .map_err(|e| match e {
-            GymError::NotInVocabulary { .. } => anyhow::anyhow!(
-                "{e}; use --unknown skip (or sample.unknown = \"skip\" in the config) to drop \
-                 unknown characters"
-            ),
+            // The flag of this command, not the config key: a checkpoint's config is not
+            // the user's to edit. "What the vocabulary lacks" fits characters and samples.
+            GymError::NotInVocabulary { .. } => {
+                anyhow::anyhow!("{e}; use --unknown skip to drop what the vocabulary lacks")
+            }
             other => other.into(),
         })
-        .context("--prime")?;
+        .with_context(|| source.clone())?;
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let shown_prime = codec.render(&prime);
     if prime.is_empty() {
@@ -126,16 +135,26 @@ fn sample_on<B: Backend>(
     let stdout = std::io::stdout();
     let mut progress = StreamProgress::new(n as u64, "sampling", "tokens", stdout.is_terminal());
     let mut out = stdout.lock();
-    out.write_all(shown_prime.as_bytes())?;
+    out.write_all(shown_prime.as_bytes())
+        .map_err(super::stdout::write_error)?;
+    // Tokens are written one at a time, so the codec's separator goes between them (and after
+    // a shown prime) as one `render` of the whole text would put it.
+    let mut piece = String::new();
     for i in 1..=n as u64 {
         let tok = g.next(be, &opts, &mut rng)?;
-        out.write_all(codec.render(&[tok]).as_bytes())?;
-        out.flush()?;
+        piece.clear();
+        if i > 1 || !shown_prime.is_empty() {
+            piece.push_str(codec.separator());
+        }
+        piece.push_str(&codec.render(&[tok]));
+        out.write_all(piece.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(super::stdout::write_error)?;
         if i % PROGRESS_CHUNK == 0 {
             progress.set(i);
         }
     }
-    writeln!(out)?;
+    writeln!(out).map_err(super::stdout::write_error)?;
     drop(out);
     let secs = progress.finish().as_secs_f64();
     log::info!(

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use rnngym_gyms::wav::read_wav;
 use rustfft::num_complex::Complex;
 
 /// Magnitudes in dB, `[frames][bins]`, with the axes' extents.
@@ -23,32 +24,23 @@ const RANGE_DB: f32 = 80.0;
 /// At most this many STFT frames (the hop grows for long files).
 const MAX_FRAMES: usize = 1200;
 
-/// Reads `wav` and computes its spectrogram.
+/// Reads `wav` with the WAV reader the gyms train on (so `plot` accepts exactly the files
+/// training does, with the same one-line errors naming the file) and computes its spectrogram.
 pub fn compute(wav: &Path) -> anyhow::Result<Spectrogram> {
-    let mut reader = hound::WavReader::open(wav)
-        .with_context(|| format!("--spectrogram {}: cannot read as WAV", wav.display()))?;
-    let spec = reader.spec();
-    let ch = spec.channels.max(1) as usize;
-    let raw: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
-        hound::SampleFormat::Int => {
-            let scale = (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .samples::<i32>()
-                .map(|s| s.map(|v| v as f32 / scale))
-                .collect::<Result<_, _>>()?
-        }
-    };
-    let mono: Vec<f32> = raw
-        .chunks(ch)
-        .map(|c| c.iter().sum::<f32>() / c.len() as f32)
-        .collect();
+    let audio = read_wav(wav).context("--spectrogram")?;
+    for w in &audio.warnings {
+        log::warn!("{}: {w}", wav.display());
+    }
+    let rate = audio.sample_rate;
+    let mono = audio
+        .into_mono(None)
+        .map_err(|e| anyhow::anyhow!("--spectrogram {}: {e}", wav.display()))?;
     anyhow::ensure!(
         !mono.is_empty(),
         "--spectrogram {}: the file has no samples",
         wav.display()
     );
-    let sr = spec.sample_rate.max(1) as f64;
+    let sr = rate.max(1) as f64;
     let n_fft = if sr >= 32000.0 { 1024 } else { 512 };
     let hop = (n_fft / 4).max(mono.len().div_ceil(MAX_FRAMES));
     let window: Vec<f32> = (0..n_fft)

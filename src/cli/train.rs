@@ -209,16 +209,30 @@ fn resume_file(p: &Path) -> anyhow::Result<PathBuf> {
     Ok(f)
 }
 
-/// Resolves a relative `gym.path` against the config file's directory, so the config saved in
-/// checkpoints still finds the data when resumed from another working directory.
+/// Resolves the relative `[gym]` paths from the config file (`gym.path` and the path options)
+/// against its folder, so the config saved in checkpoints still finds the data when resumed
+/// from another working directory.
 fn absolutize_gym_path(cfg: &mut rnngym_trainer::Config) {
-    if let Some(p) = &cfg.gym.path {
+    let base = cfg.gym.base_dir.clone();
+    let resolve = |p: &mut String| {
         // An empty path stays empty, for the gym to refuse (joined, it would name the folder).
-        let empty = p.trim().is_empty();
-        if !empty && Path::new(p).is_relative() && !cfg.gym.base_dir.as_os_str().is_empty() {
-            let joined = cfg.gym.base_dir.join(p);
-            let abs = std::path::absolute(&joined).unwrap_or(joined);
-            cfg.gym.path = Some(abs.display().to_string());
+        if !p.trim().is_empty()
+            && Path::new(p.as_str()).is_relative()
+            && !base.as_os_str().is_empty()
+        {
+            let joined = base.join(p.as_str());
+            *p = std::path::absolute(&joined)
+                .unwrap_or(joined)
+                .display()
+                .to_string();
+        }
+    };
+    if let Some(p) = cfg.gym.path.as_mut() {
+        resolve(p);
+    }
+    for key in rnngym_gyms::GymSpec::PATH_OPTIONS {
+        if let Some(toml::Value::String(p)) = cfg.gym.options.get_mut(key) {
+            resolve(p);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Picking the numeric backend from `model.device`: `"cpu"`, `"cuda"` / `"cuda:N"` (an error
-//! when that GPU cannot be used), or `"auto"` (the GPU when one is usable, else the CPU, with
-//! the reason logged).
+//! when that GPU cannot be used), or `"auto"` (the GPU when one is usable, else the CPU: one
+//! short line when there is no GPU, the reason at debug level; a warning when one failed).
 
 use rnngym_kernels::{Backend, CpuBackend, CudaBackend, KernelError};
 
@@ -57,11 +57,11 @@ pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device
                 Ok(Device::Cuda(Box::new(be)))
             }
             Err(e) => {
-                log::log!(
-                    auto_fallback_level(&e),
-                    "{origin}: {}; using the CPU",
-                    auto_fallback_reason(&e)
-                );
+                let level = auto_fallback_level(&e);
+                log::log!(level, "{}", auto_fallback_line(&e, origin));
+                if level == log::Level::Info {
+                    log::debug!("{origin}: {e}");
+                }
                 Ok(cpu())
             }
         },
@@ -85,11 +85,18 @@ fn auto_fallback_level(e: &KernelError) -> log::Level {
     }
 }
 
-/// The words for [`auto_fallback_level`]'s two cases.
-fn auto_fallback_reason(e: &KernelError) -> String {
+/// The line for [`auto_fallback_level`]'s two cases. No GPU is the common case, printed by
+/// every command on a laptop or CPU server: one short line, with the loader's long reason
+/// (which libraries it looked for) at debug level. A GPU that failed gets the whole reason.
+fn auto_fallback_line(e: &KernelError, origin: &str) -> String {
     match e {
-        KernelError::Unavailable(_) => format!("no usable GPU ({e})"),
-        _ => format!("the GPU is present but failed ({e}); use \"cuda\" to make this an error"),
+        KernelError::Unavailable(_) => {
+            "device: cpu (no CUDA GPU found; RUST_LOG=debug for details)".to_string()
+        }
+        _ => format!(
+            "{origin}: the GPU is present but failed ({e}); using the CPU (use \"cuda\" to make \
+             this an error)"
+        ),
     }
 }
 
@@ -101,14 +108,19 @@ mod tests {
     fn auto_warns_when_a_present_gpu_fails_and_is_quiet_without_one() {
         let missing = KernelError::Unavailable("CUDA libraries not found: libcuda".into());
         assert_eq!(auto_fallback_level(&missing), log::Level::Info);
-        assert!(auto_fallback_reason(&missing).starts_with("no usable GPU"));
+        let short = auto_fallback_line(&missing, "model.device = \"auto\"");
+        assert_eq!(
+            short,
+            "device: cpu (no CUDA GPU found; RUST_LOG=debug for details)"
+        );
         let broken = KernelError::Device(
             "loading cells.cu for sm_90: CUDA_ERROR_UNSUPPORTED_PTX_VERSION".into(),
         );
         assert_eq!(auto_fallback_level(&broken), log::Level::Warn);
-        let why = auto_fallback_reason(&broken);
+        let why = auto_fallback_line(&broken, "--device auto");
         assert!(
-            why.contains("present but failed") && why.contains("UNSUPPORTED_PTX_VERSION"),
+            why.starts_with("--device auto: the GPU is present but failed")
+                && why.contains("UNSUPPORTED_PTX_VERSION"),
             "{why}"
         );
     }

@@ -25,4 +25,4 @@ pub use config::{CellKind, Config};
 pub use model::{Model, ModelDims, Workspace};
 pub use observer::{AudioClip, LogObserver, Observer, Rollback, TrainSample, Update, ValMetrics};
 pub use run_dir::{CheckpointKind, RunDir};
-pub use trainer::{Divergence, Gradients, Learner, Trainer, TrainerError};
+pub use trainer::{check_splits, Divergence, Gradients, Learner, Trainer, TrainerError};

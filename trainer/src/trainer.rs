@@ -10,6 +10,7 @@ mod history;
 mod recording;
 mod rollback;
 mod snapshot;
+mod splits;
 mod step;
 mod training_sample;
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rand::Rng;
-use rnngym_gyms::{Codec, Gym, Shape};
+use rnngym_gyms::{Codec, Gym};
 use rnngym_kernels::Backend;
 
 use crate::budget;
@@ -37,6 +38,7 @@ use cursor::Cursor;
 pub use error::TrainerError;
 use evaluate::Validator;
 use rollback::Rollbacks;
+pub use splits::check_splits;
 pub use step::{Divergence, Gradients, Learner};
 
 /// What the run has done and measured so far (saved in checkpoints).
@@ -80,19 +82,20 @@ impl<B: Backend> Trainer<B> {
     /// A fresh model for `gym`, initialised from `cfg.train.seed`.
     pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
         let codec = gym.codec();
+        training_sample::prime_tokens(codec.as_ref(), &cfg.sample)?;
         let dims = state::dims_of(&cfg, codec.vocab_size());
         // Refuse what cannot fit before allocating any of it.
         let (t, b) = (cfg.train.seq_len, cfg.train.batch);
-        let has_val = cfg.gym.val_fraction > 0.0;
+        let has_val = splits::validates(&cfg);
         budget::check_params(&dims)?;
         let dropout = cfg.model.dropout > 0.0;
         let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
         budget::check_memory(&fp, t, b, be.memory_available(), &be.name())?;
         let learner = Learner::new(&be, &cfg, dims, &codec)?;
-        let shape = Shape { batch: b, seq: t };
+        let shape = splits::shape(&cfg);
         let mut data = Cursor::new(gym, shape, cfg.train.seed);
         // Fail early, with the gym's message, when a split cannot serve one window.
-        data.check_split()?;
+        data.check_splits(&cfg)?;
         let val = match has_val {
             true => Some(Validator::new(&mut data, shape)?),
             false => None,

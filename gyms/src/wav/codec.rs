@@ -214,7 +214,11 @@ impl Codec for SampleCodec {
             .iter()
             .map(|&t| self.sample_of(t).to_string())
             .collect();
-        words.join(" ")
+        words.join(self.separator())
+    }
+
+    fn separator(&self) -> &str {
+        " "
     }
 
     fn spec(&self) -> Value {

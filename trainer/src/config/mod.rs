@@ -7,6 +7,7 @@ mod error;
 mod located;
 mod model;
 mod overrides;
+mod paths;
 mod sample;
 mod train;
 mod validate;
@@ -14,7 +15,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rnngym_gyms::GymSpec;
 use serde::{Deserialize, Serialize};
@@ -75,13 +76,14 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Loads and validates a config file; relative gym paths resolve against its directory.
+    /// Loads and validates a config file; its relative paths resolve against its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Self::load_with_overrides(Some(path), &[])
     }
 
     /// Main entry: the file (or defaults when None), then each `section.key=value` override
-    /// in order, then validation.
+    /// in order, then validation. Relative paths from the file resolve against its folder,
+    /// those from overrides against the current directory (see `paths`).
     pub fn load_with_overrides(
         path: Option<&Path>,
         overrides: &[String],
@@ -100,14 +102,13 @@ impl Config {
         };
         // Parse the text alone first so that its errors carry FILE:LINE:COL.
         let mut cfg = parse_located(&text, &label)?;
+        // The file's paths against its folder, before any override replaces one of them
+        // with a path against the current directory.
+        if let Some(p) = path {
+            paths::resolve_from_file(&mut cfg, &paths::folder_of(p));
+        }
         for arg in overrides {
             cfg.apply_override(arg)?;
-        }
-        if let Some(p) = path {
-            cfg.gym.base_dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => PathBuf::from("."),
-            };
         }
         cfg.validate()?;
         Ok(cfg)

@@ -7,12 +7,18 @@ impl Config {
     /// Applies one `section.key=value` override (not validated; `load_with_overrides` does).
     ///
     /// The value is parsed as TOML (`3`, `2e-3`, `true`, `"x"`), else taken as a bare string.
+    /// A relative path it sets in `[gym]` is made absolute against the current directory.
     pub fn apply_override(&mut self, arg: &str) -> Result<(), ConfigError> {
         // Starting from the resolved config (not the file's text) means every known key already
         // exists, so `model.hidden.x=1` is caught as "not a table" and `[gym]` keeps its id.
         let table = toml::Table::try_from(&*self).map_err(ConfigError::Serialize)?;
         let mut cfg = apply_to_table(table, arg)?;
         cfg.gym.base_dir = std::mem::take(&mut self.gym.base_dir);
+        // A path typed on the command line is relative to the current directory, not to the
+        // config file's folder.
+        if let Some((key, _)) = arg.split_once('=') {
+            super::paths::resolve_from_command_line(&mut cfg, key);
+        }
         *self = cfg;
         Ok(())
     }

@@ -1,5 +1,7 @@
 //! Config tests: parsing, error messages, validation rules and overrides.
 
+use std::path::PathBuf;
+
 use rnngym_gyms::UnknownPolicy;
 
 use super::*;
@@ -319,7 +321,9 @@ fn overrides_of_each_value_type() {
     assert_eq!(c.sample.seed, Some(5));
     assert_eq!(c.model.embed_dim(), 16);
     assert_eq!(c.checkpoint.dir, "2024");
-    assert_eq!(c.gym.path.as_deref(), Some("corpus/"));
+    // A path typed on the command line is against the current directory.
+    let cwd_corpus = std::path::absolute("corpus/").unwrap();
+    assert_eq!(c.gym.path, Some(cwd_corpus.display().to_string()));
     assert_eq!(
         c.gym.options.get("min_count"),
         Some(&toml::Value::Integer(2))
@@ -359,6 +363,66 @@ fn bad_overrides_name_the_override() {
     // Overrides are validated too.
     let e = over(&["train.batch=0"]).unwrap_err().to_string();
     assert_eq!(e, "train.batch: expected a positive integer, got 0");
+}
+
+#[test]
+fn file_paths_resolve_against_its_folder_and_set_paths_against_the_current_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("cfg")).unwrap();
+    let p = dir.path().join("cfg/c.toml");
+    std::fs::write(
+        &p,
+        "[gym]\npath = \"a.txt\"\n[gym.options]\ncache_dir = \"cache\"\n\
+         [checkpoint]\ndir = \"../runs/x\"\n",
+    )
+    .unwrap();
+    let c = Config::load(&p).unwrap();
+    let folder = dir.path().join("cfg");
+    // The gym joins its paths to base_dir; checkpoint.dir is joined here.
+    assert_eq!(c.gym.base_dir, folder);
+    assert_eq!(c.gym.path.as_deref(), Some("a.txt"));
+    let cache = c.gym.options.get("cache_dir").and_then(|v| v.as_str());
+    assert_eq!(cache, Some("cache"));
+    // `cfg/../runs/x`, written without the detour through the real directory `cfg`.
+    let run = dir.path().join("runs/x").display().to_string();
+    assert_eq!(c.checkpoint.dir, run);
+    // Through a symbolic link, `..` is the link target's parent: the path is kept whole.
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("elsewhere/link");
+        std::fs::create_dir(dir.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(&folder, &link).unwrap();
+        let c = Config::load(&link.join("c.toml")).unwrap();
+        assert_eq!(
+            c.checkpoint.dir,
+            link.join("../runs/x").display().to_string()
+        );
+    }
+
+    let args = [
+        "gym.path=b.txt",
+        "gym.options.cache_dir=tmp",
+        "checkpoint.dir=out",
+    ]
+    .map(String::from);
+    let c = Config::load_with_overrides(Some(&p), &args).unwrap();
+    let cwd = |rel: &str| std::path::absolute(rel).unwrap().display().to_string();
+    assert_eq!(c.gym.path, Some(cwd("b.txt")));
+    let cache = c.gym.options.get("cache_dir").and_then(|v| v.as_str());
+    assert_eq!(cache, Some(cwd("tmp").as_str()));
+    // The process resolves a relative checkpoint.dir against the current directory.
+    assert_eq!(c.checkpoint.dir, "out");
+    // Absolute paths and other keys are left as they are; so is an empty gym.path (refused
+    // later, not turned into the current directory).
+    let c = over(&["gym.path=/data/x.txt", "gym.options.cache_dir=/tmp/c"]).unwrap();
+    assert_eq!(c.gym.path.as_deref(), Some("/data/x.txt"));
+    let cache = c.gym.options.get("cache_dir").and_then(|v| v.as_str());
+    assert_eq!(cache, Some("/tmp/c"));
+    let c = over(&["gym.path=\"\""]).unwrap();
+    assert_eq!(c.gym.path.as_deref(), Some(""));
+    // Without a file, the default stands as written.
+    let c = Config::load_with_overrides(None, &[]).unwrap();
+    assert_eq!(c.checkpoint.dir, "runs/default");
 }
 
 #[test]

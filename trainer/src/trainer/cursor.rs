@@ -4,7 +4,9 @@
 use rnngym_gyms::{Gym, GymError, Shape, Split, Step};
 use rnngym_kernels::hash;
 
+use super::splits::check_splits;
 use super::TrainerError;
+use crate::config::Config;
 use crate::state::CheckpointMeta;
 
 /// The training gym and its position.
@@ -91,11 +93,11 @@ impl Cursor {
         }
     }
 
-    /// Fails early, with the gym's message, when the training split cannot serve a window.
-    pub fn check_split(&mut self) -> Result<(), TrainerError> {
-        self.gym.reset(Split::Train, 0, self.shape)?;
+    /// Fails early, with the gym's message, when a split the run uses cannot serve a window
+    /// (see [`check_splits`]).
+    pub fn check_splits(&mut self, cfg: &Config) -> Result<(), TrainerError> {
         self.live = false;
-        Ok(())
+        check_splits(self.gym.as_mut(), cfg)
     }
 }
 

@@ -3,15 +3,32 @@
 //! iteration, so it neither consumes nor perturbs training's: losses are bit-identical with
 //! sampling on or off.
 
-use rnngym_gyms::{AudioCodec, UnknownPolicy};
+use rnngym_gyms::{AudioCodec, Codec, GymError, UnknownPolicy};
 use rnngym_kernels::{hash, Backend};
 
 use super::{Trainer, TrainerError};
+use crate::config::SampleConfig;
 use crate::observer::{AudioClip, TrainSample};
 use crate::sample::{seeded_rng, SampleOptions};
 
 /// Salt of the training samples' own random stream (it never touches the training stream).
 const SAMPLE_SALT: u64 = 0x5A3B_1E00;
+
+/// `sample.prime` as tokens under `sample.unknown`. The trainer calls it when it starts, so
+/// that a prime the vocabulary lacks stops the run before any training (with `unknown =
+/// "error"`) instead of being dropped from every sample, and instead of `rnngym sample`
+/// failing on the finished checkpoint.
+pub(crate) fn prime_tokens(codec: &dyn Codec, sc: &SampleConfig) -> Result<Vec<u32>, TrainerError> {
+    codec.encode(&sc.prime, sc.unknown).map_err(|e| {
+        let hint = match e {
+            GymError::NotInVocabulary { .. } => {
+                "; set sample.unknown = \"skip\" to drop what the vocabulary lacks"
+            }
+            _ => "",
+        };
+        TrainerError::Config(format!("sample.prime: {e}{hint}"))
+    })
+}
 
 impl<B: Backend> Trainer<B> {
     /// A sample from the current weights at `sample.train_temperature` (unset: 0.8 for text,
@@ -32,10 +49,7 @@ impl<B: Backend> Trainer<B> {
         if let Some(audio) = self.codec.audio() {
             return self.audio_sample(audio, &opts, &mut rng);
         }
-        let mut prime = self
-            .codec
-            .encode(&sc.prime, UnknownPolicy::Skip)
-            .unwrap_or_default();
+        let mut prime = prime_tokens(self.codec.as_ref(), sc)?;
         if prime.is_empty() {
             prime = self
                 .codec
