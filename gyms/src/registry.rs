@@ -70,13 +70,19 @@ impl GymRegistry {
         }
     }
 
-    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`).
+    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`, and on Unix `process-v1`).
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
         r.register(crate::text::ID, crate::text::TextGym::from_spec_boxed)
             .expect("built-in ids are unique");
         r.register(crate::wav::ID, crate::wav::WavGym::from_spec_boxed)
             .expect("built-in ids are unique");
+        #[cfg(unix)]
+        r.register(
+            crate::process::ID,
+            crate::process::ProcessGym::from_spec_boxed,
+        )
+        .expect("built-in ids are unique");
         r
     }
 
