@@ -214,12 +214,12 @@ fn read_stderr(stderr: std::process::ChildStderr, tail: &Mutex<VecDeque<String>>
             Ok(_) => {}
         }
         let text = String::from_utf8_lossy(&buf);
-        let line = text.trim();
-        if line.is_empty() {
+        let line = text.trim_end();
+        if line.trim_start().is_empty() {
             continue;
         }
         log::info!("gym: {line}");
-        let line: String = line.chars().take(LINE_CHARS).collect();
+        let line: String = line.trim_start().chars().take(LINE_CHARS).collect();
         if let Ok(mut t) = tail.lock() {
             if t.len() == TAIL_LINES {
                 t.pop_front();

@@ -16,6 +16,8 @@ use crate::{GymError, Shape, Split};
 const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// How long a child that broke the protocol may take to exit (it may be crashing).
 const FAULT_GRACE: Duration = Duration::from_millis(100);
+/// How long to look for what a child that stopped reading wrote before it did.
+const PEEK: Duration = Duration::from_millis(200);
 
 /// What every child of one configured gym (the first and its forks) is started with.
 #[derive(Debug)]
@@ -118,13 +120,22 @@ impl Link {
         match Child::spawn(&self.setup.launch) {
             Ok(c) => self.child = Some(c),
             Err(e) => {
-                let cwd = match &self.setup.launch.cwd {
-                    Some(d) => format!(" in {}", d.display()),
+                let launch = &self.setup.launch;
+                let cwd = match &launch.cwd {
+                    Some(d) => format!(
+                        " in {}",
+                        std::path::absolute(d).unwrap_or(d.clone()).display()
+                    ),
                     None => String::new(),
                 };
+                let on_path = launch.program.components().count() == 1;
+                let hint = match e.kind() {
+                    std::io::ErrorKind::NotFound if on_path => "; is it installed and on PATH?",
+                    _ => "",
+                };
                 let msg = format!(
-                    "cannot start {}{cwd} (gym.options.command): {e}",
-                    self.setup.launch.program.display()
+                    "cannot start {}{cwd} (gym.options.command): {e}{hint}",
+                    launch.program.display()
                 );
                 self.broken = Some(msg.clone());
                 return Err(self.error(msg));
@@ -156,10 +167,16 @@ impl Link {
     /// Sends one request.
     pub fn send(&mut self, tag: Tag, payload: &[u8], doing: Doing) -> Result<(), GymError> {
         let child = self.running()?;
-        if child.send(tag, payload).is_err() {
-            return Err(self.fail(doing, Fault::Gone));
+        if child.send(tag, payload).is_ok() {
+            return Ok(());
         }
-        Ok(())
+        // It stopped reading: if it wrote something that is not a frame first (a program that
+        // does not speak the protocol), that is the better diagnosis.
+        let fault = match child.recv(PEEK) {
+            Reply::Broken(e) => Fault::Protocol(e.0),
+            _ => Fault::Gone,
+        };
+        Err(self.fail(doing, fault))
     }
 
     /// Waits for the reply to `doing`.
@@ -186,7 +203,7 @@ impl Link {
             None => (None, "it wrote nothing to stderr".into()),
         };
         let what = match (fault, ended) {
-            (Fault::Gone, Some(how)) => format!("the child {how}"),
+            (Fault::Gone, Some(how)) => format!("the child {how} before answering"),
             (Fault::Gone, None) => "the child closed its stdout, so it was killed".into(),
             (Fault::Timeout, _) => format!(
                 "no reply within {} s (gym.options.timeout_s), so the child was killed",
