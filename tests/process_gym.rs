@@ -1,6 +1,7 @@
 //! A gym written in Python (examples/python/brackets.py, served by python/rnngym_gym.py as a
 //! `process-v1` child process) passes `check-gym`, trains through `rnngym train`, and its
-//! checkpoint samples; a gym that cannot start says why in one line.
+//! checkpoint samples; so does the bare-protocol example; a gym that cannot start says why in
+//! one line.
 
 #![cfg(unix)]
 
@@ -88,6 +89,28 @@ fn the_python_brackets_gym_trains_learns_and_samples() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("(["), "{text}");
     assert!(text.chars().all(|c| "()[]{}\n".contains(c)), "{text}");
+}
+
+#[test]
+fn the_bare_protocol_example_passes_check_gym() {
+    if !have_python() {
+        return;
+    }
+    let script = repo().join("examples/python/counting_raw.py");
+    let out = check(&format!(
+        "command = [\"python3\", \"{}\"]",
+        script.display()
+    ));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("vocab_size=5, train windows=8, val windows=8"),
+        "{stdout}"
+    );
 }
 
 /// `check-gym` on a process gym whose `[gym.options]` are `options`.
