@@ -242,12 +242,17 @@ class _Server:
         return flags
 
     def pack(self, tokens, what, batch, seq):
-        """`tokens` as little-endian integers of the window's width."""
+        """`tokens` (a flat sequence, one per lane, bytes, an array, or a numpy array) as
+        little-endian integers of the window's width."""
         w = self.width
         if isinstance(tokens, (bytes, bytearray, memoryview)) and w == 1:
             data = bytes(tokens)
         elif isinstance(tokens, array) and tokens.itemsize == w and tokens.typecode in "BHIL":
             data = (self.swapped(tokens) if self.big_endian else tokens).tobytes()
+        elif hasattr(tokens, "dtype") and hasattr(tokens, "astype"):  # numpy, not imported
+            if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab):
+                raise ValueError("step() returned %s outside the vocabulary 0..%d" % (what, self.vocab - 1))
+            data = tokens.astype("<u%d" % w).tobytes()  # C order: lane after lane
         else:
             if len(tokens) and not isinstance(tokens[0], int):
                 tokens = [t for lane in tokens for t in lane]  # one list per lane
@@ -280,6 +285,10 @@ def serve(gym, stdin=None, stdout=None):
         pass
     stdin = stdin or sys.stdin.buffer
     stdout = stdout or sys.stdout.buffer
+    try:  # each line reaches rnngym's log (and its error tail) as it is written
+        sys.stderr.reconfigure(line_buffering=True)
+    except (AttributeError, ValueError):
+        pass
     sys.stdout = sys.stderr  # print() must not corrupt the protocol
     server = _Server(stdin, stdout)
     try:

@@ -113,6 +113,22 @@ fn the_bare_protocol_example_passes_check_gym() {
     );
 }
 
+#[test]
+fn the_python_helper_passes_its_own_tests() {
+    if !have_python() {
+        return;
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-m", "unittest", "-q", "test_rnngym_gym"])
+        .current_dir(repo().join("python"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("OK"), "{stderr}");
+}
+
 /// `check-gym` on a process gym whose `[gym.options]` are `options`.
 fn check(options: &str) -> std::process::Output {
     let d = Dir::new(&format!(
