@@ -24,6 +24,7 @@ const PEEK: Duration = Duration::from_millis(200);
 pub(crate) struct Setup {
     /// The command line, for messages.
     pub command: String,
+    /// How each child is started.
     pub launch: Launch,
     /// The trainer's `HELO` payload.
     pub hello: Vec<u8>,
