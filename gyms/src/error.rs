@@ -37,6 +37,16 @@ pub enum GymError {
     /// A gym broke the gym contract (found by `check_gym` or the trainer).
     #[error("gym contract violated: {0}")]
     Contract(String),
+    /// A gym running as a child process (`process-v1`) failed: it could not start, exited,
+    /// hung past its timeout, or broke the protocol. The message ends with the tail of the
+    /// child's stderr.
+    #[error("{} gym '{command}': {message}", crate::process::ID)]
+    Process {
+        /// The child's command line, as configured.
+        command: String,
+        /// What went wrong, when, and what the child last wrote to stderr.
+        message: String,
+    },
 }
 
 /// A window shape (`batch` lanes × `seq` steps) that a gym cannot serve.

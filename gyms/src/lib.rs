@@ -1,6 +1,7 @@
 //! Gyms for rnngym: the [`Gym`] and [`Codec`] traits, the registry of versioned gym ids and
 //! codec kinds ([`GymRegistry`], [`CodecRegistry`]), the [`check_gym`] conformance suite, and
-//! the built-in gyms: text (`text-v1`) and WAV audio (`wav-v1`).
+//! the built-in gyms: text (`text-v1`), WAV audio (`wav-v1`), and gyms in any language run as
+//! child processes (`process-v1`).
 //!
 //! # The gym contract
 //!
@@ -107,6 +108,7 @@ mod error;
 pub mod features;
 pub mod gym;
 pub mod paths;
+pub mod process;
 pub mod registry;
 pub mod text;
 mod tokens;

@@ -39,9 +39,10 @@ fn default_val_fraction() -> f64 {
 
 impl GymSpec {
     /// The `[gym.options]` keys that the built-in gyms read as paths (the token cache of
-    /// [`crate::CacheOptions`]): like `path`, a relative one in a config file resolves against
-    /// `base_dir`, and one given with `--set` against the current directory.
-    pub const PATH_OPTIONS: [&'static str; 1] = ["cache_dir"];
+    /// [`crate::CacheOptions`], a process gym's working directory): like `path`, a relative
+    /// one in a config file resolves against `base_dir`, and one given with `--set` against
+    /// the current directory.
+    pub const PATH_OPTIONS: [&'static str; 2] = ["cache_dir", "cwd"];
 
     /// A spec for gym `id` with no path and default options.
     pub fn new(id: &str) -> Self {
@@ -90,7 +91,8 @@ impl GymRegistry {
         }
     }
 
-    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`) and codecs.
+    /// A registry holding the built-in gyms (`text-v1`, `wav-v1`, and on Unix `process-v1`)
+    /// and codecs.
     pub fn with_builtins() -> Self {
         let mut r = Self::empty();
         r.codecs = CodecRegistry::with_builtins();
@@ -98,6 +100,12 @@ impl GymRegistry {
             .expect("built-in ids are unique");
         r.register(crate::wav::ID, crate::wav::WavGym::from_spec_boxed)
             .expect("built-in ids are unique");
+        #[cfg(unix)]
+        r.register(
+            crate::process::ID,
+            crate::process::ProcessGym::from_spec_boxed,
+        )
+        .expect("built-in ids are unique");
         r
     }
 

@@ -230,6 +230,13 @@ fn absolutize_gym_path(cfg: &mut rnngym_trainer::Config) {
     if let Some(p) = cfg.gym.path.as_mut() {
         resolve(p);
     }
+    // A process gym runs in the config's folder: pin it, for a resume without --config.
+    if cfg.gym.id == rnngym_gyms::process::ID && !base.as_os_str().is_empty() {
+        cfg.gym
+            .options
+            .entry("cwd")
+            .or_insert_with(|| toml::Value::String(".".into()));
+    }
     for key in rnngym_gyms::GymSpec::PATH_OPTIONS {
         if let Some(toml::Value::String(p)) = cfg.gym.options.get_mut(key) {
             resolve(p);

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rnngym_gyms::GymError;
 use rnngym_kernels::Backend;
 
 use super::step::Learner;
@@ -144,12 +145,16 @@ impl<B: Backend> Trainer<B> {
         self.progress.iteration = meta.iteration;
         (self.progress.last_val, self.progress.last_loss) = (meta.val_loss, meta.train_loss);
         self.data.restore(meta).map_err(|e| match e {
-            TrainerError::Gym(error) => TrainerError::DamagedCursor {
-                path: source.to_path_buf(),
-                episode: meta.episode,
-                window: meta.episode_steps,
-                error,
-            },
+            // A gym process that failed while replaying says what happened to it; the
+            // checkpoint is not to blame.
+            TrainerError::Gym(error) if !matches!(error, GymError::Process { .. }) => {
+                TrainerError::DamagedCursor {
+                    path: source.to_path_buf(),
+                    episode: meta.episode,
+                    window: meta.episode_steps,
+                    error,
+                }
+            }
             other => other,
         })?;
         Ok(())
