@@ -3,6 +3,25 @@
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+/// Whether NVRTC can be used (it runs on the CPU, no GPU needed); panics in CI (where `.ci/run`
+/// installs it) and under `RNNGYM_REQUIRE_GPU=1` (a GPU bundle run), else prints a skip.
+pub fn nvrtc_or_skip(test: &str) -> bool {
+    if rnngym_kernels::cuda::nvrtc_available() {
+        return true;
+    }
+    let why = "libnvrtc.so.13 not loadable (pip install --target DIR \"nvidia-cuda-nvrtc==13.0.*\" and add DIR/nvidia/cu13/lib to LD_LIBRARY_PATH)";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: CI=true but {why}");
+    }
+    if std::env::var("RNNGYM_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        panic!("{test}: RNNGYM_REQUIRE_GPU=1 but {why}");
+    }
+    // Written to stderr directly: libtest's capture only intercepts the print macros.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    false
+}
+
 /// A seeded RNG so every failure reproduces.
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
