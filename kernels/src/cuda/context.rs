@@ -51,6 +51,27 @@ pub(crate) fn grid(n: usize) -> LaunchConfig {
     }
 }
 
+/// Grid rows cap (CUDA's y limit); the 2-D kernels stride over rows, so more rows are fine.
+const MAX_GRID_Y: usize = 65_535;
+
+/// A 2-D launch over a `rows × cols` block: x covers columns (coalesced), y rows. Blocks are
+/// `(bx, THREADS / bx)` with `bx` the column count rounded up to a power of two in
+/// `[32, THREADS]`, so narrow rows still fill a block. The kernels stride over both dimensions
+/// (`FOR_ROWS` / `FOR_COLS` in the `.cu` files) and never divide to find a row.
+pub(crate) fn grid2d(rows: usize, cols: usize) -> LaunchConfig {
+    let bx = cols.next_power_of_two().clamp(32, THREADS as usize);
+    let by = THREADS as usize / bx;
+    LaunchConfig {
+        grid_dim: (
+            cols.div_ceil(bx).clamp(1, MAX_BLOCKS) as u32,
+            rows.div_ceil(by).clamp(1, MAX_GRID_Y) as u32,
+            1,
+        ),
+        block_dim: (bx as u32, by as u32, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
 /// Launches `$f` on `$be`'s stream with `$cfg` and the arguments (all `DeviceRepr` values:
 /// device addresses as `u64`, sizes as `u64`, scalars). Evaluates to `Result<()>`.
 macro_rules! launch {

@@ -11,10 +11,12 @@ mod cells;
 use crate::check;
 mod context;
 mod cubin_cache;
+mod embed;
 mod info;
 mod modules;
 mod ops;
 mod probe;
+mod row_lists;
 
 pub use buffers::{CudaBuf, CudaIds};
 pub use context::CudaBackend;
@@ -25,3 +27,4 @@ pub use modules::{
     SOURCES,
 };
 pub use probe::{device_count, libraries, nvrtc_available};
+pub use row_lists::RowLists;

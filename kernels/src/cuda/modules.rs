@@ -56,7 +56,9 @@ kernel_table! {
         scale: "scale_f32",
         mul_assign: "mul_assign_f32",
         broadcast_rows: "broadcast_rows_f32",
-        sum_rows: "sum_rows_f32",
+        fill_rows: "fill_rows_f32",
+        sum_rows_partial: "sum_rows_partial_f32",
+        sum_rows_final: "sum_rows_final_f32",
     },
     "reduce.cu" => {
         sum_squares_partial: "sum_squares_partial",
