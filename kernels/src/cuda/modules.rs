@@ -102,7 +102,9 @@ pub fn compile_options(arch: &str) -> Vec<String> {
 pub fn nvrtc_version() -> Result<(i32, i32)> {
     static V: OnceLock<std::result::Result<(i32, i32), String>> = OnceLock::new();
     V.get_or_init(|| {
-        require_nvrtc().map_err(|e| e.to_string())?;
+        require_nvrtc().map_err(|e| match e {
+            KernelError::Unavailable(m) | KernelError::Device(m) | KernelError::Shape(m) => m,
+        })?;
         let (mut major, mut minor) = (0, 0);
         // SAFETY: NVRTC is loaded (checked above); the call only writes the two ints.
         unsafe { sys::nvrtcVersion(&mut major, &mut minor) }
