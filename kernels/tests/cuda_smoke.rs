@@ -50,7 +50,10 @@ fn work<B: Backend>(be: &B) -> (Vec<f32>, f64, Vec<f32>) {
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -86,6 +89,9 @@ fn smoke() {
         "gemm 64x96x128 max diff {dc:.2e}; softmax_xent loss rel diff {dl:.2e}, gradient max diff {dd:.2e}"
     ));
     assert!(dc <= 1e-4, "gemm differs from the CPU by {dc}");
-    assert!(dl <= 1e-6 && dd <= 1e-6, "softmax_xent differs: loss {dl}, grad {dd}");
+    assert!(
+        dl <= 1e-6 && dd <= 1e-6,
+        "softmax_xent differs: loss {dl}, grad {dd}"
+    );
     say(&format!("passed in {:.2} s", start.elapsed().as_secs_f64()));
 }
