@@ -237,6 +237,22 @@ pub trait Backend: Send + Sync + 'static {
     fn write_ids(&self, buf: &mut Self::IBuf, ids: &[u32]) -> Result<()>;
     /// Sets `buf[off .. off + n]` to `value`.
     fn fill(&self, buf: &mut Self::Buf, off: usize, n: usize, value: f32) -> Result<()>;
+    /// Sets row `r` of `block` (`rows × cols`, tight) to `value` for every `r` with `select[r]`
+    /// (`select.len() == block.rows`): the reset lanes of a carried state. The default, one
+    /// [`Backend::fill`] per selected row, is the spec; a GPU does it in one launch.
+    fn fill_rows(
+        &self,
+        buf: &mut Self::Buf,
+        block: Rows,
+        select: &[bool],
+        value: f32,
+    ) -> Result<()> {
+        crate::operands::fill_rows(self.len(buf), block, select)?;
+        for (r, _) in select.iter().enumerate().filter(|&(_, &s)| s) {
+            self.fill(buf, block.off + r * block.cols, block.cols, value)?;
+        }
+        Ok(())
+    }
     /// Copies `n` elements from `src[src_off..]` to `dst[dst_off..]` (different buffers).
     fn copy(
         &self,

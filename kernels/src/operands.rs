@@ -27,6 +27,24 @@ pub(crate) fn sum_rows(src: (usize, Rows), dst: (usize, usize)) -> Result<()> {
     span("sum_rows dst", dst.0, dst.1, b.cols)
 }
 
+/// `fill_rows`: a block in a buffer of `len` elements and one flag per row.
+pub(crate) fn fill_rows(len: usize, block: Rows, select: &[bool]) -> Result<()> {
+    span(
+        "fill_rows",
+        len,
+        block.off,
+        mul("fill_rows", block.rows, block.cols)?,
+    )?;
+    if select.len() != block.rows {
+        return shape_err(format!(
+            "fill_rows: {} row flags for {} rows",
+            select.len(),
+            block.rows
+        ));
+    }
+    Ok(())
+}
+
 /// `mul_assign`: `n` elements of each side.
 pub(crate) fn mul_assign(a: (usize, usize), b: (usize, usize), n: usize) -> Result<()> {
     span("mul_assign a", a.0, a.1, n)?;

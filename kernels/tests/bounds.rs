@@ -25,6 +25,9 @@ fn memory_and_dense_ops() {
     shape(be.read(&b, 7, &mut out));
     shape(be.fill(&mut a, 9, 0, 1.0));
     shape(be.fill(&mut a, usize::MAX, 2, 1.0));
+    shape(be.fill_rows(&mut a, Rows::new(3, 2, 3), &[true, false], 1.0));
+    shape(be.fill_rows(&mut a, Rows::new(0, 2, 3), &[true], 1.0));
+    shape(be.fill_rows(&mut a, Rows::new(0, usize::MAX, 3), &[], 1.0));
     shape(be.copy(&b, 6, &mut a, 0, 3));
     shape(be.copy(&b, 0, &mut a, 6, 3));
     shape(be.copy_within(&mut a, 0, 2, 3));

@@ -1,28 +1,12 @@
-//! Every `.cu` kernel source compiles with NVRTC for each target architecture, and exports
-//! every kernel the backend loads. NVRTC runs on the CPU, so this needs no GPU: CI installs the
-//! `nvidia-cuda-nvrtc` wheel (`.ci/run`). Without NVRTC the test fails under `CI=true` or
-//! `RNNGYM_REQUIRE_GPU=1` and otherwise prints why it skipped.
+//! Every `.cu` kernel source compiles with NVRTC for each target architecture, to PTX and to
+//! machine code (the CUBIN the backend loads), and exports every kernel the backend loads.
+//! NVRTC runs on the CPU, so this needs no GPU: CI installs the `nvidia-cuda-nvrtc` wheel
+//! (`.ci/run`). Without NVRTC the tests fail under `CI=true` or `RNNGYM_REQUIRE_GPU=1` and
+//! otherwise print why they skipped.
 
-use rnngym_kernels::cuda::{compile_ptx, nvrtc_available, NVRTC_TEST_ARCHS, SOURCES};
-
-/// Whether NVRTC can be used; panics in CI (where it must be installed), else prints a skip.
-fn nvrtc_or_skip(test: &str) -> bool {
-    if nvrtc_available() {
-        return true;
-    }
-    let why = "libnvrtc.so.13 not loadable (pip install --target DIR \"nvidia-cuda-nvrtc==13.0.*\" and add DIR/nvidia/cu13/lib to LD_LIBRARY_PATH)";
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: CI=true but {why}");
-    }
-    // A GPU bundle run requires every GPU check, this one included.
-    if std::env::var("RNNGYM_REQUIRE_GPU").is_ok_and(|v| v == "1") {
-        panic!("{test}: RNNGYM_REQUIRE_GPU=1 but {why}");
-    }
-    // Written to stderr directly: libtest's capture only intercepts the print macros.
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-    false
-}
+mod common;
+use common::nvrtc_or_skip;
+use rnngym_kernels::cuda::{compile_cubin, compile_ptx, NVRTC_TEST_ARCHS, SOURCES};
 
 #[test]
 fn every_kernel_source_compiles_for_every_arch() {
@@ -44,6 +28,55 @@ fn every_kernel_source_compiles_for_every_arch() {
                 }
                 Err(e) => failures.push(e.to_string()),
             }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "NVRTC failures:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// ELF machine number of CUDA images.
+const EM_CUDA: u16 = 190;
+
+#[test]
+fn every_kernel_source_compiles_to_a_cubin_for_every_arch() {
+    if !nvrtc_or_skip("every_kernel_source_compiles_to_a_cubin_for_every_arch") {
+        return;
+    }
+    let mut failures = Vec::new();
+    for src in SOURCES {
+        let mut images = Vec::new();
+        for &arch in NVRTC_TEST_ARCHS {
+            let cubin = match compile_cubin(src, arch) {
+                Ok(c) => c,
+                Err(e) => {
+                    failures.push(e.to_string());
+                    continue;
+                }
+            };
+            let machine = cubin.get(18..20).map(|b| u16::from_le_bytes([b[0], b[1]]));
+            if !cubin.starts_with(b"\x7fELF") || machine != Some(EM_CUDA) {
+                failures.push(format!("{} ({arch}): not a CUDA ELF image", src.file));
+            }
+            // Kernel names are in the image's symbol string table, NUL-terminated.
+            for k in src.kernels {
+                let sym = format!("{k}\0");
+                if !cubin.windows(sym.len()).any(|w| w == sym.as_bytes()) {
+                    failures.push(format!(
+                        "{} ({arch}): no symbol `{k}` in the CUBIN",
+                        src.file
+                    ));
+                }
+            }
+            images.push(cubin);
+        }
+        if images.len() == 2 && images[0] == images[1] {
+            failures.push(format!(
+                "{}: the same CUBIN for two architectures",
+                src.file
+            ));
         }
     }
     assert!(

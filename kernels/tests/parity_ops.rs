@@ -185,4 +185,9 @@ fn memory_ops_round_trip() {
     be.write_ids(&mut ids, &[3, 1]).unwrap();
     assert_eq!(ids, vec![3, 1, 0, 0]);
     assert!(be.name().starts_with("cpu"));
+    // fill_rows: rows 0 and 2 of the 3 × 2 block at 1.
+    let mut buf = be.upload(&[1.0; 8]).unwrap();
+    be.fill_rows(&mut buf, Rows::new(1, 3, 2), &[true, false, true], 0.0)
+        .unwrap();
+    assert_eq!(buf, vec![1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0]);
 }

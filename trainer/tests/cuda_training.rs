@@ -1,5 +1,6 @@
 //! Whole-model CPU ↔ CUDA checks: 20 training iterations give the same losses on both devices,
-//! and checkpoints move between devices (train on one, sample on the other). Without a usable
+//! GPU runs repeat and resume bit for bit, and checkpoints move between devices (train on one,
+//! sample on the other). Without a usable
 //! GPU each test prints `SKIPPED <test>: <reason>` and passes (`RNNGYM_REQUIRE_GPU=1` makes it
 //! fail instead, as in `scripts/gpu-check.sh` bundles).
 //!
@@ -86,6 +87,38 @@ fn twenty_iterations_match_the_cpu() {
             );
         }
     }
+}
+
+/// The GPU is deterministic (the embedding scatter adds in a fixed order, every reduction has
+/// a fixed shape): two identical runs give the same losses bit for bit, and a run saved after
+/// k iterations and resumed continues exactly like the straight run, as on the CPU.
+#[test]
+fn gpu_runs_repeat_and_resume_bit_for_bit() {
+    let Some(cuda) = gpu("gpu_runs_repeat_and_resume_bit_for_bit") else {
+        return;
+    };
+    let (k, m) = (6u64, 6u64);
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let cfg = |i: usize| {
+        let mut c = config(dirs[i].path(), CellKind::Lstm);
+        c.model.dropout = 0.1;
+        c
+    };
+    let straight = train(cuda, &cfg(0), k + m);
+    let again = train(CudaBackend::new(0).unwrap(), &cfg(1), k + m);
+    assert_eq!(straight, again, "two identical GPU runs");
+    let mut resumed = train(CudaBackend::new(0).unwrap(), &cfg(2), k);
+    let ckpt = dirs[2].path().join("latest.safetensors");
+    let be = CudaBackend::new(0).unwrap();
+    let mut t = Trainer::resume(be, cfg(2), gym(), &ckpt).unwrap();
+    let rest = Arc::new(Mutex::new(Vec::new()));
+    t.add_observer(Box::new(Losses(rest.clone())));
+    t.train(m).unwrap();
+    resumed.extend(rest.lock().unwrap().iter());
+    assert_eq!(
+        straight, resumed,
+        "k + m straight equals k, resume, m on the GPU"
+    );
 }
 
 #[test]

@@ -5,8 +5,9 @@ use cudarc::driver::result as drv;
 
 use super::buffers::{CudaBuf, CudaIds};
 use super::check::{self, shape_err, span};
-use super::context::{dev_err, grid, launch, CudaBackend};
-use super::{blas, cells, ops};
+use super::context::{dev_err, grid, grid2d, launch, CudaBackend};
+use super::{blas, cells, embed, ops};
+use crate::operands;
 use crate::{
     AdamStep, Backend, CellStep, Gemm, LayerState, Result, RmsPropStep, Rows, SampleOptions,
 };
@@ -126,6 +127,41 @@ impl Backend for CudaBackend {
         launch!(self, fill, grid(n), p, n as u64, value)
     }
 
+    fn fill_rows(&self, buf: &mut CudaBuf, block: Rows, select: &[bool], value: f32) -> Result<()> {
+        operands::fill_rows(buf.len(), block, select)?;
+        let Rows { off, rows, cols } = block;
+        if u32::try_from(rows).is_err() {
+            return shape_err(format!("fill_rows: {rows} rows exceed u32 row indices"));
+        }
+        let sel: Vec<u32> = (0..rows as u32).filter(|&r| select[r as usize]).collect();
+        if sel.is_empty() || cols == 0 {
+            return Ok(());
+        }
+        if sel.len() == rows {
+            return self.fill(buf, off, rows * cols, value);
+        }
+        let p = buf.at(&self.stream, off);
+        // Scratch: the selected rows (u32, two per f64 slot).
+        self.with_scratch(sel.len().div_ceil(2), |base| {
+            self.bind()?;
+            // SAFETY: `base` holds `sel.len()` u32 inside the locked scratch; a pageable
+            // source is staged before the call returns.
+            unsafe { drv::memcpy_htod_async(base, &sel, self.stream.cu_stream()) }
+                .map_err(dev_err("fill_rows rows"))?;
+            let (c, n) = (cols as u64, sel.len() as u64);
+            launch!(
+                self,
+                fill_rows,
+                grid2d(sel.len(), cols),
+                p,
+                c,
+                base,
+                n,
+                value
+            )
+        })
+    }
+
     fn copy(
         &self,
         src: &CudaBuf,
@@ -217,7 +253,7 @@ impl Backend for CudaBackend {
         ids_n: usize,
         out: &mut CudaBuf,
     ) -> Result<()> {
-        ops::gather_rows(self, table, cols, ids, ids_n, out)
+        embed::gather_rows(self, table, cols, ids, ids_n, out)
     }
 
     fn scatter_add_rows(
@@ -229,7 +265,7 @@ impl Backend for CudaBackend {
         d_table: &mut CudaBuf,
         table_off: usize,
     ) -> Result<()> {
-        ops::scatter_add_rows(self, src, cols, ids, ids_n, d_table, table_off)
+        embed::scatter_add_rows(self, src, cols, ids, ids_n, d_table, table_off)
     }
 
     fn cell_forward(&self, c: &CellStep, s: &mut LayerState<'_, CudaBuf>) -> Result<()> {

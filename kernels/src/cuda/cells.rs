@@ -2,7 +2,7 @@
 //! fused pointwise kernel per step from `kernels/cells.cu`.
 
 use super::buffers::CudaBuf;
-use super::context::{grid, launch, CudaBackend};
+use super::context::{grid, grid2d, launch, CudaBackend};
 use crate::recurrence::{CellStep, LayerState};
 use crate::{Cell, Result};
 
@@ -22,11 +22,31 @@ pub(crate) fn forward(
     match c.cell {
         Cell::Lstm => {
             let (c_prev, c_next) = (s.cs.at(st, c.prev), s.cs.at(st, c.next));
-            launch!(be, lstm_fwd, grid(nh), b, h, gates, c_prev, c_next, h_next)
+            launch!(
+                be,
+                lstm_fwd,
+                grid2d(c.b, c.h),
+                b,
+                h,
+                gates,
+                c_prev,
+                c_next,
+                h_next
+            )
         }
         Cell::Gru => {
             let (gh, h_prev) = (s.gh.at(st, c.gates), s.hs.at(st, c.prev));
-            launch!(be, gru_fwd, grid(nh), b, h, gates, gh, h_prev, h_next)
+            launch!(
+                be,
+                gru_fwd,
+                grid2d(c.b, c.h),
+                b,
+                h,
+                gates,
+                gh,
+                h_prev,
+                h_next
+            )
         }
         Cell::Rnn => launch!(be, rnn_fwd, grid(nh), n, gates, h_next),
     }
@@ -49,12 +69,34 @@ pub(crate) fn backward(
         Cell::Lstm => {
             let (c_prev, c_next) = (s.cs.at(st, c.prev), s.cs.at(st, c.next));
             let dc = s.dc.at(st, 0);
-            launch!(be, lstm_bwd, grid(nh), b, h, gates, c_prev, c_next, dh, dc)
+            launch!(
+                be,
+                lstm_bwd,
+                grid2d(c.b, c.h),
+                b,
+                h,
+                gates,
+                c_prev,
+                c_next,
+                dh,
+                dc
+            )
         }
         Cell::Gru => {
             let (gh, h_prev) = (s.gh.at(st, c.gates), s.hs.at(st, c.prev));
             let dh_prev = s.dhs.at(st, c.prev);
-            launch!(be, gru_bwd, grid(nh), b, h, gates, gh, h_prev, dh, dh_prev)
+            launch!(
+                be,
+                gru_bwd,
+                grid2d(c.b, c.h),
+                b,
+                h,
+                gates,
+                gh,
+                h_prev,
+                dh,
+                dh_prev
+            )
         }
         Cell::Rnn => launch!(be, rnn_bwd, grid(nh), n, gates, dh),
     }

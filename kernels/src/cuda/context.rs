@@ -4,12 +4,18 @@
 //! (one stream needs no cross-stream events, and it keeps the stream capturable as a CUDA
 //! graph). Host reads synchronize the stream.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use cudarc::cublas::CudaBlas;
-use cudarc::driver::{CudaContext, CudaSlice, CudaStream, DevicePtr, LaunchConfig};
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, LaunchConfig,
+};
+use cudarc::nvrtc::Ptx;
 
-use super::modules::{self, Kernels};
+use super::cubin_cache::process_cubins;
+use super::info::{self, CudaInfo};
+use super::modules::{self, Kernels, SOURCES};
 use super::probe;
 use crate::{KernelError, Result};
 
@@ -27,6 +33,7 @@ pub struct CudaBackend {
     /// f64 scratch for device-side reductions (grown on demand).
     scratch: Mutex<Option<CudaSlice<f64>>>,
     name: String,
+    info: CudaInfo,
 }
 
 /// A `KernelError::Device` naming the failed operation.
@@ -40,6 +47,27 @@ pub(crate) fn grid(n: usize) -> LaunchConfig {
     LaunchConfig {
         grid_dim: (blocks as u32, 1, 1),
         block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Grid rows cap (CUDA's y limit); the 2-D kernels stride over rows, so more rows are fine.
+const MAX_GRID_Y: usize = 65_535;
+
+/// A 2-D launch over a `rows × cols` block: x covers columns (coalesced), y rows. Blocks are
+/// `(bx, THREADS / bx)` with `bx` the column count rounded up to a power of two in
+/// `[32, THREADS]`, so narrow rows still fill a block. The kernels stride over both dimensions
+/// (`FOR_ROWS` / `FOR_COLS` in the `.cu` files) and never divide to find a row.
+pub(crate) fn grid2d(rows: usize, cols: usize) -> LaunchConfig {
+    let bx = cols.next_power_of_two().clamp(32, THREADS as usize);
+    let by = THREADS as usize / bx;
+    LaunchConfig {
+        grid_dim: (
+            cols.div_ceil(bx).clamp(1, MAX_BLOCKS) as u32,
+            rows.div_ceil(by).clamp(1, MAX_GRID_Y) as u32,
+            1,
+        ),
+        block_dim: (bx as u32, by as u32, 1),
         shared_mem_bytes: 0,
     }
 }
@@ -65,7 +93,9 @@ pub(crate) use launch;
 
 impl CudaBackend {
     /// Opens GPU `ordinal`: probes the libraries, creates the context, stream and cuBLAS handle,
-    /// and loads the kernels (NVRTC-compiled once per process for the device's architecture).
+    /// and loads the kernels as machine code (CUBIN) for the device's `sm_XY`, from the disk
+    /// cache or compiled by NVRTC (see [`CubinCache`](super::CubinCache)); PTX only when a CUBIN
+    /// does not load. Logs the versions that loaded (see [`CudaBackend::info`]).
     ///
     /// Never panics when CUDA is missing: returns `KernelError::Unavailable` with the reason
     /// when there is no GPU to use (no driver or libraries, no device), and
@@ -101,19 +131,7 @@ impl CudaBackend {
             .compute_capability()
             .map_err(dev_err("compute_capability"))?;
         let arch = format!("sm_{major}{minor}");
-        let ptx = modules::cached_ptx(&arch)?;
-        let mut funcs = std::collections::HashMap::new();
-        for (src, ptx) in modules::SOURCES.iter().zip(ptx.iter()) {
-            let module = ctx.load_module(ptx.clone()).map_err(|e| {
-                KernelError::Device(format!("loading {} for {arch}: {e}", src.file))
-            })?;
-            for &name in src.kernels {
-                let f = module.load_function(name).map_err(|e| {
-                    KernelError::Device(format!("kernel {name} in {}: {e}", src.file))
-                })?;
-                funcs.insert(name, f);
-            }
-        }
+        let (mut funcs, kernels) = load_kernels(&ctx, &arch)?;
         let mut take = |name: &str| {
             funcs
                 .remove(name)
@@ -121,6 +139,19 @@ impl CudaBackend {
         };
         let k = Kernels::load(&mut take)?;
         let dev = ctx.name().unwrap_or_else(|_| "unknown device".into());
+        let info = CudaInfo {
+            device: dev.clone(),
+            arch: arch.clone(),
+            driver: info::driver_version(),
+            nvrtc: modules::nvrtc_version()
+                .map(|(a, b)| format!("{a}.{b}"))
+                .unwrap_or_else(|e| format!("? ({e})")),
+            cublas: info::cublas_version(*blas.handle()),
+            kernels,
+            library_files: info::loaded_library_files(),
+        };
+        log::info!("cuda:{ordinal} {info}");
+        log::debug!("CUDA library files: {}", info.library_files.join(", "));
         Ok(CudaBackend {
             name: format!("cuda:{ordinal} {dev} ({arch})"),
             ctx,
@@ -128,12 +159,18 @@ impl CudaBackend {
             blas: Mutex::new(blas),
             k,
             scratch: Mutex::new(None),
+            info,
         })
     }
 
     /// Waits until every queued operation has finished (for timing and before host reads).
     pub fn synchronize(&self) -> Result<()> {
         self.stream.synchronize().map_err(dev_err("synchronize"))
+    }
+
+    /// What loaded: driver, NVRTC and cuBLAS versions, library files, CUBIN or PTX.
+    pub fn info(&self) -> &CudaInfo {
+        &self.info
     }
 
     /// The backend's name for logs.
@@ -167,4 +204,64 @@ impl CudaBackend {
         *g = Some(buf);
         r
     }
+}
+
+/// Loads every source into `ctx` for `arch`: each CUBIN as a binary module, which loads on
+/// any driver of the NVRTC's major version, unlike PTX newer than the driver
+/// (`CUDA_ERROR_UNSUPPORTED_PTX_VERSION`). A CUBIN that fails to load falls back to PTX with a
+/// warning naming the error, and so do the sources after it. Returns the kernels by name and a
+/// description of how they loaded.
+fn load_kernels(
+    ctx: &Arc<CudaContext>,
+    arch: &str,
+) -> Result<(HashMap<&'static str, CudaFunction>, String)> {
+    let cubins = process_cubins(arch)?;
+    let mut fallback: Option<String> = None;
+    let mut funcs = HashMap::new();
+    for (src, cubin) in SOURCES.iter().zip(&cubins.images) {
+        let module = match &fallback {
+            None => match ctx.load_module(Ptx::from_binary(cubin.clone())) {
+                Ok(m) => m,
+                Err(e) => {
+                    let why = format!("loading the CUBIN of {} for {arch} failed: {e}", src.file);
+                    log::warn!("{why}; falling back to PTX (JIT-compiled by the driver)");
+                    fallback = Some(why);
+                    load_ptx(ctx, src, arch)?
+                }
+            },
+            Some(_) => load_ptx(ctx, src, arch)?,
+        };
+        for &name in src.kernels {
+            let f = module
+                .load_function(name)
+                .map_err(|e| KernelError::Device(format!("kernel {name} in {}: {e}", src.file)))?;
+            funcs.insert(name, f);
+        }
+    }
+    let how = match fallback {
+        Some(why) => format!("PTX ({why})"),
+        None => {
+            let from = match &cubins.dir {
+                Some(d) => format!(
+                    "{} of {} from the cache {}",
+                    cubins.from_cache,
+                    SOURCES.len(),
+                    d.display()
+                ),
+                None => "no cache folder".into(),
+            };
+            format!("CUBIN ({from}; {:.2} s)", cubins.seconds)
+        }
+    };
+    Ok((funcs, how))
+}
+
+fn load_ptx(
+    ctx: &Arc<CudaContext>,
+    src: &modules::KernelSource,
+    arch: &str,
+) -> Result<Arc<CudaModule>> {
+    let ptx = modules::compile_ptx(src, arch)?;
+    ctx.load_module(ptx)
+        .map_err(|e| KernelError::Device(format!("loading {} as PTX for {arch}: {e}", src.file)))
 }

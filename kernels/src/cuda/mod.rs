@@ -10,11 +10,21 @@ mod cells;
 // The bounds checks are shared so both devices reject the same operands.
 use crate::check;
 mod context;
+mod cubin_cache;
+mod embed;
+mod info;
 mod modules;
 mod ops;
 mod probe;
+mod row_lists;
 
 pub use buffers::{CudaBuf, CudaIds};
 pub use context::CudaBackend;
-pub use modules::{compile_ptx, KernelSource, NVRTC_TEST_ARCHS, SOURCES};
+pub use cubin_cache::{cache_key, default_dir as default_cache_dir, CubinCache, CubinOrigin};
+pub use info::{loaded_library_files, CudaInfo};
+pub use modules::{
+    compile_cubin, compile_options, compile_ptx, nvrtc_version, KernelSource, NVRTC_TEST_ARCHS,
+    SOURCES,
+};
 pub use probe::{device_count, libraries, nvrtc_available};
+pub use row_lists::RowLists;

@@ -1,14 +1,19 @@
-//! Non-cell ops on the device: row helpers, reductions, embedding, loss, dropout, optimizers.
+//! Non-cell ops on the device: row helpers, reductions, loss, sampling, dropout, optimizers.
 //! Each validates its operands exactly like the CPU backend (`cpu/ops.rs`), then launches.
 
 use cudarc::driver::LaunchConfig;
 
 use super::buffers::{CudaBuf, CudaIds};
 use super::check::{shape_err, span};
-use super::context::{dev_err, grid, launch, CudaBackend, THREADS};
+use super::context::{dev_err, grid, grid2d, launch, CudaBackend, THREADS};
 use crate::operands;
 use crate::{AdamStep, Result, RmsPropStep, Rows, SampleOptions};
 use cudarc::driver::result as drv;
+
+/// `sum_rows`: the fewest rows one block of the first pass sums (8 per thread).
+const SUM_ROWS_MIN_CHUNK: usize = 64;
+/// `sum_rows`: about how many blocks the first pass spreads over (a few per SM).
+const SUM_ROWS_BLOCKS: usize = 512;
 
 /// Blocks of the first pass of `sum_squares` (one f64 partial each; a fixed count keeps the
 /// summation order, hence the result, deterministic for a given `n`).
@@ -30,7 +35,8 @@ pub(crate) fn broadcast_rows(
     }
     let s = &be.stream;
     let (pb, po) = (bias.at(s, bias_off), out.at(s, off));
-    launch!(be, broadcast_rows, grid(n), pb, po, n as u64, cols as u64)
+    let cfg = grid2d(rows, cols);
+    launch!(be, broadcast_rows, cfg, pb, po, rows as u64, cols as u64)
 }
 
 /// See [`Backend::sum_rows`](crate::Backend::sum_rows).
@@ -53,13 +59,31 @@ pub(crate) fn sum_rows(
     }
     let s = &be.stream;
     let (ps, pd) = (src.at(s, src_off), dst.at(s, dst_off));
+    let acc = accumulate as i32;
+    let col_blocks = cols.div_ceil(32);
+    // Row chunks: at least SUM_ROWS_MIN_CHUNK rows each, and about SUM_ROWS_BLOCKS blocks in
+    // all. A function of the shape alone, so the summation order (and result) is fixed.
+    let chunks = rows
+        .div_ceil(SUM_ROWS_MIN_CHUNK)
+        .min((SUM_ROWS_BLOCKS / col_blocks).max(1))
+        .max(1);
+    let chunk_rows = rows.div_ceil(chunks).max(1);
+    let chunks = rows.div_ceil(chunk_rows).max(1);
     let cfg = LaunchConfig {
-        grid_dim: (cols.div_ceil(32) as u32, 1, 1),
+        grid_dim: (col_blocks as u32, chunks as u32, 1),
         block_dim: (32, 8, 1),
         shared_mem_bytes: 0,
     };
-    let acc = accumulate as i32;
-    launch!(be, sum_rows, cfg, ps, rows as u64, cols as u64, pd, acc)
+    let (r, c, cr) = (rows as u64, cols as u64, chunk_rows as u64);
+    if chunks == 1 {
+        return launch!(be, sum_rows_partial, cfg, ps, r, c, cr, 0u64, pd, acc);
+    }
+    // Scratch: chunks × cols f32 partials (two per f64 slot).
+    be.with_scratch((chunks * cols).div_ceil(2), |part| {
+        launch!(be, sum_rows_partial, cfg, ps, r, c, cr, part, pd, acc)?;
+        let fin = grid(cols);
+        launch!(be, sum_rows_final, fin, part, chunks as u64, c, pd, acc)
+    })
 }
 
 /// See [`Backend::mul_assign`](crate::Backend::mul_assign).
@@ -115,64 +139,6 @@ pub(crate) fn sum_squares(be: &CudaBackend, buf: &CudaBuf, off: usize, n: usize)
         launch!(be, sum_squares_partial, cfg, px, n as u64, base)?;
         reduce_to_host(be, base, blocks, base + (blocks * 8) as u64)
     })
-}
-
-/// See [`Backend::gather_rows`](crate::Backend::gather_rows).
-pub(crate) fn gather_rows(
-    be: &CudaBackend,
-    table: &CudaBuf,
-    cols: usize,
-    ids: &CudaIds,
-    ids_n: usize,
-    out: &mut CudaBuf,
-) -> Result<()> {
-    let (vocab, n) = operands::gather_rows(table.len(), cols, &ids.host, ids_n, out.len())?;
-    if n == 0 {
-        return Ok(());
-    }
-    let s = &be.stream;
-    let (pt, pi, po) = (table.at(s, 0), ids.at(s), out.at(s, 0));
-    launch!(
-        be,
-        gather_rows,
-        grid(n),
-        pt,
-        cols as u64,
-        vocab as u64,
-        pi,
-        n as u64,
-        po
-    )
-}
-
-/// See [`Backend::scatter_add_rows`](crate::Backend::scatter_add_rows).
-pub(crate) fn scatter_add_rows(
-    be: &CudaBackend,
-    src: &CudaBuf,
-    cols: usize,
-    ids: &CudaIds,
-    ids_n: usize,
-    d_table: &mut CudaBuf,
-    table_off: usize,
-) -> Result<()> {
-    let table = (d_table.len(), table_off);
-    let (vocab, n) = operands::scatter_add_rows(src.len(), cols, &ids.host, ids_n, table)?;
-    if n == 0 {
-        return Ok(());
-    }
-    let s = &be.stream;
-    let (ps, pi, pt) = (src.at(s, 0), ids.at(s), d_table.at(s, table_off));
-    launch!(
-        be,
-        scatter_add_rows,
-        grid(n),
-        ps,
-        cols as u64,
-        vocab as u64,
-        pi,
-        n as u64,
-        pt
-    )
 }
 
 /// See [`Backend::softmax_xent`](crate::Backend::softmax_xent). Row losses are summed on the

@@ -3,6 +3,28 @@
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
+#[macro_use]
+pub mod gpu;
+
+/// Whether NVRTC can be used (it runs on the CPU, no GPU needed); panics in CI (where `.ci/run`
+/// installs it) and under `RNNGYM_REQUIRE_GPU=1` (a GPU bundle run), else prints a skip.
+pub fn nvrtc_or_skip(test: &str) -> bool {
+    if rnngym_kernels::cuda::nvrtc_available() {
+        return true;
+    }
+    let why = "libnvrtc.so.13 not loadable (pip install --target DIR \"nvidia-cuda-nvrtc==13.0.*\" and add DIR/nvidia/cu13/lib to LD_LIBRARY_PATH)";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: CI=true but {why}");
+    }
+    if std::env::var("RNNGYM_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        panic!("{test}: RNNGYM_REQUIRE_GPU=1 but {why}");
+    }
+    // Written to stderr directly: libtest's capture only intercepts the print macros.
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+    false
+}
+
 /// A seeded RNG so every failure reproduces.
 pub fn rng(seed: u64) -> StdRng {
     StdRng::seed_from_u64(seed)
@@ -21,6 +43,24 @@ pub fn rand_vec64(rng: &mut StdRng, n: usize, s: f64) -> Vec<f64> {
 /// `n` token ids below `v`.
 pub fn rand_ids(rng: &mut StdRng, n: usize, v: u32) -> Vec<u32> {
     (0..n).map(|_| rng.random_range(0..v)).collect()
+}
+
+/// Values over ten orders of magnitude, so a different summation order changes the bits.
+pub fn wide_values(r: &mut StdRng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| r.random_range(-1.0f32..1.0) * 10f32.powi(r.random_range(-4..6)))
+        .collect()
+}
+
+/// Ids like text: a few very common (a quarter of the rows are id 0), the rest spread.
+pub fn skewed_ids(r: &mut StdRng, n: usize, vocab: u32) -> Vec<u32> {
+    (0..n)
+        .map(|_| match r.random_range(0..8) {
+            0 | 1 => 0,
+            2 => 1 + r.random_range(0..3.min(vocab - 1).max(1)),
+            _ => r.random_range(0..vocab),
+        })
+        .collect()
 }
 
 /// Asserts `|got − want| <= abs + rel·|want|` elementwise (NaN never passes).

@@ -3,7 +3,7 @@
 //! lane-major → time-major copy of a window's tokens.
 
 use rnngym_gyms::FeatureLane;
-use rnngym_kernels::{Backend, KernelError};
+use rnngym_kernels::{Backend, KernelError, Rows};
 
 use super::{KResult, Model, ModelDims};
 use crate::cell::LayerBufs;
@@ -100,10 +100,15 @@ impl<B: Backend> Model<B> {
         })
     }
 
-    /// Moves the final state of the previous window into slot 0 and zeroes reset lanes.
+    /// Moves the final state of the previous window into slot 0 and zeroes reset lanes (every
+    /// lane when there is no state to carry), one `fill_rows` per buffer.
     pub(super) fn carry_state(&self, be: &B, ws: &mut Workspace<B>, reset: &[bool]) -> KResult<()> {
         let (t, b, h) = (ws.t, ws.b, self.dims.hidden);
         let carry = ws.has_state;
+        let zero: Vec<bool> = (0..b)
+            .map(|i| !carry || reset.get(i).copied().unwrap_or(false))
+            .collect();
+        let slot0 = Rows::new(0, b, h);
         for lb in &mut ws.layers {
             if carry {
                 be.copy_within(&mut lb.hs, t * b * h, 0, b * h)?;
@@ -111,11 +116,9 @@ impl<B: Backend> Model<B> {
                     be.copy_within(&mut lb.cs, t * b * h, 0, b * h)?;
                 }
             }
-            for lane in (0..b).filter(|&i| !carry || reset.get(i).copied().unwrap_or(false)) {
-                be.fill(&mut lb.hs, lane * h, h, 0.0)?;
-                if lb.cell.has_cell_state() {
-                    be.fill(&mut lb.cs, lane * h, h, 0.0)?;
-                }
+            be.fill_rows(&mut lb.hs, slot0, &zero, 0.0)?;
+            if lb.cell.has_cell_state() {
+                be.fill_rows(&mut lb.cs, slot0, &zero, 0.0)?;
             }
         }
         Ok(())

@@ -1,4 +1,5 @@
-// Fused pointwise recurrent cell steps, one thread per (row, unit) of a [B, H] block.
+// Fused pointwise recurrent cell steps, one thread per (row, unit) of a [B, H] block (2-D grid for
+// LSTM and GRU, which index the gate rows; 1-D for the RNN, which does not).
 // Gate layout: row r, unit j of gate q lives at r * kH + q * H + j (PyTorch order: LSTM i, f,
 // g, o; GRU r, z, n). CPU twins: kernels/src/cpu/cells.rs and cpu/reference/cells.rs.
 
@@ -11,11 +12,17 @@ __device__ __forceinline__ float sigmoidf_(float x) {
 #define FOR_EACH(k, n) \
     for (u64 k = blockIdx.x * (u64)blockDim.x + threadIdx.x; k < (n); k += (u64)gridDim.x * blockDim.x)
 
+// A [B, H] block on a 2-D grid (x units, y rows), so k = row * h + j needs no 64-bit division.
+#define FOR_ROWS(r, rows) \
+    for (u64 r = blockIdx.y * (u64)blockDim.y + threadIdx.y; r < (rows); r += (u64)gridDim.y * blockDim.y)
+#define FOR_COLS(c, cols) \
+    for (u64 c = blockIdx.x * (u64)blockDim.x + threadIdx.x; c < (cols); c += (u64)gridDim.x * blockDim.x)
+
 // gates [B, 4H] pre-activations -> activations; c = f * c_prev + i * g; h = o * tanh(c).
 // c_prev and c may be the same range (in place).
 extern "C" __global__ void lstm_fwd(u64 b, u64 h, float* gates, const float* c_prev, float* c, float* hs) {
-    FOR_EACH(k, b * h) {
-        u64 r = k / h, j = k % h;
+    FOR_ROWS(r, b) FOR_COLS(j, h) {
+        u64 k = r * h + j;
         float* g = gates + r * 4 * h + j;
         float i = sigmoidf_(g[0]);
         float f = sigmoidf_(g[h]);
@@ -34,8 +41,8 @@ extern "C" __global__ void lstm_fwd(u64 b, u64 h, float* gates, const float* c_p
 // Activations in gates -> pre-activation gradients; dc (grad w.r.t. c) -> grad w.r.t. c_prev.
 extern "C" __global__ void lstm_bwd(u64 b, u64 h, float* gates, const float* c_prev, const float* c,
                                     const float* dh, float* dc) {
-    FOR_EACH(k, b * h) {
-        u64 r = k / h, j = k % h;
+    FOR_ROWS(r, b) FOR_COLS(j, h) {
+        u64 k = r * h + j;
         float* g = gates + r * 4 * h + j;
         float i = g[0], f = g[h], gg = g[2 * h], o = g[3 * h];
         float tc = tanhf(c[k]);
@@ -51,8 +58,8 @@ extern "C" __global__ void lstm_bwd(u64 b, u64 h, float* gates, const float* c_p
 // GRU: r = s(x_r + h_r), z = s(x_z + h_z), n = tanh(x_n + r * h_n), h = (1 - z) n + z h_prev.
 // gx [B, 3H] -> (r, z, n); gh [B, 3H] read only; h_prev and h may be the same range.
 extern "C" __global__ void gru_fwd(u64 b, u64 h, float* gx, const float* gh, const float* h_prev, float* hs) {
-    FOR_EACH(k, b * h) {
-        u64 row = k / h, j = k % h;
+    FOR_ROWS(row, b) FOR_COLS(j, h) {
+        u64 k = row * h + j;
         float* x = gx + row * 3 * h + j;
         const float* hh = gh + row * 3 * h + j;
         float r = sigmoidf_(x[0] + hh[0]);
@@ -68,8 +75,8 @@ extern "C" __global__ void gru_fwd(u64 b, u64 h, float* gx, const float* gh, con
 // GRU backward: gx (r, z, n) -> x-part grads, gh (h_n) -> h-part grads, dh_prev += dh * z.
 extern "C" __global__ void gru_bwd(u64 b, u64 h, float* gx, float* gh, const float* h_prev,
                                    const float* dh, float* dh_prev) {
-    FOR_EACH(k, b * h) {
-        u64 row = k / h, j = k % h;
+    FOR_ROWS(row, b) FOR_COLS(j, h) {
+        u64 k = row * h + j;
         float* x = gx + row * 3 * h + j;
         float* hh = gh + row * 3 * h + j;
         float r = x[0], z = x[h], n = x[2 * h];
