@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rnngym_gyms::CodecRegistry;
+use rnngym_gyms::{CodecRegistry, GymRegistry};
 use rnngym_trainer::config::DeviceChoice;
 use rnngym_trainer::device::{self, Device};
 use rnngym_trainer::state::{self, Loaded};
@@ -18,6 +18,34 @@ pub fn open(name: &str, source: &str, threads: usize) -> anyhow::Result<Device> 
         .parse()
         .map_err(|_| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
     Ok(device::open(choice, source, threads)?)
+}
+
+/// The flags of the commands that run a checkpoint's model: which checkpoint, where it runs,
+/// and on how many CPU threads.
+#[derive(clap::Args, Debug)]
+pub struct CheckpointArgs {
+    /// Checkpoint file, or a run directory (uses best.safetensors, else latest.safetensors).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Where the model runs: cpu, auto, cuda or cuda:N [default: the checkpoint's
+    /// model.device]. On a GPU only the chosen tokens come back to the host.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// CPU threads (0 = every core; 1 keeps the model off the other cores of a busy machine).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl CheckpointArgs {
+    /// [`open_checkpoint`] with these flags, the codec rebuilt through `registry`.
+    pub fn open(&self, registry: &GymRegistry) -> anyhow::Result<(Device, Loaded, PathBuf)> {
+        open_checkpoint(
+            self.device.as_deref(),
+            &self.checkpoint,
+            self.threads,
+            registry.codecs(),
+        )
+    }
 }
 
 /// Reads the checkpoint `--checkpoint` names (a file, or a run directory: see

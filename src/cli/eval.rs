@@ -19,9 +19,8 @@ use super::device_arg::{self, on_device};
 /// Arguments of `rnngym eval`.
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// Checkpoint file, or a run directory (uses best.safetensors, else latest.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    model: device_arg::CheckpointArgs,
     /// Data to score: what the checkpoint's gym reads (a text file / folder / glob for
     /// text-v1, a WAV file / folder / glob for wav-v1) [default: the data it was trained on,
     /// its saved gym config].
@@ -34,13 +33,6 @@ pub struct EvalArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Where the model runs: cpu, auto, cuda or cuda:N [default: the checkpoint's
-    /// model.device].
-    #[arg(long)]
-    device: Option<String>,
-    /// CPU threads (0 = every core).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,12 +90,7 @@ struct Row {
 
 /// Loads the checkpoint, builds its gym over `--data` and scores every source.
 pub fn run(a: EvalArgs, registry: &GymRegistry) -> anyhow::Result<()> {
-    let (dev, loaded, path) = device_arg::open_checkpoint(
-        a.device.as_deref(),
-        &a.checkpoint,
-        a.threads,
-        registry.codecs(),
-    )?;
+    let (dev, loaded, path) = a.model.open(registry)?;
     on_device!(dev, be => eval_on(be, loaded, &path, &a, registry))
 }
 

@@ -19,9 +19,8 @@ use super::sampling_args::SamplingArgs;
 /// Arguments of `rnngym generate-audio`.
 #[derive(clap::Args, Debug)]
 pub struct GenerateAudioArgs {
-    /// Checkpoint file, or a run directory (uses best.safetensors, else latest.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    model: device_arg::CheckpointArgs,
     /// Seconds of audio to generate.
     #[arg(long)]
     seconds: f64,
@@ -45,13 +44,6 @@ pub struct GenerateAudioArgs {
     /// Random seed (default: the config's sample.seed, else random).
     #[arg(long)]
     seed: Option<u64>,
-    /// Where the model runs: cpu, auto, cuda or cuda:N [default: the checkpoint's
-    /// model.device].
-    #[arg(long)]
-    device: Option<String>,
-    /// CPU threads (0 = every core; 1 keeps generation off the other cores of a busy machine).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
 }
 
 /// Loads the checkpoint on the chosen device and streams the generated samples into `--out`.
@@ -69,12 +61,7 @@ pub fn run(a: GenerateAudioArgs, registry: &GymRegistry) -> anyhow::Result<()> {
     }
     // Before any work: the output must not replace a device, a link or a run's own file.
     rnngym_trainer::output::check(&a.out).context("--out")?;
-    let (dev, loaded, path) = device_arg::open_checkpoint(
-        a.device.as_deref(),
-        &a.checkpoint,
-        a.threads,
-        registry.codecs(),
-    )?;
+    let (dev, loaded, path) = a.model.open(registry)?;
     on_device!(dev, be => generate_on(be, loaded, &path, &a))
 }
 

@@ -20,9 +20,8 @@ use super::sampling_args::SamplingArgs;
 /// Arguments of `rnngym sample`.
 #[derive(clap::Args, Debug)]
 pub struct SampleArgs {
-    /// Checkpoint file, or a run directory (uses best.safetensors, else latest.safetensors).
-    #[arg(long)]
-    checkpoint: PathBuf,
+    #[command(flatten)]
+    model: device_arg::CheckpointArgs,
     /// Text to prime the network with (printed before the sample).
     #[arg(long, conflicts_with = "prime_file")]
     prime: Option<String>,
@@ -43,13 +42,6 @@ pub struct SampleArgs {
     /// What to do with prime characters outside the vocabulary.
     #[arg(long, value_enum)]
     unknown: Option<Unknown>,
-    /// Where the model runs: cpu, auto, cuda or cuda:N [default: the checkpoint's
-    /// model.device]. On a GPU only the chosen tokens come back to the host.
-    #[arg(long)]
-    device: Option<String>,
-    /// CPU threads (0 = every core; 1 keeps generation off the other cores of a busy machine).
-    #[arg(long, default_value_t = 0)]
-    threads: usize,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -67,12 +59,7 @@ const PROGRESS_CHUNK: u64 = 64;
 
 /// Loads the checkpoint on the chosen device and streams the sample to stdout.
 pub fn run(a: SampleArgs, registry: &GymRegistry) -> anyhow::Result<()> {
-    let (dev, loaded, path) = device_arg::open_checkpoint(
-        a.device.as_deref(),
-        &a.checkpoint,
-        a.threads,
-        registry.codecs(),
-    )?;
+    let (dev, loaded, path) = a.model.open(registry)?;
     on_device!(dev, be => sample_on(be, loaded, &path, &a))
 }
 
