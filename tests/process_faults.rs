@@ -5,6 +5,7 @@
 
 #![cfg(unix)]
 
+mod common;
 mod process;
 
 use std::process::{Command, Stdio};

@@ -5,6 +5,7 @@
 
 #![cfg(unix)]
 
+mod common;
 mod process;
 
 use process::{assert_one_line_error, have_python, repo, Dir};
