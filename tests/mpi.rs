@@ -73,9 +73,12 @@ fn train(f: &Fixture, np: usize, sets: &[&str]) -> Output {
     out
 }
 
+/// `(iteration, loss)` pairs, in order.
+type Losses = Vec<(u64, f64)>;
+
 /// `(iteration, loss)` of each training line and `(iteration, val_loss)` of each validation
 /// line in `run/metrics.jsonl`.
-fn losses(run: &Path) -> (Vec<(u64, f64)>, Vec<(u64, f64)>) {
+fn losses(run: &Path) -> (Losses, Losses) {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for line in text.lines() {
@@ -103,7 +106,7 @@ fn assert_close(a: &[(u64, f64)], b: &[(u64, f64)], rel: f64, what: &str) {
 }
 
 /// The fixture's run, trained from scratch on 1 rank, to compare others with.
-fn one_rank_reference() -> (Fixture, Vec<(u64, f64)>, Vec<(u64, f64)>) {
+fn one_rank_reference() -> (Fixture, Losses, Losses) {
     let f = Fixture::new(&corpus(), CFG);
     train(&f, 1, &[]);
     let (t, v) = losses(&f.file("run"));
