@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rnngym_gyms::{Codec, OpaqueCodec, Step};
 use rnngym_kernels::{hash, Backend, Cell};
 use rnngym_trainer::device::Device;
+use rnngym_trainer::dist::Collective;
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{Config, Gradients, Learner, Model, ModelDims};
@@ -139,10 +140,18 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "--busy: expected at most 256 competing threads, got {}",
         a.busy
     );
+    // Under `mpirun` (a build with `--features mpi`) each rank trains its share of the
+    // preset's batch with the shipped data-parallel step; rank 0 reports.
+    let session = super::distributed::join()?;
+    let comm = session.comm();
     let dev = device_arg::open(&a.device, &format!("--device {}", a.device), a.threads)?;
     let on_gpu = matches!(dev, Device::Cuda(_));
     let _load = BusyLoad::start(a.busy);
-    on_device!(dev, be => bench_on(be, &a, on_gpu))
+    let result = on_device!(dev, be => bench_on(be, &a, on_gpu, &comm));
+    match result {
+        Err(e) if comm.world() > 1 => super::distributed::abort_job(&comm, e),
+        other => other,
+    }
 }
 
 /// Free device memory before the run minus the least seen during it (None on the CPU, whose
@@ -171,20 +180,34 @@ impl DeviceMemory {
     }
 }
 
-fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<()> {
+fn bench_on<B: Backend>(
+    be: &B,
+    a: &BenchArgs,
+    on_gpu: bool,
+    comm: &Arc<dyn Collective>,
+) -> anyhow::Result<()> {
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
     let dims = ModelDims::plain(a.cell, VOCAB, h, h, 2);
     let budget = Duration::from_secs_f64(a.seconds);
+    let world = comm.world();
     let train = match a.mode {
-        Measure::Train | Measure::Both => Some(bench_train(be, dims, b, t, budget, &mut mem)?),
+        Measure::Train | Measure::Both => {
+            Some(bench_train(be, dims, b, t, budget, &mut mem, comm)?)
+        }
         Measure::Generate => None,
     };
+    // Generation is one process's business: measured on one process only.
     let generate = match a.mode {
-        Measure::Generate | Measure::Both => Some(bench_generate(be, dims, budget, &mut mem)?),
-        Measure::Train => None,
+        Measure::Generate | Measure::Both if world == 1 => {
+            Some(bench_generate(be, dims, budget, &mut mem)?)
+        }
+        _ => None,
     };
     let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
+    if comm.rank() > 0 {
+        return Ok(());
+    }
     if a.json {
         let v = serde_json::json!({
             "impl": "rnngym",
@@ -197,7 +220,9 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
                 n => n,
             },
             "busy": a.busy,
+            "ranks": world,
             "train_chars_per_s": train.map(|r| r.rate),
+            "train_chars_per_s_per_rank": train.map(|r| r.rate / world as f64),
             "train_loss": train.map(|r| r.loss),
             "generate_chars_per_s": generate,
             "peak_rss_mb": rss_mb,
@@ -219,6 +244,13 @@ fn bench_on<B: Backend>(be: &B, a: &BenchArgs, on_gpu: bool) -> anyhow::Result<(
                 "train:    {:>10.0} chars/s  (forward + backward + clip + Adam; last loss {:.3})",
                 r.rate, r.loss
             );
+            if world > 1 {
+                println!(
+                    "          {:>10.0} chars/s per rank ({world} ranks, {} lanes each, gradients all-reduced)",
+                    r.rate / world as f64,
+                    b / world
+                );
+            }
         }
         if let Some(r) = generate {
             println!("generate: {r:>10.0} chars/s  (batch 1, carried state, sampled)");
@@ -253,8 +285,20 @@ fn windows(b: usize, t: usize, n: usize) -> Vec<(Vec<u32>, Vec<u32>)> {
         .collect()
 }
 
+/// Whether every rank should stop: `mine` on any rank (one collective on several ranks, so
+/// that all take the same number of steps).
+fn any_rank(comm: &dyn Collective, mine: bool) -> anyhow::Result<bool> {
+    if comm.world() == 1 {
+        return Ok(mine);
+    }
+    let mut v = [f64::from(u8::from(mine))];
+    comm.all_reduce_sum_f64(&mut v)?;
+    Ok(v[0] > 0.0)
+}
+
 /// The shipped training step ([`Learner::step`]: forward + backward + global-norm clip +
-/// Adam) on synthetic windows, state carried.
+/// Adam; on several ranks each takes its lanes and the gradients are all-reduced) on
+/// synthetic windows, state carried. The rate is the whole batch's.
 fn bench_train<B: Backend>(
     be: &B,
     dims: ModelDims,
@@ -262,18 +306,22 @@ fn bench_train<B: Backend>(
     t: usize,
     budget: Duration,
     mem: &mut DeviceMemory,
+    comm: &Arc<dyn Collective>,
 ) -> anyhow::Result<TrainResult> {
     let mut cfg = Config::default();
     (cfg.train.batch, cfg.train.seq_len, cfg.train.seed) = (b, t, 1);
     let codec: Arc<dyn Codec> = Arc::new(OpaqueCodec::new(dims.vocab));
-    let mut learner = Learner::new(be, &cfg, dims, &codec)?;
+    let mut learner = Learner::with_collective(be, &cfg, dims, &codec, comm.clone())?;
+    let shard = learner.shard();
     let data: Vec<Step> = windows(b, t, 8)
         .into_iter()
-        .map(|(inputs, targets)| Step {
-            inputs,
-            targets,
-            reset: vec![false; b],
-            episode_done: false,
+        .map(|(inputs, targets)| {
+            shard.window(Step {
+                inputs,
+                targets,
+                reset: vec![false; b],
+                episode_done: false,
+            })
         })
         .collect();
     let lr = cfg.train.lr as f32;
@@ -286,13 +334,16 @@ fn bench_train<B: Backend>(
     };
     let (mut i, mut loss) = (0, f64::NAN);
     let warm = Instant::now();
-    while i < 3 || (warm.elapsed() < budget / 10 && i < 20) {
+    while !any_rank(
+        comm.as_ref(),
+        i >= 3 && (warm.elapsed() >= budget / 10 || i >= 20),
+    )? {
         loss = step(i)?;
         i += 1;
     }
     let start = Instant::now();
     let mut n = 0usize;
-    while n == 0 || start.elapsed() < budget {
+    while !any_rank(comm.as_ref(), n > 0 && start.elapsed() >= budget)? {
         loss = step(i + n)?;
         n += 1;
     }

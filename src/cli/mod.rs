@@ -15,6 +15,7 @@ mod audio_stats;
 mod bench;
 mod check_gym;
 mod device_arg;
+mod distributed;
 mod eval;
 mod generate_audio;
 mod plot;
@@ -101,6 +102,8 @@ pub fn main_with(registry: GymRegistry) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `rnngym sample … | head`: a closed pipe is a normal end.
         Err(e) if stdout::is_closed(&e) => ExitCode::SUCCESS,
+        // Another rank of a data-parallel job reported it.
+        Err(e) if e.is::<distributed::Quiet>() => ExitCode::FAILURE,
         Err(e) => {
             let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("error: {}", parts.join(": ").replace('\n', " "));

@@ -1,9 +1,11 @@
 //! `rnngym train`: train from a config, or resume a run directory.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rnngym_gyms::GymRegistry;
+use rnngym_trainer::dist::Collective;
 use rnngym_trainer::{
     device, state, CheckpointKind, LogObserver, Observer, RunDir, Trainer, TrainerError,
 };
@@ -22,8 +24,56 @@ pub struct TrainArgs {
     resume: Option<PathBuf>,
 }
 
-/// Trains until `train.iterations`, then prints where the checkpoints are.
+/// Trains until `train.iterations`, then prints where the checkpoints are. Under an MPI
+/// launcher (`mpirun -np N`, a build with `--features mpi`) this process is one rank of a
+/// data-parallel job; see docs/DISTRIBUTED.md.
 pub fn run(a: TrainArgs, registry: &GymRegistry) -> anyhow::Result<()> {
+    let session = super::distributed::join()?;
+    let comm = session.comm();
+    let outcome = match prepare(a, registry, comm.as_ref()) {
+        Err(e) => Err(super::distributed::agree::<()>(comm.as_ref(), Err(e)).unwrap_err()),
+        Ok((cfg, gym, resume, dev)) => match dev {
+            device::Device::Cpu(be) => train_with(be, cfg, gym, resume, &comm),
+            device::Device::Cuda(be) => train_with(*be, cfg, gym, resume, &comm),
+        },
+    };
+    // Every rank is past its last collective: MPI can be finalised.
+    drop(session);
+    match outcome? {
+        Outcome::Done => Ok(()),
+        Outcome::Interrupted(message) => {
+            if let Some(m) = message {
+                eprintln!("{m}");
+            }
+            std::process::exit(130);
+        }
+    }
+}
+
+/// How training ended without an error.
+enum Outcome {
+    /// `train.iterations` reached.
+    Done,
+    /// Stopped by a signal; what to tell the user (rank 0 only).
+    Interrupted(Option<String>),
+}
+
+/// The resolved config, its gym, the checkpoint to resume and the device: what every rank
+/// sets up before the trainer.
+type Prepared = (
+    rnngym_trainer::Config,
+    Box<dyn rnngym_gyms::Gym>,
+    Option<PathBuf>,
+    device::Device,
+);
+
+/// Resolves the config (the checkpoint's own when resuming without `--config`), makes the
+/// gym and picks the device.
+fn prepare(
+    a: TrainArgs,
+    registry: &GymRegistry,
+    comm: &dyn Collective,
+) -> anyhow::Result<Prepared> {
     let resume = a.resume.as_deref().map(resume_file).transpose()?;
     let mut cfg = match (&a.cfg.config, &resume) {
         (None, Some(ckpt)) => {
@@ -58,10 +108,16 @@ pub fn run(a: TrainArgs, registry: &GymRegistry) -> anyhow::Result<()> {
         cfg.gym.id,
         loading.elapsed().as_secs_f64()
     );
-    match device::select(&cfg)? {
-        device::Device::Cpu(be) => train_with(be, cfg, gym, resume),
-        device::Device::Cuda(be) => train_with(*be, cfg, gym, resume),
+    let dev = device::select(&cfg)?;
+    if comm.world() > 1 && matches!(dev, device::Device::Cuda(_)) {
+        anyhow::bail!(
+            "model.device = {:?} with {} processes: data-parallel training runs on the CPU so \
+             far (NCCL for GPUs is planned, see docs/DISTRIBUTED.md); set model.device = \"cpu\"",
+            cfg.model.device,
+            comm.world()
+        );
     }
+    Ok((cfg, gym, resume, dev))
 }
 
 /// The rest of `run` on the chosen backend (the model code is generic over it).
@@ -70,47 +126,33 @@ fn train_with<B: rnngym_kernels::Backend>(
     cfg: rnngym_trainer::Config,
     gym: Box<dyn rnngym_gyms::Gym>,
     resume: Option<PathBuf>,
-) -> anyhow::Result<()> {
-    let mut trainer = match &resume {
-        Some(ckpt) => Trainer::resume(be, cfg.clone(), gym, ckpt)?,
-        None => Trainer::new(be, cfg.clone(), gym)?,
+    comm: &Arc<dyn Collective>,
+) -> anyhow::Result<Outcome> {
+    let root = comm.rank() == 0;
+    let setup = || -> anyhow::Result<Trainer<B>> {
+        let c = comm.clone();
+        let mut trainer = match &resume {
+            Some(ckpt) => Trainer::resume_with_collective(be, cfg.clone(), gym, ckpt, c)?,
+            None => Trainer::with_collective(be, cfg.clone(), gym, c)?,
+        };
+        if root {
+            // The lock, config.toml, metrics.jsonl and samples: held until the trainer is
+            // dropped. Rank 0 owns the run directory; the other ranks write nothing.
+            trainer.attach_run_dir()?;
+            for o in observers(&cfg) {
+                trainer.add_observer(o);
+            }
+        }
+        Ok(trainer)
     };
-    let dims = trainer.model().dims;
-    let features = match &cfg.model.features {
-        Some(f) => format!(
-            ", {} input feature channels ({})",
-            dims.channels - 1,
-            f.kind()
-        ),
-        None => String::new(),
-    };
-    log::info!(
-        "model: {:?} {}×{} (embed {}, vocab {}{features}), {} parameters; device {}",
-        dims.cell,
-        dims.layers,
-        dims.hidden,
-        dims.embed,
-        dims.vocab,
-        trainer.model().total,
-        rnngym_kernels::Backend::name(trainer.backend())
-    );
-    if trainer.codec().audio().is_some() && cfg.train.sample_every > 0 {
-        log::warn!(
-            "train.sample_every = {} is for text gyms; audio gyms write a {} s WAV to \
-             samples/ at each checkpoint instead (sample.train_seconds)",
-            cfg.train.sample_every,
-            cfg.sample.train_seconds
-        );
-    }
-    let dir = Path::new(&cfg.checkpoint.dir);
-    // The lock, config.toml, metrics.jsonl and samples: held until the trainer is dropped.
-    trainer.attach_run_dir()?;
-    for o in observers(&cfg) {
-        trainer.add_observer(o);
+    let mut trainer = super::distributed::agree(comm.as_ref(), setup())?;
+    if root {
+        describe(&trainer, &cfg);
     }
     trainer.set_stop_flag(super::interrupt_flag(
         "stopping at the next safe point with a checkpoint",
     ));
+    let dir = Path::new(&cfg.checkpoint.dir);
     let remaining = cfg.train.iterations.saturating_sub(trainer.iteration());
     if remaining == 0 {
         log::info!(
@@ -118,7 +160,7 @@ fn train_with<B: rnngym_kernels::Backend>(
             trainer.iteration(),
             cfg.train.iterations
         );
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if resume.is_some() {
         log::info!("resuming at iteration {}", trainer.iteration());
@@ -127,13 +169,16 @@ fn train_with<B: rnngym_kernels::Backend>(
     let loss = match trainer.train(remaining) {
         Err(TrainerError::Interrupted { iteration, .. }) => {
             drop(trainer);
-            eprintln!(
-                "interrupted after iteration {iteration}; checkpoint saved in {}; resume with: rnngym train --resume {}",
-                RunDir::new(dir).latest().display(),
-                shell_quoted(&dir.display().to_string())
-            );
-            std::process::exit(130);
+            let message = root.then(|| {
+                format!(
+                    "interrupted after iteration {iteration}; checkpoint saved in {}; resume with: rnngym train --resume {}",
+                    RunDir::new(dir).latest().display(),
+                    shell_quoted(&dir.display().to_string())
+                )
+            });
+            return Ok(Outcome::Interrupted(message));
         }
+        Err(e) if comm.world() > 1 => super::distributed::abort_job(comm, e.into()),
         other => other?,
     };
     let best = trainer
@@ -155,7 +200,46 @@ fn train_with<B: rnngym_kernels::Backend>(
         CheckpointKind::Latest.file_name(),
         CheckpointKind::Best.file_name()
     );
-    Ok(())
+    Ok(Outcome::Done)
+}
+
+/// Logs the model, the device and, on several processes, how the batch is split.
+fn describe<B: rnngym_kernels::Backend>(trainer: &Trainer<B>, cfg: &rnngym_trainer::Config) {
+    let dims = trainer.model().dims;
+    let features = match &cfg.model.features {
+        Some(f) => format!(
+            ", {} input feature channels ({})",
+            dims.channels - 1,
+            f.kind()
+        ),
+        None => String::new(),
+    };
+    log::info!(
+        "model: {:?} {}×{} (embed {}, vocab {}{features}), {} parameters; device {}",
+        dims.cell,
+        dims.layers,
+        dims.hidden,
+        dims.embed,
+        dims.vocab,
+        trainer.model().total,
+        rnngym_kernels::Backend::name(trainer.backend())
+    );
+    let (_, world) = trainer.rank_and_world();
+    if world > 1 {
+        log::info!(
+            "data parallel: {world} processes, {} of the {} lanes of train.batch each",
+            cfg.train.batch / world,
+            cfg.train.batch
+        );
+    }
+    if trainer.codec().audio().is_some() && cfg.train.sample_every > 0 {
+        log::warn!(
+            "train.sample_every = {} is for text gyms; audio gyms write a {} s WAV to \
+             samples/ at each checkpoint instead (sample.train_seconds)",
+            cfg.train.sample_every,
+            cfg.sample.train_seconds
+        );
+    }
 }
 
 /// A progress bar on a terminal, or periodic log lines elsewhere.

@@ -6,6 +6,7 @@ pub mod cell;
 pub mod checkpoint;
 pub mod config;
 pub mod device;
+pub mod dist;
 pub mod eval;
 pub mod fsutil;
 pub mod generate;

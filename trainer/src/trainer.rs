@@ -25,6 +25,7 @@ use rnngym_kernels::Backend;
 
 use crate::budget;
 use crate::config::Config;
+use crate::dist::{Collective, Single};
 use crate::generate::Generator;
 use crate::model::Model;
 use crate::observer::{Observer, Update};
@@ -76,22 +77,38 @@ pub struct Trainer<B: Backend> {
     stop: Option<Arc<AtomicBool>>,
     /// Held from [`Trainer::attach_run_dir`] until the trainer is dropped.
     run_lock: Option<crate::lock::RunLock>,
+    /// The processes of the job (one, unless started by an MPI launcher); rank 0 writes.
+    comm: Arc<dyn Collective>,
 }
 
 impl<B: Backend> Trainer<B> {
     /// A fresh model for `gym`, initialised from `cfg.train.seed`.
     pub fn new(be: B, cfg: Config, gym: Box<dyn Gym>) -> Result<Self, TrainerError> {
+        Self::with_collective(be, cfg, gym, Arc::new(Single))
+    }
+
+    /// [`Trainer::new`] as one rank of a data-parallel job over `comm`: every rank starts from
+    /// the same parameters, computes its share of `train.batch` and takes the same optimizer
+    /// steps; only rank 0 writes checkpoints (see docs/DISTRIBUTED.md).
+    pub fn with_collective(
+        be: B,
+        cfg: Config,
+        gym: Box<dyn Gym>,
+        comm: Arc<dyn Collective>,
+    ) -> Result<Self, TrainerError> {
         let codec = gym.codec();
+        // Each rank holds the activations of its own lanes only.
+        let shard = crate::dist::Shard::new(comm.rank(), comm.world(), cfg.train.batch)?;
         training_sample::prime_tokens(codec.as_ref(), &cfg.sample)?;
         let dims = state::dims_of(&cfg, codec.vocab_size());
         // Refuse what cannot fit before allocating any of it.
-        let (t, b) = (cfg.train.seq_len, cfg.train.batch);
+        let (t, b) = (cfg.train.seq_len, shard.lanes);
         let has_val = splits::validates(&cfg);
         budget::check_params(&dims)?;
         let dropout = cfg.model.dropout > 0.0;
         let fp = budget::Footprint::of(&dims, t, b, dropout, has_val, cfg.train.optimizer);
         budget::check_memory(&fp, t, b, be.memory_available(), &be.name())?;
-        let learner = Learner::new(&be, &cfg, dims, &codec)?;
+        let learner = Learner::with_collective(&be, &cfg, dims, &codec, comm.clone())?;
         let shape = splits::shape(&cfg);
         let mut data = Cursor::new(gym, shape, cfg.train.seed);
         // Fail early, with the gym's message, when a split cannot serve one window.
@@ -101,8 +118,10 @@ impl<B: Backend> Trainer<B> {
             false => None,
         };
         let dir = RunDir::new(&cfg.checkpoint.dir);
+        let mut rollbacks = Rollbacks::new(&cfg, dir.clone());
+        rollbacks.good.set_writes(comm.rank() == 0);
         Ok(Trainer {
-            rollbacks: Rollbacks::new(&cfg, dir.clone()),
+            rollbacks,
             checkpoints: Checkpoints::new(dir, cfg.checkpoint.every),
             be,
             cfg,
@@ -114,6 +133,7 @@ impl<B: Backend> Trainer<B> {
             observers: Vec::new(),
             stop: None,
             run_lock: None,
+            comm,
         })
     }
 
@@ -125,10 +145,22 @@ impl<B: Backend> Trainer<B> {
         gym: Box<dyn Gym>,
         checkpoint: &Path,
     ) -> Result<Self, TrainerError> {
+        Self::resume_with_collective(be, cfg, gym, checkpoint, Arc::new(Single))
+    }
+
+    /// [`Trainer::resume`] as one rank of a data-parallel job: every rank reads the same
+    /// checkpoint (written by any number of ranks: its carried state is the whole batch's).
+    pub fn resume_with_collective(
+        be: B,
+        cfg: Config,
+        gym: Box<dyn Gym>,
+        checkpoint: &Path,
+        comm: Arc<dyn Collective>,
+    ) -> Result<Self, TrainerError> {
         // The gym's codec is the one in use: compare the saved spec with it, so a custom codec
         // kind needs no registry here.
         let loaded = state::read_saved(checkpoint)?;
-        let mut t = Self::new(be, cfg, gym)?;
+        let mut t = Self::with_collective(be, cfg, gym, comm)?;
         if loaded.meta.vocab != t.codec.vocab_size() || loaded.meta.codec != t.codec.spec() {
             return Err(TrainerError::Config(format!(
                 "{}: the checkpoint's vocabulary differs from the corpus's; resume with the same data",
@@ -166,6 +198,17 @@ impl<B: Backend> Trainer<B> {
     /// writes `latest` and returns [`TrainerError::Interrupted`].
     pub fn set_stop_flag(&mut self, flag: Arc<AtomicBool>) {
         self.stop = Some(flag);
+    }
+
+    /// This process's rank in the job and the number of ranks (`(0, 1)` on one process).
+    pub fn rank_and_world(&self) -> (usize, usize) {
+        (self.comm.rank(), self.comm.world())
+    }
+
+    /// Whether the stop flag is raised: on any rank, so that every rank stops at the same
+    /// iteration (one that stopped alone would leave the others waiting in a collective).
+    fn stop_requested(&self) -> Result<bool, TrainerError> {
+        stop_requested(self.stop.as_deref(), self.comm.as_ref())
     }
 
     /// Iterations completed so far.
@@ -232,11 +275,11 @@ impl<B: Backend> Trainer<B> {
         let start = self.capture()?;
         self.rollbacks.good.keep_good(start)?;
         while self.progress.iteration < target {
-            if self.stop.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            if self.stop_requested()? {
                 return Err(self.interrupted()?);
             }
             let it = self.progress.iteration;
-            let window = self.data.next()?;
+            let window = self.learner.shard().window(self.data.next()?);
             let lr = (schedule::lr_at(&self.cfg.train, it) as f64 * self.rollbacks.lr_scale) as f32;
             let (l, grad_norm) =
                 match self
@@ -357,6 +400,17 @@ impl<B: Backend> Trainer<B> {
         self.observers.iter_mut().for_each(|o| o.on_sample(&s));
         Ok(())
     }
+}
+
+/// Whether `stop` is raised on any rank of `comm` (a collective on several ranks).
+fn stop_requested(stop: Option<&AtomicBool>, comm: &dyn Collective) -> Result<bool, TrainerError> {
+    let raised = stop.is_some_and(|f| f.load(Ordering::SeqCst));
+    if comm.world() == 1 {
+        return Ok(raised);
+    }
+    let mut v = [f64::from(u8::from(raised))];
+    comm.all_reduce_sum_f64(&mut v)?;
+    Ok(v[0] > 0.0)
 }
 
 /// Whether a periodic action with period `n` (0 = never) is due at iteration `it`.

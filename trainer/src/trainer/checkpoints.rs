@@ -50,14 +50,22 @@ impl<B: Backend> Trainer<B> {
         kind: CheckpointKind,
         snap: Snapshot,
     ) -> Result<PathBuf, TrainerError> {
+        let path = self.checkpoints.dir.checkpoint(kind);
+        let latest = kind == CheckpointKind::Latest;
+        if !self.rollbacks.good.writes() {
+            // Another rank writes the files: keep the same bookkeeping, write nothing.
+            if latest {
+                self.rollbacks.good.make_room(snap.meta.iteration)?;
+                self.rollbacks.good.latest_written(snap)?;
+            }
+            return Ok(path);
+        }
         let dir = self.checkpoints.dir.path();
         std::fs::create_dir_all(dir).map_err(|error| TrainerError::RunDir {
             path: dir.to_path_buf(),
             action: "cannot create checkpoint.dir",
             error,
         })?;
-        let path = self.checkpoints.dir.checkpoint(kind);
-        let latest = kind == CheckpointKind::Latest;
         if latest {
             // Before the file is replaced: the state it holds may move to the rollback folder.
             self.rollbacks.good.make_room(snap.meta.iteration)?;

@@ -73,6 +73,9 @@ pub enum TrainerError {
     /// A checkpoint file's contents cannot be used (the message names the file).
     #[error(transparent)]
     CheckpointContents(Box<state::ContentsError>),
+    /// The processes of a data-parallel job could not work together.
+    #[error(transparent)]
+    Dist(#[from] crate::dist::DistError),
     /// The model or batch cannot fit (the message names the keys to change).
     #[error(transparent)]
     Budget(#[from] budget::BudgetError),

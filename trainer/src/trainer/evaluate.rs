@@ -1,6 +1,7 @@
 //! Validation: its own gym (a [`Gym::fork`] of the training gym, so evaluating never moves
 //! or replays the training stream) and its own workspace, run from a zero state; and the
-//! periodic pass that records the best loss and saves `best`.
+//! periodic pass that records the best loss and saves `best`. On several ranks each
+//! evaluates its lanes of every window and the losses are reduced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,6 +10,7 @@ use rnngym_kernels::Backend;
 
 use super::cursor::{check_step, Cursor};
 use super::{Trainer, TrainerError};
+use crate::dist::{Collective, Shard};
 use crate::model::{Mode, Model, Workspace};
 use crate::observer::ValMetrics;
 use crate::run_dir::CheckpointKind;
@@ -47,7 +49,9 @@ impl<B: Backend> Validator<B> {
 
     /// Evaluates up to `windows` validation windows (0 = the whole split) from a zero state;
     /// returns the mean loss and the windows evaluated, or `None` when `stop` was raised
-    /// before the pass ended (a long pass must not hold up an interrupt).
+    /// before the pass ended (a long pass must not hold up an interrupt). `shard`'s lanes of
+    /// each window are evaluated here, the others on the other ranks of `comm`.
+    #[allow(clippy::too_many_arguments)]
     pub fn test(
         &mut self,
         be: &B,
@@ -55,11 +59,13 @@ impl<B: Backend> Validator<B> {
         cursor: &mut Cursor,
         windows: u64,
         stop: Option<&AtomicBool>,
+        shard: Shard,
+        comm: &dyn Collective,
     ) -> Result<Option<(f64, u64)>, TrainerError> {
-        let Shape { batch: b, seq: t } = self.shape;
+        let t = self.shape.seq;
         let ws = match &mut self.ws {
             Some(ws) => ws,
-            none => none.insert(model.workspace(be, t, b)?),
+            none => none.insert(model.workspace(be, t, shard.lanes)?),
         };
         ws.reset_state();
         let was_live = cursor.live;
@@ -74,12 +80,17 @@ impl<B: Backend> Validator<B> {
         let (mut sum, mut count) = (0.0f64, 0u64);
         let mut stopped = false;
         loop {
-            if stop.is_some_and(|f| f.load(Ordering::SeqCst)) {
+            let raised = match comm.world() {
+                1 => stop.is_some_and(|f| f.load(Ordering::SeqCst)),
+                _ => super::stop_requested(stop, comm)?,
+            };
+            if raised {
                 stopped = true;
                 break;
             }
             let step = gym.step()?;
             check_step(&step, self.shape)?;
+            let step = shard.window(step);
             let targets = Some(step.targets.as_slice());
             let loss = model.forward(be, ws, &step.inputs, targets, &step.reset, Mode::Eval)?;
             sum += loss.unwrap_or(f64::NAN);
@@ -90,6 +101,13 @@ impl<B: Backend> Validator<B> {
         }
         if self.gym.is_none() && was_live {
             cursor.replay()?;
+        }
+        if comm.world() > 1 {
+            // Every rank evaluated the same windows, each over its lanes: the mean of the
+            // ranks' means is the whole batch's.
+            let mut v = [sum];
+            comm.all_reduce_sum_f64(&mut v)?;
+            sum = v[0] / comm.world() as f64;
         }
         Ok((!stopped).then(|| (sum / count as f64, count)))
     }
@@ -115,7 +133,9 @@ impl<B: Backend> Trainer<B> {
             ));
         };
         let model = &self.learner.model;
-        let Some((loss, count)) = val.test(&self.be, model, &mut self.data, windows, stop)? else {
+        let (shard, comm) = (self.learner.shard(), self.comm.as_ref());
+        let pass = val.test(&self.be, model, &mut self.data, windows, stop, shard, comm)?;
+        let Some((loss, count)) = pass else {
             return Ok(None);
         };
         let best = self.progress.best_val;

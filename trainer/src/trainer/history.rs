@@ -34,6 +34,10 @@ pub(crate) struct History {
     /// Whether the folder was cleared of the rollback states not in `older` (a previous
     /// run's, or ones a crash left behind).
     pub swept: bool,
+    /// Whether this process writes the files (rank 0 of a data-parallel job does; the other
+    /// ranks keep the same bookkeeping and read the files rank 0 wrote, which needs the run
+    /// directory on a file system they share).
+    writes: bool,
 }
 
 fn file_name(iteration: u64) -> String {
@@ -77,7 +81,18 @@ impl History {
             latest_on_disk: None,
             given_up: None,
             swept: false,
+            writes: true,
         }
+    }
+
+    /// Whether this process writes the rollback files (see [`History`]'s `writes`).
+    pub fn set_writes(&mut self, writes: bool) {
+        self.writes = writes;
+    }
+
+    /// Whether this process writes the rollback files.
+    pub fn writes(&self) -> bool {
+        self.writes
     }
 
     /// A resumed run at `iteration` from `checkpoint`: the older good states its directory
@@ -132,14 +147,18 @@ impl History {
         }
         let it = old.meta.iteration;
         let path = self.dir.rollback_dir().join(file_name(it));
-        self.keep_file(&old, &path)?;
+        if self.writes {
+            self.keep_file(&old, &path)?;
+        }
         self.older.retain(|(i, _)| *i != it);
         self.older.insert(0, (it, path));
         let cut = self.keep.min(self.older.len());
         for (_, dropped) in self.older.drain(cut..) {
-            let _ = std::fs::remove_file(dropped);
+            if self.writes {
+                let _ = std::fs::remove_file(dropped);
+            }
         }
-        if !self.swept {
+        if self.writes && !self.swept {
             self.swept = self.sweep();
         }
         Ok(())
@@ -200,7 +219,9 @@ impl History {
                 .dir
                 .rollback_dir()
                 .join(given_up_name(newest.meta.iteration));
-            self.keep_file(newest, &kept)?;
+            if self.writes {
+                self.keep_file(newest, &kept)?;
+            }
             self.given_up = Some(kept);
         }
         let (_, path) = self.older.remove(0);

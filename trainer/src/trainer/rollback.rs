@@ -101,8 +101,12 @@ impl<B: Backend> Trainer<B> {
         // instead of walking into the same divergence.
         self.save(CheckpointKind::Latest)?;
         if let Some(file) = stepped_back {
-            // `latest` holds that state now.
-            let _ = std::fs::remove_file(file);
+            // Every rank has read that file (rank 0 must not delete it before): `latest`
+            // holds that state now.
+            self.comm.barrier()?;
+            if self.rollbacks.good.writes() {
+                let _ = std::fs::remove_file(file);
+            }
         }
         Ok(())
     }

@@ -61,7 +61,7 @@ impl<B: Backend> Trainer<B> {
             rollbacks: self.rollbacks.count,
             rollback_retries: self.rollbacks.good.retries_of(self.progress.iteration),
         };
-        let Learner { model, opt, ws } = &self.learner;
+        let Learner { model, opt, ws, .. } = &self.learner;
         let mut tensors = BTreeMap::new();
         for info in &model.infos {
             let mut data = vec![0.0; info.len()];
@@ -73,20 +73,23 @@ impl<B: Backend> Trainer<B> {
             let shape = vec![data.len()];
             tensors.insert(name, Tensor { shape, data });
         }
-        let (b, h) = (ws.b, model.dims.hidden);
+        // The carried state is saved for the whole batch, gathered from every rank in lane
+        // order, so a checkpoint does not depend on how many processes wrote it.
+        let (b, h) = (self.cfg.train.batch, model.dims.hidden);
+        let comm = self.comm.as_ref();
         for (l, (hv, cv)) in ws.read_state(&self.be, h)?.into_iter().enumerate() {
             let t = |data| Tensor {
                 shape: vec![b, h],
                 data,
             };
-            tensors.insert(format!("state.h.l{l}"), t(hv));
+            tensors.insert(format!("state.h.l{l}"), t(comm.all_gather_f32(&hv)?));
             if !cv.is_empty() {
-                tensors.insert(format!("state.c.l{l}"), t(cv));
+                tensors.insert(format!("state.c.l{l}"), t(comm.all_gather_f32(&cv)?));
             }
         }
         let lanes = ws.read_features();
         if let Some(n) = lanes.first().map(Vec::len) {
-            let data = lanes.concat();
+            let data = comm.all_gather_f32(&lanes.concat())?;
             tensors.insert(
                 FEATURES.into(),
                 Tensor {
@@ -108,9 +111,15 @@ impl<B: Backend> Trainer<B> {
         tensors: &BTreeMap<String, Tensor>,
         source: &Path,
     ) -> Result<(), TrainerError> {
-        let Learner { model, opt, ws } = &mut self.learner;
+        let shard = self.learner.shard();
+        let Learner { model, opt, ws, .. } = &mut self.learner;
         state::load_params(&self.be, model, tensors, source)?;
         let get = |name: &str| tensors.get(name).map(|t| t.data.clone());
+        // This rank's lanes of a whole-batch state tensor.
+        let lanes = |name: &str| {
+            let t = tensors.get(name)?;
+            shard.rows(&t.data).map(<[f32]>::to_vec)
+        };
         opt.load_state(&self.be, &get)
             .map_err(|error| TrainerError::OptimizerState {
                 path: source.to_path_buf(),
@@ -119,8 +128,8 @@ impl<B: Backend> Trainer<B> {
         let layers = model.dims.layers;
         let carried: Option<Vec<_>> = (0..layers)
             .map(|l| {
-                let h = get(&format!("state.h.l{l}"))?;
-                let c = get(&format!("state.c.l{l}")).unwrap_or_default();
+                let h = lanes(&format!("state.h.l{l}"))?;
+                let c = lanes(&format!("state.c.l{l}")).unwrap_or_default();
                 Some((h, c))
             })
             .collect();
@@ -131,7 +140,8 @@ impl<B: Backend> Trainer<B> {
         }
         if let Some(t) = tensors.get(FEATURES) {
             let n = t.shape.last().copied().unwrap_or(0).max(1);
-            let lanes: Vec<Vec<f32>> = t.data.chunks(n).map(<[f32]>::to_vec).collect();
+            let mine = shard.rows(&t.data).unwrap_or_default();
+            let lanes: Vec<Vec<f32>> = mine.chunks(n).map(<[f32]>::to_vec).collect();
             ws.write_features(&lanes).map_err(|e| {
                 TrainerError::Config(format!(
                     "{}: tensor {FEATURES}: {e}; resume with the same model.features",

@@ -1,7 +1,10 @@
 //! The training step, as a public component: a [`Learner`] holds the model, its optimizer and
 //! its training workspace, and takes one optimizer step on one window — forward, divergence
 //! check, backward, gradient clip, update. The [`Trainer`](super::Trainer), `rnngym bench` and
-//! any other driver (a distributed runner, a user's own loop) call the same code.
+//! any other driver (a user's own loop) call the same code. On several processes (a
+//! [`Collective`] of N ranks) each computes its [`Shard`] of the lanes, and the step reduces
+//! the loss and the gradients so that every rank takes the same optimizer step, the one a
+//! single process would take on the whole batch.
 
 use std::sync::Arc;
 
@@ -10,6 +13,7 @@ use rnngym_kernels::{hash, Backend};
 
 use super::TrainerError;
 use crate::config::{Config, TrainConfig};
+use crate::dist::{Collective, Shard, Single};
 use crate::model::{Mode, Model, ModelDims, Workspace};
 use crate::optim::{clip, Optimizer};
 
@@ -74,8 +78,15 @@ pub struct Learner<B: Backend> {
     pub model: Model<B>,
     /// The optimizer state.
     pub opt: Optimizer<B>,
-    /// Activations and the carried state for `[train.seq_len, train.batch]` windows.
+    /// Activations and the carried state for `[train.seq_len, lanes]` windows (`lanes` is
+    /// `train.batch` on one process, this rank's share on several).
     pub ws: Workspace<B>,
+    /// The job's processes (gradients and losses are reduced over them).
+    comm: Arc<dyn Collective>,
+    /// The lanes of the global batch this rank computes.
+    shard: Shard,
+    /// Host copy of the gradients for the all-reduce (empty on one process).
+    host: Vec<f32>,
 }
 
 impl<B: Backend> Learner<B> {
@@ -88,6 +99,20 @@ impl<B: Backend> Learner<B> {
         dims: ModelDims,
         codec: &Arc<dyn Codec>,
     ) -> Result<Self, TrainerError> {
+        Self::with_collective(be, cfg, dims, codec, Arc::new(Single))
+    }
+
+    /// [`Learner::new`] for one rank of a data-parallel job: its workspace holds this rank's
+    /// share of `train.batch` (an error naming both numbers when it does not divide).
+    pub fn with_collective(
+        be: &B,
+        cfg: &Config,
+        dims: ModelDims,
+        codec: &Arc<dyn Codec>,
+        comm: Arc<dyn Collective>,
+    ) -> Result<Self, TrainerError> {
+        let shard = Shard::new(comm.rank(), comm.world(), cfg.train.batch)
+            .map_err(|e| TrainerError::Config(e.to_string()))?;
         let seed = cfg.train.seed;
         let mut model = Model::new(be, dims, cfg.model.dropout as f32, seed)?;
         crate::state::attach_features(&mut model, cfg, codec)?;
@@ -109,8 +134,20 @@ impl<B: Backend> Learner<B> {
             model.ramp_embeddings(be, seed)?;
         }
         let opt = Optimizer::new(be, &cfg.train, model.total)?;
-        let ws = model.workspace(be, cfg.train.seq_len, cfg.train.batch)?;
-        Ok(Learner { model, opt, ws })
+        let ws = model.workspace(be, cfg.train.seq_len, shard.lanes)?;
+        Ok(Learner {
+            model,
+            opt,
+            ws,
+            comm,
+            shard,
+            host: Vec::new(),
+        })
+    }
+
+    /// The lanes of the global batch this learner computes.
+    pub fn shard(&self) -> Shard {
+        self.shard
     }
 
     /// One whole optimizer step on `window` at learning rate `lr`: [`Learner::gradients`],
@@ -132,7 +169,9 @@ impl<B: Backend> Learner<B> {
 
     /// Forward (dropout drawn from `train.seed` and `iteration`), the divergence checks,
     /// backward and the global-norm clip: the gradients of step `iteration + 1`, or why they
-    /// cannot be used. Changes no parameter.
+    /// cannot be used. Changes no parameter. `window` holds this rank's lanes (see
+    /// [`Shard::window`]); on several ranks the loss and the gradients are the global batch's
+    /// (every rank gets the same ones, so every rank decides the same).
     pub fn gradients(
         &mut self,
         be: &B,
@@ -140,10 +179,17 @@ impl<B: Backend> Learner<B> {
         window: &Step,
         iteration: u64,
     ) -> Result<Gradients, TrainerError> {
-        let dropout_seed = hash::mix64(cfg.seed ^ DROPOUT_SALT, iteration);
+        // Masks are drawn per element of this rank's window: each rank needs a stream of its
+        // own (one process keeps the stream it always had), so with dropout or noise an
+        // N-rank run is a different, equally valid draw than a 1-rank one.
+        let rank_seed = |s: u64| match self.shard.world {
+            1 => s,
+            _ => hash::mix64(s, self.shard.rank as u64),
+        };
+        let dropout_seed = rank_seed(hash::mix64(cfg.seed ^ DROPOUT_SALT, iteration));
         let noisy;
         let inputs = if cfg.input_noise > 0.0 {
-            let seed = hash::mix64(cfg.seed ^ NOISE_SALT, iteration);
+            let seed = rank_seed(hash::mix64(cfg.seed ^ NOISE_SALT, iteration));
             let v = self.model.dims.vocab;
             noisy = with_noise(&window.inputs, cfg.input_noise, v, seed);
             &noisy
@@ -161,6 +207,9 @@ impl<B: Backend> Learner<B> {
                 Mode::Train { dropout_seed },
             )?
             .unwrap_or(f64::NAN);
+        // Every rank's loss is the mean over its lanes, all of the same size: the global mean
+        // is their mean (a NaN anywhere makes it NaN everywhere, so all ranks diverge alike).
+        let loss = self.mean_over_ranks(loss)?;
         if !loss.is_finite() {
             return Ok(Gradients::Diverged(Divergence::Loss(loss)));
         }
@@ -172,12 +221,41 @@ impl<B: Backend> Learner<B> {
             }));
         }
         self.model.backward(be, &mut self.ws)?;
+        self.reduce_gradients(be)?;
         let n = self.model.total;
         let grad_norm = clip::clip_global_norm(be, &mut self.model.grads, n, cfg.grad_clip)?;
         if !grad_norm.is_finite() {
             return Ok(Gradients::Diverged(Divergence::GradNorm(grad_norm)));
         }
         Ok(Gradients::Ready { loss, grad_norm })
+    }
+
+    /// The mean of `x` over the ranks (`x` itself on one process).
+    fn mean_over_ranks(&self, x: f64) -> Result<f64, TrainerError> {
+        let world = self.shard.world;
+        if world == 1 {
+            return Ok(x);
+        }
+        let mut v = [x];
+        self.comm.all_reduce_sum_f64(&mut v)?;
+        Ok(v[0] / world as f64)
+    }
+
+    /// Replaces each rank's gradients (of the mean over its lanes) by their mean over the
+    /// ranks: the gradient of the global batch's mean loss. One all-reduce of the flat buffer.
+    fn reduce_gradients(&mut self, be: &B) -> Result<(), TrainerError> {
+        let world = self.shard.world;
+        if world == 1 {
+            return Ok(());
+        }
+        let n = self.model.total;
+        self.host.resize(n, 0.0);
+        be.read(&self.model.grads, 0, &mut self.host)?;
+        self.comm.all_reduce_sum_f32(&mut self.host)?;
+        let scale = 1.0 / world as f32;
+        self.host.iter_mut().for_each(|g| *g *= scale);
+        be.write(&mut self.model.grads, 0, &self.host)?;
+        Ok(())
     }
 
     /// The optimizer update from the gradients of the last [`Learner::gradients`].

@@ -1,0 +1,80 @@
+//! `rnngym train` as one rank of a data-parallel job: joining it, agreeing that every rank is
+//! ready before the first collective, and ending the job when one rank fails during training.
+//! See docs/DISTRIBUTED.md.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rnngym_trainer::dist::{self, Collective, DistError, Session};
+
+/// An error another rank has already reported: the job stops, this rank prints nothing.
+#[derive(Debug)]
+pub(crate) struct Quiet;
+
+impl std::fmt::Display for Quiet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("another rank of the job failed")
+    }
+}
+
+impl std::error::Error for Quiet {}
+
+/// Joins the job (a single process unless a launcher started several); ranks other than 0 log
+/// warnings and errors only. A build without MPI started as one of several processes fails,
+/// saying so on the launcher's rank 0 only, so that the line shows once.
+pub(crate) fn join() -> anyhow::Result<Session> {
+    let session = match dist::connect() {
+        Ok(s) => s,
+        Err(e @ DistError::NoMpi { .. }) if dist::is_launcher_root() => return Err(e.into()),
+        Err(DistError::NoMpi { .. }) => return Err(Quiet.into()),
+        Err(e) => return Err(e.into()),
+    };
+    if session.comm().rank() > 0 {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    Ok(session)
+}
+
+/// Every rank's setup (config, gym, trainer, run directory) succeeded, or every rank stops:
+/// a rank that failed alone would leave the others waiting in the first collective. The
+/// failure is reported once: rank 0's message if rank 0 failed, else the failed ranks'.
+pub(crate) fn agree<T>(comm: &dyn Collective, setup: anyhow::Result<T>) -> anyhow::Result<T> {
+    if comm.world() == 1 {
+        return setup;
+    }
+    let failed = setup.is_err();
+    let root_failed = failed && comm.rank() == 0;
+    let mut v = [
+        f64::from(u8::from(failed)),
+        f64::from(u8::from(root_failed)),
+    ];
+    comm.all_reduce_sum_f64(&mut v)?;
+    match setup {
+        Ok(_) if v[0] > 0.0 => Err(Quiet.into()),
+        Ok(t) => Ok(t),
+        Err(e) if comm.rank() == 0 || v[1] == 0.0 => Err(with_rank(comm, e)),
+        Err(_) => Err(Quiet.into()),
+    }
+}
+
+/// Ends the whole job after `e` ended training on this rank: the other ranks may be waiting
+/// in a collective this rank will never join. Rank 0 reports and aborts at once; other ranks
+/// wait a moment first, so that an error every rank meets (a divergence) is printed once, by
+/// rank 0, whose abort ends them before they print.
+pub(crate) fn abort_job(comm: &Arc<dyn Collective>, e: anyhow::Error) -> ! {
+    if comm.rank() > 0 {
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let e = with_rank(comm.as_ref(), e);
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    eprintln!("error: {}", parts.join(": ").replace('\n', " "));
+    comm.abort(1)
+}
+
+/// `e`, prefixed with "rank R of N" on ranks other than 0 (rank 0 speaks for the job).
+fn with_rank(comm: &dyn Collective, e: anyhow::Error) -> anyhow::Error {
+    match comm.rank() {
+        0 => e,
+        r => e.context(format!("rank {r} of {}", comm.world())),
+    }
+}
