@@ -579,4 +579,16 @@ fn bench_measures_every_cell() {
     );
     let out = rnngym(&["bench", "--busy", "100000"], dir.path());
     assert_one_line_error(&out, &["--busy", "at most 256"]);
+
+    // Several stream counts: each one's rate over all its streams, and its ratio to N = 1.
+    let v = bench(&["--mode", "generate", "--streams", "1,4", "--rounds", "2"]);
+    let rates = v["generate_streams"].as_array().expect("a rate per count");
+    assert_eq!(rates.len(), 2, "{v}");
+    for (r, n) in rates.iter().zip([1, 4]) {
+        assert_eq!(r["streams"], n, "{v}");
+        assert!(r["chars_per_s"].as_f64().is_some_and(|x| x > 0.0), "{v}");
+        assert!(r["ratio_to_1"].as_f64().is_some_and(|x| x > 0.0), "{v}");
+    }
+    let out = rnngym(&["bench", "--streams", "1,0"], dir.path());
+    assert_one_line_error(&out, &["--streams", "1 to 4096"]);
 }
