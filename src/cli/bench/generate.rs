@@ -22,7 +22,7 @@ pub(super) struct StreamRate {
 
 /// A batch-1 or batched generator, stepped the same way.
 enum Stepper<'m, B: Backend> {
-    One(Generator<'m, B>, rand::rngs::StdRng),
+    One(Box<Generator<'m, B>>, rand::rngs::StdRng),
     Many(BatchGenerator<'m, B>, Vec<rand::rngs::StdRng>),
 }
 
@@ -56,7 +56,7 @@ pub(super) fn bench_generate<B: Backend>(
         let mut s = if n == 1 {
             let mut g = Generator::new(be, &model)?;
             g.feed(be, 0)?;
-            Stepper::One(g, seeded_rng(Some(3)))
+            Stepper::One(Box::new(g), seeded_rng(Some(3)))
         } else {
             let mut g = BatchGenerator::new(be, &model, n)?;
             g.feed(be, &vec![0; n])?;
