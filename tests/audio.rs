@@ -222,6 +222,38 @@ fn train_then_generate_audio() {
             .len(),
         800
     );
+    // --num-samples 3: three numbered WAVs of the asked length, reproducible, each its own.
+    let many = |out: &'static str| {
+        let mut v = args(out).to_vec();
+        v.extend(["--num-samples", "3"]);
+        v
+    };
+    ok(&rnngym(&many("m.wav"), d.path()));
+    ok(&rnngym(&many("n.wav"), d.path()));
+    let wav = |name: String| std::fs::read(d.path().join(name)).unwrap();
+    for i in 1..=3 {
+        assert_eq!(
+            wav(format!("m-{i}.wav")),
+            wav(format!("n-{i}.wav")),
+            "stream {i}"
+        );
+        let r = hound::WavReader::open(d.path().join(format!("m-{i}.wav"))).unwrap();
+        assert_eq!((r.spec().sample_rate, r.len()), (8000, 800));
+    }
+    assert_ne!(wav("m-1.wav".into()), wav("m-2.wav".into()));
+    assert!(
+        !d.path().join("m.wav").exists(),
+        "N > 1 writes only numbered files"
+    );
+    // Every numbered output is checked before any work: none is written.
+    std::fs::create_dir(d.path().join("z-2.wav")).unwrap();
+    let mut bad = args("z.wav").to_vec();
+    bad.extend(["--num-samples", "2"]);
+    let out = rnngym(&bad, d.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.lines().count() == 1 && err.contains("z-2.wav"), "{err}");
+    assert!(!d.path().join("z-1.wav").exists());
     // --prime-seconds primes with the end of the WAV only: the same as priming with a WAV
     // that holds just that end.
     let mut r = hound::WavReader::open(d.path().join("data/tone-1.wav")).unwrap();

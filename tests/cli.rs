@@ -124,6 +124,77 @@ fn train_then_sample_then_resume() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("passed"));
 }
 
+/// `sample --num-samples N`: N samples one after another, each after a header naming its
+/// number and seed; reproducible; sample i the same whatever N (the batched rows are
+/// independent); `--num-samples 1` the output of a plain run; bad counts one error line.
+#[test]
+fn sample_many_streams() {
+    let f = Fixture::new(&corpus(), SMALL);
+    assert_ok(&f.run(&["train", "--config", "c.toml"]));
+    let sample = |extra: &[&str]| {
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            "run",
+            "--prime",
+            "To be",
+            "-n",
+            "30",
+        ];
+        args.extend(["--seed", "42"]);
+        args.extend(extra);
+        let out = f.run(&args);
+        assert_ok(&out);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let three = sample(&["--num-samples", "3"]);
+    assert_eq!(
+        three,
+        sample(&["--num-samples", "3"]),
+        "same seed, same samples"
+    );
+    // Each sample is its header line, then its text (which may hold newlines) and a newline.
+    let split = |out: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = Vec::new();
+        for line in out.split_inclusive('\n') {
+            match v.last_mut() {
+                Some((_, text)) if !line.starts_with("=== sample ") => text.push_str(line),
+                _ => v.push((line.trim_end().to_string(), String::new())),
+            }
+        }
+        v
+    };
+    let vocab: std::collections::HashSet<char> = corpus().chars().collect();
+    let samples = split(&three);
+    assert_eq!(samples.len(), 3, "{three}");
+    for (k, (header, text)) in samples.iter().enumerate() {
+        assert_eq!(
+            *header,
+            format!("=== sample {} of 3 (seed {}) ===", k + 1, 42 + k)
+        );
+        let text = text.strip_suffix('\n').unwrap();
+        assert!(text.starts_with("To be"), "{text}");
+        assert_eq!(text.chars().count(), 5 + 30, "{text:?}");
+        assert!(text.chars().all(|c| vocab.contains(&c)), "{text:?}");
+    }
+    assert!(
+        samples[0].1 != samples[1].1 && samples[1].1 != samples[2].1,
+        "{three}"
+    );
+    let five = split(&sample(&["--num-samples", "5"]));
+    assert_eq!(five[0].1, samples[0].1, "sample 1 of 5 is sample 1 of 3");
+    assert_eq!(five[2].1, samples[2].1);
+    assert_eq!(
+        sample(&["--num-samples", "1"]),
+        sample(&[]),
+        "N = 1: no header"
+    );
+    for bad in ["0", "4097"] {
+        let out = f.run(&["sample", "--checkpoint", "run", "--num-samples", bad]);
+        assert_one_line_error(&out, &["--num-samples", bad]);
+    }
+}
+
 #[test]
 fn check_gym_names_the_keys_of_a_window_too_large() {
     let f = Fixture::new(&corpus(), &SMALL.replace("seq_len = 8", "seq_len = 4000"));
@@ -508,4 +579,16 @@ fn bench_measures_every_cell() {
     );
     let out = rnngym(&["bench", "--busy", "100000"], dir.path());
     assert_one_line_error(&out, &["--busy", "at most 256"]);
+
+    // Several stream counts: each one's rate over all its streams, and its ratio to N = 1.
+    let v = bench(&["--mode", "generate", "--streams", "1,4", "--rounds", "2"]);
+    let rates = v["generate_streams"].as_array().expect("a rate per count");
+    assert_eq!(rates.len(), 2, "{v}");
+    for (r, n) in rates.iter().zip([1, 4]) {
+        assert_eq!(r["streams"], n, "{v}");
+        assert!(r["chars_per_s"].as_f64().is_some_and(|x| x > 0.0), "{v}");
+        assert!(r["ratio_to_1"].as_f64().is_some_and(|x| x > 0.0), "{v}");
+    }
+    let out = rnngym(&["bench", "--streams", "1,0"], dir.path());
+    assert_one_line_error(&out, &["--streams", "1 to 4096"]);
 }

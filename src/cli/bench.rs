@@ -10,11 +10,12 @@ use rnngym_gyms::{Codec, OpaqueCodec, Step};
 use rnngym_kernels::{hash, Backend, Cell};
 use rnngym_trainer::device::Device;
 use rnngym_trainer::dist::Collective;
-use rnngym_trainer::generate::Generator;
-use rnngym_trainer::sample::{seeded_rng, SampleOptions};
-use rnngym_trainer::{Config, Gradients, Learner, Model, ModelDims};
+use rnngym_trainer::generate::MAX_STREAMS;
+use rnngym_trainer::{Config, Gradients, Learner, ModelDims};
 
 use super::device_arg::{self, on_device};
+
+mod generate;
 
 /// Arguments of `rnngym bench`.
 #[derive(clap::Args, Debug)]
@@ -43,6 +44,14 @@ pub struct BenchArgs {
     /// rnngym degrades on a busy machine.
     #[arg(long, default_value_t = 0)]
     busy: usize,
+    /// Streams generated at once by `--mode generate`, a comma-separated list (e.g.
+    /// 1,4,16,64): each count's tokens/s over all its streams, and its ratio to N = 1.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    streams: Vec<usize>,
+    /// Interleaved rounds over the stream counts (each gets --seconds / rounds per round); the
+    /// median round is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -140,6 +149,16 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         "--busy: expected at most 256 competing threads, got {}",
         a.busy
     );
+    anyhow::ensure!(
+        a.streams.iter().all(|n| (1..=MAX_STREAMS).contains(n)),
+        "--streams: expected stream counts from 1 to {MAX_STREAMS}, got {:?}",
+        a.streams
+    );
+    anyhow::ensure!(
+        (1..=100).contains(&a.rounds),
+        "--rounds: expected 1 to 100 rounds, got {}",
+        a.rounds
+    );
     // Under `mpirun` (a build with `--features mpi`) each rank trains its share of the
     // preset's batch with the shipped data-parallel step; rank 0 reports.
     let session = super::distributed::join()?;
@@ -156,7 +175,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
 
 /// Free device memory before the run minus the least seen during it (None on the CPU, whose
 /// peak RSS is reported instead).
-struct DeviceMemory {
+pub(super) struct DeviceMemory {
     before: Option<u64>,
     least: Option<u64>,
 }
@@ -170,7 +189,7 @@ impl DeviceMemory {
         }
     }
     /// Records the free memory now (call while the model's buffers are alive).
-    fn sample<B: Backend>(&mut self, be: &B) {
+    pub(super) fn sample<B: Backend>(&mut self, be: &B) {
         if self.before.is_some() {
             self.least = self.least.min(be.memory_available());
         }
@@ -199,11 +218,15 @@ fn bench_on<B: Backend>(
     };
     // Generation is one process's business: measured on one process only.
     let generate = match a.mode {
-        Measure::Generate | Measure::Both if world == 1 => {
-            Some(bench_generate(be, dims, budget, &mut mem)?)
-        }
+        Measure::Generate | Measure::Both if world == 1 => Some(generate::bench_generate(
+            be, dims, budget, &a.streams, a.rounds, &mut mem,
+        )?),
         _ => None,
     };
+    // N = 1's rate, measured in the same rounds: what the others are compared with.
+    let base = (generate.iter().flatten())
+        .find(|r| r.streams == 1)
+        .map(|r| r.rate);
     let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
     if comm.rank() > 0 {
         return Ok(());
@@ -224,7 +247,12 @@ fn bench_on<B: Backend>(
             "train_chars_per_s": train.map(|r| r.rate),
             "train_chars_per_s_per_rank": train.map(|r| r.rate / world as f64),
             "train_loss": train.map(|r| r.loss),
-            "generate_chars_per_s": generate,
+            "generate_chars_per_s": generate.as_ref().map(|g| g[0].rate),
+            "generate_streams": generate.as_ref().map(|g| g.iter().map(|r| serde_json::json!({
+                "streams": r.streams,
+                "chars_per_s": r.rate,
+                "ratio_to_1": base.map(|b| r.rate / b),
+            })).collect::<Vec<_>>()),
             "peak_rss_mb": rss_mb,
             "gpu_memory_mb": mem.used_mb(),
         });
@@ -252,8 +280,22 @@ fn bench_on<B: Backend>(
                 );
             }
         }
-        if let Some(r) = generate {
-            println!("generate: {r:>10.0} chars/s  (batch 1, carried state, sampled)");
+        match generate.as_deref() {
+            Some([r]) if r.streams == 1 => println!(
+                "generate: {:>10.0} chars/s  (batch 1, carried state, sampled)",
+                r.rate
+            ),
+            Some(rates) => {
+                for r in rates {
+                    let ratio =
+                        base.map_or(String::new(), |b| format!("; {:.2}× N = 1", r.rate / b));
+                    println!(
+                        "generate N={:<4} {:>10.0} chars/s  (all streams; median of {} rounds{ratio})",
+                        r.streams, r.rate, a.rounds
+                    );
+                }
+            }
+            None => {}
         }
         match rss_mb {
             Some(mb) => println!("peak RSS: {mb:>10.1} MB"),
@@ -353,34 +395,4 @@ fn bench_train<B: Backend>(
     let rate = (n * b * t) as f64 / start.elapsed().as_secs_f64();
     mem.sample(be);
     Ok(TrainResult { rate, loss })
-}
-
-/// Batch-1 generation: sample a token (temperature 1), feed it back, carry the state.
-fn bench_generate<B: Backend>(
-    be: &B,
-    dims: ModelDims,
-    budget: Duration,
-    mem: &mut DeviceMemory,
-) -> anyhow::Result<f64> {
-    let model = Model::new(be, dims, 0.0, 2)?;
-    let mut g = Generator::new(be, &model)?;
-    let opts = SampleOptions::default();
-    let mut rng = seeded_rng(Some(3));
-    g.feed(be, 0)?;
-    for _ in 0..200 {
-        g.next(be, &opts, &mut rng)?;
-    }
-    let start = Instant::now();
-    let mut n = 0usize;
-    // Check the clock every 64 tokens: a token can take well under a microsecond.
-    while n == 0 || start.elapsed() < budget {
-        for _ in 0..64 {
-            g.next(be, &opts, &mut rng)?;
-        }
-        n += 64;
-    }
-    // Each token was copied back to the host, so the device has finished its work here.
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    mem.sample(be);
-    Ok(rate)
 }

@@ -24,6 +24,7 @@ mod sample;
 mod sampling_args;
 mod spectrogram;
 mod stdout;
+mod streams;
 mod train;
 mod visualize;
 mod viz_data;

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rnngym_gyms::{GymError, GymRegistry, UnknownPolicy};
 use rnngym_kernels::Backend;
-use rnngym_trainer::generate::Generator;
-use rnngym_trainer::sample::seeded_rng;
+use rnngym_trainer::generate::{BatchGenerator, Generator};
+use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{fsutil, state, RunDir};
 
 use super::device_arg::{self, on_device};
 use super::progress::StreamProgress;
 use super::sampling_args::SamplingArgs;
+use super::streams::{self, StreamsArg};
 
 /// Arguments of `rnngym sample`.
 #[derive(clap::Args, Debug)]
@@ -42,6 +43,8 @@ pub struct SampleArgs {
     /// What to do with prime characters outside the vocabulary.
     #[arg(long, value_enum)]
     unknown: Option<Unknown>,
+    #[command(flatten)]
+    streams: StreamsArg,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -59,6 +62,7 @@ const PROGRESS_CHUNK: u64 = 64;
 
 /// Loads the checkpoint on the chosen device and streams the sample to stdout.
 pub fn run(a: SampleArgs, registry: &GymRegistry) -> anyhow::Result<()> {
+    a.streams.count()?;
     let (dev, loaded, path) = a.model.open(registry)?;
     on_device!(dev, be => sample_on(be, loaded, &path, &a))
 }
@@ -104,7 +108,12 @@ fn sample_on<B: Backend>(
             other => other.into(),
         })
         .with_context(|| source.clone())?;
-    let mut rng = seeded_rng(a.seed.or(sc.seed));
+    let count = a.streams.count()?;
+    let seeds = (count > 1).then(|| streams::seeds(a.seed.or(sc.seed), count));
+    let mut rng = match &seeds {
+        Some(s) => seeded_rng(Some(s[0])),
+        None => seeded_rng(a.seed.or(sc.seed)),
+    };
     let shown_prime = codec.render(&prime);
     if prime.is_empty() {
         // Start from a newline when the vocabulary has one: it begins a "paragraph".
@@ -117,6 +126,16 @@ fn sample_on<B: Backend>(
         }
     }
     let n = a.length.unwrap_or(sc.length);
+    if let Some(seeds) = seeds {
+        let job = Streams {
+            prime: &prime,
+            shown_prime: &shown_prime,
+            length: n,
+            opts: &opts,
+            seeds: &seeds,
+        };
+        return sample_streams(be, &model, &*codec, &job);
+    }
     let mut g = Generator::new(be, &model)?;
     g.prime(be, &prime)?;
     let stdout = std::io::stdout();
@@ -147,6 +166,61 @@ fn sample_on<B: Backend>(
     log::info!(
         "sampled {n} tokens in {secs:.2} s ({:.0} tokens/s)",
         n as f64 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+/// What `--num-samples N > 1` samples.
+struct Streams<'a> {
+    prime: &'a [u32],
+    shown_prime: &'a str,
+    length: usize,
+    opts: &'a SampleOptions,
+    /// One per stream.
+    seeds: &'a [u64],
+}
+
+/// Generates the N streams as one batch, then prints each after a header line naming its
+/// number and seed (the streams advance together, so none is complete before the end).
+fn sample_streams<B: Backend>(
+    be: &B,
+    model: &rnngym_trainer::Model<B>,
+    codec: &dyn rnngym_gyms::Codec,
+    job: &Streams<'_>,
+) -> anyhow::Result<()> {
+    let count = job.seeds.len();
+    let mut g = BatchGenerator::new(be, model, count)?;
+    g.prime_with(be, job.prime, |_| {})?;
+    let mut rngs: Vec<_> = job.seeds.iter().map(|&s| seeded_rng(Some(s))).collect();
+    let mut texts = vec![job.shown_prime.to_string(); count];
+    let total = (job.length * count) as u64;
+    let show = std::io::stdout().is_terminal();
+    let mut progress = StreamProgress::new(total, "sampling", "tokens", show);
+    for i in 1..=job.length {
+        let toks = g.next(be, job.opts, &mut rngs)?;
+        for (text, &tok) in texts.iter_mut().zip(toks) {
+            // The codec's separator between tokens and after a shown prime, as in one stream.
+            if i > 1 || !job.shown_prime.is_empty() {
+                text.push_str(codec.separator());
+            }
+            text.push_str(&codec.render(&[tok]));
+        }
+        if (i * count) as u64 % PROGRESS_CHUNK < count as u64 {
+            progress.set((i * count) as u64);
+        }
+    }
+    let secs = progress.finish().as_secs_f64();
+    let mut out = std::io::stdout().lock();
+    for (k, (text, seed)) in texts.iter().zip(job.seeds).enumerate() {
+        writeln!(out, "=== sample {} of {count} (seed {seed}) ===", k + 1)
+            .and_then(|()| writeln!(out, "{text}"))
+            .map_err(super::stdout::write_error)?;
+    }
+    out.flush().map_err(super::stdout::write_error)?;
+    log::info!(
+        "sampled {count} × {} tokens in {secs:.2} s ({:.0} tokens/s over all samples)",
+        job.length,
+        total as f64 / secs.max(1e-9)
     );
     Ok(())
 }

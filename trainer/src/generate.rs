@@ -7,6 +7,10 @@ use rnngym_kernels::{Backend, Rows};
 use crate::model::{Mode, Model, Workspace};
 use crate::sample::{draw, SampleOptions};
 
+mod batch;
+
+pub use batch::{BatchGenerator, MAX_STREAMS};
+
 /// Largest `V · G` for which the generator keeps a layer-0 input table (64 MB of f32): above
 /// it the table costs more memory than the GEMV it saves is worth.
 const MAX_TABLE: usize = 1 << 24;
@@ -130,12 +134,7 @@ impl<'m, B: Backend> Generator<'m, B> {
 
     /// The options of the next pick: `opts` with the pitch sharpening applied.
     pub fn step_options(&self, opts: &SampleOptions) -> SampleOptions {
-        let g = self.ws.voicing(0);
-        let c = 1.0 + self.sharpening * (1.5 * g - 0.5).max(0.0);
-        SampleOptions {
-            temperature: opts.temperature / c,
-            ..*opts
-        }
+        sharpened(opts, self.sharpening, self.ws.voicing(0))
     }
 
     /// Picks the next token (its uniform drawn from `rng`, at [`Generator::step_options`])
@@ -150,5 +149,15 @@ impl<'m, B: Backend> Generator<'m, B> {
         let tok = self.pick(be, opts, draw(opts, rng))?;
         self.feed(be, tok)?;
         Ok(tok)
+    }
+}
+
+/// `opts` with the temperature divided by `1 + s · max(0, 1.5 g − 0.5)` for a history of
+/// voicing `g` (see [`Generator::with_pitch_sharpening`]).
+fn sharpened(opts: &SampleOptions, s: f32, g: f32) -> SampleOptions {
+    let c = 1.0 + s * (1.5 * g - 0.5).max(0.0);
+    SampleOptions {
+        temperature: opts.temperature / c,
+        ..*opts
     }
 }
