@@ -13,6 +13,12 @@ Generation: batch 1, one token at a time in a Python loop with the state ((h, c)
 PyTorch users write it: embed -> rnn -> linear -> softmax -> torch.multinomial, under
 torch.no_grad(). Characters/s after a warm-up of 200 tokens.
 
+oneDNN: on the CPU PyTorch runs nn.LSTM / GRU / RNN through oneDNN (mkldnn) by default, and
+on the machines seen here its batch-1 generation is 2.5-3x slower than the same loop with
+`torch.backends.mkldnn.enabled = False`. So the reference is taken at its fastest setting:
+with --mkldnn best (the default on the CPU) each mode runs once with oneDNN on and once off,
+and the faster figure is reported (both are in the JSON, and which one won).
+
 Peak memory: VmHWM of this process from /proc/self/status; with --device cuda also the peak
 GPU memory PyTorch reserved (torch.cuda.max_memory_reserved). On the GPU, the cell runs on
 cuDNN in FP32: TF32 is turned off for cuDNN and matmuls, as rnngym's cuBLAS runs full FP32.
@@ -128,6 +134,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=0, help="0 = all cores")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    ap.add_argument("--mkldnn", choices=["best", "on", "off"], default="best",
+                    help="oneDNN for the CPU cells: both, reporting the faster (best), or one")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
 
@@ -143,11 +151,30 @@ def main():
         gpu_name = torch.cuda.get_device_name(0)
     torch.manual_seed(1)
     h, b, t = PRESETS[a.preset]
-    model = CharRnn(a.cell, VOCAB, h, h, 2).to(device)
-    train = bench_train(model, b, t, a.seconds, device) if a.mode in ("train", "both") else None
-    gen_model = CharRnn(a.cell, VOCAB, h, h, 2).to(device).eval()
-    generate = (bench_generate(gen_model, a.seconds, device)
-                if a.mode in ("generate", "both") else None)
+    settings = {"best": ["on", "off"], "on": ["on"], "off": ["off"]}[a.mkldnn]
+    if a.device == "cuda":
+        settings = ["on"]  # oneDNN is a CPU library
+
+    def fastest(run):
+        """{setting: (rate, extra)} for each oneDNN setting, and the fastest setting."""
+        by = {}
+        for s in settings:
+            torch.backends.mkldnn.enabled = s == "on"
+            torch.manual_seed(1)
+            by[s] = run()
+        torch.backends.mkldnn.enabled = True
+        return by, max(by, key=lambda s: by[s][0])
+
+    train = train_by = gen_by = generate = None
+    train_won = gen_won = None
+    if a.mode in ("train", "both"):
+        train_by, train_won = fastest(
+            lambda: bench_train(CharRnn(a.cell, VOCAB, h, h, 2).to(device), b, t, a.seconds, device))
+        train = train_by[train_won]
+    if a.mode in ("generate", "both"):
+        gen_by, gen_won = fastest(lambda: (bench_generate(
+            CharRnn(a.cell, VOCAB, h, h, 2).to(device).eval(), a.seconds, device), None))
+        generate = gen_by[gen_won][0]
     rss = peak_rss_mb()
     gpu_mb = torch.cuda.max_memory_reserved() / 2**20 if a.device == "cuda" else None
     if a.json:
@@ -169,6 +196,12 @@ def main():
                     "train_chars_per_s": train[0] if train else None,
                     "train_loss": train[1] if train else None,
                     "generate_chars_per_s": generate,
+                    "train_chars_per_s_by_mkldnn":
+                        {s: r[0] for s, r in train_by.items()} if train_by else None,
+                    "generate_chars_per_s_by_mkldnn":
+                        {s: r[0] for s, r in gen_by.items()} if gen_by else None,
+                    "train_mkldnn": train_won,
+                    "generate_mkldnn": gen_won,
                     "peak_rss_mb": rss,
                     "gpu_memory_mb": gpu_mb,
                 }
@@ -179,9 +212,12 @@ def main():
               f"B={b}, T={t}), "
               f"{torch.get_num_threads()} threads")
         if train:
-            print(f"train:    {train[0]:>10.0f} chars/s  (last loss {train[1]:.3f})")
+            print(f"train:    {train[0]:>10.0f} chars/s  (last loss {train[1]:.3f}; oneDNN "
+                  f"{train_won}; " + ", ".join(f"{s}: {r[0]:.0f}" for s, r in train_by.items())
+                  + ")")
         if generate:
-            print(f"generate: {generate:>10.0f} chars/s")
+            print(f"generate: {generate:>10.0f} chars/s  (oneDNN {gen_won}; "
+                  + ", ".join(f"{s}: {r[0]:.0f}" for s, r in gen_by.items()) + ")")
         print(f"peak RSS: {rss:>10.1f} MB" if rss else "peak RSS: unavailable")
         if gpu_mb is not None:
             print(f"GPU memory: {gpu_mb:>8.1f} MB (max reserved)")

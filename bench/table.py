@@ -112,6 +112,18 @@ def main():
             if q:
                 parts.append(f"{name} {q[0]:.2f}x / {q[1]:.2f}x / {q[2]:.2f}x")
         print(f"- {p.upper()}: " + ("; ".join(parts) if parts else "-"))
+    # PyTorch at its fastest setting: which oneDNN setting won each round.
+    won = []
+    for p in presets:
+        for key, name in (("train_mkldnn", "train"), ("generate_mkldnn", "generate")):
+            got = [load(out, "pytorch", p, k).get(key) for k in range(1, rounds + 1)]
+            got = [g for g in got if g]
+            if got:
+                won.append(f"{p.upper()} {name}: " + "/".join(got))
+    if won:
+        print()
+        print("PyTorch's faster oneDNN setting per round (each mode was run with oneDNN on and "
+              "off): " + "; ".join(won))
 
 
 if __name__ == "__main__":
