@@ -589,6 +589,19 @@ fn bench_measures_every_cell() {
         assert!(r["chars_per_s"].as_f64().is_some_and(|x| x > 0.0), "{v}");
         assert!(r["ratio_to_1"].as_f64().is_some_and(|x| x > 0.0), "{v}");
     }
+    // Batch 1 against the read roof: the bytes a token reads, the bandwidth that makes, the
+    // probe's at that working set and the fraction (values only: speed is the bench's job).
+    let positive = |k: &str| v[k].as_f64().is_some_and(|x| x.is_finite() && x > 0.0);
+    for k in [
+        "generate_bytes_per_token",
+        "generate_gb_per_s",
+        "roof_gb_per_s_1_thread",
+        "roof_gb_per_s",
+        "roof_fraction",
+    ] {
+        assert!(positive(k), "{k}: {v}");
+    }
+    assert_eq!(v["roof_threads"], v["threads"], "{v}");
     let out = rnngym(&["bench", "--streams", "1,0"], dir.path());
     assert_one_line_error(&out, &["--streams", "1 to 4096"]);
 }

@@ -16,6 +16,7 @@ use rnngym_trainer::{Config, Gradients, Learner, ModelDims};
 use super::device_arg::{self, on_device};
 
 mod generate;
+mod roof;
 
 /// Arguments of `rnngym bench`.
 #[derive(clap::Args, Debug)]
@@ -217,31 +218,37 @@ fn bench_on<B: Backend>(
         Measure::Generate => None,
     };
     // Generation is one process's business: measured on one process only.
-    let generate = match a.mode {
+    let (generate, bytes_per_token) = match a.mode {
         Measure::Generate | Measure::Both if world == 1 => Some(generate::bench_generate(
             be, dims, budget, &a.streams, a.rounds, &mut mem,
         )?),
         _ => None,
-    };
+    }
+    .unzip();
     // N = 1's rate, measured in the same rounds: what the others are compared with.
     let base = (generate.iter().flatten())
         .find(|r| r.streams == 1)
         .map(|r| r.rate);
+    let threads = match a.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // Batch 1 against the read roof: each probe measurement a tenth of --seconds, at most 0.3 s.
+    let each = Duration::from_secs_f64((a.seconds / 10.0).min(0.3));
+    let roof = (base.zip(bytes_per_token.flatten()))
+        .map(|(r, bytes)| roof::RoofReport::measure(r, bytes, (!on_gpu).then_some(threads), each));
     let rss_mb = super::peak_rss_kb().map(|kb| kb as f64 / 1024.0);
     if comm.rank() > 0 {
         return Ok(());
     }
     if a.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "impl": "rnngym",
             "preset": a.preset.name(),
             "cell": a.cell.name(),
             "hidden": h, "embed": h, "layers": 2, "vocab": VOCAB, "batch": b, "seq_len": t,
             "device": be.name(),
-            "threads": match a.threads {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            },
+            "threads": threads,
             "busy": a.busy,
             "ranks": world,
             "train_chars_per_s": train.map(|r| r.rate),
@@ -256,6 +263,9 @@ fn bench_on<B: Backend>(
             "peak_rss_mb": rss_mb,
             "gpu_memory_mb": mem.used_mb(),
         });
+        if let Some(r) = &roof {
+            r.extend(&mut v);
+        }
         println!("{v}");
     } else {
         println!(
@@ -296,6 +306,9 @@ fn bench_on<B: Backend>(
                 }
             }
             None => {}
+        }
+        if let Some(r) = &roof {
+            println!("{}", r.lines());
         }
         match rss_mb {
             Some(mb) => println!("peak RSS: {mb:>10.1} MB"),

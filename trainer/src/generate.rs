@@ -50,6 +50,12 @@ impl<'m, B: Backend> Generator<'m, B> {
         })
     }
 
+    /// Bytes of parameters one generated token reads ([`bytes_per_token`] with this
+    /// generator's choice of the input table).
+    pub fn bytes_per_token(&self) -> usize {
+        bytes_per_token(self.model, self.table.is_some())
+    }
+
     /// Feeds one token: updates the state and the next-token logits.
     pub fn feed(&mut self, be: &B, token: u32) -> rnngym_kernels::Result<()> {
         self.model
@@ -150,6 +156,25 @@ impl<'m, B: Backend> Generator<'m, B> {
         self.feed(be, tok)?;
         Ok(tok)
     }
+}
+
+/// Bytes of parameters a batch-1 step ([`Model::step_token`]) reads, counted over the
+/// model's own layout ([`Model::infos`]): every tensor whole, except that the input comes
+/// from one row per channel — of the `[V_in, G]` input table with `table` (which replaces
+/// layer 0's input weights), else of the embedding (and then `weight_ih_l0` is read whole).
+/// The state, the activations and the logits are not counted: only the parameters, which
+/// are what a batch-1 token streams through the cache.
+pub fn bytes_per_token<B: Backend>(model: &Model<B>, table: bool) -> usize {
+    let d = model.dims;
+    let elements: usize = (model.infos.iter())
+        .map(|p| match p.name.as_str() {
+            "embed.weight" if table => d.channels * d.gates(),
+            "embed.weight" => d.channels * d.embed,
+            "rnn.weight_ih_l0" if table => 0,
+            _ => p.len(),
+        })
+        .sum();
+    elements * std::mem::size_of::<f32>()
 }
 
 /// `opts` with the temperature divided by `1 + s · max(0, 1.5 g − 0.5)` for a history of

@@ -92,3 +92,29 @@ fn step_token_rejects_bad_tokens_and_shapes() {
     let mut wide = model.workspace(&be, 2, 1).unwrap();
     assert!(model.step_token(&be, &mut wide, 0, None).is_err());
 }
+
+/// The bytes a batch-1 token reads, counted by hand for a tiny 2-layer LSTM and GRU
+/// (V = 5, E = 3, H = 4): with the input table one `[G]` row replaces the embedding row and
+/// `weight_ih_l0`; everything else is read whole.
+#[test]
+fn bytes_per_token_matches_a_hand_count() {
+    use rnngym_trainer::generate::bytes_per_token;
+    let be = CpuBackend::new(1);
+    let (v, e, h) = (5, 3, 4);
+    for (cell, gates) in [(CellKind::Lstm, 4), (CellKind::Gru, 3)] {
+        let g = gates * h;
+        let model = Model::new(&be, ModelDims::plain(cell, v, e, h, 2), 0.0, 1).unwrap();
+        // Layer 0 past its input, layer 1 whole, the projection.
+        let rest = (g * h + 2 * g) + (g * h + g * h + 2 * g) + (v * h + v);
+        let with_table = g + rest;
+        let without = e + g * e + rest;
+        assert_eq!(bytes_per_token(&model, true), 4 * with_table, "{cell:?}");
+        assert_eq!(bytes_per_token(&model, false), 4 * without, "{cell:?}");
+        // The generator keeps a table for a model this small.
+        let gen = Generator::new(&be, &model).unwrap();
+        assert_eq!(gen.bytes_per_token(), 4 * with_table, "{cell:?}");
+    }
+    // Spelled out for the LSTM: G = 16, so 16 + (64 + 32) + (64 + 64 + 32) + (20 + 5) floats.
+    let lstm = Model::new(&be, ModelDims::plain(CellKind::Lstm, v, e, h, 2), 0.0, 1).unwrap();
+    assert_eq!(bytes_per_token(&lstm, true), 4 * 297);
+}

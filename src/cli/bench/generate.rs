@@ -40,7 +40,8 @@ impl<B: Backend> Stepper<'_, B> {
 }
 
 /// Sample a token per stream (temperature 1), feed it back, carry the state: each count in
-/// `streams` gets `budget` of measurement, split over `rounds` interleaved rounds.
+/// `streams` gets `budget` of measurement, split over `rounds` interleaved rounds. Also
+/// returns the bytes of parameters a batch-1 token reads, when N = 1 is among the counts.
 pub(super) fn bench_generate<B: Backend>(
     be: &B,
     dims: ModelDims,
@@ -48,14 +49,16 @@ pub(super) fn bench_generate<B: Backend>(
     streams: &[usize],
     rounds: usize,
     mem: &mut DeviceMemory,
-) -> anyhow::Result<Vec<StreamRate>> {
+) -> anyhow::Result<(Vec<StreamRate>, Option<usize>)> {
     let model = Model::new(be, dims, 0.0, 2)?;
     let opts = SampleOptions::default();
     let mut steppers = Vec::new();
+    let mut bytes_per_token = None;
     for &n in streams {
         let mut s = if n == 1 {
             let mut g = Generator::new(be, &model)?;
             g.feed(be, 0)?;
+            bytes_per_token = Some(g.bytes_per_token());
             Stepper::One(Box::new(g), seeded_rng(Some(3)))
         } else {
             let mut g = BatchGenerator::new(be, &model, n)?;
@@ -88,7 +91,7 @@ pub(super) fn bench_generate<B: Backend>(
             r.push(tokens as f64 / start.elapsed().as_secs_f64());
         }
     }
-    Ok((streams.iter().zip(rates))
+    let rates = (streams.iter().zip(rates))
         .map(|(&streams, mut r)| {
             r.sort_by(f64::total_cmp);
             StreamRate {
@@ -96,5 +99,6 @@ pub(super) fn bench_generate<B: Backend>(
                 rate: r[r.len() / 2],
             }
         })
-        .collect())
+        .collect();
+    Ok((rates, bytes_per_token))
 }
