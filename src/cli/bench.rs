@@ -15,8 +15,11 @@ use rnngym_trainer::{Config, Gradients, Learner, ModelDims};
 
 use super::device_arg::{self, on_device};
 
+mod busy;
 mod generate;
 mod roof;
+
+use busy::BusyLoad;
 
 /// Arguments of `rnngym bench`.
 #[derive(clap::Args, Debug)]
@@ -56,41 +59,6 @@ pub struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-}
-
-/// Threads that spin until dropped: the `--busy` load.
-struct BusyLoad {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl BusyLoad {
-    fn start(n: usize) -> Self {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let threads = (0..n)
-            .map(|_| {
-                let stop = stop.clone();
-                std::thread::spawn(move || {
-                    let mut x = 1u64;
-                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        x = std::hint::black_box(
-                            x.wrapping_mul(6364136223846793005).wrapping_add(1),
-                        );
-                    }
-                })
-            })
-            .collect();
-        BusyLoad { stop, threads }
-    }
-}
-
-impl Drop for BusyLoad {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
 }
 
 /// A benchmark shape.
