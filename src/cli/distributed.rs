@@ -2,7 +2,7 @@
 //! ready before the first collective, and ending the job when one rank fails during training.
 //! See docs/DISTRIBUTED.md.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rnngym_trainer::dist::{self, Collective, DistError, Session};
@@ -32,7 +32,32 @@ pub(crate) fn join() -> anyhow::Result<Session> {
     if session.comm().rank() > 0 {
         log::set_max_level(log::LevelFilter::Warn);
     }
+    if session.comm().world() > 1 {
+        *joined() = Some(session.comm());
+    }
     Ok(session)
+}
+
+/// The job this process is a rank of, from [`join`] until [`leave`], for the panic hook.
+fn joined() -> std::sync::MutexGuard<'static, Option<Arc<dyn Collective>>> {
+    static JOB: Mutex<Option<Arc<dyn Collective>>> = Mutex::new(None);
+    JOB.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Leaves the job: every rank is past its last collective, so MPI is finalised.
+pub(crate) fn leave(session: Session) {
+    joined().take();
+    drop(session);
+}
+
+/// Called by the panic hook once it printed its line: a panic on one rank of a multi-rank job
+/// ends every rank at once. Unwinding would reach `MPI_Finalize`, which waits for the other
+/// ranks, while they wait for this one in the next collective: the job would hang.
+pub(crate) fn abort_if_joined() {
+    let job = joined().clone();
+    if let Some(comm) = job {
+        comm.abort(101)
+    }
 }
 
 /// Every rank's setup (config, gym, trainer, run directory) succeeded, or every rank stops:

@@ -131,6 +131,7 @@ fn install_panic_hook() {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         eprintln!("error: internal error: {msg}{at} (please report this)");
+        distributed::abort_if_joined();
     }));
 }
 

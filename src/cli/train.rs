@@ -38,7 +38,7 @@ pub fn run(a: TrainArgs, registry: &GymRegistry) -> anyhow::Result<()> {
         },
     };
     // Every rank is past its last collective: MPI can be finalised.
-    drop(session);
+    super::distributed::leave(session);
     match outcome? {
         Outcome::Done => Ok(()),
         Outcome::Interrupted(message) => {
