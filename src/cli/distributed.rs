@@ -74,12 +74,18 @@ pub(crate) fn agree<T>(comm: &dyn Collective, setup: anyhow::Result<T>) -> anyho
         f64::from(u8::from(root_failed)),
     ];
     comm.all_reduce_sum_f64(&mut v)?;
-    match setup {
-        Ok(_) if v[0] > 0.0 => Err(Quiet.into()),
-        Ok(t) => Ok(t),
-        Err(e) if comm.rank() == 0 || v[1] == 0.0 => Err(with_rank(comm, e)),
-        Err(_) => Err(Quiet.into()),
+    if v[0] == 0.0 {
+        return setup;
     }
+    // The reporting ranks print before any rank exits: mpirun ends the job as soon as one
+    // rank exits non-zero, and a line still to be printed would be lost with it.
+    if let Err(e) = setup {
+        if comm.rank() == 0 || v[1] == 0.0 {
+            super::print_error(&with_rank(comm, e));
+        }
+    }
+    comm.barrier()?;
+    Err(Quiet.into())
 }
 
 /// Ends the whole job after `e` ended training on this rank: the other ranks may be waiting
@@ -90,9 +96,7 @@ pub(crate) fn abort_job(comm: &Arc<dyn Collective>, e: anyhow::Error) -> ! {
     if comm.rank() > 0 {
         std::thread::sleep(Duration::from_secs(2));
     }
-    let e = with_rank(comm.as_ref(), e);
-    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-    eprintln!("error: {}", parts.join(": ").replace('\n', " "));
+    super::print_error(&with_rank(comm.as_ref(), e));
     comm.abort(1)
 }
 

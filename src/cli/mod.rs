@@ -106,11 +106,16 @@ pub fn main_with(registry: GymRegistry) -> ExitCode {
         // Another rank of a data-parallel job reported it.
         Err(e) if e.is::<distributed::Quiet>() => ExitCode::FAILURE,
         Err(e) => {
-            let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("error: {}", parts.join(": ").replace('\n', " "));
+            print_error(&e);
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints `e` and its causes as one `error:` line on stderr.
+pub(crate) fn print_error(e: &anyhow::Error) {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    eprintln!("error: {}", parts.join(": ").replace('\n', " "));
 }
 
 /// A panic still ends in one readable line, not a backtrace.
