@@ -11,32 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{corpus, Fixture};
-
-/// A tiny model, 50 iterations of a global batch of 4, a loss line every iteration, dropout
-/// off (each rank draws its own masks, see docs/DISTRIBUTED.md).
-const CFG: &str = r#"
-[model]
-hidden = 16
-layers = 1
-embed = 8
-[train]
-iterations = 50
-batch = 4
-seq_len = 8
-lr = 1e-2
-val_every = 10
-log_every = 1
-sample_every = 0
-threads = 1
-[gym]
-id = "text-v1"
-path = "corpus.txt"
-val_fraction = 0.2
-[checkpoint]
-dir = "run"
-every = 10
-"#;
+use common::{corpus, Fixture, TINY_RANKS as CFG};
 
 /// `rnngym ARGS` on `np` ranks under `mpirun` in `dir` (as root, more ranks than cores).
 fn mpirun(dir: &Path, np: usize, args: &[&str]) -> Command {

@@ -14,31 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{corpus, Fixture};
-
-/// A tiny model on the text gym, a global batch of 4 (2 lanes per rank).
-const CFG: &str = r#"
-[model]
-hidden = 16
-layers = 1
-embed = 8
-[train]
-iterations = 50
-batch = 4
-seq_len = 8
-lr = 1e-2
-val_every = 10
-log_every = 1
-sample_every = 0
-threads = 1
-[gym]
-id = "text-v1"
-path = "corpus.txt"
-val_fraction = 0.2
-[checkpoint]
-dir = "run"
-every = 10
-"#;
+use common::{corpus, Fixture, TINY_RANKS as CFG};
 
 /// `mpirun` with rank 0 running `rnngym ARGS0` and rank 1 `env ENV1 rnngym ARGS1`, in `dir`.
 fn mpmd(dir: &Path, args0: &[&str], env1: &[&str], args1: &[&str]) -> Command {

@@ -160,3 +160,29 @@ pub fn assert_one_line_error(out: &Output, needles: &[&str]) -> String {
     }
     lines[0].to_string()
 }
+
+/// The MPI tests' tiny model on the text gym: a global batch of 4 (2 lanes per rank on 2
+/// ranks), 50 iterations, a loss line every iteration, one thread, dropout off (each rank draws
+/// its own masks, see docs/DISTRIBUTED.md).
+pub const TINY_RANKS: &str = r#"
+[model]
+hidden = 16
+layers = 1
+embed = 8
+[train]
+iterations = 50
+batch = 4
+seq_len = 8
+lr = 1e-2
+val_every = 10
+log_every = 1
+sample_every = 0
+threads = 1
+[gym]
+id = "text-v1"
+path = "corpus.txt"
+val_fraction = 0.2
+[checkpoint]
+dir = "run"
+every = 10
+"#;
