@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{corpus, Fixture, TINY_RANKS as CFG};
+use common::{children, corpus, Fixture, TINY_RANKS as CFG};
 
 /// `rnngym ARGS` on `np` ranks under `mpirun` in `dir` (as root, more ranks than cores).
 fn mpirun(dir: &Path, np: usize, args: &[&str]) -> Command {
@@ -198,16 +198,6 @@ fn a_batch_not_divisible_by_the_ranks_fails_once() {
         "{err}"
     );
     assert!(!f.file("run").exists(), "nothing written: {err}");
-}
-
-/// The processes whose parent is `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 #[test]

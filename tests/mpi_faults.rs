@@ -9,12 +9,13 @@
 #![cfg(all(feature = "mpi", unix))]
 
 mod common;
+mod process;
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{corpus, Fixture, TINY_RANKS as CFG};
+use common::{children, corpus, latest_iteration, Fixture, TINY_RANKS as CFG};
 
 /// `mpirun` with rank 0 running `rnngym ARGS0` and rank 1 `env ENV1 rnngym ARGS1`, in `dir`.
 fn mpmd(dir: &Path, args0: &[&str], env1: &[&str], args1: &[&str]) -> Command {
@@ -83,39 +84,9 @@ fn a_corpus_missing_for_one_rank_stops_every_rank_with_its_message() {
     );
 }
 
-/// A tiny model on tests/process/fault_gym.py, a global batch of 2 (1 lane per rank).
-fn process_config(dir: &Path) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/process/fault_gym.py");
-    let cfg = format!(
-        r#"
-[model]
-hidden = 8
-layers = 1
-embed = 4
-[train]
-iterations = 1000
-batch = 2
-seq_len = 4
-lr = 1e-2
-val_every = 5
-val_windows = 2
-log_every = 1
-sample_every = 0
-threads = 1
-[gym]
-id = "process-v1"
-val_fraction = 0.1
-[gym.options]
-command = ["python3", "{}"]
-timeout_s = 30
-[checkpoint]
-dir = "run"
-every = 10
-"#,
-        script.display()
-    );
-    std::fs::write(dir.join("c.toml"), &cfg).unwrap();
-    cfg
+/// The process-gym tests' fault gym config in `dir` (a global batch of 2: 1 lane per rank).
+fn process_config(dir: &Path) {
+    std::fs::write(dir.join("c.toml"), process::fault_gym_config(1000, 30.0)).unwrap();
 }
 
 #[test]
@@ -168,27 +139,6 @@ fn a_gym_failing_on_one_rank_mid_run_ends_the_job_and_keeps_the_checkpoint() {
         String::from_utf8_lossy(&resumed.stderr)
     );
     eprintln!("gym fault on rank 1: last metrics line {since:?} before the job's end was seen");
-}
-
-/// The processes whose parent is `pid`.
-fn children(pid: u32) -> Vec<u32> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-/// The iteration `latest.safetensors` in `run` holds, read with `rnngym eval`'s sibling: its
-/// metadata's `iteration` key.
-fn checkpoint_iteration(f: &Fixture) -> u64 {
-    let bytes = std::fs::read(f.file("run/latest.safetensors")).unwrap();
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
-    let meta = meta.metadata().as_ref().unwrap();
-    let text = meta.values().find(|v| v.contains("\"iteration\"")).unwrap();
-    let v: serde_json::Value = serde_json::from_str(text).unwrap();
-    v["iteration"].as_u64().unwrap()
 }
 
 /// The iteration of the last training line of `run/metrics.jsonl`.
@@ -255,7 +205,7 @@ fn interrupt_job(signal: &str, target: Target) {
     );
     assert!(!status.success(), "{err}");
     assert!(error_lines(&err).is_empty(), "{err}");
-    let at = checkpoint_iteration(&f);
+    let at = latest_iteration(&f.file("run"));
     assert_eq!(at, last_logged_iteration(&f), "{err}");
     if let Target::Ranks = target {
         // mpirun forwards rank 0's last words only when it is not itself shutting down.

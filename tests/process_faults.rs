@@ -11,40 +11,7 @@ mod process;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use process::{assert_one_line_error, have_python, repo, wait_for, Dir};
-
-/// A tiny model on tests/process/fault_gym.py (episodes of 4 windows of 2 lanes × 4 steps).
-fn config(iterations: u64, timeout_s: f64) -> String {
-    let script = repo().join("tests/process/fault_gym.py");
-    format!(
-        r#"
-[model]
-hidden = 8
-layers = 1
-embed = 4
-[train]
-iterations = {iterations}
-batch = 2
-seq_len = 4
-lr = 1e-2
-val_every = 5
-val_windows = 2
-log_every = 1
-sample_every = 0
-threads = 1
-[gym]
-id = "process-v1"
-val_fraction = 0.1
-[gym.options]
-command = ["python3", "{}"]
-timeout_s = {timeout_s}
-[checkpoint]
-dir = "run"
-every = 10
-"#,
-        script.display()
-    )
-}
+use process::{assert_one_line_error, fault_gym_config as config, have_python, wait_for, Dir};
 
 /// Trains with `GYM_FAULT=fault` at the third training window; asserts the one-line error
 /// holds `needles` and that both gym processes (training and validation) are gone.
@@ -138,14 +105,6 @@ fn an_exception_in_the_gym_reaches_the_error_line() {
     );
 }
 
-/// The iteration of `run/latest.safetensors`.
-fn latest_iteration(d: &Dir) -> u64 {
-    rnngym_trainer::state::read(&d.path().join("run/latest.safetensors"))
-        .expect("a loadable latest checkpoint")
-        .meta
-        .iteration
-}
-
 #[test]
 fn a_fault_keeps_the_last_checkpoint_and_resume_works_once_the_gym_is_fixed() {
     if !have_python() {
@@ -159,21 +118,25 @@ fn a_fault_keeps_the_last_checkpoint_and_resume_works_once_the_gym_is_fixed() {
         &[("GYM_FAULT", "exit"), ("GYM_FAULT_AT", "25")],
     );
     assert_one_line_error(&out, &["step (window 1 of the train episode)", "status 3"]);
-    assert_eq!(latest_iteration(&d), 21, "the checkpoint before the fault");
+    assert_eq!(
+        common::latest_iteration(&d.path().join("run")),
+        21,
+        "the checkpoint before the fault"
+    );
     d.assert_no_gym_left(2);
     // Still broken: the replay's failure is the gym's, not a damaged checkpoint's.
     let resume = ["train", "--config", "c.toml", "--resume", "run"];
     let out = d.run(&resume, &[("GYM_FAULT", "exit"), ("GYM_FAULT_AT", "1")]);
     let line = assert_one_line_error(&out, &["step (window 1 of the train episode)", "status 3"]);
     assert!(!line.contains("damaged"), "{line}");
-    assert_eq!(latest_iteration(&d), 21);
+    assert_eq!(common::latest_iteration(&d.path().join("run")), 21);
     let out = d.run(&resume, &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(latest_iteration(&d), 40);
+    assert_eq!(common::latest_iteration(&d.path().join("run")), 40);
     d.assert_no_gym_left(6);
 }
 
@@ -233,7 +196,7 @@ fn ctrl_c_checkpoints_and_leaves_no_gym() {
     assert!(stderr.contains("interrupted after iteration"), "{stderr}");
     assert!(!stderr.contains("error:"), "{stderr}");
     d.assert_no_gym_left(2);
-    let at = latest_iteration(&d);
+    let at = common::latest_iteration(&d.path().join("run"));
     assert!(at >= 3, "{stderr}");
     let more = format!("train.iterations={}", at + 3);
     let out = d.run(&["train", "--resume", "run", "--set", &more], &[]);
@@ -242,5 +205,5 @@ fn ctrl_c_checkpoints_and_leaves_no_gym() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(latest_iteration(&d), at + 3);
+    assert_eq!(common::latest_iteration(&d.path().join("run")), at + 3);
 }

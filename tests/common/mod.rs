@@ -186,3 +186,21 @@ val_fraction = 0.2
 dir = "run"
 every = 10
 "#;
+
+/// The processes whose parent is `pid` (Linux `/proc`).
+pub fn children(pid: u32) -> Vec<u32> {
+    let path = format!("/proc/{pid}/task/{pid}/children");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// The iteration of `run/latest.safetensors`, which must load.
+pub fn latest_iteration(run: &Path) -> u64 {
+    rnngym_trainer::state::read(&run.join("latest.safetensors"))
+        .expect("a loadable latest checkpoint")
+        .meta
+        .iteration
+}

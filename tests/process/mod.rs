@@ -107,4 +107,38 @@ pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
+#[allow(unused_imports)]
 pub use super::common::assert_one_line_error;
+
+/// A tiny model on tests/process/fault_gym.py (episodes of 4 windows of 2 lanes × 4 steps).
+pub fn fault_gym_config(iterations: u64, timeout_s: f64) -> String {
+    let script = repo().join("tests/process/fault_gym.py");
+    format!(
+        r#"
+[model]
+hidden = 8
+layers = 1
+embed = 4
+[train]
+iterations = {iterations}
+batch = 2
+seq_len = 4
+lr = 1e-2
+val_every = 5
+val_windows = 2
+log_every = 1
+sample_every = 0
+threads = 1
+[gym]
+id = "process-v1"
+val_fraction = 0.1
+[gym.options]
+command = ["python3", "{}"]
+timeout_s = {timeout_s}
+[checkpoint]
+dir = "run"
+every = 10
+"#,
+        script.display()
+    )
+}
