@@ -42,12 +42,10 @@ START = time.perf_counter()
 
 import torch  # noqa: E402
 import torch.distributed as dist  # noqa: E402
-import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch.nn.parallel import DistributedDataParallel as DDP  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_ref import CELLS, PRESETS, VOCAB, CharRnn, peak_rss_mb  # noqa: E402
+from pytorch_ref import CELLS, PRESETS, VOCAB, CharRnn, make_step, peak_rss_mb  # noqa: E402
 
 
 def main():
@@ -79,24 +77,9 @@ def main():
     data = [(torch.randint(0, VOCAB, (b, t), generator=gen)[lanes].contiguous(),
              torch.randint(0, VOCAB, (b, t), generator=gen)[lanes].contiguous())
             for _ in range(8)]
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    state = None
+    # pytorch_ref.py's step; DDP all-reduces (averages) the gradients inside backward().
+    step = make_step(model, data)
     ready_s = time.perf_counter() - START
-
-    def step(i):
-        nonlocal state
-        x, y = data[i % len(data)]
-        if isinstance(state, tuple):  # LSTM: (h, c)
-            state = tuple(s.detach() for s in state)
-        elif state is not None:  # GRU, RNN: h
-            state = state.detach()
-        logits, state = model(x, state)
-        loss = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()  # DDP all-reduces (averages) the gradients here
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        return loss.item()
 
     flag = torch.zeros(1)
 
