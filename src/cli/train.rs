@@ -37,16 +37,22 @@ pub fn run(a: TrainArgs, registry: &GymRegistry) -> anyhow::Result<()> {
             device::Device::Cuda(be) => train_with(*be, cfg, gym, resume, &comm),
         },
     };
+    if let Ok(Outcome::Interrupted(message)) = &outcome {
+        if let Some(m) = message {
+            eprintln!("{m}");
+        }
+        // mpirun ends the job at the first rank that exits non-zero: no rank leaves before
+        // rank 0 has said where the checkpoint is (every rank stopped at the same iteration,
+        // so all of them are here).
+        if comm.world() > 1 {
+            let _ = comm.barrier();
+        }
+    }
     // Every rank is past its last collective: MPI can be finalised.
     super::distributed::leave(session);
     match outcome? {
         Outcome::Done => Ok(()),
-        Outcome::Interrupted(message) => {
-            if let Some(m) = message {
-                eprintln!("{m}");
-            }
-            std::process::exit(130);
-        }
+        Outcome::Interrupted(_) => std::process::exit(130),
     }
 }
 
