@@ -7,7 +7,7 @@
 
 use crate::recurrence::{CellStep, LayerState, Recurrence};
 use crate::sample::SampleOptions;
-use crate::KernelError;
+use crate::{KernelError, Precision};
 
 /// Result type of every backend operation.
 pub type Result<T> = std::result::Result<T, KernelError>;
@@ -211,6 +211,8 @@ pub trait Backend: Send + Sync + 'static {
     type Buf: Send + Sync;
     /// Device buffer of `u32` token ids.
     type IBuf: Send + Sync;
+    /// A weight matrix at reduced precision, in the layout [`Backend::qgemv`] reads.
+    type QBuf: Send + Sync;
 
     /// Short human-readable device name for logs ("cpu (2 threads)", "cuda:0 NVIDIA H100").
     fn name(&self) -> String;
@@ -391,6 +393,32 @@ pub trait Backend: Send + Sync + 'static {
         opts: &SampleOptions,
         uniforms: &[f64],
         out: &mut [u32],
+    ) -> Result<()>;
+
+    // ---- reduced-precision weights (generation) ----
+    /// Converts the `[rows, cols]` row-major block of `src` at `off` to `precision` (the
+    /// formats and their rounding: [`precision`](crate::precision), the spec).
+    fn quantize(
+        &self,
+        src: &Self::Buf,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        precision: Precision,
+    ) -> Result<Self::QBuf>;
+    /// `y[y_off + r·n + j] (+)= Σ_i W[j, i] · x[x_off + r·k + i]` for `r < m`, `W` the `[n, k]`
+    /// weights of `w`: each output row one product with `f32` sums (int8: times its row's
+    /// scale), added to `y` with `accumulate`, else written over it.
+    #[allow(clippy::too_many_arguments)]
+    fn qgemv(
+        &self,
+        w: &Self::QBuf,
+        m: usize,
+        x: &Self::Buf,
+        x_off: usize,
+        y: &mut Self::Buf,
+        y_off: usize,
+        accumulate: bool,
     ) -> Result<()>;
 
     // ---- regularisation ----

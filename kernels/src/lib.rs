@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod cuda;
 pub mod hash;
 mod operands;
+pub mod precision;
 pub mod recurrence;
 pub mod sample;
 
@@ -15,6 +16,7 @@ pub use backend::{AdamFactors, AdamStep, Backend, Gemm, Result, RmsPropStep, Row
 pub use cell::{Cell, UnknownCell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
+pub use precision::Precision;
 pub use recurrence::{CellStep, LayerState, Recurrence, StateLens};
 pub use sample::SampleOptions;
 

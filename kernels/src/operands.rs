@@ -45,6 +45,27 @@ pub(crate) fn fill_rows(len: usize, block: Rows, select: &[bool]) -> Result<()> 
     Ok(())
 }
 
+/// `quantize`: a `[rows, cols]` block at `off` of a buffer of `len` elements; returns
+/// `rows · cols`.
+pub(crate) fn quantize(len: usize, off: usize, rows: usize, cols: usize) -> Result<usize> {
+    let n = mul("quantize", rows, cols)?;
+    span("quantize src", len, off, n)?;
+    Ok(n)
+}
+
+/// `qgemv`: `m` input rows of `k` at `x.1` of `x.0` elements, `m` output rows of `n` at `y.1`
+/// of `y.0`.
+pub(crate) fn qgemv(
+    x: (usize, usize),
+    y: (usize, usize),
+    m: usize,
+    n: usize,
+    k: usize,
+) -> Result<()> {
+    span("qgemv x", x.0, x.1, mul("qgemv", m, k)?)?;
+    span("qgemv y", y.0, y.1, mul("qgemv", m, n)?)
+}
+
 /// `mul_assign`: `n` elements of each side.
 pub(crate) fn mul_assign(a: (usize, usize), b: (usize, usize), n: usize) -> Result<()> {
     span("mul_assign a", a.0, a.1, n)?;

@@ -4,12 +4,13 @@
 use std::sync::{Arc, OnceLock};
 
 use super::check::{self, shape_err, span};
+use super::lowp::QWeights;
 use super::spin::Helper;
-use super::{gemm, memory, ops, step, window};
+use super::{gemm, lowp, memory, ops, step, window};
 use crate::operands;
 use crate::{
-    AdamStep, Backend, CellStep, Gemm, LayerState, Recurrence, Result, RmsPropStep, Rows,
-    SampleOptions,
+    AdamStep, Backend, CellStep, Gemm, LayerState, Precision, Recurrence, Result, RmsPropStep,
+    Rows, SampleOptions,
 };
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
@@ -57,6 +58,7 @@ impl Default for CpuBackend {
 impl Backend for CpuBackend {
     type Buf = Vec<f32>;
     type IBuf = Vec<u32>;
+    type QBuf = QWeights;
 
     fn name(&self) -> String {
         format!("cpu ({} threads)", self.threads)
@@ -281,6 +283,37 @@ impl Backend for CpuBackend {
         for ((row, &u), o) in rows_data.zip(uniforms).zip(out) {
             *o = crate::sample::pick_local(row, opts, u);
         }
+        Ok(())
+    }
+
+    fn quantize(
+        &self,
+        src: &Vec<f32>,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        precision: Precision,
+    ) -> Result<QWeights> {
+        let n = operands::quantize(src.len(), off, rows, cols)?;
+        Ok(QWeights::new(&src[off..off + n], rows, cols, precision))
+    }
+
+    fn qgemv(
+        &self,
+        w: &QWeights,
+        m: usize,
+        x: &Vec<f32>,
+        x_off: usize,
+        y: &mut Vec<f32>,
+        y_off: usize,
+        accumulate: bool,
+    ) -> Result<()> {
+        let (n, k) = (w.rows(), w.cols());
+        operands::qgemv((x.len(), x_off), (y.len(), y_off), m, n, k)?;
+        // Only batch-1 products use the helper: do not start its thread for anything else.
+        let spin = if m == 1 { self.spin() } else { None };
+        let (x, y) = (&x[x_off..x_off + m * k], &mut y[y_off..y_off + m * n]);
+        lowp::gemv(w, m, x, y, accumulate, self.threads, spin);
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use crate::{Gemm, Result};
 use gemm::Parallelism;
 
 /// The second half of `C` handed to the helper thread.
-struct Half(*mut f32, usize);
+pub(super) struct Half(pub(super) *mut f32, pub(super) usize);
 // SAFETY: the two halves of `C` are disjoint, and `Helper::join` returns only after the
 // worker is done with its half.
 unsafe impl Sync for Half {}
@@ -17,7 +17,7 @@ impl Half {
     /// # Safety
     /// No other live slice overlaps it (see the `Sync` impl).
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self) -> &mut [f32] {
+    pub(super) unsafe fn slice(&self) -> &mut [f32] {
         std::slice::from_raw_parts_mut(self.0, self.1)
     }
 }

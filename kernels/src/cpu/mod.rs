@@ -7,6 +7,7 @@ use crate::check;
 mod fastmath;
 mod gemm;
 mod gemv;
+mod lowp;
 mod memory;
 mod ops;
 mod packed;
@@ -18,3 +19,4 @@ mod tuning;
 mod window;
 
 pub use backend::CpuBackend;
+pub use lowp::QWeights;

@@ -3,13 +3,14 @@
 
 use cudarc::driver::result as drv;
 
-use super::buffers::{CudaBuf, CudaIds};
+use super::buffers::{CudaBuf, CudaIds, CudaQBuf};
 use super::check::{self, shape_err, span};
 use super::context::{dev_err, grid, grid2d, launch, CudaBackend};
-use super::{blas, cells, embed, ops};
+use super::{blas, cells, embed, lowp, ops};
 use crate::operands;
 use crate::{
-    AdamStep, Backend, CellStep, Gemm, LayerState, Result, RmsPropStep, Rows, SampleOptions,
+    AdamStep, Backend, CellStep, Gemm, LayerState, Precision, Result, RmsPropStep, Rows,
+    SampleOptions,
 };
 
 impl CudaBackend {
@@ -28,6 +29,7 @@ impl CudaBackend {
 impl Backend for CudaBackend {
     type Buf = CudaBuf;
     type IBuf = CudaIds;
+    type QBuf = CudaQBuf;
 
     fn name(&self) -> String {
         self.device_name().to_string()
@@ -297,6 +299,30 @@ impl Backend for CudaBackend {
         out: &mut [u32],
     ) -> Result<()> {
         ops::sample_rows(self, logits, block, opts, uniforms, out)
+    }
+
+    fn quantize(
+        &self,
+        src: &CudaBuf,
+        off: usize,
+        rows: usize,
+        cols: usize,
+        precision: Precision,
+    ) -> Result<CudaQBuf> {
+        lowp::quantize(self, src, off, rows, cols, precision)
+    }
+
+    fn qgemv(
+        &self,
+        w: &CudaQBuf,
+        m: usize,
+        x: &CudaBuf,
+        x_off: usize,
+        y: &mut CudaBuf,
+        y_off: usize,
+        accumulate: bool,
+    ) -> Result<()> {
+        lowp::qgemv(self, w, m, x, x_off, y, y_off, accumulate)
     }
 
     fn dropout(

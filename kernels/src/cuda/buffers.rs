@@ -10,6 +10,27 @@ pub struct CudaBuf {
     pub(crate) slice: Option<CudaSlice<f32>>,
 }
 
+/// A `[rows, cols]` weight matrix at reduced precision on the device, row-major in its
+/// format (see [`precision`](crate::precision)): `f32`, bf16 bits or int8 codes with one
+/// `f32` scale per row.
+#[derive(Debug)]
+pub struct CudaQBuf {
+    pub(crate) precision: crate::Precision,
+    pub(crate) rows: usize,
+    pub(crate) cols: usize,
+    /// The stored values' bytes.
+    pub(crate) data: Option<CudaSlice<u8>>,
+    /// int8: the row scales; empty otherwise.
+    pub(crate) scales: CudaBuf,
+}
+
+impl CudaQBuf {
+    /// Device address of the first stored value.
+    pub(crate) fn at(&self, stream: &CudaStream) -> u64 {
+        addr(&self.data, stream, 0)
+    }
+}
+
 /// A device buffer of `u32` token ids with a host mirror of its contents.
 #[derive(Debug)]
 pub struct CudaIds {

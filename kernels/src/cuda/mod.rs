@@ -13,12 +13,13 @@ mod context;
 mod cubin_cache;
 mod embed;
 mod info;
+mod lowp;
 mod modules;
 mod ops;
 mod probe;
 mod row_lists;
 
-pub use buffers::{CudaBuf, CudaIds};
+pub use buffers::{CudaBuf, CudaIds, CudaQBuf};
 pub use context::CudaBackend;
 pub use cubin_cache::{cache_key, default_dir as default_cache_dir, CubinCache, CubinOrigin};
 pub use info::{loaded_library_files, CudaInfo};

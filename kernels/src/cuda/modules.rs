@@ -77,6 +77,11 @@ kernel_table! {
         scatter_add_rows: "scatter_add_rows",
     },
     "loss.cu" => { softmax_xent_rows: "softmax_xent_rows" },
+    "lowp.cu" => {
+        qgemv_f32: "qgemv_f32",
+        qgemv_bf16: "qgemv_bf16",
+        qgemv_int8: "qgemv_int8",
+    },
     "optim.cu" => {
         adam_step: "adam_step",
         rmsprop_step: "rmsprop_step",

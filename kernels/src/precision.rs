@@ -1,0 +1,190 @@
+//! Reduced-precision weights for generation: the formats and their host-side conversion, the
+//! spec every backend's [`Backend::quantize`](crate::Backend::quantize) follows.
+//!
+//! A batch-1 generation step reads every weight once per token, so its speed is the bandwidth
+//! of the cache level the weights live in ([`Backend::qgemv`](crate::Backend::qgemv) moves
+//! 2 or 1 bytes per weight instead of 4). Only the weights are converted; the activations,
+//! the state and every sum stay `f32`.
+//!
+//! - `bf16`: the upper 16 bits of the `f32`, rounded to nearest, ties to even (NaN stays NaN).
+//! - `int8`: per output row `r`, `scale_r = max_c |W[r, c]| / 127` and
+//!   `q = round(W / scale_r)` in `-127 ..= 127` (symmetric; a zero row has scale 0); the
+//!   product is `scale_r · Σ_c q[r, c] · x_c`.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Storage precision of the weights a generator multiplies by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Precision {
+    /// 32-bit floats: the trained weights as they are.
+    #[default]
+    F32,
+    /// bfloat16: 8 exponent and 7 mantissa bits (relative rounding error ≤ 2⁻⁸).
+    Bf16,
+    /// 8-bit integers with one `f32` scale per output row.
+    Int8,
+}
+
+impl Precision {
+    /// Every precision, in the order the CLI lists them.
+    pub const ALL: [Precision; 3] = [Precision::F32, Precision::Bf16, Precision::Int8];
+
+    /// The name used in configs and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// Bytes one stored weight takes (the row scales of `int8` not counted).
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::Bf16 => 2,
+            Precision::Int8 => 1,
+        }
+    }
+
+    /// Replaces each value of the `[rows, cols]` row-major `w` by what this precision stores
+    /// for it, converted back to `f32` ("fake quantization": a model evaluated on these
+    /// weights computes what the reduced-precision products compute, up to summation order).
+    pub fn round_trip(self, w: &mut [f32], cols: usize) {
+        match self {
+            Precision::F32 => {}
+            Precision::Bf16 => w.iter_mut().for_each(|x| *x = bf16_to_f32(f32_to_bf16(*x))),
+            Precision::Int8 => {
+                for row in w.chunks_mut(cols.max(1)) {
+                    let (q, scale) = int8_row(row);
+                    for (x, q) in row.iter_mut().zip(q) {
+                        *x = f32::from(q) * scale;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A precision name that is not one of `f32`, `bf16`, `int8`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown precision {0:?}: expected one of \"f32\", \"bf16\", \"int8\"")]
+pub struct UnknownPrecision(pub String);
+
+impl FromStr for Precision {
+    type Err = UnknownPrecision;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Precision::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| UnknownPrecision(s.to_string()))
+    }
+}
+
+/// `x` as bfloat16 bits, rounded to nearest with ties to even; NaN stays a (quiet) NaN.
+pub fn f32_to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x40) as u16;
+    }
+    let round = 0x7FFF + ((bits >> 16) & 1);
+    (bits.wrapping_add(round) >> 16) as u16
+}
+
+/// The `f32` a bfloat16 stands for (exact).
+pub fn bf16_to_f32(b: u16) -> f32 {
+    f32::from_bits(u32::from(b) << 16)
+}
+
+/// One row as symmetric int8 codes and its scale (`max |x| / 127`; 0 for a zero row).
+pub fn int8_row(row: &[f32]) -> (Vec<i8>, f32) {
+    if row.iter().any(|x| !x.is_finite()) {
+        // A non-finite row cannot be scaled: keep it visible as NaN rather than silently 0.
+        return (vec![0; row.len()], f32::NAN);
+    }
+    let max = row.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
+    if max == 0.0 {
+        return (vec![0; row.len()], 0.0);
+    }
+    let scale = max / 127.0;
+    let q = row
+        .iter()
+        .map(|&x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    (q, scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounds_to_nearest_even_and_keeps_specials() {
+        // 1 + 2⁻⁸ is halfway between two bf16 values: ties go to the even one (1.0).
+        assert_eq!(bf16_to_f32(f32_to_bf16(1.0 + 1.0 / 256.0)), 1.0);
+        // 1 + 3·2⁻⁸ is halfway too: the even neighbour is 1 + 2⁻⁶.
+        assert_eq!(
+            bf16_to_f32(f32_to_bf16(1.0 + 3.0 / 256.0)),
+            1.0 + 1.0 / 64.0
+        );
+        // Just above halfway rounds up.
+        assert_eq!(
+            bf16_to_f32(f32_to_bf16(1.0 + 1.0 / 256.0 + 1e-6)),
+            1.0 + 1.0 / 128.0
+        );
+        assert!(bf16_to_f32(f32_to_bf16(f32::NAN)).is_nan());
+        assert_eq!(bf16_to_f32(f32_to_bf16(f32::INFINITY)), f32::INFINITY);
+        assert_eq!(
+            bf16_to_f32(f32_to_bf16(-0.0)).to_bits(),
+            (-0.0f32).to_bits()
+        );
+        // Relative error at most 2⁻⁸ (half a unit in the 8th bit) over many magnitudes.
+        for i in 1..2000 {
+            let x = (i as f32 * 0.7311).sin() * 10f32.powi(i % 7 - 3);
+            let y = bf16_to_f32(f32_to_bf16(x));
+            assert!((y - x).abs() <= x.abs() / 256.0, "{x} -> {y}");
+        }
+    }
+
+    #[test]
+    fn int8_rows_are_symmetric_and_within_half_a_step() {
+        let row = [0.5f32, -1.27, 0.003, 1.0, 0.0];
+        let (q, scale) = int8_row(&row);
+        assert_eq!(scale, 1.27 / 127.0);
+        assert_eq!(q[1], -127);
+        for (&x, &q) in row.iter().zip(&q) {
+            assert!((f32::from(q) * scale - x).abs() <= scale / 2.0 * 1.0001);
+        }
+        assert_eq!(int8_row(&[0.0; 3]), (vec![0; 3], 0.0));
+        assert!(
+            int8_row(&[1.0, f32::NAN]).1.is_nan() || int8_row(&[1.0, f32::INFINITY]).1.is_nan()
+        );
+        let mut w = row.to_vec();
+        Precision::Int8.round_trip(&mut w, 5);
+        assert_eq!(w[1], -1.27);
+        // Round-tripping again changes nothing.
+        let again = w.clone();
+        Precision::Int8.round_trip(&mut w, 5);
+        assert_eq!(w, again);
+    }
+
+    #[test]
+    fn names_parse_back_and_unknown_names_are_refused() {
+        for p in Precision::ALL {
+            assert_eq!(p.name().parse::<Precision>(), Ok(p));
+        }
+        let err = "fp16".parse::<Precision>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown precision \"fp16\": expected one of \"f32\", \"bf16\", \"int8\""
+        );
+    }
+}
