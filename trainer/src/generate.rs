@@ -2,9 +2,9 @@
 //! each token costs O(1) — the window is never re-run.
 
 use rand::Rng;
-use rnngym_kernels::{Backend, Rows};
+use rnngym_kernels::{Backend, Precision, Rows};
 
-use crate::model::{Mode, Model, Workspace};
+use crate::model::{is_converted, LowpWeights, Mode, Model, Workspace};
 use crate::sample::{draw, SampleOptions};
 
 mod batch;
@@ -29,13 +29,14 @@ pub struct Generator<'m, B: Backend> {
     primed: bool,
     /// [`Generator::with_pitch_sharpening`]'s strength (0: off).
     sharpening: f32,
+    /// The converted weights when generating below `f32` ([`Generator::with_precision`]).
+    lowp: Option<LowpWeights<B>>,
 }
 
 impl<'m, B: Backend> Generator<'m, B> {
     /// A generator with a zero initial state.
     pub fn new(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
-        let d = model.dims;
-        let table = if d.inputs.saturating_mul(d.gates()) <= MAX_TABLE {
+        let table = if table_fits(model) {
             Some(model.input_table(be)?)
         } else {
             None
@@ -47,19 +48,54 @@ impl<'m, B: Backend> Generator<'m, B> {
             logits: vec![0.0; model.dims.vocab],
             primed: false,
             sharpening: 0.0,
+            lowp: None,
         })
     }
 
-    /// Bytes of parameters one generated token reads ([`bytes_per_token`] with this
-    /// generator's choice of the input table).
+    /// A generator whose steps multiply by weights stored at `precision` (converted here,
+    /// once; see [`LowpWeights`]). `f32` is [`Generator::new`]. A prime then runs token by
+    /// token at that precision too, so the whole output is what the converted model makes.
+    pub fn with_precision(
+        be: &B,
+        model: &'m Model<B>,
+        precision: Precision,
+    ) -> rnngym_kernels::Result<Self> {
+        if precision == Precision::F32 {
+            return Self::new(be, model);
+        }
+        Ok(Generator {
+            model,
+            ws: model.workspace_with(be, 1, 1, false)?,
+            table: None,
+            logits: vec![0.0; model.dims.vocab],
+            primed: false,
+            sharpening: 0.0,
+            lowp: Some(model.lowp_weights(be, precision, table_fits(model))?),
+        })
+    }
+
+    /// The precision of the weights the steps multiply by.
+    pub fn precision(&self) -> Precision {
+        self.lowp.as_ref().map_or(Precision::F32, |l| l.precision())
+    }
+
+    /// Bytes of parameters one generated token reads ([`bytes_per_token_at`] with this
+    /// generator's precision and choice of the input table).
     pub fn bytes_per_token(&self) -> usize {
-        bytes_per_token(self.model, self.table.is_some())
+        match &self.lowp {
+            Some(l) => bytes_per_token_at(self.model, l.has_table(), l.precision()),
+            None => bytes_per_token(self.model, self.table.is_some()),
+        }
     }
 
     /// Feeds one token: updates the state and the next-token logits.
     pub fn feed(&mut self, be: &B, token: u32) -> rnngym_kernels::Result<()> {
-        self.model
-            .step_token(be, &mut self.ws, token, self.table.as_ref())?;
+        match &self.lowp {
+            Some(l) => self.model.step_lowp(be, &mut self.ws, &[token], l)?,
+            None => self
+                .model
+                .step_token(be, &mut self.ws, token, self.table.as_ref())?,
+        }
         self.primed = true;
         Ok(())
     }
@@ -83,6 +119,15 @@ impl<'m, B: Backend> Generator<'m, B> {
         let Some((&last, head)) = prime.split_last() else {
             return Ok(());
         };
+        if self.lowp.is_some() {
+            for (i, chunk) in prime.chunks(PRIME_WINDOW).enumerate() {
+                for &t in chunk {
+                    self.feed(be, t)?;
+                }
+                progress((i * PRIME_WINDOW + chunk.len()).min(prime.len()));
+            }
+            return Ok(());
+        }
         let mut done = 0;
         let mut window: Option<Workspace<B>> = None;
         for chunk in head.chunks(PRIME_WINDOW) {
@@ -165,16 +210,42 @@ impl<'m, B: Backend> Generator<'m, B> {
 /// The state, the activations and the logits are not counted: only the parameters, which
 /// are what a batch-1 token streams through the cache.
 pub fn bytes_per_token<B: Backend>(model: &Model<B>, table: bool) -> usize {
+    bytes_per_token_at(model, table, Precision::F32)
+}
+
+/// [`bytes_per_token`] when the converted tensors ([`is_converted`]) are stored at
+/// `precision` (int8: with one `f32` scale per row); the table, the embedding and the biases
+/// stay `f32`.
+pub fn bytes_per_token_at<B: Backend>(
+    model: &Model<B>,
+    table: bool,
+    precision: Precision,
+) -> usize {
     let d = model.dims;
-    let elements: usize = (model.infos.iter())
+    let f32s = std::mem::size_of::<f32>();
+    (model.infos.iter())
         .map(|p| match p.name.as_str() {
-            "embed.weight" if table => d.channels * d.gates(),
-            "embed.weight" => d.channels * d.embed,
+            "embed.weight" if table => d.channels * d.gates() * f32s,
+            "embed.weight" => d.channels * d.embed * f32s,
             "rnn.weight_ih_l0" if table => 0,
-            _ => p.len(),
+            name if is_converted(name) => {
+                let rows = p.shape.first().copied().unwrap_or(0);
+                let scales = if precision == Precision::Int8 {
+                    rows * f32s
+                } else {
+                    0
+                };
+                p.len() * precision.bytes() + scales
+            }
+            _ => p.len() * f32s,
         })
-        .sum();
-    elements * std::mem::size_of::<f32>()
+        .sum()
+}
+
+/// Whether the `[V_in, G]` input table fits [`MAX_TABLE`].
+fn table_fits<B: Backend>(model: &Model<B>) -> bool {
+    let d = model.dims;
+    d.inputs.saturating_mul(d.gates()) <= MAX_TABLE
 }
 
 /// `opts` with the temperature divided by `1 + s · max(0, 1.5 g − 0.5)` for a history of

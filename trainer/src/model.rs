@@ -13,9 +13,11 @@ use rnngym_kernels::{hash, Backend, Cell, Gemm, KernelError, Rows};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
 
+mod lowp;
 mod params;
 mod workspace;
 
+pub use lowp::{is_converted, LowpWeights};
 pub use params::{param_count, ParamInfo};
 use workspace::to_time_major;
 pub use workspace::Workspace;
@@ -252,6 +254,11 @@ impl<B: Backend> Model<B> {
     /// `embed[r] · W_ih0[:, cE..(c+1)E]ᵀ`. A batch-1 step then adds C rows (one without
     /// features) instead of running a `G × C·E` GEMV.
     pub fn input_table(&self, be: &B) -> KResult<B::Buf> {
+        self.input_table_from(be, &self.params)
+    }
+
+    /// [`Model::input_table`] of the parameters `params` (this model's layout).
+    fn input_table_from(&self, be: &B, params: &B::Buf) -> KResult<B::Buf> {
         let d = self.dims;
         let (e, g, c) = (d.embed, d.gates(), d.channels);
         let mut table = be.zeros(d.inputs * g)?;
@@ -262,7 +269,7 @@ impl<B: Backend> Model<B> {
                 base * g,
             );
             gm.ldb = c * e;
-            be.gemm(&gm, &self.params, &self.params, &mut table)?;
+            be.gemm(&gm, params, params, &mut table)?;
         }
         Ok(table)
     }

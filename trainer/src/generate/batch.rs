@@ -3,10 +3,10 @@
 //! GEMVs), then one `sample_rows` over the N rows of logits with one uniform per lane.
 
 use rand::Rng;
-use rnngym_kernels::{Backend, KernelError, Rows};
+use rnngym_kernels::{Backend, KernelError, Precision, Rows};
 
 use super::Generator;
-use crate::model::{Mode, Model, Workspace};
+use crate::model::{LowpWeights, Mode, Model, Workspace};
 use crate::sample::{draw, SampleOptions};
 
 /// Most streams one [`BatchGenerator`] runs (`--num-samples`): far beyond where a wider GEMM
@@ -33,6 +33,8 @@ pub struct BatchGenerator<'m, B: Backend> {
     primed: bool,
     /// Pitch sharpening strength (see [`Generator::with_pitch_sharpening`]).
     sharpening: f32,
+    /// The converted weights when generating below `f32` ([`BatchGenerator::with_precision`]).
+    lowp: Option<LowpWeights<B>>,
 }
 
 impl<'m, B: Backend> BatchGenerator<'m, B> {
@@ -52,7 +54,24 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
             logits: Vec::new(),
             primed: false,
             sharpening: 0.0,
+            lowp: None,
         })
+    }
+
+    /// [`BatchGenerator::new`] whose steps multiply by weights stored at `precision` (see
+    /// [`Generator::with_precision`]; `f32` is `new`).
+    pub fn with_precision(
+        be: &B,
+        model: &'m Model<B>,
+        lanes: usize,
+        precision: Precision,
+    ) -> rnngym_kernels::Result<Self> {
+        let mut g = Self::new(be, model, lanes)?;
+        if precision != Precision::F32 {
+            g.ws = model.workspace_with(be, 1, lanes, false)?;
+            g.lowp = Some(model.lowp_weights(be, precision, super::table_fits(model))?);
+        }
+        Ok(g)
     }
 
     /// N, the number of streams.
@@ -79,7 +98,8 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
         if prime.is_empty() {
             return Ok(());
         }
-        let mut one = Generator::new(be, self.model)?;
+        let precision = self.lowp.as_ref().map_or(Precision::F32, |l| l.precision());
+        let mut one = Generator::with_precision(be, self.model, precision)?;
         one.prime_with(be, prime, progress)?;
         self.broadcast(be, &one.ws)
     }
@@ -111,7 +131,12 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
     /// next-token logits in one forward.
     pub fn feed(&mut self, be: &B, tokens: &[u32]) -> rnngym_kernels::Result<()> {
         let (ws, keep) = (&mut self.ws, &self.keep);
-        self.model.forward(be, ws, tokens, None, keep, Mode::Eval)?;
+        match &self.lowp {
+            Some(l) => self.model.step_lowp(be, ws, tokens, l)?,
+            None => {
+                self.model.forward(be, ws, tokens, None, keep, Mode::Eval)?;
+            }
+        }
         self.primed = true;
         Ok(())
     }

@@ -1,0 +1,240 @@
+//! Generation with reduced-precision weights ([`Precision`]): the weight matrices a step
+//! multiplies by (`weight_ih_l*`, `weight_hh_l*`, `proj.weight`) converted once, the step run
+//! through [`Backend::qgemv`]. The embedding, the biases, the state and every activation stay
+//! `f32`, and so does layer 0's input table, computed from the converted `weight_ih_l0`.
+//!
+//! [`Model::round_trip_weights`] puts the same converted values into a model's `f32`
+//! parameters, so `rnngym eval --precision` scores what generation at that precision computes
+//! (up to summation order).
+
+use rnngym_kernels::{Backend, KernelError, Precision, Recurrence, Rows};
+
+use super::{KResult, Model, Workspace};
+use crate::cell::LayerBufs;
+
+/// Whether generation at reduced precision converts the tensor `name`.
+pub fn is_converted(name: &str) -> bool {
+    name.starts_with("rnn.weight_ih_l")
+        || name.starts_with("rnn.weight_hh_l")
+        || name == "proj.weight"
+}
+
+/// A model's weight matrices at one precision, for [`Model::step_lowp`].
+pub struct LowpWeights<B: Backend> {
+    precision: Precision,
+    /// `[V_in, G]` layer-0 input projections of the converted `weight_ih_l0`, when it fits
+    /// (see [`Model::input_table`]); layer 0 then has no `w_ih`.
+    table: Option<B::Buf>,
+    w_ih: Vec<Option<B::QBuf>>,
+    w_hh: Vec<B::QBuf>,
+    proj: B::QBuf,
+}
+
+impl<B: Backend> LowpWeights<B> {
+    /// The precision of the converted matrices.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Whether layer 0 reads its input from the table.
+    pub fn has_table(&self) -> bool {
+        self.table.is_some()
+    }
+}
+
+impl<B: Backend> Model<B> {
+    /// Replaces every converted tensor ([`is_converted`]) by its round trip through
+    /// `precision` (fake quantization).
+    pub fn round_trip_weights(&mut self, be: &B, precision: Precision) -> KResult<()> {
+        let mut host = vec![0.0; self.total];
+        be.read(&self.params, 0, &mut host)?;
+        round_trip_host(&self.infos, &mut host, precision, |_| true);
+        be.write(&mut self.params, 0, &host)
+    }
+
+    /// The converted matrices; with `table`, layer 0's input comes from a `[V_in, G]` table of
+    /// the converted `weight_ih_l0` instead of a product.
+    pub fn lowp_weights(
+        &self,
+        be: &B,
+        precision: Precision,
+        table: bool,
+    ) -> KResult<LowpWeights<B>> {
+        let q = |off: usize, rows: usize, cols: usize| {
+            be.quantize(&self.params, off, rows, cols, precision)
+        };
+        let table = if table {
+            let mut host = vec![0.0; self.total];
+            be.read(&self.params, 0, &mut host)?;
+            round_trip_host(&self.infos, &mut host, precision, |n| {
+                n == "rnn.weight_ih_l0"
+            });
+            Some(self.input_table_from(be, &be.upload(&host)?)?)
+        } else {
+            None
+        };
+        let mut w_ih = Vec::new();
+        let mut w_hh = Vec::new();
+        for (l, p) in self.layers.iter().enumerate() {
+            w_ih.push(match (l, &table) {
+                (0, Some(_)) => None,
+                _ => Some(q(p.w_ih, p.gates, p.input)?),
+            });
+            w_hh.push(q(p.w_hh, p.gates, p.hidden)?);
+        }
+        Ok(LowpWeights {
+            precision,
+            table,
+            w_ih,
+            w_hh,
+            proj: q(self.proj_off, self.dims.vocab, self.dims.hidden)?,
+        })
+    }
+
+    /// One step (`t = 1`) of every lane of `ws` with the weights of `lw`: `tokens[b]` in, the
+    /// next-token logits of each lane into the workspace, the state carried. The workspace
+    /// must gather its embeddings (made with `embed_table = false`) when `lw` has no table.
+    pub fn step_lowp(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        tokens: &[u32],
+        lw: &LowpWeights<B>,
+    ) -> KResult<()> {
+        let (b, d) = (ws.b, self.dims);
+        if ws.t != 1 || tokens.len() != b {
+            return Err(KernelError::Shape(format!(
+                "step_lowp needs a t = 1 workspace and one token per lane, got t={} with {} tokens for {b} lanes",
+                ws.t,
+                tokens.len()
+            )));
+        }
+        let (c, g) = (d.channels, d.gates());
+        let keep = vec![false; b];
+        self.carry_state(be, ws, &keep)?;
+        ws.encode_inputs(&d, tokens, &keep)?;
+        be.write_ids(&mut ws.ids, &ws.host_ids)?;
+        let mut scratch = match ws.table_scratch.take() {
+            Some(s) if be.len(&s.0) == b * c * g && be.len(&s.1) == b * g => s,
+            _ => (be.zeros(b * c * g)?, be.zeros(b * g)?),
+        };
+        let first = match &lw.table {
+            Some(table) => {
+                // Each lane's C table rows, summed: layer 0's input projection.
+                be.gather_rows(table, g, &ws.ids, b * c, &mut scratch.0)?;
+                for r in 0..b {
+                    let rows = Rows::new(r * c * g, c, g);
+                    be.sum_rows(&scratch.0, rows, &mut scratch.1, r * g, false)?;
+                }
+                First::Projected(&scratch.1)
+            }
+            None => {
+                be.gather_rows(&self.params, d.embed, &ws.ids, b * c, &mut ws.x0)?;
+                First::Rows
+            }
+        };
+        let done = self.layers_lowp(be, ws, first, lw);
+        ws.table_scratch = Some(scratch);
+        done
+    }
+
+    /// Every layer's step, then the logits (see [`Model::step_lowp`]).
+    fn layers_lowp(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        first: First<'_, B>,
+        lw: &LowpWeights<B>,
+    ) -> KResult<()> {
+        let (b, d) = (ws.b, self.dims);
+        let h = d.hidden;
+        for (l, p) in self.layers.iter().enumerate() {
+            let (below, rest) = ws.layers.split_at_mut(l);
+            let lb: &mut LayerBufs<B> = &mut rest[0];
+            let g = p.gates;
+            if lb.cell.has_recurrent_gates() {
+                // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
+                be.broadcast_rows(&self.params, p.b_ih, &mut lb.gates, 0, b, g)?;
+                be.broadcast_rows(&self.params, p.b_hh, &mut lb.gh, 0, b, g)?;
+            } else {
+                be.sum_rows(
+                    &self.params,
+                    Rows::new(p.b_ih, 2, g),
+                    &mut lb.bias,
+                    0,
+                    false,
+                )?;
+                be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, b, g)?;
+            }
+            match (below.last(), &lw.w_ih[l], first) {
+                (None, None, First::Projected(proj)) => {
+                    be.sum_rows(proj, Rows::new(0, 1, b * g), &mut lb.gates, 0, true)?;
+                }
+                (None, Some(w), First::Rows) => {
+                    be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?
+                }
+                (Some(prev), Some(w), _) => {
+                    be.qgemv(w, b, &prev.hs, b * h, &mut lb.gates, 0, true)?
+                }
+                _ => {
+                    return Err(KernelError::Shape(
+                        "step_lowp: layer 0's input and the converted weights disagree".into(),
+                    ))
+                }
+            }
+            let rec = if lb.cell.has_recurrent_gates() {
+                &mut lb.gh
+            } else {
+                &mut lb.gates
+            };
+            be.qgemv(&lw.w_hh[l], b, &lb.hs, 0, rec, 0, true)?;
+            let r = Recurrence {
+                cell: lb.cell,
+                t: 1,
+                b,
+                h,
+                w_hh: p.w_hh,
+            };
+            be.cell_forward(&r.step(0), &mut lb.state(&mut ws.dhs))?;
+        }
+        ws.has_state = true;
+        let top = &ws.layers[d.layers - 1];
+        let v = d.vocab;
+        be.broadcast_rows(&self.params, self.proj_b_off, &mut ws.logits, 0, b, v)?;
+        be.qgemv(&lw.proj, b, &top.hs, b * h, &mut ws.logits, 0, true)
+    }
+}
+
+/// Where layer 0's input comes from in a reduced-precision step.
+enum First<'a, B: Backend> {
+    /// `[B, G]` projected rows (from the input table).
+    Projected(&'a B::Buf),
+    /// The gathered embeddings in the workspace's `x0`, multiplied by the converted
+    /// `weight_ih_l0`.
+    Rows,
+}
+
+// Only a reference inside: copyable whatever `B` is (a derive would demand `B: Copy`).
+impl<B: Backend> Clone for First<'_, B> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<B: Backend> Copy for First<'_, B> {}
+
+/// Round-trips the converted tensors of `host` (a whole flat parameter vector) whose name
+/// `select` accepts.
+fn round_trip_host(
+    infos: &[super::ParamInfo],
+    host: &mut [f32],
+    precision: Precision,
+    select: impl Fn(&str) -> bool,
+) {
+    for p in infos
+        .iter()
+        .filter(|p| is_converted(&p.name) && select(&p.name))
+    {
+        let cols = p.shape.last().copied().unwrap_or(1);
+        precision.round_trip(&mut host[p.off..p.off + p.len()], cols);
+    }
+}
