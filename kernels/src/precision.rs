@@ -15,7 +15,10 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Storage precision of the weights a generator multiplies by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// 32-bit floats: the trained weights as they are.
     #[default]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use rnngym_gyms::{Codec, OpaqueCodec, Step};
-use rnngym_kernels::{hash, Backend, Cell};
+use rnngym_kernels::{hash, Backend, Cell, Precision};
 use rnngym_trainer::device::Device;
 use rnngym_trainer::dist::Collective;
 use rnngym_trainer::generate::MAX_STREAMS;
@@ -52,6 +52,9 @@ pub struct BenchArgs {
     /// 1,4,16,64): each count's tokens/s over all its streams, and its ratio to N = 1.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     streams: Vec<usize>,
+    /// Storage precision of the weights `--mode generate` multiplies by: f32, bf16 or int8.
+    #[arg(long, default_value_t = Precision::F32)]
+    precision: Precision,
     /// Interleaved rounds over the stream counts (each gets --seconds / rounds per round); the
     /// median round is reported.
     #[arg(long, default_value_t = 3)]
@@ -188,7 +191,13 @@ fn bench_on<B: Backend>(
     // Generation is one process's business: measured on one process only.
     let (generate, bytes_per_token) = match a.mode {
         Measure::Generate | Measure::Both if world == 1 => Some(generate::bench_generate(
-            be, dims, budget, &a.streams, a.rounds, &mut mem,
+            be,
+            dims,
+            budget,
+            &a.streams,
+            a.rounds,
+            a.precision,
+            &mut mem,
         )?),
         _ => None,
     }
@@ -223,6 +232,7 @@ fn bench_on<B: Backend>(
             "train_chars_per_s_per_rank": train.map(|r| r.rate / world as f64),
             "train_loss": train.map(|r| r.loss),
             "generate_chars_per_s": generate.as_ref().map(|g| g[0].rate),
+            "generate_precision": a.precision.name(),
             "generate_streams": generate.as_ref().map(|g| g.iter().map(|r| serde_json::json!({
                 "streams": r.streams,
                 "chars_per_s": r.rate,
@@ -260,8 +270,8 @@ fn bench_on<B: Backend>(
         }
         match generate.as_deref() {
             Some([r]) if r.streams == 1 => println!(
-                "generate: {:>10.0} chars/s  (batch 1, carried state, sampled)",
-                r.rate
+                "generate: {:>10.0} chars/s  (batch 1, carried state, sampled, {} weights)",
+                r.rate, a.precision
             ),
             Some(rates) => {
                 for r in rates {

@@ -10,7 +10,7 @@ use anyhow::Context;
 use rnngym_gyms::baselines::{score, KtBigram, KtUnigram, Lpc, LpcSettings};
 use rnngym_gyms::text::TextGym;
 use rnngym_gyms::{CharCodec, Gym, GymRegistry, Split};
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, Precision};
 use rnngym_trainer::eval::Evaluator;
 use rnngym_trainer::state;
 
@@ -33,6 +33,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Score the model with its weight matrices rounded to this precision (f32, bf16 or
+    /// int8): the model `sample --precision` and `generate-audio --precision` run.
+    #[arg(long, default_value_t = Precision::F32)]
+    precision: Precision,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +105,8 @@ fn eval_on<B: Backend>(
     a: &EvalArgs,
     registry: &GymRegistry,
 ) -> anyhow::Result<()> {
-    let (model, loaded) = state::model_from(be, loaded, path)?;
+    let (mut model, loaded) = state::model_from(be, loaded, path)?;
+    model.round_trip_weights(be, a.precision)?;
     let codec = loaded.codec.clone();
     let (mut gym, split) = data_gym(&loaded, path, a, registry)?;
     let sources = gym.sources(split);
@@ -160,11 +165,18 @@ fn eval_on<B: Backend>(
             "split": a.split().name(),
             "codec": codec.spec(),
             "seq_len": loaded.config.train.seq_len,
+            "precision": a.precision.name(),
             "sources": rows.iter().map(row_json).collect::<Vec<_>>(),
             "total": row_json(&total),
         });
         println!("{report}");
     } else {
+        if a.precision != Precision::F32 {
+            println!(
+                "weights at {} (rounded as generation stores them)",
+                a.precision
+            );
+        }
         print_table(&rows, &total, audio.is_some());
     }
     Ok(())

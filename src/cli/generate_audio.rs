@@ -117,15 +117,17 @@ fn generate_on<B: Backend>(
         "--pitch-sharpening: expected a number in [0, 10], got {sharpening}"
     );
     let count = a.streams.count()?;
+    let precision = a.sampling.precision(sc);
     if count > 1 {
-        let mut g = BatchGenerator::new(be, &model, count)?.with_pitch_sharpening(sharpening);
+        let mut g = BatchGenerator::with_precision(be, &model, count, precision)?
+            .with_pitch_sharpening(sharpening);
         g.prime_with(be, &prime, |_| {})?;
         let seeds = streams::seeds(a.seed.or(sc.seed), count);
         return generate_streams(be, g, audio, n, &opts, &seeds, &a.out);
     }
     let mut rng = seeded_rng(a.seed.or(sc.seed));
     let mut out = WavFileWriter::create(&a.out, rate)?;
-    let mut g = Generator::new(be, &model)?.with_pitch_sharpening(sharpening);
+    let mut g = Generator::with_precision(be, &model, precision)?.with_pitch_sharpening(sharpening);
     if prime.len() > PRIME_WINDOW {
         let mut bar = StreamProgress::new(prime.len() as u64, "priming", "samples", false);
         g.prime_with(be, &prime, |k| bar.set(k as u64))?;

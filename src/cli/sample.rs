@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rnngym_gyms::{GymError, GymRegistry, UnknownPolicy};
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, Precision};
 use rnngym_trainer::generate::{BatchGenerator, Generator};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{fsutil, state, RunDir};
@@ -77,6 +77,7 @@ fn sample_on<B: Backend>(
     log::info!("sampling on {}", be.name());
     let sc = &loaded.config.sample;
     let opts = a.sampling.options(sc, a.argmax || sc.argmax)?;
+    let precision = a.sampling.precision(sc);
     let policy = match a.unknown {
         Some(Unknown::Error) => UnknownPolicy::Error,
         Some(Unknown::Skip) => UnknownPolicy::Skip,
@@ -133,10 +134,11 @@ fn sample_on<B: Backend>(
             length: n,
             opts: &opts,
             seeds: &seeds,
+            precision,
         };
         return sample_streams(be, &model, &*codec, &job);
     }
-    let mut g = Generator::new(be, &model)?;
+    let mut g = Generator::with_precision(be, &model, precision)?;
     g.prime(be, &prime)?;
     let stdout = std::io::stdout();
     let mut progress = StreamProgress::new(n as u64, "sampling", "tokens", stdout.is_terminal());
@@ -178,6 +180,8 @@ struct Streams<'a> {
     opts: &'a SampleOptions,
     /// One per stream.
     seeds: &'a [u64],
+    /// Storage precision of the weights.
+    precision: Precision,
 }
 
 /// Generates the N streams as one batch, then prints each after a header line naming its
@@ -189,7 +193,7 @@ fn sample_streams<B: Backend>(
     job: &Streams<'_>,
 ) -> anyhow::Result<()> {
     let count = job.seeds.len();
-    let mut g = BatchGenerator::new(be, model, count)?;
+    let mut g = BatchGenerator::with_precision(be, model, count, job.precision)?;
     g.prime_with(be, job.prime, |_| {})?;
     let mut rngs: Vec<_> = job.seeds.iter().map(|&s| seeded_rng(Some(s))).collect();
     let mut texts = vec![job.shown_prime.to_string(); count];

@@ -1,10 +1,11 @@
 //! The sampling flags `sample` and `generate-audio` share, each defaulting to the checkpoint's
 //! `[sample]` value, checked once with messages that name the flag.
 
+use rnngym_kernels::Precision;
 use rnngym_trainer::config::SampleConfig;
 use rnngym_trainer::sample::SampleOptions;
 
-/// `--temperature`, `--top-k`, `--top-p`.
+/// `--temperature`, `--top-k`, `--top-p`, `--precision`.
 #[derive(clap::Args, Debug)]
 pub struct SamplingArgs {
     /// Softmax temperature (> 0; lower is more conservative) [default: the checkpoint's
@@ -19,6 +20,10 @@ pub struct SamplingArgs {
     /// [default: the checkpoint's sample.top_p].
     #[arg(long)]
     top_p: Option<f32>,
+    /// Storage precision of the weights: f32, bf16 or int8 (per-row scaled; activations and
+    /// state stay f32) [default: the checkpoint's sample.precision, f32].
+    #[arg(long)]
+    precision: Option<Precision>,
 }
 
 impl SamplingArgs {
@@ -41,5 +46,10 @@ impl SamplingArgs {
             opts.top_p
         );
         Ok(opts)
+    }
+
+    /// `--precision`, else the checkpoint's `sample.precision`.
+    pub fn precision(&self, sc: &SampleConfig) -> Precision {
+        self.precision.unwrap_or(sc.precision)
     }
 }

@@ -374,8 +374,9 @@ impl<B: Backend> Trainer<B> {
         mut on_token: impl FnMut(u32),
     ) -> Result<Vec<u32>, TrainerError> {
         let sharpening = self.cfg.sample.pitch_sharpening as f32;
+        let (be, model, precision) = (&self.be, &self.learner.model, self.cfg.sample.precision);
         let mut g =
-            Generator::new(&self.be, &self.learner.model)?.with_pitch_sharpening(sharpening);
+            Generator::with_precision(be, model, precision)?.with_pitch_sharpening(sharpening);
         if prime.is_empty() {
             return Err(TrainerError::Config(
                 "generation needs at least one prime token".into(),

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use rnngym_kernels::Backend;
+use rnngym_kernels::{Backend, Precision};
 use rnngym_trainer::generate::{BatchGenerator, Generator};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{Model, ModelDims};
@@ -39,7 +39,8 @@ impl<B: Backend> Stepper<'_, B> {
     }
 }
 
-/// Sample a token per stream (temperature 1), feed it back, carry the state: each count in
+/// Sample a token per stream (temperature 1), feed it back, carry the state, with weights
+/// stored at `precision`: each count in
 /// `streams` gets `budget` of measurement, split over `rounds` interleaved rounds. Also
 /// returns the bytes of parameters a batch-1 token reads, when N = 1 is among the counts.
 pub(super) fn bench_generate<B: Backend>(
@@ -48,6 +49,7 @@ pub(super) fn bench_generate<B: Backend>(
     budget: Duration,
     streams: &[usize],
     rounds: usize,
+    precision: Precision,
     mem: &mut DeviceMemory,
 ) -> anyhow::Result<(Vec<StreamRate>, Option<usize>)> {
     let model = Model::new(be, dims, 0.0, 2)?;
@@ -56,12 +58,12 @@ pub(super) fn bench_generate<B: Backend>(
     let mut bytes_per_token = None;
     for &n in streams {
         let mut s = if n == 1 {
-            let mut g = Generator::new(be, &model)?;
+            let mut g = Generator::with_precision(be, &model, precision)?;
             g.feed(be, 0)?;
             bytes_per_token = Some(g.bytes_per_token());
             Stepper::One(Box::new(g), seeded_rng(Some(3)))
         } else {
-            let mut g = BatchGenerator::new(be, &model, n)?;
+            let mut g = BatchGenerator::with_precision(be, &model, n, precision)?;
             g.feed(be, &vec![0; n])?;
             let rngs = (0..n as u64).map(|i| seeded_rng(Some(3 + i))).collect();
             Stepper::Many(g, rngs)

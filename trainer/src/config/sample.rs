@@ -1,6 +1,7 @@
 //! `[sample]`: generation settings, with their defaults.
 
 use rnngym_gyms::UnknownPolicy;
+use rnngym_kernels::Precision;
 use serde::{Deserialize, Serialize};
 
 /// `[sample]`: generation settings.
@@ -37,6 +38,10 @@ pub struct SampleConfig {
     /// Audio gyms: seconds of audio generated at each checkpoint and written as a WAV beside
     /// it (0 disables; `train.sample_every` applies to text gyms only).
     pub train_seconds: f64,
+    /// Storage precision of the weights `sample` and `generate-audio` multiply by: "f32",
+    /// "bf16" or "int8" (per-row scaled); activations and state stay f32 (docs/PERFORMANCE.md
+    /// has the speed and the loss of each).
+    pub precision: Precision,
 }
 
 /// The training-time text samples' temperature when `sample.train_temperature` is unset:
@@ -69,6 +74,7 @@ impl Default for SampleConfig {
             train_temperature: None,
             train_seconds: 1.0,
             pitch_sharpening: 0.0,
+            precision: Precision::F32,
         }
     }
 }
