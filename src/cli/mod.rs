@@ -97,7 +97,10 @@ pub fn init_logging(quiet: bool) {
 /// status 1 (a bug, too: a panic prints one line, not a backtrace).
 pub fn main_with(registry: GymRegistry) -> ExitCode {
     install_panic_hook();
-    let args = Cli::parse();
+    let args = match Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage_error(e),
+    };
     init_logging(args.quiet);
     match run(args, &registry) {
         Ok(()) => ExitCode::SUCCESS,
@@ -110,6 +113,28 @@ pub fn main_with(registry: GymRegistry) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version print as clap prints them; a usage error (an unknown flag, a bad value, a
+/// missing argument) becomes one `error:` line naming the flag and what was expected, exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let line: Vec<&str> = (text.lines())
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    eprintln!("{}", line.join(" "));
+    ExitCode::from(2)
 }
 
 /// Prints `e` and its causes as one `error:` line on stderr.
