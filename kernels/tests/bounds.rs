@@ -4,7 +4,8 @@
 mod common;
 use common::Bufs;
 use rnngym_kernels::{
-    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Result, RmsPropStep, Rows,
+    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Precision, Result,
+    RmsPropStep, Rows,
 };
 
 #[track_caller]
@@ -41,6 +42,21 @@ fn memory_and_dense_ops() {
     shape(be.mul_assign(&mut a, 0, &b, 5, 4));
     shape(be.scale(&mut a, 5, 4, 2.0));
     shape(be.sum_squares(&b, 5, 4));
+}
+
+#[test]
+fn reduced_precision_operands() {
+    let be = CpuBackend::new(1);
+    let w = vec![0.5f32; 12];
+    shape(be.quantize(&w, 1, 3, 4, Precision::Int8));
+    shape(be.quantize(&w, 0, usize::MAX, 2, Precision::Bf16));
+    let q = be.quantize(&w, 0, 3, 4, Precision::Bf16).unwrap();
+    let (x, mut y) = (vec![1.0f32; 8], vec![0.0f32; 6]);
+    shape(be.qgemv(&q, 1, &x, 5, &mut y, 0, false));
+    shape(be.qgemv(&q, 2, &x, 1, &mut y, 0, false));
+    shape(be.qgemv(&q, 2, &x, 0, &mut y, 1, true));
+    be.qgemv(&q, 2, &x, 0, &mut y, 0, false).unwrap();
+    assert_eq!(y, [2.0; 6]);
 }
 
 #[test]

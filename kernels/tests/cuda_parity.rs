@@ -13,7 +13,9 @@
 //! - gather and scatter-add: bit-exact (the scatter adds in the CPU's order);
 //! - sum_rows: rel 1e-5, abs 1e-5; softmax-xent (loss and gradient): rel 1e-5, abs 1e-6; sum
 //!   of squares (an f64 result): rel 1e-6;
-//! - optimizers: rel 1e-6, abs 1e-7 (same f32 formulas, `--fmad=false`, IEEE sqrt/div).
+//! - optimizers: rel 1e-6, abs 1e-7 (same f32 formulas, `--fmad=false`, IEEE sqrt/div);
+//! - reduced-precision products (`qgemv`): rel 1e-5, abs 1e-5 (the same converted weights,
+//!   summed in another order: a warp's lanes, then a tree).
 
 #[macro_use]
 mod common;
@@ -22,9 +24,35 @@ use common::*;
 use rnngym_kernels::cuda::CudaBackend;
 use rnngym_kernels::sample::pick;
 use rnngym_kernels::{
-    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Recurrence, RmsPropStep,
-    Rows, SampleOptions,
+    AdamStep, Backend, Cell, CellStep, CpuBackend, Gemm, KernelError, Precision, Recurrence,
+    RmsPropStep, Rows, SampleOptions,
 };
+
+parity!(reduced_precision_products_match, 1e-5, 1e-5, |be| {
+    let mut r = rng(11);
+    let mut outs = Outs::new();
+    // Off-panel and off-warp shapes, one and several input rows, set and accumulate.
+    for &(n, k, m) in &[
+        (1usize, 1usize, 1usize),
+        (97, 33, 1),
+        (512, 256, 1),
+        (70, 130, 5),
+    ] {
+        let w = up(be, &rand_vec(&mut r, 3 + n * k, 0.5));
+        let x = up(be, &rand_vec(&mut r, 2 + m * k, 1.0));
+        let init = rand_vec(&mut r, 1 + m * n, 1.0);
+        for p in Precision::ALL {
+            let q = be.quantize(&w, 3, n, k, p).unwrap();
+            let mut set = up(be, &init);
+            be.qgemv(&q, m, &x, 2, &mut set, 1, false).unwrap();
+            let mut acc = up(be, &init);
+            be.qgemv(&q, m, &x, 2, &mut acc, 1, true).unwrap();
+            outs.push(("set", down(be, &set)));
+            outs.push(("acc", down(be, &acc)));
+        }
+    }
+    outs
+});
 
 parity!(memory_ops_are_exact, 0.0, 0.0, |be| {
     let mut r = rng(1);
