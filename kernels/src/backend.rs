@@ -223,6 +223,12 @@ pub trait Backend: Send + Sync + 'static {
     fn memory_available(&self) -> Option<u64> {
         None
     }
+    /// Whether batch-1 generation at `f32` should multiply through [`Backend::qgemv`] (weights
+    /// packed once) rather than [`Backend::gemm`]: the CPU's packed kernels beat a general
+    /// GEMM's per-call cost on one row (docs/PERFORMANCE.md).
+    fn f32_steps_through_qgemv(&self) -> bool {
+        false
+    }
     /// A zero-filled buffer of `n` elements.
     fn zeros(&self, n: usize) -> Result<Self::Buf>;
     /// A buffer holding a copy of `data`.

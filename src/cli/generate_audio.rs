@@ -23,7 +23,7 @@ pub struct GenerateAudioArgs {
     #[command(flatten)]
     model: device_arg::CheckpointArgs,
     /// Seconds of audio to generate.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seconds: f64,
     /// Output WAV file (16-bit PCM, mono, at the model's sample rate).
     #[arg(long)]

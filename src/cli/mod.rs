@@ -128,12 +128,22 @@ fn usage_error(e: clap::Error) -> ExitCode {
         e.exit();
     }
     let text = e.render().to_string();
-    let line: Vec<&str> = (text.lines())
+    let mut line: Vec<&str> = (text.lines())
         .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    eprintln!("{}", line.join(" "));
+    // The usage names what the command expects, which an "unexpected argument" does not.
+    let usage = text.lines().find_map(|l| l.strip_prefix("Usage: "));
+    if let Some(u) = usage {
+        line.push("(usage:");
+        line.push(u.trim());
+    }
+    let mut msg = line.join(" ");
+    if usage.is_some() {
+        msg.push(')');
+    }
+    eprintln!("{msg}");
     ExitCode::from(2)
 }
 

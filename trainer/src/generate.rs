@@ -34,8 +34,13 @@ pub struct Generator<'m, B: Backend> {
 }
 
 impl<'m, B: Backend> Generator<'m, B> {
-    /// A generator with a zero initial state.
+    /// A generator with a zero initial state (`f32` weights).
     pub fn new(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
+        Self::with_precision(be, model, Precision::F32)
+    }
+
+    /// A generator whose steps run [`Model::step_token`] (`gemm` for every product).
+    fn plain(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
         let table = if table_fits(model) {
             Some(model.input_table(be)?)
         } else {
@@ -53,15 +58,16 @@ impl<'m, B: Backend> Generator<'m, B> {
     }
 
     /// A generator whose steps multiply by weights stored at `precision` (converted here,
-    /// once; see [`LowpWeights`]). `f32` is [`Generator::new`]. A prime then runs token by
+    /// once; see [`LowpWeights`]), through [`Backend::qgemv`]; at `f32` only where the backend
+    /// prefers it ([`Backend::f32_steps_through_qgemv`]). Below `f32` a prime runs token by
     /// token at that precision too, so the whole output is what the converted model makes.
     pub fn with_precision(
         be: &B,
         model: &'m Model<B>,
         precision: Precision,
     ) -> rnngym_kernels::Result<Self> {
-        if precision == Precision::F32 {
-            return Self::new(be, model);
+        if precision == Precision::F32 && !be.f32_steps_through_qgemv() {
+            return Self::plain(be, model);
         }
         Ok(Generator {
             model,
@@ -119,7 +125,11 @@ impl<'m, B: Backend> Generator<'m, B> {
         let Some((&last, head)) = prime.split_last() else {
             return Ok(());
         };
-        if self.lowp.is_some() {
+        if self
+            .lowp
+            .as_ref()
+            .is_some_and(|l| l.precision() != Precision::F32)
+        {
             for (i, chunk) in prime.chunks(PRIME_WINDOW).enumerate() {
                 for &t in chunk {
                     self.feed(be, t)?;

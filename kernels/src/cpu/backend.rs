@@ -68,6 +68,10 @@ impl Backend for CpuBackend {
         memory::available_bytes()
     }
 
+    fn f32_steps_through_qgemv(&self) -> bool {
+        true
+    }
+
     fn zeros(&self, n: usize) -> Result<Vec<f32>> {
         memory::zeroed(n)
     }

@@ -160,10 +160,10 @@ impl QWeights {
             Precision::Int8 => {
                 let mut d = vec![0i8; panels * k * P];
                 scales = vec![0.0; panels * P];
-                for r in 0..n {
+                for (r, s) in scales.iter_mut().enumerate().take(n) {
                     let (p, c) = (r / P, r % P);
                     let (q, scale) = int8_row(row(r));
-                    scales[r] = scale;
+                    *s = scale;
                     for (i, q) in q.into_iter().enumerate() {
                         d[(p * k + i) * P + c] = q;
                     }
