@@ -4,7 +4,8 @@
 # PyTorch / rnngym).
 #
 #   bench/compare.sh [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S]
-#                    [--presets "s m l"] [--rounds R] [--bin PATH] [--python PATH]
+#                    [--presets "s m l"] [--rounds R] [--precision f32|bf16|int8]
+#                    [--bin PATH] [--python PATH]
 #
 # Each preset runs R rounds (default 3) of rnngym and PyTorch, interleaved (who goes first
 # alternates), and the table reports each side's median round, then each round's paired ratio
@@ -12,6 +13,9 @@
 # minutes apart, can show a ratio that is mostly drift.
 #
 # --cell gru|rnn swaps the LSTM for that cell on both sides (nn.GRU / nn.RNN for PyTorch).
+#
+# --precision bf16|int8 stores rnngym's generation weights at that precision (`rnngym bench
+# --precision`); PyTorch generates at f32 (its fastest loop, as always), and the table says so.
 #
 # --device cuda compares on GPU 0 against PyTorch's nn.LSTM (GRU, RNN) on cuDNN (FP32, TF32 off on both
 # sides) and reports GPU memory instead of RSS.
@@ -29,12 +33,13 @@ THREADS=2
 SECONDS_PER=10
 PRESETS="s m l"
 ROUNDS=3
+PRECISION=f32
 BIN=""
 PY=""
-usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--bin PATH] [--python PATH]"
+usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--precision f32|bf16|int8] [--bin PATH] [--python PATH]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --device|--cell|--threads|--seconds|--presets|--rounds|--bin|--python)
+    --device|--cell|--threads|--seconds|--presets|--rounds|--precision|--bin|--python)
       [ $# -ge 2 ] || { echo "$1 needs a value; $usage" >&2; exit 2; }
       case "$1" in
         --device) DEVICE="$2" ;;
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
         --seconds) SECONDS_PER="$2" ;;
         --presets) PRESETS="$2" ;;
         --rounds) ROUNDS="$2" ;;
+        --precision) PRECISION="$2" ;;
         --bin) BIN="$2" ;;
         --python) PY="$2" ;;
       esac
@@ -94,7 +100,7 @@ trap 'rm -rf "$OUT"' EXIT
 ours() {
   echo "preset $1 round $2/$ROUNDS: rnngym..." >&2
   "$BIN" bench --device "$DEVICE" --cell "$CELL" --preset "$1" --threads "$THREADS" --seconds "$SECONDS_PER" \
-    --json > "$OUT/rnngym-$1-$2.json"
+    --precision "$PRECISION" --json > "$OUT/rnngym-$1-$2.json"
 }
 theirs() {
   echo "preset $1 round $2/$ROUNDS: pytorch..." >&2

@@ -80,6 +80,9 @@ def main():
     if len(cells) != 1:
         sys.exit(f"table.py: the runs disagree on the cell: {sorted(cells)}")
     cell = cells.pop().upper()
+    precision = load(out, "rnngym", presets[0], 1).get("generate_precision", "f32")
+    if precision != "f32":
+        cell += f", rnngym generates with {precision} weights (PyTorch f32)"
     if device == "cuda":
         print(f"{now}, {cell}, GPU: {gpu_model()}, CPU: {cpu_model()}, median of {rounds} "
               "interleaved rounds")
