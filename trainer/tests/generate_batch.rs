@@ -45,7 +45,7 @@ fn a_batched_step_equals_batch_one_steps_for_every_cell() {
     for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
         let model = Model::new(&be, ModelDims::plain(cell, 11, 9, 24, 2), 0.2, 5).unwrap();
         batched_equals_batch_one(&be, &model, 5, 30);
-        // More lanes than vocabulary rows: layer 0 takes the embedding-table path.
+        // More lanes than vocabulary rows (and than a kernel's block of rows).
         batched_equals_batch_one(&be, &model, 17, 6);
     }
 }

@@ -65,9 +65,10 @@ impl Isa {
 }
 
 /// `y[r] (+)= W · x[r]` for the `m` rows of `x` (`k` each) and `y` (`n` each), on the widest
-/// instruction set; a row's panels are split between two threads like an f32 batch-1
-/// product ([`super::gemv::split_rows`]), through `spin` when there is one. Each output is
-/// still one chain, so the result does not depend on the split.
+/// instruction set. Batch 1 splits the panels between two threads like an f32 batch-1
+/// product ([`super::gemv::split_rows`]), through `spin` when there is one; several rows
+/// split the rows (rayon). Each output is still one chain, so the result does not depend on
+/// the split.
 pub(crate) fn gemv(
     w: &QWeights,
     m: usize,
@@ -79,33 +80,46 @@ pub(crate) fn gemv(
 ) {
     let (n, k, isa) = (w.n, w.k, Isa::detect());
     let panels = w.panels();
-    let split = panels >= 2 && super::gemv::split_rows(n, k, threads, spin.is_some());
-    for (x, y) in x
-        .chunks_exact(k.max(1))
-        .zip(y.chunks_exact_mut(n.max(1)))
-        .take(m)
-    {
-        if !split {
-            w.gemv_panels(isa, 0, panels, x, y, accumulate);
-            continue;
-        }
-        let mid = panels / 2;
-        let (y0, y1) = y.split_at_mut(mid * P);
-        let Some(helper) = spin else {
+    let macs = m.saturating_mul(n);
+    if m > 1 {
+        // Whole row blocks per thread, so each thread converts the weights once per block.
+        let (rows, _) = QWeights::blocking(isa, m);
+        if threads > 1 && m >= 2 * rows && super::gemv::split_rows(macs, k, threads, false) {
+            let half = (m / 2).div_ceil(rows) * rows;
+            let (x0, x1) = x.split_at(half * k);
+            let (y0, y1) = y.split_at_mut(half * n);
             rayon::join(
-                || w.gemv_panels(isa, 0, mid, x, y0, accumulate),
-                || w.gemv_panels(isa, mid, panels, x, y1, accumulate),
+                || w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate),
+                || w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate),
             );
-            continue;
-        };
-        let half = Half(y1.as_mut_ptr(), y1.len());
-        let job = || {
-            // SAFETY: see `Half`; nothing else touches this half until `join` returns.
-            let y1 = unsafe { half.slice() };
-            w.gemv_panels(isa, mid, panels, x, y1, accumulate);
-        };
-        helper.join(&job, || w.gemv_panels(isa, 0, mid, x, y0, accumulate));
+        } else {
+            w.gemv_panels(isa, 0, panels, m, x, y, n, accumulate);
+        }
+        return;
     }
+    if !(panels >= 2 && super::gemv::split_rows(n, k, threads, spin.is_some())) {
+        w.gemv_panels(isa, 0, panels, m, x, y, n, accumulate);
+        return;
+    }
+    let mid = panels / 2;
+    let (y0, y1) = y[..n].split_at_mut(mid * P);
+    let (w0, w1) = (y0.len(), y1.len());
+    let Some(helper) = spin else {
+        rayon::join(
+            || w.gemv_panels(isa, 0, mid, 1, x, y0, w0, accumulate),
+            || w.gemv_panels(isa, mid, panels, 1, x, y1, w1, accumulate),
+        );
+        return;
+    };
+    let half = Half(y1.as_mut_ptr(), y1.len());
+    let job = || {
+        // SAFETY: see `Half`; nothing else touches this half until `join` returns.
+        let y1 = unsafe { half.slice() };
+        w.gemv_panels(isa, mid, panels, 1, x, y1, w1, accumulate);
+    };
+    helper.join(&job, || {
+        w.gemv_panels(isa, 0, mid, 1, x, y0, w0, accumulate)
+    });
 }
 
 /// The packed panels, by format.
@@ -200,90 +214,142 @@ impl QWeights {
         self.n.div_ceil(P)
     }
 
-    /// `y[j] (+)= Σ_i W[p0·32 + j, i] · x[i]` for the outputs of panels `p0 .. p1` (`y` holds
-    /// exactly those outputs, the last panel clipped to `n`).
+    /// Rows of `x` one kernel call takes and panels it walks side by side: one row over a
+    /// group of panels (batch 1), or a block of rows over one panel (each step's weights
+    /// converted once for every row of the block). Both keep eight accumulators in registers.
+    /// AVX-512's 32 registers hold a block of eight rows (sixteen accumulators).
+    fn blocking(isa: Isa, m: usize) -> (usize, usize) {
+        let (rows, panels) = match isa {
+            Isa::Portable => (1, 1),
+            Isa::Avx2 => (2, 2),
+            Isa::Avx512 => (8, 4),
+        };
+        if m == 1 {
+            (1, panels)
+        } else {
+            (rows.min(m), 1)
+        }
+    }
+
+    /// `y[r·ldy + j] (+)= Σ_i W[p0·32 + j, i] · x[r·k + i]` for the `m` rows of `x` and the
+    /// outputs of panels `p0 .. p1` (row `r` of `y` holds exactly those outputs at
+    /// `r·ldy`, the last panel clipped to `n`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemv_panels(
         &self,
         isa: Isa,
         p0: usize,
         p1: usize,
+        m: usize,
         x: &[f32],
         y: &mut [f32],
+        ldy: usize,
         accumulate: bool,
     ) {
-        assert!(p0 <= p1 && p1 <= self.panels() && x.len() >= self.k);
-        let first = p0 * P;
-        assert_eq!(y.len(), (p1 * P).min(self.n) - first, "lowp: y extent");
-        let group = match isa {
-            Isa::Portable => 1,
-            Isa::Avx2 => 2,
-            Isa::Avx512 => 4,
-        };
-        let mut sums = [0.0f32; 4 * P];
+        let (k, first) = (self.k, p0 * P);
+        let width = (p1 * P).min(self.n).saturating_sub(first);
+        assert!(
+            p0 <= p1 && p1 <= self.panels() && x.len() >= m * k,
+            "lowp: x extent"
+        );
+        assert!(
+            ldy >= width && (m == 0 || y.len() >= (m - 1) * ldy + width),
+            "lowp: y extent"
+        );
+        let (rows, group) = Self::blocking(isa, m);
+        let mut sums = [0.0f32; 8 * P];
+        // Panels outside, row blocks inside: a panel (k · 32 weights) is read from memory
+        // once and stays in L1 / L2 for every further block of rows.
         let mut p = p0;
         while p < p1 {
             let g = group.min(p1 - p);
-            let sums = &mut sums[..g * P];
-            self.panel_sums(isa, p, g, x, sums);
-            let lo = p * P - first;
-            let hi = ((p + g) * P).min(self.n) - first;
-            let scales = match self.precision {
-                Precision::Int8 => Some(&self.scales[p * P..]),
-                _ => None,
-            };
-            for (j, (out, &s)) in y[lo..hi].iter_mut().zip(sums.iter()).enumerate() {
-                // Multiply, then add: the same two roundings on every path.
-                let v = scales.map_or(s, |sc| s * sc[j]);
-                *out = if accumulate { *out + v } else { v };
+            for r0 in (0..m).step_by(rows) {
+                let r = rows.min(m - r0);
+                let sums = &mut sums[..r * g * P];
+                self.panel_sums(isa, p, g, r, &x[r0 * k..], sums);
+                let (lo, hi) = (p * P - first, ((p + g) * P).min(self.n) - first);
+                let scales = match self.precision {
+                    Precision::Int8 => Some(&self.scales[p * P..]),
+                    _ => None,
+                };
+                for (ri, s) in sums.chunks_exact(g * P).enumerate() {
+                    let row = &mut y[(r0 + ri) * ldy..];
+                    for (j, (out, &s)) in row[lo..hi].iter_mut().zip(s).enumerate() {
+                        // Multiply, then add: the same two roundings on every path.
+                        let v = scales.map_or(s, |sc| s * sc[j]);
+                        *out = if accumulate { *out + v } else { v };
+                    }
+                }
             }
             p += g;
         }
     }
 
-    /// Raw sums of panels `p .. p + g` into `sums` (`g · 32`, panel-major).
-    fn panel_sums(&self, isa: Isa, p: usize, g: usize, x: &[f32], sums: &mut [f32]) {
+    /// Raw sums of panels `p .. p + g` for `r` rows of `x` (`k` apart) into `sums`
+    /// (`[r][g · 32]`), with `(r, g)` one of [`QWeights::blocking`]'s shapes.
+    fn panel_sums(&self, isa: Isa, p: usize, g: usize, r: usize, x: &[f32], sums: &mut [f32]) {
         let k = self.k;
+        assert!(x.len() >= r * k && sums.len() >= r * g * P);
         #[cfg(target_arch = "x86_64")]
         {
+            macro_rules! shapes {
+                ($kernel:ident, $w:expr) => {
+                    match (r, g) {
+                        (1, 1) => $kernel::<1, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (1, 2) => $kernel::<1, 2>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (1, 3) => $kernel::<1, 3>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (1, 4) => $kernel::<1, 4>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (2, 1) => $kernel::<2, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (3, 1) => $kernel::<3, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (4, 1) => $kernel::<4, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (5, 1) => $kernel::<5, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (6, 1) => $kernel::<6, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (7, 1) => $kernel::<7, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        (8, 1) => $kernel::<8, 1>($w, k, x.as_ptr(), sums.as_mut_ptr()),
+                        _ => unreachable!("lowp: no kernel for {r} rows × {g} panels"),
+                    }
+                };
+            }
             // SAFETY: `isa` is one this CPU runs (`Isa::detect`, or `available` in tests);
-            // panels p .. p + g hold `k` steps each, and `x` holds `k` values (asserted by
-            // the caller), which is all the kernels read; `sums` holds g · 32 values.
+            // panels p .. p + g hold `k` steps each, `x` holds r rows of `k` and `sums` r · g
+            // panels of outputs (asserted above), which is all the kernels touch.
             unsafe {
                 match (isa, &self.data) {
                     (Isa::Avx2, Data::F32(d)) => {
-                        return avx2_f32(d.as_ptr().add(p * k * P), k, g, x.as_ptr(), sums)
+                        return shapes!(avx2_f32, d.as_ptr().add(p * k * P))
                     }
                     (Isa::Avx2, Data::Bf16(d)) => {
-                        return avx2_bf16(d.as_ptr().add(p * k * P / 2), k, g, x.as_ptr(), sums)
+                        return shapes!(avx2_bf16, d.as_ptr().add(p * k * P / 2))
                     }
                     (Isa::Avx2, Data::Int8(d)) => {
-                        return avx2_int8(d.as_ptr().add(p * k * P), k, g, x.as_ptr(), sums)
+                        return shapes!(avx2_int8, d.as_ptr().add(p * k * P))
                     }
                     (Isa::Avx512, Data::F32(d)) => {
-                        return avx512_f32(d.as_ptr().add(p * k * P), k, g, x.as_ptr(), sums)
+                        return shapes!(avx512_f32, d.as_ptr().add(p * k * P))
                     }
                     (Isa::Avx512, Data::Bf16(d)) => {
-                        let w = d.as_ptr().add(p * k * P / 2);
-                        return avx512_bf16(w, k, g, x.as_ptr(), sums);
+                        return shapes!(avx512_bf16, d.as_ptr().add(p * k * P / 2))
                     }
                     (Isa::Avx512, Data::Int8(d)) => {
-                        return avx512_int8(d.as_ptr().add(p * k * P), k, g, x.as_ptr(), sums)
+                        return shapes!(avx512_int8, d.as_ptr().add(p * k * P))
                     }
                     _ => {}
                 }
             }
         }
         let _ = isa;
-        for (gi, out) in sums.chunks_exact_mut(P).enumerate() {
-            let base = (p + gi) * k;
-            let mut acc = [0.0f32; P];
-            for (i, &xi) in x[..k].iter().enumerate() {
-                let step = base + i;
-                for (c, a) in acc.iter_mut().enumerate() {
-                    *a = xi.mul_add(self.weight(step, c), *a);
+        for ri in 0..r {
+            let xr = &x[ri * k..(ri + 1) * k];
+            for gi in 0..g {
+                let base = (p + gi) * k;
+                let mut acc = [0.0f32; P];
+                for (i, &xi) in xr.iter().enumerate() {
+                    for (c, a) in acc.iter_mut().enumerate() {
+                        *a = xi.mul_add(self.weight(base + i, c), *a);
+                    }
                 }
+                sums[(ri * g + gi) * P..][..P].copy_from_slice(&acc);
             }
-            out.copy_from_slice(&acc);
         }
     }
 
@@ -305,151 +371,175 @@ impl QWeights {
     }
 }
 
-/// Generates a group kernel: `$acc` accumulators of `$lanes` floats per panel, `g ≤ $max`
-/// panels, the body `$load(w_step, x, acc)` adding one step of one panel.
-macro_rules! group_kernel {
-    ($name:ident, $feat:literal, $t:ty, $vec:ty, $zero:expr, $store:path, $lanes:expr,
-     $max:expr, $step_elems:expr, |$w:ident, $xv:ident, $acc:ident| $body:block) => {
-        /// One group of panels (at most the kernel's group size): raw sums into `sums`.
+/// Generates a kernel over `R` rows of `x` and `G` panels: per step `i`, each panel's weights
+/// are loaded and converted once (`$load`, `P / $lanes` vectors in output order) and multiplied
+/// into every row's accumulators; then the raw sums go to `sums` (`[R][G · 32]`).
+macro_rules! kernel {
+    ($name:ident, $feat:literal, $t:ty, $vec:ty, $zero:expr, $set1:path, $fma:path,
+     $store:path, $lanes:expr, $step_elems:expr, |$w:ident| $load:expr) => {
+        /// One block of rows × panels (see the macro); raw sums into `sums`.
         ///
         /// # Safety
-        /// The CPU has the target features; `w` holds `g · k` packed steps, `x` `k` values.
+        /// The CPU has the target features; `w` holds `G · k` packed steps, `x` `R` rows of
+        /// `k`, `sums` `R · G · 32` values.
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feat)]
-        unsafe fn $name(w: *const $t, k: usize, g: usize, x: *const f32, sums: &mut [f32]) {
+        #[allow(clippy::needless_range_loop)]
+        unsafe fn $name<const R: usize, const G: usize>(
+            w: *const $t,
+            k: usize,
+            x: *const f32,
+            sums: *mut f32,
+        ) {
             const PER: usize = P / $lanes;
-            let mut accs = [[$zero; PER]; $max];
+            let mut acc = [[[$zero; PER]; G]; R];
             for i in 0..k {
-                let $xv = *x.add(i);
-                for (gi, $acc) in accs.iter_mut().enumerate().take(g) {
-                    let $w = w.add((gi * k + i) * $step_elems);
-                    $body
+                let mut xs = [$zero; R];
+                for r in 0..R {
+                    xs[r] = $set1(*x.add(r * k + i));
+                }
+                for g in 0..G {
+                    let $w = w.add((g * k + i) * $step_elems);
+                    let wv: [$vec; PER] = $load;
+                    for r in 0..R {
+                        for j in 0..PER {
+                            acc[r][g][j] = $fma(xs[r], wv[j], acc[r][g][j]);
+                        }
+                    }
                 }
             }
-            for (gi, acc) in accs.iter().enumerate().take(g) {
-                for (j, a) in acc.iter().enumerate() {
-                    // Accumulator j holds outputs j·lanes onwards (for bf16 by the pairing).
-                    $store(sums.as_mut_ptr().add(gi * P + j * $lanes), *a);
+            for r in 0..R {
+                for g in 0..G {
+                    for j in 0..PER {
+                        $store(sums.add((r * G + g) * P + j * $lanes), acc[r][g][j]);
+                    }
                 }
             }
         }
     };
 }
 
-group_kernel!(
+kernel!(
     avx2_f32,
     "avx2,fma",
     f32,
     __m256,
     _mm256_setzero_ps(),
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
     _mm256_storeu_ps,
     8,
-    2,
     P,
-    |w, xi, acc| {
-        let x = _mm256_set1_ps(xi);
-        for (j, a) in acc.iter_mut().enumerate() {
-            *a = _mm256_fmadd_ps(x, _mm256_loadu_ps(w.add(8 * j)), *a);
-        }
-    }
+    |w| [
+        _mm256_loadu_ps(w),
+        _mm256_loadu_ps(w.add(8)),
+        _mm256_loadu_ps(w.add(16)),
+        _mm256_loadu_ps(w.add(24)),
+    ]
 );
 
-group_kernel!(
+kernel!(
     avx2_int8,
     "avx2,fma",
     i8,
     __m256,
     _mm256_setzero_ps(),
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
     _mm256_storeu_ps,
     8,
-    2,
     P,
-    |w, xi, acc| {
-        let x = _mm256_set1_ps(xi);
-        for (j, a) in acc.iter_mut().enumerate() {
-            let q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(w.add(8 * j) as *const __m128i));
-            *a = _mm256_fmadd_ps(x, _mm256_cvtepi32_ps(q), *a);
-        }
+    |w| {
+        let q = |o: usize| {
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                w.add(o) as *const __m128i
+            )))
+        };
+        [q(0), q(8), q(16), q(24)]
     }
 );
 
-group_kernel!(
+// Lanes 0..8 hold outputs 0..8 (low halves) and 16..24 (high); lanes 8..16 hold 8..16 and
+// 24..32: a shift and a mask of the two loads give the outputs in order.
+kernel!(
     avx2_bf16,
     "avx2,fma",
     u32,
     __m256,
     _mm256_setzero_ps(),
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
     _mm256_storeu_ps,
     8,
-    2,
     P / 2,
-    |w, xi, acc| {
-        let x = _mm256_set1_ps(xi);
+    |w| {
         let mask = _mm256_set1_epi32(0xFFFF_0000u32 as i32);
-        // Lanes 0..8 hold outputs 0..8 (low) and 16..24 (high); lanes 8..16 hold 8..16 and
-        // 24..32: accumulators 0, 1, 2, 3 are outputs 0, 8, 16, 24 onwards.
         let v0 = _mm256_loadu_si256(w as *const __m256i);
         let v1 = _mm256_loadu_si256(w.add(8) as *const __m256i);
-        acc[0] = _mm256_fmadd_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32::<16>(v0)), acc[0]);
-        acc[1] = _mm256_fmadd_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32::<16>(v1)), acc[1]);
-        acc[2] = _mm256_fmadd_ps(x, _mm256_castsi256_ps(_mm256_and_si256(v0, mask)), acc[2]);
-        acc[3] = _mm256_fmadd_ps(x, _mm256_castsi256_ps(_mm256_and_si256(v1, mask)), acc[3]);
+        [
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(v0)),
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(v1)),
+            _mm256_castsi256_ps(_mm256_and_si256(v0, mask)),
+            _mm256_castsi256_ps(_mm256_and_si256(v1, mask)),
+        ]
     }
 );
 
-group_kernel!(
+kernel!(
     avx512_f32,
     "avx512f",
     f32,
     __m512,
     _mm512_setzero_ps(),
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
     _mm512_storeu_ps,
     16,
-    4,
     P,
-    |w, xi, acc| {
-        let x = _mm512_set1_ps(xi);
-        for (j, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_fmadd_ps(x, _mm512_loadu_ps(w.add(16 * j)), *a);
-        }
-    }
+    |w| [_mm512_loadu_ps(w), _mm512_loadu_ps(w.add(16))]
 );
 
-group_kernel!(
+kernel!(
     avx512_int8,
     "avx512f",
     i8,
     __m512,
     _mm512_setzero_ps(),
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
     _mm512_storeu_ps,
     16,
-    4,
     P,
-    |w, xi, acc| {
-        let x = _mm512_set1_ps(xi);
-        for (j, a) in acc.iter_mut().enumerate() {
-            let q = _mm512_cvtepi8_epi32(_mm_loadu_si128(w.add(16 * j) as *const __m128i));
-            *a = _mm512_fmadd_ps(x, _mm512_cvtepi32_ps(q), *a);
-        }
+    |w| {
+        let q = |o: usize| {
+            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+                w.add(o) as *const __m128i
+            )))
+        };
+        [q(0), q(16)]
     }
 );
 
-group_kernel!(
+kernel!(
     avx512_bf16,
     "avx512f",
     u32,
     __m512,
     _mm512_setzero_ps(),
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
     _mm512_storeu_ps,
     16,
-    4,
     P / 2,
-    |w, xi, acc| {
-        let x = _mm512_set1_ps(xi);
-        let mask = _mm512_set1_epi32(0xFFFF_0000u32 as i32);
+    |w| {
         let v = _mm512_loadu_si512(w as *const __m512i);
-        acc[0] = _mm512_fmadd_ps(x, _mm512_castsi512_ps(_mm512_slli_epi32::<16>(v)), acc[0]);
-        acc[1] = _mm512_fmadd_ps(x, _mm512_castsi512_ps(_mm512_and_si512(v, mask)), acc[1]);
+        [
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(v)),
+            _mm512_castsi512_ps(_mm512_and_si512(
+                v,
+                _mm512_set1_epi32(0xFFFF_0000u32 as i32),
+            )),
+        ]
     }
 );
 
@@ -469,52 +559,79 @@ mod tests {
 
     #[test]
     fn every_path_matches_the_dequantized_product_bit_for_bit() {
-        // Off-panel sizes, a single panel, an odd number of panels, more than a group.
+        // Off-panel sizes, a single panel, an odd number of panels, more than a group; one
+        // row, five and eleven (row blocks of 5 and 8 + 3 on AVX-512, of 2 and a last 1 on AVX2).
         for &(n, k) in &[(1, 1), (31, 7), (32, 64), (97, 33), (256, 256), (200, 129)] {
-            let w = values(n * k, 3);
-            let x = values(k, 5);
-            let y0 = values(n, 9);
-            for p in Precision::ALL {
-                let q = QWeights::new(&w, n, k, p);
-                let mut deq = w.clone();
-                p.round_trip(&mut deq, k);
-                // The spec: each output one fused chain over i, then × scale, then + y.
-                let scale = |r: usize| match p {
-                    Precision::Int8 => int8_row(&w[r * k..(r + 1) * k]).1,
-                    _ => 1.0,
-                };
-                let v: Vec<f32> = (0..n)
-                    .map(|r| {
-                        let unscaled = |i: usize| match p {
-                            Precision::Int8 => int8_row(&w[r * k..(r + 1) * k]).0[i].into(),
-                            _ => deq[r * k + i],
-                        };
-                        let s = (0..k).fold(0.0f32, |a, i| x[i].mul_add(unscaled(i), a));
-                        s * scale(r)
-                    })
-                    .collect();
-                let want: Vec<f32> = y0.iter().zip(&v).map(|(a, b)| a + b).collect();
-                for isa in Isa::available() {
-                    let mut y = y0.clone();
-                    q.gemv_panels(isa, 0, q.panels(), &x, &mut y, true);
-                    assert_eq!(y, want, "{p} {isa:?} {n}x{k}");
-                    // Overwriting instead of accumulating, and a split at a panel boundary.
-                    let mut y = vec![f32::NAN; n];
-                    let mid = q.panels() / 2;
-                    let (a, b) = y.split_at_mut((mid * P).min(n));
-                    q.gemv_panels(isa, 0, mid, &x, a, false);
-                    q.gemv_panels(isa, mid, q.panels(), &x, b, false);
-                    assert_eq!(y, v, "{p} {isa:?} {n}x{k} overwrite");
-                }
-                // And the f64 product of the dequantized weights, to rounding.
-                for r in 0..n {
-                    let exact: f64 = (0..k)
-                        .map(|i| f64::from(x[i]) * f64::from(deq[r * k + i]))
-                        .sum();
-                    let got = f64::from(v[r]);
-                    assert!((got - exact).abs() <= 1e-5 * (k as f64).sqrt() + 1e-6);
+            for m in [1, 5, 11] {
+                let w = values(n * k, 3);
+                let x = values(m * k, 5);
+                let y0 = values(m * n, 9);
+                for p in Precision::ALL {
+                    check_paths(&w, n, k, m, &x, &y0, p);
                 }
             }
+        }
+        // Big enough for the driver to split the panels (m = 1) or the rows between threads.
+        let (n, k) = (1000, 600);
+        for m in [1, 8] {
+            let (w, x, y0) = (values(n * k, 1), values(m * k, 2), values(m * n, 3));
+            assert!(super::super::gemv::split_rows(m * n, k, 2, false));
+            check_paths(&w, n, k, m, &x, &y0, Precision::Int8);
+        }
+    }
+
+    /// Every instruction set and both drivers against the spec for one shape.
+    fn check_paths(w: &[f32], n: usize, k: usize, m: usize, x: &[f32], y0: &[f32], p: Precision) {
+        let q = QWeights::new(w, n, k, p);
+        let mut deq = w.to_vec();
+        p.round_trip(&mut deq, k);
+        // The spec: each output one fused chain over i, then × scale, then + y.
+        let rows: Vec<(Vec<i8>, f32)> = w.chunks(k.max(1)).map(int8_row).collect();
+        let v: Vec<f32> = (0..m * n)
+            .map(|o| {
+                let (r, j) = (o / n, o % n);
+                let unscaled = |i: usize| match p {
+                    Precision::Int8 => f32::from(rows[j].0[i]),
+                    _ => deq[j * k + i],
+                };
+                let s = (0..k).fold(0.0f32, |a, i| x[r * k + i].mul_add(unscaled(i), a));
+                match p {
+                    Precision::Int8 => s * rows[j].1,
+                    _ => s,
+                }
+            })
+            .collect();
+        let want: Vec<f32> = y0.iter().zip(&v).map(|(a, b)| a + b).collect();
+        let tag = format!("{p} {n}x{k} m={m}");
+        for isa in Isa::available() {
+            let mut y = y0.to_vec();
+            q.gemv_panels(isa, 0, q.panels(), m, x, &mut y, n, true);
+            assert_eq!(y, want, "{tag} {isa:?}");
+            if m == 1 {
+                // Overwriting instead of accumulating, and a split at a panel boundary.
+                let mut y = vec![f32::NAN; n];
+                let mid = q.panels() / 2;
+                let (a, b) = y.split_at_mut((mid * P).min(n));
+                let (wa, wb) = (a.len(), b.len());
+                q.gemv_panels(isa, 0, mid, 1, x, a, wa, false);
+                q.gemv_panels(isa, mid, q.panels(), 1, x, b, wb, false);
+                assert_eq!(y, v, "{tag} {isa:?} overwrite");
+            }
+        }
+        // The threaded driver (rayon halves of the panels or of the rows).
+        let mut y = y0.to_vec();
+        gemv(&q, m, x, &mut y, true, 2, None);
+        assert_eq!(y, want, "{tag} two threads");
+        // And the f64 product of the dequantized weights, to rounding.
+        for (o, &got) in v.iter().enumerate() {
+            let (r, j) = (o / n, o % n);
+            let exact: f64 = (0..k)
+                .map(|i| f64::from(x[r * k + i]) * f64::from(deq[j * k + i]))
+                .sum();
+            assert!(
+                (f64::from(got) - exact).abs() <= 1e-5 * (k as f64).sqrt() + 1e-6,
+                "{tag}"
+            );
         }
     }
 

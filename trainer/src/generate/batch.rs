@@ -38,8 +38,14 @@ pub struct BatchGenerator<'m, B: Backend> {
 }
 
 impl<'m, B: Backend> BatchGenerator<'m, B> {
-    /// A generator of `lanes` streams (1..=[`MAX_STREAMS`]) with a zero initial state.
+    /// A generator of `lanes` streams (1..=[`MAX_STREAMS`]) with a zero initial state (`f32`
+    /// weights).
     pub fn new(be: &B, model: &'m Model<B>, lanes: usize) -> rnngym_kernels::Result<Self> {
+        Self::with_precision(be, model, lanes, Precision::F32)
+    }
+
+    /// The generator whose steps are a `t = 1` forward.
+    fn plain(be: &B, model: &'m Model<B>, lanes: usize) -> rnngym_kernels::Result<Self> {
         if lanes == 0 || lanes > MAX_STREAMS {
             return Err(KernelError::Shape(format!(
                 "expected 1 to {MAX_STREAMS} streams, got {lanes}"
@@ -59,15 +65,16 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
     }
 
     /// [`BatchGenerator::new`] whose steps multiply by weights stored at `precision` (see
-    /// [`Generator::with_precision`]; `f32` is `new`).
+    /// [`Generator::with_precision`]), through [`Backend::qgemv`]; at `f32` only where the
+    /// backend prefers it, else through a `t = 1` forward (GEMMs).
     pub fn with_precision(
         be: &B,
         model: &'m Model<B>,
         lanes: usize,
         precision: Precision,
     ) -> rnngym_kernels::Result<Self> {
-        let mut g = Self::new(be, model, lanes)?;
-        if precision != Precision::F32 {
+        let mut g = Self::plain(be, model, lanes)?;
+        if precision != Precision::F32 || be.f32_steps_through_qgemv() {
             g.ws = model.workspace_with(be, 1, lanes, false)?;
             g.lowp = Some(model.lowp_weights(be, precision, super::table_fits(model))?);
         }
