@@ -4,10 +4,9 @@
 //! prime lands in every lane; and its lanes are row-independent, so lane i of a 4-lane run
 //! draws the same tokens as lane i of an 8-lane run.
 
-use std::sync::Arc;
+mod common;
+use common::lpc_gru;
 
-use rnngym_gyms::wav::lpc::LpcOptions;
-use rnngym_gyms::FeaturesSpec;
 use rnngym_kernels::{Backend, CpuBackend};
 use rnngym_trainer::generate::{BatchGenerator, Generator, MAX_STREAMS};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
@@ -53,17 +52,7 @@ fn a_batched_step_equals_batch_one_steps_for_every_cell() {
 #[test]
 fn feature_lanes_are_kept_per_stream() {
     let be = CpuBackend::new(1);
-    let codec: Arc<dyn rnngym_gyms::Codec> = Arc::new(rnngym_gyms::wav::SampleCodec::mu_law(8000));
-    let opts = LpcOptions {
-        order: 4,
-        history: 32,
-        frame: 4,
-        ..LpcOptions::default()
-    };
-    let features = FeaturesSpec::Lpc(opts).build(&codec).unwrap();
-    let dims = ModelDims::plain(CellKind::Gru, 256, 8, 16, 1).with_channels(features.channels());
-    let mut model = Model::new(&be, dims, 0.0, 3).unwrap();
-    model.set_features(features).unwrap();
+    let model = lpc_gru(&be, 16, 1, 3);
     batched_equals_batch_one(&be, &model, 3, 40);
 }
 

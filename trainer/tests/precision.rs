@@ -7,10 +7,7 @@
 mod common;
 use common::*;
 
-use std::sync::Arc;
-
-use rnngym_gyms::wav::lpc::LpcOptions;
-use rnngym_gyms::{FeaturesSpec, UnknownPolicy};
+use rnngym_gyms::UnknownPolicy;
 use rnngym_kernels::{Backend, CpuBackend, Precision};
 use rnngym_trainer::generate::{bytes_per_token, bytes_per_token_at, BatchGenerator, Generator};
 use rnngym_trainer::model::Mode;
@@ -107,17 +104,7 @@ fn reduced_precision_changes_the_logits_but_round_tripping_is_what_it_computes()
 #[test]
 fn features_and_batches_run_at_reduced_precision() {
     let be = CpuBackend::new(1);
-    let codec: Arc<dyn rnngym_gyms::Codec> = Arc::new(rnngym_gyms::wav::SampleCodec::mu_law(8000));
-    let opts = LpcOptions {
-        order: 4,
-        history: 32,
-        frame: 4,
-        ..LpcOptions::default()
-    };
-    let features = FeaturesSpec::Lpc(opts).build(&codec).unwrap();
-    let dims = ModelDims::plain(CellKind::Gru, 256, 8, 40, 2).with_channels(features.channels());
-    let mut model = Model::new(&be, dims, 0.0, 3).unwrap();
-    model.set_features(features).unwrap();
+    let model = lpc_gru(&be, 40, 2, 3);
     let seq = tokens(256, 80, 3);
     matches_round_trip(&be, &model, Precision::Int8, &seq);
     // N lanes at int8 = N batch-1 int8 generators.

@@ -547,15 +547,7 @@ kernel!(
 mod tests {
     use super::*;
 
-    /// Deterministic values in [-1, 1), some exactly representable, some not.
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 7;
-                (x % 20011) as f32 / 10005.5 - 1.0
-            })
-            .collect()
-    }
+    use crate::cpu::test_values as values;
 
     #[test]
     fn every_path_matches_the_dequantized_product_bit_for_bit() {

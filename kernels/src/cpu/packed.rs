@@ -194,15 +194,7 @@ unsafe fn tile<const R: usize>(
 mod tests {
     use super::*;
 
-    /// Deterministic values in [-1, 1).
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                let x = (i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8;
-                (x % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::cpu::test_values as values;
 
     /// `C += A · W` in f64, W logical `[k, n]` from an accessor.
     #[allow(clippy::too_many_arguments)]

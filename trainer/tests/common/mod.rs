@@ -6,8 +6,28 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rnngym_gyms::text::TextGym;
-use rnngym_gyms::{Gym, GymSpec};
-use rnngym_trainer::{Config, Observer, Update};
+use rnngym_gyms::wav::lpc::LpcOptions;
+use rnngym_gyms::{FeaturesSpec, Gym, GymSpec};
+use rnngym_kernels::CpuBackend;
+use rnngym_trainer::{CellKind, Config, Model, ModelDims, Observer, Update};
+
+/// A GRU (`layers` × `hidden`, E 8) over 8 kHz mu-law samples with small LPC input features
+/// (order 4 on 32 samples, refitted every 4), seeded.
+pub fn lpc_gru(be: &CpuBackend, hidden: usize, layers: usize, seed: u64) -> Model<CpuBackend> {
+    let codec: Arc<dyn rnngym_gyms::Codec> = Arc::new(rnngym_gyms::wav::SampleCodec::mu_law(8000));
+    let opts = LpcOptions {
+        order: 4,
+        history: 32,
+        frame: 4,
+        ..LpcOptions::default()
+    };
+    let features = FeaturesSpec::Lpc(opts).build(&codec).unwrap();
+    let dims =
+        ModelDims::plain(CellKind::Gru, 256, 8, hidden, layers).with_channels(features.channels());
+    let mut model = Model::new(be, dims, 0.0, seed).unwrap();
+    model.set_features(features).unwrap();
+    model
+}
 
 /// Two pangrams: every letter, a few punctuation marks.
 pub const TEXT: &str = "the quick brown fox jumps over the lazy dog. \
