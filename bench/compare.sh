@@ -5,7 +5,7 @@
 #
 #   bench/compare.sh [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S]
 #                    [--presets "s m l"] [--rounds R] [--precision f32|bf16|int8]
-#                    [--bin PATH] [--python PATH]
+#                    [--mode both|train|generate] [--bin PATH] [--python PATH]
 #
 # Each preset runs R rounds (default 3) of rnngym and PyTorch, interleaved (who goes first
 # alternates), and the table reports each side's median round, then each round's paired ratio
@@ -13,6 +13,8 @@
 # minutes apart, can show a ratio that is mostly drift.
 #
 # --cell gru|rnn swaps the LSTM for that cell on both sides (nn.GRU / nn.RNN for PyTorch).
+#
+# --mode train|generate measures only that on both sides (the other columns read "-").
 #
 # --precision bf16|int8 stores rnngym's generation weights at that precision (`rnngym bench
 # --precision`); PyTorch generates at f32 (its fastest loop, as always), and the table says so.
@@ -34,12 +36,13 @@ SECONDS_PER=10
 PRESETS="s m l"
 ROUNDS=3
 PRECISION=f32
+MODE=both
 BIN=""
 PY=""
-usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--precision f32|bf16|int8] [--bin PATH] [--python PATH]"
+usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--precision f32|bf16|int8] [--mode both|train|generate] [--bin PATH] [--python PATH]"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --device|--cell|--threads|--seconds|--presets|--rounds|--precision|--bin|--python)
+    --device|--cell|--threads|--seconds|--presets|--rounds|--precision|--mode|--bin|--python)
       [ $# -ge 2 ] || { echo "$1 needs a value; $usage" >&2; exit 2; }
       case "$1" in
         --device) DEVICE="$2" ;;
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
         --presets) PRESETS="$2" ;;
         --rounds) ROUNDS="$2" ;;
         --precision) PRECISION="$2" ;;
+        --mode) MODE="$2" ;;
         --bin) BIN="$2" ;;
         --python) PY="$2" ;;
       esac
@@ -100,12 +104,12 @@ trap 'rm -rf "$OUT"' EXIT
 ours() {
   echo "preset $1 round $2/$ROUNDS: rnngym..." >&2
   "$BIN" bench --device "$DEVICE" --cell "$CELL" --preset "$1" --threads "$THREADS" --seconds "$SECONDS_PER" \
-    --precision "$PRECISION" --json > "$OUT/rnngym-$1-$2.json"
+    --precision "$PRECISION" --mode "$MODE" --json > "$OUT/rnngym-$1-$2.json"
 }
 theirs() {
   echo "preset $1 round $2/$ROUNDS: pytorch..." >&2
   "$PY" bench/pytorch_ref.py --device "$DEVICE" --cell "$CELL" --preset "$1" --threads "$THREADS" \
-    --seconds "$SECONDS_PER" --json > "$OUT/pytorch-$1-$2.json"
+    --seconds "$SECONDS_PER" --mode "$MODE" --json > "$OUT/pytorch-$1-$2.json"
 }
 for p in $PRESETS; do
   for r in $(seq "$ROUNDS"); do
