@@ -152,6 +152,14 @@ else
   if on bench; then
     secs=${BENCH_S:-240}
     say "== bench (limit ${secs} s)"
+    # rnngym alone: generation at each weight precision (issue 22), batch 1 and 64 streams.
+    for preset in ${BENCH_PRESETS:-s m l}; do
+      for precision in f32 bf16 int8; do
+        line=$(timeout -k 5 60 bin/rnngym bench --device cuda --mode generate --preset "$preset" \
+          --precision "$precision" --streams 1,64 --seconds 2 2>&1 | grep -E "^generate" | tr -s ' ' | paste -sd ';')
+        say "  generate $preset $precision: ${line:-FAILED}"
+      done
+    done
     if python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
       start=$SECONDS
       timeout -k 5 "$secs" bash bench/compare.sh --device cuda --bin bin/rnngym --python python3 \
