@@ -314,9 +314,8 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         let (n, k) = (w.rows(), w.cols());
         operands::qgemv((x.len(), x_off), (y.len(), y_off), m, n, k)?;
-        // Only batch-1 products use the helper: do not start its thread for anything else.
-        let spin = if m == 1 { self.spin() } else { None };
         let (x, y) = (&x[x_off..x_off + m * k], &mut y[y_off..y_off + m * n]);
+        let spin = self.spin();
         lowp::gemv(w, m, x, y, accumulate, self.threads, spin);
         Ok(())
     }

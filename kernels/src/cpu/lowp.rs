@@ -66,9 +66,9 @@ impl Isa {
 
 /// `y[r] (+)= W · x[r]` for the `m` rows of `x` (`k` each) and `y` (`n` each), on the widest
 /// instruction set. Batch 1 splits the panels between two threads like an f32 batch-1
-/// product ([`super::gemv::split_rows`]), through `spin` when there is one; several rows
-/// split the rows (rayon). Each output is still one chain, so the result does not depend on
-/// the split.
+/// product ([`super::gemv::split_rows`]), several rows split the rows; both through `spin`
+/// when there is one (a rayon wake-up costs more than a small product). Each output is still
+/// one chain, so the result does not depend on the split.
 pub(crate) fn gemv(
     w: &QWeights,
     m: usize,
@@ -84,14 +84,31 @@ pub(crate) fn gemv(
     if m > 1 {
         // Whole row blocks per thread, so each thread converts the weights once per block.
         let (rows, _) = QWeights::blocking(isa, m);
-        if threads > 1 && m >= 2 * rows && super::gemv::split_rows(macs, k, threads, false) {
-            let half = (m / 2).div_ceil(rows) * rows;
+        if threads > 1 && super::gemv::split_rows(macs, k, threads, spin.is_some()) {
+            // Whole blocks to the first thread where there are two or more, else half the rows.
+            let half = if m >= 2 * rows {
+                (m / 2).div_ceil(rows) * rows
+            } else {
+                m.div_ceil(2)
+            };
             let (x0, x1) = x.split_at(half * k);
             let (y0, y1) = y.split_at_mut(half * n);
-            rayon::join(
-                || w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate),
-                || w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate),
-            );
+            let Some(helper) = spin else {
+                rayon::join(
+                    || w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate),
+                    || w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate),
+                );
+                return;
+            };
+            let second = Half(y1.as_mut_ptr(), y1.len());
+            let job = || {
+                // SAFETY: see `Half`; nothing else touches these rows until `join` returns.
+                let y1 = unsafe { second.slice() };
+                w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate);
+            };
+            helper.join(&job, || {
+                w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate)
+            });
         } else {
             w.gemv_panels(isa, 0, panels, m, x, y, n, accumulate);
         }
