@@ -148,7 +148,7 @@ enum Data {
     Int8(Vec<i8>),
 }
 
-/// A `[n, k]` weight matrix at reduced precision, packed for [`QWeights::gemv`].
+/// A `[n, k]` weight matrix at reduced precision, packed for the CPU's `qgemv` kernels (the CPU backend's [`Backend::QBuf`](crate::Backend::QBuf)).
 #[derive(Debug)]
 pub struct QWeights {
     precision: Precision,
