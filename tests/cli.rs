@@ -569,6 +569,20 @@ fn bench_measures_every_cell() {
     }
     let out = rnngym(&["bench", "--seconds", "0"], dir.path());
     assert_one_line_error(&out, &["--seconds", "positive"]);
+    // Another batch than the preset's (what one rank of an N-rank run trains).
+    let v = bench(&[
+        "--preset",
+        "s",
+        "--mode",
+        "train",
+        "--threads",
+        "1",
+        "--batch",
+        "5",
+    ]);
+    assert_eq!(v["batch"], 5, "{v}");
+    let out = rnngym(&["bench", "--batch", "0"], dir.path());
+    assert_one_line_error(&out, &["--batch", "1 to 4096"]);
 
     // With a competing load: it runs, says so, and still generates.
     let v = bench(&["--mode", "generate", "--busy", "2"]);

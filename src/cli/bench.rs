@@ -52,6 +52,9 @@ pub struct BenchArgs {
     /// 1,4,16,64): each count's tokens/s over all its streams, and its ratio to N = 1.
     #[arg(long, value_delimiter = ',', default_value = "1")]
     streams: Vec<usize>,
+    /// Training batch (lanes, the global batch under mpirun) instead of the preset's.
+    #[arg(long)]
+    batch: Option<usize>,
     /// Storage precision of the weights `--mode generate` multiplies by: f32, bf16 or int8.
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
@@ -127,6 +130,11 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
         a.streams
     );
     anyhow::ensure!(
+        a.batch.is_none_or(|b| (1..=4096).contains(&b)),
+        "--batch: expected 1 to 4096 lanes, got {}",
+        a.batch.unwrap_or(0)
+    );
+    anyhow::ensure!(
         (1..=100).contains(&a.rounds),
         "--rounds: expected 1 to 100 rounds, got {}",
         a.rounds
@@ -179,6 +187,7 @@ fn bench_on<B: Backend>(
 ) -> anyhow::Result<()> {
     let mut mem = DeviceMemory::start(be, on_gpu);
     let (h, b, t) = a.preset.shape();
+    let b = a.batch.unwrap_or(b);
     let dims = ModelDims::plain(a.cell, VOCAB, h, h, 2);
     let budget = Duration::from_secs_f64(a.seconds);
     let world = comm.world();
