@@ -245,3 +245,100 @@ fn ctrl_c_to_the_job_ends_it_with_a_checkpoint_that_resumes() {
 fn sigterm_to_the_job_ends_it_with_a_checkpoint_that_resumes() {
     interrupt_job("-TERM", Target::Group);
 }
+
+#[test]
+fn a_rank_that_stops_responding_ends_the_job_at_the_collective_timeout() {
+    // SIGSTOP rank 1 (a hung rank that does not die): rank 0 waits in the next all-reduce,
+    // its watchdog says so after train.collective_timeout_s and exits, and mpirun ends the job
+    // (the stopped rank included) with the last checkpoint loadable.
+    let f = Fixture::new(&corpus(), CFG);
+    let args = [
+        "-q",
+        "train",
+        "--config",
+        "c.toml",
+        "--set",
+        "train.iterations=100000000",
+        "--set",
+        "checkpoint.every=20",
+        "--set",
+        "train.collective_timeout_s=3",
+    ];
+    let mut job = mpmd(f.path(), &args, &[], &args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while latest_iteration_or_zero(&f) < 20 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ranks = children(job.id());
+    assert_eq!(ranks.len(), 2);
+    // The rank with the larger pid was started second: rank 1 under this MPMD launch.
+    let stopped = *ranks.iter().max().unwrap();
+    let sent = Instant::now();
+    let ok = Command::new("kill")
+        .args(["-STOP", &stopped.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (status, err) = wait_bounded(&mut job, Duration::from_secs(40), "a stopped rank");
+    let took = sent.elapsed();
+    assert!(!status.success(), "{err}");
+    // Rank 0 says why. (Open MPI continues a stopped rank before it kills it, so the stopped
+    // rank's own watchdog may add its line too: it had been waiting in a collective as well.)
+    let ours = error_lines(&err);
+    assert!(
+        ours.iter().any(|l| l.starts_with("error: rank 0 waited")),
+        "rank 0's line: {err}"
+    );
+    assert!(ours.len() <= 2, "one line per rank at most: {err}");
+    for l in &ours {
+        assert!(l.contains("train.collective_timeout_s = 3"), "{err}");
+    }
+    assert!(
+        took >= Duration::from_secs(3),
+        "not before the limit: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(20),
+        "ended after {took:?}: {err}"
+    );
+    // No rank is left behind, and the last checkpoint loads.
+    assert!(
+        !Path::new(&format!("/proc/{stopped}")).exists()
+            || std::fs::read_to_string(format!("/proc/{stopped}/stat"))
+                .is_ok_and(|s| s.contains(") Z ")),
+        "the stopped rank was ended too"
+    );
+    let at = latest_iteration(&f.file("run"));
+    assert!(at >= 20, "{at}");
+    let resumed = f
+        .command(&[
+            "-q",
+            "train",
+            "--resume",
+            "run",
+            "--set",
+            &format!("train.iterations={}", at + 2),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    eprintln!("a stopped rank: the job ended {took:?} after SIGSTOP, checkpoint at {at}");
+}
+
+/// `latest_iteration` of the fixture's run, 0 before its first checkpoint.
+fn latest_iteration_or_zero(f: &Fixture) -> u64 {
+    let latest = f.file("run/latest.safetensors");
+    if latest.exists() {
+        std::panic::catch_unwind(|| latest_iteration(&f.file("run"))).unwrap_or(0)
+    } else {
+        0
+    }
+}

@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rnngym_gyms::GymRegistry;
-use rnngym_trainer::dist::Collective;
+use rnngym_trainer::dist::{Collective, Watched};
 use rnngym_trainer::{
     device, state, CheckpointKind, LogObserver, Observer, RunDir, Trainer, TrainerError,
 };
@@ -127,6 +127,28 @@ fn prepare(
 }
 
 /// The rest of `run` on the chosen backend (the model code is generic over it).
+/// `comm` under a watchdog of `train.collective_timeout_s` (data-parallel runs only): a rank
+/// that waits that long in one collective says so in one line and exits, and the launcher
+/// then ends every rank (a hung rank would otherwise keep the job waiting forever).
+fn watched(comm: &Arc<dyn Collective>, cfg: &rnngym_trainer::Config) -> Arc<dyn Collective> {
+    let limit = cfg.train.collective_timeout_s;
+    if comm.world() == 1 || limit <= 0.0 {
+        return comm.clone();
+    }
+    let rank = comm.rank();
+    let on_timeout = move |what: &str, waited: Duration| {
+        eprintln!(
+            "error: rank {rank} waited {:.0} s in {what} for the other ranks \
+             (train.collective_timeout_s = {limit}): another rank stopped responding (hung, \
+             stopped, or its node lost); ending the job, the last checkpoint is kept",
+            waited.as_secs_f64()
+        );
+        std::process::exit(1);
+    };
+    let limit = Duration::from_secs_f64(limit);
+    Arc::new(Watched::new(comm.clone(), limit, on_timeout))
+}
+
 fn train_with<B: rnngym_kernels::Backend>(
     be: B,
     cfg: rnngym_trainer::Config,
@@ -134,6 +156,7 @@ fn train_with<B: rnngym_kernels::Backend>(
     resume: Option<PathBuf>,
     comm: &Arc<dyn Collective>,
 ) -> anyhow::Result<Outcome> {
+    let comm = &watched(comm, &cfg);
     let root = comm.rank() == 0;
     let setup = || -> anyhow::Result<Trainer<B>> {
         let c = comm.clone();

@@ -255,6 +255,12 @@ fn each_validation_rule_names_its_key() {
         }),
         ("sample.train_seconds", |c| c.sample.train_seconds = -1.0),
         ("train.input_noise", |c| c.train.input_noise = -1.0),
+        ("train.collective_timeout_s", |c| {
+            c.train.collective_timeout_s = -1.0
+        }),
+        ("train.collective_timeout_s", |c| {
+            c.train.collective_timeout_s = f64::NAN
+        }),
         ("train.input_noise", |c| c.train.input_noise = f64::NAN),
         ("sample.pitch_sharpening", |c| {
             c.sample.pitch_sharpening = -0.5

@@ -90,6 +90,11 @@ pub struct TrainConfig {
     /// many − 1 older ones as files in `<checkpoint.dir>/rollback/`. A divergence right after
     /// a rollback to a state (before a newer good one) goes back to the next older state.
     pub rollback_depth: u32,
+    /// Data-parallel runs: seconds a rank may wait in one collective (an all-reduce, a
+    /// barrier) for the others before it ends the job as hung (a rank that stopped
+    /// responding without dying); 0 waits forever. Covers rank 0's checkpoint and sample
+    /// writing, which the others wait for.
+    pub collective_timeout_s: f64,
 }
 
 impl Default for TrainConfig {
@@ -121,6 +126,7 @@ impl Default for TrainConfig {
             input_noise: 0.0,
             max_rollbacks: 3,
             rollback_depth: 3,
+            collective_timeout_s: 600.0,
         }
     }
 }

@@ -90,6 +90,12 @@ impl Config {
             x >= 0.0 && x <= t.lr
         })?;
         check_f64(
+            "train.collective_timeout_s",
+            t.collective_timeout_s,
+            "a number of seconds ≥ 0 (0 waits forever)",
+            |x| (0.0..=1e9).contains(&x),
+        )?;
+        check_f64(
             "train.input_noise",
             t.input_noise,
             "a number of quantization levels in [0, 64]",
