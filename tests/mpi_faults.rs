@@ -212,22 +212,7 @@ fn interrupt_job(signal: &str, target: Target) {
         let said = format!("interrupted after iteration {at}; checkpoint saved");
         assert!(err.contains(&said), "{err}");
     }
-    let resumed = f
-        .command(&[
-            "-q",
-            "train",
-            "--resume",
-            "run",
-            "--set",
-            &format!("train.iterations={}", at + 2),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    assert_resumes(&f, at);
     eprintln!("{signal} to {target:?}: ended after {took:?} at iteration {at}");
 }
 
@@ -314,22 +299,7 @@ fn a_rank_that_stops_responding_ends_the_job_at_the_collective_timeout() {
     );
     let at = latest_iteration(&f.file("run"));
     assert!(at >= 20, "{at}");
-    let resumed = f
-        .command(&[
-            "-q",
-            "train",
-            "--resume",
-            "run",
-            "--set",
-            &format!("train.iterations={}", at + 2),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    assert_resumes(&f, at);
     eprintln!("a stopped rank: the job ended {took:?} after SIGSTOP, checkpoint at {at}");
 }
 
@@ -341,4 +311,18 @@ fn latest_iteration_or_zero(f: &Fixture) -> u64 {
     } else {
         0
     }
+}
+
+/// `train --resume run` (one process) continues the fixture's run from iteration `at`.
+fn assert_resumes(f: &Fixture, at: u64) {
+    let iterations = format!("train.iterations={}", at + 2);
+    let resumed = f
+        .command(&["-q", "train", "--resume", "run", "--set", &iterations])
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
 }
