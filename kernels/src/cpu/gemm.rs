@@ -1,26 +1,9 @@
 //! GEMM on the CPU through the `gemm` crate (runtime-dispatched AVX2 / AVX-512 kernels).
 
-use super::spin::Helper;
+use super::spin::{join_halves, Helper};
 use super::tuning::{GEMM_MIN_ROWS_PER_THREAD, GEMM_THREADS_MIN_MACS};
 use crate::{Gemm, Result};
 use gemm::Parallelism;
-
-/// The second half of `C` handed to the helper thread.
-pub(super) struct Half(pub(super) *mut f32, pub(super) usize);
-// SAFETY: the two halves of `C` are disjoint, and `Helper::join` returns only after the
-// worker is done with its half.
-unsafe impl Sync for Half {}
-
-impl Half {
-    /// The half as a slice.
-    ///
-    /// # Safety
-    /// No other live slice overlaps it (see the `Sync` impl).
-    #[allow(clippy::mut_from_ref)]
-    pub(super) unsafe fn slice(&self) -> &mut [f32] {
-        std::slice::from_raw_parts_mut(self.0, self.1)
-    }
-}
 
 /// Checks `g` against the buffer lengths, then computes it with up to `threads` threads
 /// (`spin`: the hot helper thread for batch-1 products, when the backend has one).
@@ -64,26 +47,13 @@ pub(crate) fn gemm(
             c_off: 0,
             ..*g
         };
-        let Some(helper) = spin else {
-            let (r0, r1) = rayon::join(
-                || gemm(&first, 1, None, a, b, c0),
-                || gemm(&second, 1, None, a, b, c1),
-            );
-            return r0.and(r1);
-        };
-        let half = Half(c1.as_mut_ptr(), c1.len());
-        let r1 = std::sync::Mutex::new(Ok(()));
-        let job = || {
-            // SAFETY: see `Half`; nothing else touches this half until `join` returns.
-            let c1 = unsafe { half.slice() };
-            let r = gemm(&second, 1, None, a, b, c1);
-            if let Ok(mut slot) = r1.lock() {
-                *slot = r;
-            }
-        };
-        let mut r0 = Ok(());
-        helper.join(&job, || r0 = gemm(&first, 1, None, a, b, c0));
-        let r1 = r1.into_inner().unwrap_or(Ok(()));
+        let (r0, r1) = join_halves(
+            spin,
+            c0,
+            c1,
+            |c0| gemm(&first, 1, None, a, b, c0),
+            |c1| gemm(&second, 1, None, a, b, c1),
+        );
         return r0.and(r1);
     }
     let macs = g.m.saturating_mul(g.n).saturating_mul(g.k);

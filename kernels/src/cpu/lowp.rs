@@ -12,8 +12,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::gemm::Half;
-use super::spin::Helper;
+use super::spin::{join_halves, Helper};
 use crate::precision::{f32_to_bf16, int8_row};
 use crate::Precision;
 
@@ -80,11 +79,11 @@ pub(crate) fn gemv(
 ) {
     let (n, k, isa) = (w.n, w.k, Isa::detect());
     let panels = w.panels();
-    let macs = m.saturating_mul(n);
+    let outputs = m.saturating_mul(n);
     if m > 1 {
         // Whole row blocks per thread, so each thread converts the weights once per block.
         let (rows, _) = QWeights::blocking(isa, m);
-        if threads > 1 && super::gemv::split_rows(macs, k, threads, spin.is_some()) {
+        if threads > 1 && super::gemv::split_rows(outputs, k, threads, spin.is_some()) {
             // Whole blocks to the first thread where there are two or more, else half the rows.
             let half = if m >= 2 * rows {
                 (m / 2).div_ceil(rows) * rows
@@ -93,22 +92,13 @@ pub(crate) fn gemv(
             };
             let (x0, x1) = x.split_at(half * k);
             let (y0, y1) = y.split_at_mut(half * n);
-            let Some(helper) = spin else {
-                rayon::join(
-                    || w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate),
-                    || w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate),
-                );
-                return;
-            };
-            let second = Half(y1.as_mut_ptr(), y1.len());
-            let job = || {
-                // SAFETY: see `Half`; nothing else touches these rows until `join` returns.
-                let y1 = unsafe { second.slice() };
-                w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate);
-            };
-            helper.join(&job, || {
-                w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate)
-            });
+            join_halves(
+                spin,
+                y0,
+                y1,
+                |y0| w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate),
+                |y1| w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate),
+            );
         } else {
             w.gemv_panels(isa, 0, panels, m, x, y, n, accumulate);
         }
@@ -120,23 +110,13 @@ pub(crate) fn gemv(
     }
     let mid = panels / 2;
     let (y0, y1) = y[..n].split_at_mut(mid * P);
-    let (w0, w1) = (y0.len(), y1.len());
-    let Some(helper) = spin else {
-        rayon::join(
-            || w.gemv_panels(isa, 0, mid, 1, x, y0, w0, accumulate),
-            || w.gemv_panels(isa, mid, panels, 1, x, y1, w1, accumulate),
-        );
-        return;
-    };
-    let half = Half(y1.as_mut_ptr(), y1.len());
-    let job = || {
-        // SAFETY: see `Half`; nothing else touches this half until `join` returns.
-        let y1 = unsafe { half.slice() };
-        w.gemv_panels(isa, mid, panels, 1, x, y1, w1, accumulate);
-    };
-    helper.join(&job, || {
-        w.gemv_panels(isa, 0, mid, 1, x, y0, w0, accumulate)
-    });
+    join_halves(
+        spin,
+        y0,
+        y1,
+        |y0| w.gemv_panels(isa, 0, mid, 1, x, y0, y0.len(), accumulate),
+        |y1| w.gemv_panels(isa, mid, panels, 1, x, y1, y1.len(), accumulate),
+    );
 }
 
 /// The packed panels, by format.

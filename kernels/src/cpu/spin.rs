@@ -207,6 +207,55 @@ fn work(s: &Shared) {
     }
 }
 
+/// The second half of an output handed to the helper thread.
+struct Half(*mut f32, usize);
+// SAFETY: the two halves are disjoint, and `Helper::join` returns only after the worker is
+// done with its half.
+unsafe impl Sync for Half {}
+
+impl Half {
+    /// The half as a slice (a method, so a closure captures the whole `Sync` wrapper rather
+    /// than its raw pointer field).
+    ///
+    /// # Safety
+    /// No other live slice overlaps it (see the `Sync` impl).
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self) -> &mut [f32] {
+        std::slice::from_raw_parts_mut(self.0, self.1)
+    }
+}
+
+/// Runs `fa(a)` on this thread and `fb(b)` on the hot helper (`spin`), or the two through a
+/// rayon join without one, and returns both results: the split of a product's output in two
+/// disjoint halves.
+pub(crate) fn join_halves<R: Send>(
+    spin: Option<&Helper>,
+    a: &mut [f32],
+    b: &mut [f32],
+    fa: impl FnOnce(&mut [f32]) -> R + Send,
+    fb: impl Fn(&mut [f32]) -> R + Sync + Send,
+) -> (R, R) {
+    let Some(helper) = spin else {
+        return rayon::join(|| fa(a), || fb(b));
+    };
+    let half = Half(b.as_mut_ptr(), b.len());
+    let rb = Mutex::new(None);
+    let job = || {
+        // SAFETY: see `Half`; nothing else touches `b` until `join` returns.
+        let b = unsafe { half.slice() };
+        let r = fb(b);
+        *rb.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+    };
+    let mut ra = None;
+    helper.join(&job, || ra = Some(fa(a)));
+    let rb = rb.into_inner().unwrap_or_else(|p| p.into_inner());
+    // `join` returns only after both ran (a panic of `fb` on the worker is re-raised there).
+    match (ra, rb) {
+        (Some(ra), Some(rb)) => (ra, rb),
+        _ => unreachable!("Helper::join returned before both halves ran"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
