@@ -39,44 +39,29 @@ impl<'m, B: Backend> Generator<'m, B> {
         Self::with_precision(be, model, Precision::F32)
     }
 
-    /// A generator whose steps run [`Model::step_token`] (`gemm` for every product).
-    fn plain(be: &B, model: &'m Model<B>) -> rnngym_kernels::Result<Self> {
-        let table = if table_fits(model) {
-            Some(model.input_table(be)?)
-        } else {
-            None
-        };
-        Ok(Generator {
-            model,
-            ws: model.workspace(be, 1, 1)?,
-            table,
-            logits: vec![0.0; model.dims.vocab],
-            primed: false,
-            sharpening: 0.0,
-            lowp: None,
-        })
-    }
-
     /// A generator whose steps multiply by weights stored at `precision` (converted here,
     /// once; see [`LowpWeights`]), through [`Backend::qgemv`]; at `f32` only where the backend
-    /// prefers it ([`Backend::f32_steps_through_qgemv`]). Below `f32` a prime runs token by
-    /// token at that precision too, so the whole output is what the converted model makes.
+    /// prefers it ([`Backend::f32_steps_through_qgemv`]), else through [`Model::step_token`].
+    /// Below `f32` a prime runs token by token at that precision too, so the whole output is
+    /// what the converted model makes.
     pub fn with_precision(
         be: &B,
         model: &'m Model<B>,
         precision: Precision,
     ) -> rnngym_kernels::Result<Self> {
-        if precision == Precision::F32 && !be.f32_steps_through_qgemv() {
-            return Self::plain(be, model);
-        }
+        let (lowp, ws) = step_weights(be, model, 1, precision)?;
+        let table = match lowp {
+            None if table_fits(model) => Some(model.input_table(be)?),
+            _ => None,
+        };
         Ok(Generator {
             model,
-            ws: model.workspace_with(be, 1, 1, false)?,
-            table: None,
+            ws,
+            table,
             logits: vec![0.0; model.dims.vocab],
             primed: false,
             sharpening: 0.0,
-            lowp: Some(model.lowp_weights(be, precision, table_fits(model))?),
+            lowp,
         })
     }
 
@@ -250,6 +235,22 @@ pub fn bytes_per_token_at<B: Backend>(
             _ => p.len() * f32s,
         })
         .sum()
+}
+
+/// The converted weights a generator of `lanes` streams at `precision` steps with (`None`:
+/// the f32 `gemm` path) and its `t = 1` workspace, which gathers its embeddings when the
+/// converted weights have no input table.
+fn step_weights<B: Backend>(
+    be: &B,
+    model: &Model<B>,
+    lanes: usize,
+    precision: Precision,
+) -> rnngym_kernels::Result<(Option<LowpWeights<B>>, Workspace<B>)> {
+    if precision == Precision::F32 && !be.f32_steps_through_qgemv() {
+        return Ok((None, model.workspace(be, 1, lanes)?));
+    }
+    let lowp = model.lowp_weights(be, precision, table_fits(model))?;
+    Ok((Some(lowp), model.workspace_with(be, 1, lanes, false)?))
 }
 
 /// Whether the `[V_in, G]` input table fits [`MAX_TABLE`].

@@ -44,26 +44,6 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
         Self::with_precision(be, model, lanes, Precision::F32)
     }
 
-    /// The generator whose steps are a `t = 1` forward.
-    fn plain(be: &B, model: &'m Model<B>, lanes: usize) -> rnngym_kernels::Result<Self> {
-        if lanes == 0 || lanes > MAX_STREAMS {
-            return Err(KernelError::Shape(format!(
-                "expected 1 to {MAX_STREAMS} streams, got {lanes}"
-            )));
-        }
-        Ok(BatchGenerator {
-            model,
-            ws: model.workspace(be, 1, lanes)?,
-            tokens: vec![0; lanes],
-            uniforms: vec![0.0; lanes],
-            keep: vec![false; lanes],
-            logits: Vec::new(),
-            primed: false,
-            sharpening: 0.0,
-            lowp: None,
-        })
-    }
-
     /// [`BatchGenerator::new`] whose steps multiply by weights stored at `precision` (see
     /// [`Generator::with_precision`]), through [`Backend::qgemv`]; at `f32` only where the
     /// backend prefers it, else through a `t = 1` forward (GEMMs).
@@ -73,12 +53,23 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
         lanes: usize,
         precision: Precision,
     ) -> rnngym_kernels::Result<Self> {
-        let mut g = Self::plain(be, model, lanes)?;
-        if precision != Precision::F32 || be.f32_steps_through_qgemv() {
-            g.ws = model.workspace_with(be, 1, lanes, false)?;
-            g.lowp = Some(model.lowp_weights(be, precision, super::table_fits(model))?);
+        if lanes == 0 || lanes > MAX_STREAMS {
+            return Err(KernelError::Shape(format!(
+                "expected 1 to {MAX_STREAMS} streams, got {lanes}"
+            )));
         }
-        Ok(g)
+        let (lowp, ws) = super::step_weights(be, model, lanes, precision)?;
+        Ok(BatchGenerator {
+            model,
+            ws,
+            tokens: vec![0; lanes],
+            uniforms: vec![0.0; lanes],
+            keep: vec![false; lanes],
+            logits: Vec::new(),
+            primed: false,
+            sharpening: 0.0,
+            lowp,
+        })
     }
 
     /// N, the number of streams.

@@ -9,7 +9,7 @@
 
 use rnngym_kernels::{Backend, KernelError, Precision, Recurrence, Rows};
 
-use super::{KResult, Model, Workspace};
+use super::{KResult, Model, ParamInfo, Workspace};
 use crate::cell::LayerBufs;
 
 /// Whether generation at reduced precision converts the tensor `name`.
@@ -46,10 +46,10 @@ impl<B: Backend> Model<B> {
     /// Replaces every converted tensor ([`is_converted`]) by its round trip through
     /// `precision` (fake quantization).
     pub fn round_trip_weights(&mut self, be: &B, precision: Precision) -> KResult<()> {
-        let mut host = vec![0.0; self.total];
-        be.read(&self.params, 0, &mut host)?;
-        round_trip_host(&self.infos, &mut host, precision, |_| true);
-        be.write(&mut self.params, 0, &host)
+        for p in self.infos.iter().filter(|p| is_converted(&p.name)) {
+            round_trip_tensor(be, &mut self.params, p, precision)?;
+        }
+        Ok(())
     }
 
     /// The converted matrices; with `table`, layer 0's input comes from a `[V_in, G]` table of
@@ -63,15 +63,19 @@ impl<B: Backend> Model<B> {
         let q = |off: usize, rows: usize, cols: usize| {
             be.quantize(&self.params, off, rows, cols, precision)
         };
-        let table = if table {
-            let mut host = vec![0.0; self.total];
-            be.read(&self.params, 0, &mut host)?;
-            round_trip_host(&self.infos, &mut host, precision, |n| {
-                n == "rnn.weight_ih_l0"
-            });
-            Some(self.input_table_from(be, &be.upload(&host)?)?)
-        } else {
-            None
+        let table = match (table, precision) {
+            (false, _) => None,
+            (true, Precision::F32) => Some(self.input_table(be)?),
+            (true, _) => {
+                // The table of a copy of the parameters whose weight_ih_l0 is rounded.
+                let mut params = be.zeros(self.total)?;
+                be.copy(&self.params, 0, &mut params, 0, self.total)?;
+                let w = self.infos.iter().find(|p| p.name == "rnn.weight_ih_l0");
+                if let Some(w) = w {
+                    round_trip_tensor(be, &mut params, w, precision)?;
+                }
+                Some(self.input_table_from(be, &params)?)
+            }
         };
         let mut w_ih = Vec::new();
         let mut w_hh = Vec::new();
@@ -110,15 +114,15 @@ impl<B: Backend> Model<B> {
             )));
         }
         let (c, g) = (d.channels, d.gates());
-        let keep = vec![false; b];
-        self.carry_state(be, ws, &keep)?;
-        ws.encode_inputs(&d, tokens, &keep)?;
+        // No lane is reset (an empty list: nothing to allocate per token).
+        self.carry_state(be, ws, &[])?;
+        ws.encode_inputs(&d, tokens, &[])?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
         let mut scratch = match ws.table_scratch.take() {
             Some(s) if be.len(&s.0) == b * c * g && be.len(&s.1) == b * g => s,
             _ => (be.zeros(b * c * g)?, be.zeros(b * g)?),
         };
-        let first = match &lw.table {
+        let projected = match &lw.table {
             Some(table) => {
                 // Each lane's C table rows, summed: layer 0's input projection.
                 be.gather_rows(table, g, &ws.ids, b * c, &mut scratch.0)?;
@@ -126,24 +130,26 @@ impl<B: Backend> Model<B> {
                     let rows = Rows::new(r * c * g, c, g);
                     be.sum_rows(&scratch.0, rows, &mut scratch.1, r * g, false)?;
                 }
-                First::Projected(&scratch.1)
+                Some(&scratch.1)
             }
             None => {
                 be.gather_rows(&self.params, d.embed, &ws.ids, b * c, &mut ws.x0)?;
-                First::Rows
+                None
             }
         };
-        let done = self.layers_lowp(be, ws, first, lw);
+        let done = self.layers_lowp(be, ws, projected, lw);
         ws.table_scratch = Some(scratch);
         done
     }
 
-    /// Every layer's step, then the logits (see [`Model::step_lowp`]).
+    /// Every layer's step, then the logits (see [`Model::step_lowp`]). Layer 0 adds the
+    /// `[B, G]` `projected` rows (from the input table), or without them multiplies the
+    /// gathered embeddings in `x0` by the converted `weight_ih_l0`.
     fn layers_lowp(
         &self,
         be: &B,
         ws: &mut Workspace<B>,
-        first: First<'_, B>,
+        projected: Option<&B::Buf>,
         lw: &LowpWeights<B>,
     ) -> KResult<()> {
         let (b, d) = (ws.b, self.dims);
@@ -166,13 +172,11 @@ impl<B: Backend> Model<B> {
                 )?;
                 be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, b, g)?;
             }
-            match (below.last(), &lw.w_ih[l], first) {
-                (None, None, First::Projected(proj)) => {
+            match (below.last(), &lw.w_ih[l], projected) {
+                (None, None, Some(proj)) => {
                     be.sum_rows(proj, Rows::new(0, 1, b * g), &mut lb.gates, 0, true)?;
                 }
-                (None, Some(w), First::Rows) => {
-                    be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?
-                }
+                (None, Some(w), None) => be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?,
                 (Some(prev), Some(w), _) => {
                     be.qgemv(w, b, &prev.hs, b * h, &mut lb.gates, 0, true)?
                 }
@@ -205,36 +209,15 @@ impl<B: Backend> Model<B> {
     }
 }
 
-/// Where layer 0's input comes from in a reduced-precision step.
-enum First<'a, B: Backend> {
-    /// `[B, G]` projected rows (from the input table).
-    Projected(&'a B::Buf),
-    /// The gathered embeddings in the workspace's `x0`, multiplied by the converted
-    /// `weight_ih_l0`.
-    Rows,
-}
-
-// Only a reference inside: copyable whatever `B` is (a derive would demand `B: Copy`).
-impl<B: Backend> Clone for First<'_, B> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<B: Backend> Copy for First<'_, B> {}
-
-/// Round-trips the converted tensors of `host` (a whole flat parameter vector) whose name
-/// `select` accepts.
-fn round_trip_host(
-    infos: &[super::ParamInfo],
-    host: &mut [f32],
+/// Replaces the tensor `p` of `params` by its round trip through `precision`.
+fn round_trip_tensor<B: Backend>(
+    be: &B,
+    params: &mut B::Buf,
+    p: &ParamInfo,
     precision: Precision,
-    select: impl Fn(&str) -> bool,
-) {
-    for p in infos
-        .iter()
-        .filter(|p| is_converted(&p.name) && select(&p.name))
-    {
-        let cols = p.shape.last().copied().unwrap_or(1);
-        precision.round_trip(&mut host[p.off..p.off + p.len()], cols);
-    }
+) -> KResult<()> {
+    let mut host = vec![0.0; p.len()];
+    be.read(params, p.off, &mut host)?;
+    precision.round_trip(&mut host, p.shape.last().copied().unwrap_or(1));
+    be.write(params, p.off, &host)
 }
