@@ -128,22 +128,16 @@ fn usage_error(e: clap::Error) -> ExitCode {
         e.exit();
     }
     let text = e.render().to_string();
-    let mut line: Vec<&str> = (text.lines())
+    let message: Vec<&str> = (text.lines())
         .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
     // The usage names what the command expects, which an "unexpected argument" does not.
-    let usage = text.lines().find_map(|l| l.strip_prefix("Usage: "));
-    if let Some(u) = usage {
-        line.push("(usage:");
-        line.push(u.trim());
+    match text.lines().find_map(|l| l.strip_prefix("Usage: ")) {
+        Some(usage) => eprintln!("{} (usage: {})", message.join(" "), usage.trim()),
+        None => eprintln!("{}", message.join(" ")),
     }
-    let mut msg = line.join(" ");
-    if usage.is_some() {
-        msg.push(')');
-    }
-    eprintln!("{msg}");
     ExitCode::from(2)
 }
 

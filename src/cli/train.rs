@@ -126,7 +126,6 @@ fn prepare(
     Ok((cfg, gym, resume, dev))
 }
 
-/// The rest of `run` on the chosen backend (the model code is generic over it).
 /// `comm` under a watchdog of `train.collective_timeout_s` (data-parallel runs only): a rank
 /// that waits that long in one collective says so in one line and exits, and the launcher
 /// then ends every rank (a hung rank would otherwise keep the job waiting forever).
@@ -149,6 +148,7 @@ fn watched(comm: &Arc<dyn Collective>, cfg: &rnngym_trainer::Config) -> Arc<dyn 
     Arc::new(Watched::new(comm.clone(), limit, on_timeout))
 }
 
+/// The rest of `run` on the chosen backend (the model code is generic over it).
 fn train_with<B: rnngym_kernels::Backend>(
     be: B,
     cfg: rnngym_trainer::Config,
