@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{children, corpus, Fixture, TINY_RANKS as CFG};
+use common::{children, corpus, endless_train, wait_for_checkpoint, Fixture, TINY_RANKS as CFG};
 
 /// `rnngym ARGS` on `np` ranks under `mpirun` in `dir` (as root, more ranks than cores).
 fn mpirun(dir: &Path, np: usize, args: &[&str]) -> Command {
@@ -203,26 +203,12 @@ fn a_batch_not_divisible_by_the_ranks_fails_once() {
 #[test]
 fn a_killed_rank_ends_the_job_and_the_checkpoint_stays_loadable() {
     let f = Fixture::new(&corpus(), CFG);
-    let args = [
-        "-q",
-        "train",
-        "--config",
-        "c.toml",
-        "--set",
-        "train.iterations=100000000",
-        "--set",
-        "checkpoint.every=5",
-    ];
+    let args = endless_train(&["checkpoint.every=5"]);
     let mut job = mpirun(f.path(), 2, &args)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let latest = f.file("run/latest.safetensors");
-    let started = Instant::now();
-    while !latest.is_file() {
-        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_checkpoint(&f.file("run"));
     let ranks = children(job.id());
     assert_eq!(ranks.len(), 2, "mpirun's children: {ranks:?}");
     let killed = Instant::now();

@@ -15,7 +15,10 @@ use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{children, corpus, latest_iteration, Fixture, TINY_RANKS as CFG};
+use common::{
+    children, corpus, endless_train, latest_iteration, wait_for_checkpoint, Fixture,
+    TINY_RANKS as CFG,
+};
 
 /// `mpirun` with rank 0 running `rnngym ARGS0` and rank 1 `env ENV1 rnngym ARGS1`, in `dir`.
 fn mpmd(dir: &Path, args0: &[&str], env1: &[&str], args1: &[&str]) -> Command {
@@ -164,16 +167,7 @@ enum Target {
 /// `latest` at the iteration every rank stopped at, and that `--resume` continues from it.
 fn interrupt_job(signal: &str, target: Target) {
     let f = Fixture::new(&corpus(), CFG);
-    let args = [
-        "-q",
-        "train",
-        "--config",
-        "c.toml",
-        "--set",
-        "train.iterations=100000000",
-        "--set",
-        "checkpoint.every=1000000",
-    ];
+    let args = endless_train(&["checkpoint.every=1000000"]);
     let mut c = mpmd(f.path(), &args, &[], &args);
     std::os::unix::process::CommandExt::process_group(&mut c, 0);
     let mut job = c.stderr(Stdio::piped()).spawn().unwrap();
@@ -237,27 +231,12 @@ fn a_rank_that_stops_responding_ends_the_job_at_the_collective_timeout() {
     // its watchdog says so after train.collective_timeout_s and exits, and mpirun ends the job
     // (the stopped rank included) with the last checkpoint loadable.
     let f = Fixture::new(&corpus(), CFG);
-    let args = [
-        "-q",
-        "train",
-        "--config",
-        "c.toml",
-        "--set",
-        "train.iterations=100000000",
-        "--set",
-        "checkpoint.every=20",
-        "--set",
-        "train.collective_timeout_s=3",
-    ];
+    let args = endless_train(&["checkpoint.every=20", "train.collective_timeout_s=3"]);
     let mut job = mpmd(f.path(), &args, &[], &args)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while latest_iteration_or_zero(&f) < 20 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_checkpoint(&f.file("run"));
     let ranks = children(job.id());
     assert_eq!(ranks.len(), 2);
     // The rank with the larger pid was started second: rank 1 under this MPMD launch.
@@ -301,16 +280,6 @@ fn a_rank_that_stops_responding_ends_the_job_at_the_collective_timeout() {
     assert!(at >= 20, "{at}");
     assert_resumes(&f, at);
     eprintln!("a stopped rank: the job ended {took:?} after SIGSTOP, checkpoint at {at}");
-}
-
-/// `latest_iteration` of the fixture's run, 0 before its first checkpoint.
-fn latest_iteration_or_zero(f: &Fixture) -> u64 {
-    let latest = f.file("run/latest.safetensors");
-    if latest.exists() {
-        std::panic::catch_unwind(|| latest_iteration(&f.file("run"))).unwrap_or(0)
-    } else {
-        0
-    }
 }
 
 /// `train --resume run` (one process) continues the fixture's run from iteration `at`.

@@ -204,3 +204,35 @@ pub fn latest_iteration(run: &Path) -> u64 {
         .meta
         .iteration
 }
+
+/// `-q train --config c.toml` running until stopped (10⁸ iterations), with `sets` as further
+/// `--set` overrides: the runs the MPI fault tests stop.
+pub fn endless_train(sets: &[&'static str]) -> Vec<&'static str> {
+    let mut args = vec![
+        "-q",
+        "train",
+        "--config",
+        "c.toml",
+        "--set",
+        "train.iterations=100000000",
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    args
+}
+
+/// Waits until `run/latest.safetensors` exists (it appears whole: written to a temporary name,
+/// then renamed), failing after a minute.
+pub fn wait_for_checkpoint(run: &Path) {
+    let latest = run.join("latest.safetensors");
+    let started = std::time::Instant::now();
+    while !latest.is_file() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no checkpoint in {}",
+            run.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
