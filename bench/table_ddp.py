@@ -12,8 +12,9 @@ import datetime
 import json
 import os
 import statistics
-import subprocess
 import sys
+
+from table import cpu_model  # bench/table.py, beside this script
 
 SIDES = ("rnngym1", "rnngym2", "pytorch1", "ddp2")
 
@@ -24,16 +25,6 @@ def load(out, side, p, r):
     with open(f"{out}/{side}-{p}-{r}.wall") as f:
         run["wall_s"] = float(f.read())
     return run
-
-
-def cpu_model():
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def spread(vals, fmt):
