@@ -254,3 +254,46 @@ fn a_killed_rank_ends_the_job_and_the_checkpoint_stays_loadable() {
     );
     eprintln!("killed rank: the job ended after {took:?}");
 }
+
+#[test]
+fn a_gym_that_cannot_shard_is_cut_and_trains_what_one_rank_trains() {
+    // The Python brackets gym (process-v1) serves whole windows only: each rank cuts its lanes.
+    let python = Command::new("python3").arg("--version").output();
+    if !python.is_ok_and(|o| o.status.success()) {
+        eprintln!("python3 is not on PATH: skipping the process-gym rank test");
+        return;
+    }
+    let f = Fixture::new(&corpus(), CFG);
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/brackets-python.toml");
+    let config = config.to_str().unwrap();
+    let run = |np: usize, dir: &str| {
+        let dir = f.file(dir);
+        let sets = [
+            &format!("checkpoint.dir={}", dir.display()),
+            "train.iterations=20",
+            "train.batch=8",
+            "train.val_every=10",
+            "train.log_every=1",
+            "train.sample_every=0",
+            "train.threads=1",
+            "model.hidden=32",
+        ];
+        let mut args = vec!["-q", "train", "--config", config];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = match np {
+            1 => f.command(&args).output(),
+            _ => mpirun(f.path(), np, &args).output(),
+        }
+        .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{np} rank(s): {err}");
+        losses(&dir)
+    };
+    let (t1, v1) = run(1, "one");
+    let (t2, v2) = run(2, "two");
+    assert_eq!(t1.len(), 20);
+    assert_close(&t1, &t2, 1e-5, "process gym, training loss, 1 vs 2 ranks");
+    assert_close(&v1, &v2, 1e-5, "process gym, validation loss, 1 vs 2 ranks");
+}

@@ -84,6 +84,7 @@ pub fn check_gym_with(
     };
     check_codec(codec.as_ref(), &train.first.inputs, codecs)?;
     check_fork(gym, shape)?;
+    check_lanes(gym, shape)?;
     check_sources(gym, shape.seq)?;
     Ok(CheckReport {
         vocab_size,
@@ -115,12 +116,77 @@ fn check_fork(gym: &mut dyn Gym, shape: Shape) -> Result<(), GymError> {
         let (a, b) = (gym.step()?, fork.step()?);
         if a != b {
             return Err(contract(format!(
-                "fork: window {w} of the train split differs from the gym's (stepped in turn:                  a fork must not share the gym's position)"
+                "fork: window {w} of the train split differs from the gym's (stepped in turn: \
+                 a fork must not share the gym's position)"
             )));
         }
         if a.episode_done {
             break;
         }
+    }
+    Ok(())
+}
+
+/// A gym that shards ([`Gym::serve_lanes`]) serves, for its last ⌈B/2⌉ lanes, exactly those
+/// rows of the full windows of the same seed, and refuses a lane range outside the window.
+/// The gym serves every lane again afterwards.
+fn check_lanes(gym: &mut dyn Gym, shape: Shape) -> Result<(), GymError> {
+    let lanes = shape.batch / 2..shape.batch;
+    let info = gym.reset(Split::Train, SEED, shape)?;
+    let count = REPLAY_WINDOWS.min(info.windows.unwrap_or(REPLAY_WINDOWS));
+    let mut full = Vec::with_capacity(count);
+    for _ in 0..count {
+        let step = gym.step()?;
+        let done = step.episode_done;
+        full.push(step);
+        if done {
+            break;
+        }
+    }
+    if !gym.serve_lanes(Some(lanes.clone())) {
+        return Ok(());
+    }
+    let result = compare_lanes(gym, shape, lanes, &full);
+    gym.serve_lanes(None);
+    result
+}
+
+/// The sharded side of [`check_lanes`]: `gym` serves `lanes`; `full` are the whole windows.
+fn compare_lanes(
+    gym: &mut dyn Gym,
+    shape: Shape,
+    lanes: std::ops::Range<usize>,
+    full: &[Step],
+) -> Result<(), GymError> {
+    let (from, to) = (lanes.start, lanes.end);
+    gym.reset(Split::Train, SEED, shape).map_err(|e| {
+        contract(format!(
+            "serve_lanes({from}..{to}): reset(train) failed where the full one succeeded: {e}"
+        ))
+    })?;
+    let t = shape.seq;
+    for (w, whole) in full.iter().enumerate() {
+        let got = gym.step()?;
+        let want = Step {
+            inputs: whole.inputs[from * t..to * t].to_vec(),
+            targets: whole.targets[from * t..to * t].to_vec(),
+            reset: whole.reset[from..to].to_vec(),
+            episode_done: whole.episode_done,
+        };
+        if got != want {
+            return Err(contract(format!(
+                "serve_lanes({from}..{to}): window {w} of the train split is not lanes \
+                 {from}..{to} of the full window"
+            )));
+        }
+    }
+    let beyond = shape.batch..shape.batch + 1;
+    gym.serve_lanes(Some(beyond.clone()));
+    if gym.reset(Split::Train, SEED, shape).is_ok() {
+        return Err(contract(format!(
+            "serve_lanes({}..{}) on windows of {} lanes: reset must refuse lanes outside the window",
+            beyond.start, beyond.end, shape.batch
+        )));
     }
     Ok(())
 }

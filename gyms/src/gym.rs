@@ -5,6 +5,7 @@
 //! seed and the same seed gives the same stream, which is what makes runs reproducible and
 //! resumable (the trainer replays steps after a restart).
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use crate::{GymError, WindowError};
@@ -172,6 +173,31 @@ pub trait Gym: Send {
             "gym {} cannot serve its sources one by one",
             self.id()
         )))
+    }
+    /// Serves only lanes `lanes` of each window in the episodes reset from now on (one rank's
+    /// share of a data-parallel batch), or every lane again with `None`; returns whether the
+    /// gym can. A sharded `step` returns exactly those rows of the window the full `shape`
+    /// would have given (same tokens, their reset flags, same `episode_done`), so a gym that
+    /// shards reads and decodes only the data its rank trains on. `reset` fails with a
+    /// [`GymError::Config`] when `lanes` does not fit in `shape.batch`. Whole-source walks
+    /// ([`Gym::reset_source`]) are not affected. The default shards nothing (`false` for
+    /// `Some`): the trainer then cuts its rank's rows out of full windows.
+    fn serve_lanes(&mut self, lanes: Option<Range<usize>>) -> bool {
+        lanes.is_none()
+    }
+}
+
+/// The lanes of a `batch`-lane window that a gym asked to [`Gym::serve_lanes`] serves (all of
+/// them for `None`), or a [`GymError::Config`] naming the range and the batch.
+pub fn lanes_of(lanes: &Option<Range<usize>>, batch: usize) -> Result<Range<usize>, GymError> {
+    match lanes {
+        None => Ok(0..batch),
+        Some(r) if r.start < r.end && r.end <= batch => Ok(r.clone()),
+        Some(r) => Err(GymError::Config(format!(
+            "lanes {}..{} of a window of {batch} lanes: a shard needs at least one lane, all \
+             inside the window",
+            r.start, r.end
+        ))),
     }
 }
 

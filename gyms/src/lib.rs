@@ -33,6 +33,9 @@
 //! 8. **Whole sources** (optional, for `rnngym eval`). [`Gym::sources`] lists the sources of a
 //!    split with their lengths; [`Gym::reset_source`] walks one of them in one lane, the last
 //!    window shorter, so every token but the first is a target exactly once.
+//! 9. **Shards** (optional, for data-parallel training). A gym whose [`Gym::serve_lanes`]
+//!    accepts a lane range serves exactly those rows of each window the full shape would give,
+//!    so each rank reads only its own lanes' data; the others are cut from full windows.
 //!
 //! # A minimal gym
 //!
@@ -121,5 +124,5 @@ pub use codec::{CharCodec, CharSpec, OpaqueCodec, OpaqueSpec};
 pub use codecs::{codec_from_spec, CodecRegistry, CodecSpec};
 pub use error::{GymError, WindowError};
 pub use features::{FeatureLane, Features, FeaturesSpec};
-pub use gym::{AudioCodec, Codec, EpisodeInfo, Gym, Shape, Split, Step, UnknownPolicy};
+pub use gym::{lanes_of, AudioCodec, Codec, EpisodeInfo, Gym, Shape, Split, Step, UnknownPolicy};
 pub use registry::{GymCtor, GymRegistry, GymSpec, NamedGym};

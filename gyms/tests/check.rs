@@ -1,10 +1,11 @@
 //! `check_gym` must accept a correct custom gym and reject each kind of broken one.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rnngym_gyms::{
-    check_gym, Codec, EpisodeInfo, Gym, GymError, OpaqueCodec, Shape, Split, Step, UnknownPolicy,
-    WindowError,
+    check_gym, lanes_of, Codec, EpisodeInfo, Gym, GymError, OpaqueCodec, Shape, Split, Step,
+    UnknownPolicy, WindowError,
 };
 
 const V: usize = 11;
@@ -32,6 +33,10 @@ enum Fault {
     ValConfigError,
     /// `fork` gives a gym whose windows differ from the original's.
     ForkDiffers,
+    /// Asked to serve some lanes, serves as many lanes from lane 0.
+    LanesFromZero,
+    /// Clamps a lane range outside the window instead of refusing it.
+    LanesUnchecked,
 }
 
 /// A char-rnn-layout gym over the stream `f(i) = (7i + seed) mod V`, optionally broken.
@@ -41,6 +46,9 @@ struct FakeGym {
     seed: u64,
     next: Option<usize>,
     resets: u64,
+    /// What `serve_lanes` asked for, and the lanes of the current episode.
+    asked: Option<Range<usize>>,
+    lanes: Range<usize>,
 }
 
 impl FakeGym {
@@ -51,6 +59,8 @@ impl FakeGym {
             seed: 0,
             next: None,
             resets: 0,
+            asked: None,
+            lanes: 0..1,
         }
     }
     fn tok(&self, i: usize) -> u32 {
@@ -124,12 +134,25 @@ impl Gym for FakeGym {
             _ => Arc::new(OpaqueCodec::new(V)),
         }
     }
+    fn serve_lanes(&mut self, lanes: Option<Range<usize>>) -> bool {
+        self.asked = lanes;
+        true
+    }
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
         if split == Split::Val {
             return Err(match self.fault {
                 Fault::ValConfigError => GymError::Config("val: bad".into()),
                 _ => GymError::Data("fake gym has no validation data".into()),
             });
+        }
+        self.lanes = match (self.fault, &self.asked) {
+            (Fault::LanesUnchecked, Some(r)) => {
+                r.start.min(shape.batch - 1)..r.end.min(shape.batch)
+            }
+            _ => lanes_of(&self.asked, shape.batch)?,
+        };
+        if self.fault == Fault::LanesFromZero {
+            self.lanes = 0..self.lanes.len();
         }
         self.shape = shape;
         self.seed = seed;
@@ -153,10 +176,11 @@ impl Gym for FakeGym {
             None if f == Fault::StepAfterDoneOk => 0,
             None => return Err(GymError::Contract("no episode".into())),
         };
-        let Shape { batch, seq } = self.shape;
+        let seq = self.shape.seq;
+        let batch = self.lanes.len();
         let mut inputs = Vec::new();
         let mut targets = Vec::new();
-        for b in 0..batch {
+        for b in self.lanes.clone() {
             let mut base = b * WINDOWS * seq + w * seq;
             if f == Fault::LaneNotContiguous && w > 0 {
                 base += 1;
@@ -234,6 +258,14 @@ fn each_broken_gym_is_rejected_with_a_reason() {
         (
             Fault::ForkDiffers,
             "fork: window 0 of the train split differs",
+        ),
+        (
+            Fault::LanesFromZero,
+            "serve_lanes(1..3): window 0 of the train split is not lanes 1..3",
+        ),
+        (
+            Fault::LanesUnchecked,
+            "serve_lanes(3..4) on windows of 3 lanes: reset must refuse",
         ),
     ];
     for (fault, needle) in cases {

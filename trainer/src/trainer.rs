@@ -110,6 +110,7 @@ impl<B: Backend> Trainer<B> {
         budget::check_memory(&fp, t, b, be.memory_available(), &be.name())?;
         let learner = Learner::with_collective(&be, &cfg, dims, &codec, comm.clone())?;
         let shape = splits::shape(&cfg);
+        let gym = Box::new(crate::dist::RankGym::new(gym, shard));
         let mut data = Cursor::new(gym, shape, cfg.train.seed);
         // Fail early, with the gym's message, when a split cannot serve one window.
         data.check_splits(&cfg)?;
@@ -279,7 +280,7 @@ impl<B: Backend> Trainer<B> {
                 return Err(self.interrupted()?);
             }
             let it = self.progress.iteration;
-            let window = self.learner.shard().window(self.data.next()?);
+            let window = self.data.next()?;
             let lr = (schedule::lr_at(&self.cfg.train, it) as f64 * self.rollbacks.lr_scale) as f32;
             let (l, grad_norm) =
                 match self

@@ -3,6 +3,7 @@
 //! of lane `b` holds `S[o + b·W·T + w·T + j]`, `j < T`, and its targets are the next tokens. The
 //! trainer carries hidden state from window to window, so lanes must be contiguous streams.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use rand::rngs::StdRng;
@@ -14,7 +15,8 @@ use super::ID;
 use crate::tokens::TokenStore;
 use crate::walk::SourceWalk;
 use crate::{
-    CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
+    lanes_of, CharCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step,
+    WindowError,
 };
 
 /// The built-in text gym (`text-v1`). A clone shares the loaded corpus.
@@ -30,6 +32,8 @@ pub struct TextGym {
     episode: Option<Episode>,
     /// A whole-source walk under way ([`Gym::reset_source`]).
     walk: Option<SourceWalk>,
+    /// The lanes served ([`Gym::serve_lanes`]); `None` for all.
+    lanes: Option<Range<usize>>,
 }
 
 /// Where the current episode stands.
@@ -37,6 +41,8 @@ pub struct TextGym {
 struct Episode {
     split: Split,
     shape: Shape,
+    /// The lanes of each window this gym serves.
+    lanes: Range<usize>,
     offset: usize,
     windows: usize,
     next: usize,
@@ -124,6 +130,7 @@ impl TextGym {
             source,
             episode: None,
             walk: None,
+            lanes: None,
         }
     }
 }
@@ -192,6 +199,11 @@ impl Gym for TextGym {
         self.codec.clone()
     }
 
+    fn serve_lanes(&mut self, lanes: Option<Range<usize>>) -> bool {
+        self.lanes = lanes;
+        true
+    }
+
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
         (self.episode, self.walk) = (None, None);
         shape.check()?;
@@ -227,6 +239,7 @@ impl Gym for TextGym {
         self.episode = Some(Episode {
             split,
             shape,
+            lanes: lanes_of(&self.lanes, shape.batch)?,
             offset,
             windows,
             next: 0,
@@ -249,14 +262,17 @@ impl Gym for TextGym {
         let ep = self.episode.as_mut().ok_or_else(|| {
             GymError::Contract("step() called before reset() or after the episode ended".into())
         })?;
-        let Shape { batch, seq } = ep.shape;
+        let seq = ep.shape.seq;
         let w = ep.next;
         let base = match ep.split {
             Split::Train => 0,
             Split::Val => self.n_train,
         };
         let (offset, windows) = (ep.offset, ep.windows);
-        let starts = (0..batch).map(|b| base + offset + b * windows * seq + w * seq);
+        let lanes = ep.lanes.clone();
+        let starts = lanes
+            .clone()
+            .map(|b| base + offset + b * windows * seq + w * seq);
         let (inputs, targets) = self.tokens.windows(starts, seq);
         ep.next += 1;
         let episode_done = ep.next == ep.windows;
@@ -266,7 +282,7 @@ impl Gym for TextGym {
         Ok(Step {
             inputs,
             targets,
-            reset: vec![w == 0; batch],
+            reset: vec![w == 0; lanes.len()],
             episode_done,
         })
     }

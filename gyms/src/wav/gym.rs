@@ -18,7 +18,8 @@ use super::ID;
 use crate::tokens::TokenStore;
 use crate::walk::SourceWalk;
 use crate::{
-    AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step, WindowError,
+    lanes_of, AudioCodec, Codec, EpisodeInfo, Gym, GymError, GymSpec, Shape, Split, Step,
+    WindowError,
 };
 
 /// One contiguous run of tokens from one file (a whole file, or its head or tail).
@@ -48,6 +49,8 @@ struct Segment {
 struct Episode {
     split: Split,
     shape: Shape,
+    /// The lanes of each window this gym serves.
+    lanes: Range<usize>,
     segments: Vec<Segment>,
     seg: usize,
     w: usize,
@@ -67,6 +70,8 @@ pub struct WavGym {
     episode: Option<Episode>,
     /// A whole-source walk under way ([`Gym::reset_source`]).
     walk: Option<SourceWalk>,
+    /// The lanes served ([`Gym::serve_lanes`]); `None` for all.
+    lanes: Option<Range<usize>>,
 }
 
 impl WavGym {
@@ -178,6 +183,7 @@ impl WavGym {
             source,
             episode: None,
             walk: None,
+            lanes: None,
         };
         gym.log_summary();
         Ok(gym)
@@ -302,6 +308,11 @@ impl Gym for WavGym {
         self.codec.clone()
     }
 
+    fn serve_lanes(&mut self, lanes: Option<Range<usize>>) -> bool {
+        self.lanes = lanes;
+        true
+    }
+
     fn reset(&mut self, split: Split, seed: u64, shape: Shape) -> Result<EpisodeInfo, GymError> {
         (self.episode, self.walk) = (None, None);
         shape.check()?;
@@ -376,6 +387,7 @@ impl Gym for WavGym {
         self.episode = Some(Episode {
             split,
             shape,
+            lanes: lanes_of(&self.lanes, shape.batch)?,
             segments,
             seg: 0,
             w: 0,
@@ -398,14 +410,17 @@ impl Gym for WavGym {
         let ep = self.episode.as_mut().ok_or_else(|| {
             GymError::Contract("step() called before reset() or after the episode ended".into())
         })?;
-        let Shape { batch, seq } = ep.shape;
+        let seq = ep.shape.seq;
+        let lanes = ep.lanes.clone();
         let seg = ep.segments[ep.seg];
         let base = match ep.split {
             Split::Train => self.train[seg.stream].range.start,
             Split::Val => self.val[seg.stream].range.start,
         };
         let w = ep.w;
-        let starts = (0..batch).map(|b| base + seg.offset + b * seg.windows * seq + w * seq);
+        let starts = lanes
+            .clone()
+            .map(|b| base + seg.offset + b * seg.windows * seq + w * seq);
         let (inputs, targets) = self.tokens.windows(starts, seq);
         let first = ep.w == 0;
         ep.w += 1;
@@ -420,7 +435,7 @@ impl Gym for WavGym {
         Ok(Step {
             inputs,
             targets,
-            reset: vec![first; batch],
+            reset: vec![first; lanes.len()],
             episode_done,
         })
     }

@@ -1,7 +1,7 @@
 //! The training cursor: the training gym and where its stream stands (episode, windows
 //! served), how to advance it, and how to put it back after a resume or a rollback.
 
-use rnngym_gyms::{Gym, GymError, Shape, Split, Step};
+use rnngym_gyms::{Gym, Shape, Split, Step};
 use rnngym_kernels::hash;
 
 use super::splits::check_splits;
@@ -11,6 +11,7 @@ use crate::state::CheckpointMeta;
 
 /// The training gym and its position.
 pub(crate) struct Cursor {
+    /// The gym as this rank sees it ([`crate::dist::RankGym`]: its lanes, windows checked).
     gym: Box<dyn Gym>,
     shape: Shape,
     /// `train.seed`: episode `e` is reset with `mix64(seed, e)`.
@@ -47,7 +48,6 @@ impl Cursor {
             self.reset_episode()?;
         }
         let step = self.gym.step()?;
-        check_step(&step, self.shape)?;
         self.steps += 1;
         if step.episode_done {
             self.live = false;
@@ -99,21 +99,4 @@ impl Cursor {
         self.live = false;
         check_splits(self.gym.as_mut(), cfg)
     }
-}
-
-/// Checks a gym's window against the shape it was asked for.
-pub(super) fn check_step(step: &Step, shape: Shape) -> Result<(), TrainerError> {
-    let (b, t) = (shape.batch, shape.seq);
-    if step.inputs.len() != b * t || step.targets.len() != b * t || step.reset.len() != b {
-        return Err(GymError::Contract(format!(
-            "step returned {} inputs, {} targets, {} reset flags; expected {} , {} and {b}",
-            step.inputs.len(),
-            step.targets.len(),
-            step.reset.len(),
-            b * t,
-            b * t
-        ))
-        .into());
-    }
-    Ok(())
 }

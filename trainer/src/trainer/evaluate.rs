@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rnngym_gyms::{Gym, Shape, Split};
 use rnngym_kernels::Backend;
 
-use super::cursor::{check_step, Cursor};
+use super::cursor::Cursor;
 use super::{Trainer, TrainerError};
 use crate::dist::{Collective, Shard};
 use crate::model::{Mode, Model, Workspace};
@@ -89,8 +89,6 @@ impl<B: Backend> Validator<B> {
                 break;
             }
             let step = gym.step()?;
-            check_step(&step, self.shape)?;
-            let step = shard.window(step);
             let targets = Some(step.targets.as_slice());
             let loss = model.forward(be, ws, &step.inputs, targets, &step.reset, Mode::Eval)?;
             sum += loss.unwrap_or(f64::NAN);

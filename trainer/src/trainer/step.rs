@@ -170,7 +170,7 @@ impl<B: Backend> Learner<B> {
     /// Forward (dropout drawn from `train.seed` and `iteration`), the divergence checks,
     /// backward and the global-norm clip: the gradients of step `iteration + 1`, or why they
     /// cannot be used. Changes no parameter. `window` holds this rank's lanes (see
-    /// [`Shard::window`]); on several ranks the loss and the gradients are the global batch's
+    /// [`crate::dist::RankGym`]); on several ranks the loss and the gradients are the global batch's
     /// (every rank gets the same ones, so every rank decides the same).
     pub fn gradients(
         &mut self,
