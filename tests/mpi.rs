@@ -297,3 +297,31 @@ fn a_gym_that_cannot_shard_is_cut_and_trains_what_one_rank_trains() {
     assert_close(&t1, &t2, 1e-5, "process gym, training loss, 1 vs 2 ranks");
     assert_close(&v1, &v2, 1e-5, "process gym, validation loss, 1 vs 2 ranks");
 }
+
+#[test]
+fn gpu_ranks_on_a_machine_without_gpus_fail_once_naming_the_device() {
+    if rnngym_kernels::cuda::device_count() > 0 {
+        eprintln!("this machine has a GPU: the no-GPU refusal is not what would happen here");
+        return;
+    }
+    let f = Fixture::new(&corpus(), CFG);
+    let args = [
+        "-q",
+        "train",
+        "--config",
+        "c.toml",
+        "--set",
+        "model.device=cuda",
+    ];
+    let out = mpirun(f.path(), 2, &args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(
+        ours[0].contains("model.device = \"cuda\"") && ours[0].contains("CUDA"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!f.file("run").exists(), "nothing written: {err}");
+}

@@ -202,6 +202,13 @@ pub struct RmsPropStep {
     pub eps: f32,
 }
 
+/// A communicator joining one device of each process of a data-parallel job (NCCL for CUDA):
+/// it averages a buffer over the processes where it lies, with no copy through the host.
+pub trait DeviceGroup<Buf>: Send + Sync {
+    /// Replaces `buf[..n]` on every process by its element-wise mean over the processes.
+    fn all_reduce_mean(&self, buf: &mut Buf, n: usize) -> Result<()>;
+}
+
 /// A numeric device. The CPU backend is the reference; others must match it (parity tests).
 ///
 /// Buffers are flat `f32` (`Buf`) or `u32` token ids (`IBuf`). All offsets and lengths are in
@@ -228,6 +235,33 @@ pub trait Backend: Send + Sync + 'static {
     /// GEMM's per-call cost on one row (docs/PERFORMANCE.md).
     fn f32_steps_through_qgemv(&self) -> bool {
         false
+    }
+    /// Whether this backend has device collectives ([`DeviceGroup`]): CUDA with NCCL installed.
+    /// Without them a data-parallel job sums its gradients through the host.
+    fn device_groups(&self) -> bool {
+        false
+    }
+    /// Creates the id of a new [`DeviceGroup`] (NCCL's 128-byte unique id) for rank 0 to send to
+    /// the others (a [`KernelError::Unavailable`] without [`Backend::device_groups`]).
+    fn device_group_id(&self) -> Result<Vec<u8>> {
+        Err(KernelError::Unavailable(format!(
+            "{} has no device collectives",
+            self.name()
+        )))
+    }
+    /// Joins the group `id` (from [`Backend::device_group_id`] on rank 0) as `rank` of `world`;
+    /// every rank calls it, and it returns when all have joined.
+    fn join_device_group(
+        &self,
+        id: &[u8],
+        rank: usize,
+        world: usize,
+    ) -> Result<Box<dyn DeviceGroup<Self::Buf>>> {
+        let _ = (id, rank, world);
+        Err(KernelError::Unavailable(format!(
+            "{} has no device collectives",
+            self.name()
+        )))
     }
     /// A zero-filled buffer of `n` elements.
     fn zeros(&self, n: usize) -> Result<Self::Buf>;

@@ -12,7 +12,7 @@ pub mod precision;
 pub mod recurrence;
 pub mod sample;
 
-pub use backend::{AdamFactors, AdamStep, Backend, Gemm, Result, RmsPropStep, Rows};
+pub use backend::{AdamFactors, AdamStep, Backend, DeviceGroup, Gemm, Result, RmsPropStep, Rows};
 pub use cell::{Cell, UnknownCell, WindowSizes};
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;

@@ -143,7 +143,10 @@ pub fn run(a: BenchArgs) -> anyhow::Result<()> {
     // preset's batch with the shipped data-parallel step; rank 0 reports.
     let session = super::distributed::join()?;
     let comm = session.comm();
-    let dev = device_arg::open(&a.device, &format!("--device {}", a.device), a.threads)?;
+    let local =
+        (comm.world() > 1).then(|| rnngym_trainer::dist::launcher_local_rank().unwrap_or(0));
+    let source = format!("--device {}", a.device);
+    let dev = device_arg::open_for_rank(&a.device, &source, a.threads, local)?;
     let on_gpu = matches!(dev, Device::Cuda(_));
     let _load = BusyLoad::start(a.busy);
     let result = on_device!(dev, be => bench_on(be, &a, on_gpu, &comm));

@@ -14,10 +14,21 @@ pub const HELP: &str = "cpu, auto (the GPU when one is usable, else the CPU), cu
 /// Opens the device `name` (`cpu`, `auto`, `cuda`, `cuda:N`), which came from `source` (named
 /// in messages: `--device cuda`, `model.device = "cuda"`); the CPU gets `threads` threads.
 pub fn open(name: &str, source: &str, threads: usize) -> anyhow::Result<Device> {
+    open_for_rank(name, source, threads, None)
+}
+
+/// [`open`] for process `local_rank` of its node in a data-parallel job (its own GPU; see
+/// [`device::open_for_rank`]).
+pub fn open_for_rank(
+    name: &str,
+    source: &str,
+    threads: usize,
+    local_rank: Option<usize>,
+) -> anyhow::Result<Device> {
     let choice: DeviceChoice = name
         .parse()
         .map_err(|_| anyhow::anyhow!("{source}: expected one of {HELP}"))?;
-    Ok(device::open(choice, source, threads)?)
+    Ok(device::open_for_rank(choice, source, threads, local_rank)?)
 }
 
 /// The flags of the commands that run a checkpoint's model: which checkpoint, where it runs,

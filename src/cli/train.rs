@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rnngym_gyms::GymRegistry;
-use rnngym_trainer::dist::{Collective, Watched};
+use rnngym_trainer::dist::{self, Collective, Watched};
 use rnngym_trainer::{
     device, state, CheckpointKind, LogObserver, Observer, RunDir, Trainer, TrainerError,
 };
@@ -114,15 +114,9 @@ fn prepare(
         cfg.gym.id,
         loading.elapsed().as_secs_f64()
     );
-    let dev = device::select(&cfg)?;
-    if comm.world() > 1 && matches!(dev, device::Device::Cuda(_)) {
-        anyhow::bail!(
-            "model.device = {:?} with {} processes: data-parallel training runs on the CPU so \
-             far (NCCL for GPUs is planned, see docs/DISTRIBUTED.md); set model.device = \"cpu\"",
-            cfg.model.device,
-            comm.world()
-        );
-    }
+    // Each rank of a node takes a GPU of its own (see docs/DISTRIBUTED.md).
+    let local = (comm.world() > 1).then(|| dist::launcher_local_rank().unwrap_or(0));
+    let dev = device::select_for_rank(&cfg, local)?;
     Ok((cfg, gym, resume, dev))
 }
 

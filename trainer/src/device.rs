@@ -41,17 +41,58 @@ pub struct DeviceError {
 /// `"auto"` tries CUDA device 0 and falls back to the CPU, logging why; `"cuda"` / `"cuda:N"`
 /// without a usable GPU is a one-line [`DeviceError`].
 pub fn select(cfg: &Config) -> Result<Device, DeviceError> {
+    select_for_rank(cfg, None)
+}
+
+/// [`select`] for process `local_rank` of its node in a data-parallel job (see
+/// [`open_for_rank`]).
+pub fn select_for_rank(cfg: &Config, local_rank: Option<usize>) -> Result<Device, DeviceError> {
     let origin = format!("model.device = \"{}\"", cfg.model.device);
-    open(cfg.model.device, &origin, cfg.train.threads)
+    open_for_rank(cfg.model.device, &origin, cfg.train.threads, local_rank)
 }
 
 /// Opens `choice` as [`select`] does; `origin` names where the choice came from in logs and
 /// errors (`model.device = "cuda"`, `--device cuda`).
 pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device, DeviceError> {
+    open_for_rank(choice, origin, threads, None)
+}
+
+/// [`open`] for one rank of a data-parallel job that is process `local_rank` of its node
+/// (`None` outside a job): `"cuda"` and `"auto"` then take the GPU of that index, so the ranks
+/// of a node use one GPU each (set `CUDA_VISIBLE_DEVICES` to choose which). A rank beyond the
+/// node's GPUs is an error for `"cuda"` and runs on the CPU for `"auto"`; `"cuda:N"` is
+/// taken as given.
+pub fn open_for_rank(
+    choice: DeviceChoice,
+    origin: &str,
+    threads: usize,
+    local_rank: Option<usize>,
+) -> Result<Device, DeviceError> {
     let cpu = || Device::Cpu(CpuBackend::new(threads));
+    let ordinal = local_rank.unwrap_or(DeviceChoice::DEFAULT_CUDA);
+    let visible = || rnngym_kernels::cuda::device_count();
+    if let Some(k) = local_rank.filter(|_| choice != DeviceChoice::Cpu) {
+        let count = visible();
+        if count > 0 && k >= count {
+            let why = format!(
+                "this rank is process {k} of its node, which has {count} GPU(s): start at most \
+                 {count} rank(s) per node"
+            );
+            if choice == DeviceChoice::Auto {
+                log::warn!("{origin}: {why}; this rank uses the CPU");
+                return Ok(cpu());
+            }
+            if choice == DeviceChoice::Cuda(None) {
+                return Err(DeviceError {
+                    origin: origin.to_string(),
+                    error: KernelError::Unavailable(why),
+                });
+            }
+        }
+    }
     match choice {
         DeviceChoice::Cpu => Ok(cpu()),
-        DeviceChoice::Auto => match CudaBackend::new(DeviceChoice::DEFAULT_CUDA) {
+        DeviceChoice::Auto => match CudaBackend::new(ordinal) {
             Ok(be) => {
                 log::info!("{origin}: using {}", be.name());
                 Ok(Device::Cuda(Box::new(be)))
@@ -65,7 +106,7 @@ pub fn open(choice: DeviceChoice, origin: &str, threads: usize) -> Result<Device
                 Ok(cpu())
             }
         },
-        DeviceChoice::Cuda(n) => CudaBackend::new(n.unwrap_or(DeviceChoice::DEFAULT_CUDA))
+        DeviceChoice::Cuda(n) => CudaBackend::new(n.unwrap_or(ordinal))
             .map(|be| Device::Cuda(Box::new(be)))
             .map_err(|error| DeviceError {
                 origin: origin.to_string(),
@@ -148,6 +189,35 @@ mod tests {
             // No GPU here: plain "cuda" must be refused the same way.
             c.model.device = DeviceChoice::Cuda(None);
             assert!(select(&c).is_err());
+        }
+    }
+
+    #[test]
+    fn each_rank_of_a_node_takes_its_own_gpu_or_says_why_not() {
+        let gpus = rnngym_kernels::cuda::device_count();
+        let mut c = Config::default();
+        c.model.device = DeviceChoice::Cpu;
+        assert!(matches!(select_for_rank(&c, Some(3)), Ok(Device::Cpu(_))));
+        // One rank more than the node has GPUs (or rank 1 on a machine without any).
+        let beyond = gpus.max(1);
+        c.model.device = DeviceChoice::Auto;
+        assert!(matches!(
+            select_for_rank(&c, Some(beyond)),
+            Ok(Device::Cpu(_))
+        ));
+        c.model.device = DeviceChoice::Cuda(None);
+        let err = select_for_rank(&c, Some(beyond)).err().unwrap().to_string();
+        assert!(err.starts_with("model.device = \"cuda\": "), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+        if gpus > 0 {
+            assert!(err.contains(&format!("which has {gpus} GPU(s)")), "{err}");
+            match select_for_rank(&c, Some(gpus - 1)).unwrap() {
+                Device::Cuda(be) => assert!(be.name().starts_with(&format!("cuda:{}", gpus - 1))),
+                Device::Cpu(_) => panic!("rank {} should have taken its GPU", gpus - 1),
+            }
+        } else {
+            eprintln!("no GPU here: the per-rank GPU choice is checked for its errors only");
+            assert!(err.contains("CUDA libraries not found"), "{err}");
         }
     }
 }

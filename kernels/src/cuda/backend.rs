@@ -6,11 +6,11 @@ use cudarc::driver::result as drv;
 use super::buffers::{CudaBuf, CudaIds, CudaQBuf};
 use super::check::{self, shape_err, span};
 use super::context::{dev_err, grid, grid2d, launch, CudaBackend};
-use super::{blas, cells, embed, lowp, ops};
+use super::{blas, cells, embed, lowp, nccl, ops};
 use crate::operands;
 use crate::{
-    AdamStep, Backend, CellStep, Gemm, LayerState, Precision, Result, RmsPropStep, Rows,
-    SampleOptions,
+    AdamStep, Backend, CellStep, DeviceGroup, Gemm, LayerState, Precision, Result, RmsPropStep,
+    Rows, SampleOptions,
 };
 
 impl CudaBackend {
@@ -30,6 +30,23 @@ impl Backend for CudaBackend {
     type Buf = CudaBuf;
     type IBuf = CudaIds;
     type QBuf = CudaQBuf;
+
+    fn device_groups(&self) -> bool {
+        nccl::nccl_available()
+    }
+
+    fn device_group_id(&self) -> Result<Vec<u8>> {
+        nccl::new_id()
+    }
+
+    fn join_device_group(
+        &self,
+        id: &[u8],
+        rank: usize,
+        world: usize,
+    ) -> Result<Box<dyn DeviceGroup<CudaBuf>>> {
+        nccl::join(self, id, rank, world)
+    }
 
     fn name(&self) -> String {
         self.device_name().to_string()

@@ -15,6 +15,7 @@ mod embed;
 mod info;
 mod lowp;
 mod modules;
+mod nccl;
 mod ops;
 mod probe;
 mod row_lists;
@@ -27,5 +28,6 @@ pub use modules::{
     compile_cubin, compile_options, compile_ptx, nvrtc_version, KernelSource, NVRTC_TEST_ARCHS,
     SOURCES,
 };
+pub use nccl::nccl_available;
 pub use probe::{device_count, libraries, nvrtc_available};
 pub use row_lists::RowLists;

@@ -16,6 +16,8 @@ pub trait Collective: Send + Sync {
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Result<(), DistError>;
     /// Every rank's `local` (all the same length), concatenated in rank order.
     fn all_gather_f32(&self, local: &[f32]) -> Result<Vec<f32>, DistError>;
+    /// Replaces `buf` on every rank by rank 0's (all the same length).
+    fn broadcast_bytes(&self, buf: &mut [u8]) -> Result<(), DistError>;
     /// Returns when every rank has called it.
     fn barrier(&self) -> Result<(), DistError>;
     /// Ends every process of the job at once with exit status `code` (after an error on this
@@ -42,6 +44,9 @@ impl Collective for Single {
     }
     fn all_gather_f32(&self, local: &[f32]) -> Result<Vec<f32>, DistError> {
         Ok(local.to_vec())
+    }
+    fn broadcast_bytes(&self, _buf: &mut [u8]) -> Result<(), DistError> {
+        Ok(())
     }
     fn barrier(&self) -> Result<(), DistError> {
         Ok(())

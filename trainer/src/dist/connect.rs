@@ -21,6 +21,22 @@ pub fn launcher_world() -> Option<(usize, &'static str)> {
     })
 }
 
+/// The variables launchers set to this process's index among the job's processes on its node:
+/// Open MPI, MPICH / Intel MPI (Hydra), Slurm.
+const LOCAL_RANK_VARS: [&str; 3] = [
+    "OMPI_COMM_WORLD_LOCAL_RANK",
+    "MPI_LOCALRANKID",
+    "SLURM_LOCALID",
+];
+
+/// This process's index on its node as the launcher announced it (`None` when there is none),
+/// which picks its GPU.
+pub fn launcher_local_rank() -> Option<usize> {
+    LOCAL_RANK_VARS
+        .iter()
+        .find_map(|&var| std::env::var(var).ok()?.trim().parse().ok())
+}
+
 /// This process's rank as the launcher announced it (0 when there is none).
 fn launcher_rank() -> usize {
     RANK_VARS

@@ -13,7 +13,7 @@ mod shard;
 mod watchdog;
 
 pub use collective::{Collective, Single};
-pub use connect::{connect, is_launcher_root, launcher_world, Session};
+pub use connect::{connect, is_launcher_root, launcher_local_rank, launcher_world, Session};
 pub use error::DistError;
 pub use shard::{RankGym, Shard};
 pub use watchdog::Watched;

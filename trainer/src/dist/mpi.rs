@@ -60,6 +60,10 @@ impl Collective for World {
         comm().all_gather_into(local, &mut out[..]);
         Ok(out)
     }
+    fn broadcast_bytes(&self, buf: &mut [u8]) -> Result<(), DistError> {
+        comm().process_at_rank(0).broadcast_into(buf);
+        Ok(())
+    }
     fn barrier(&self) -> Result<(), DistError> {
         comm().barrier();
         Ok(())

@@ -101,6 +101,9 @@ impl Collective for Watched {
             self.inner.all_gather_f32(local)
         })
     }
+    fn broadcast_bytes(&self, buf: &mut [u8]) -> Result<(), DistError> {
+        self.timed("a broadcast", || self.inner.broadcast_bytes(buf))
+    }
     fn barrier(&self) -> Result<(), DistError> {
         self.timed("a barrier", || self.inner.barrier())
     }
@@ -133,6 +136,9 @@ mod tests {
         }
         fn all_gather_f32(&self, local: &[f32]) -> Result<Vec<f32>, DistError> {
             Single.all_gather_f32(local)
+        }
+        fn broadcast_bytes(&self, buf: &mut [u8]) -> Result<(), DistError> {
+            Single.broadcast_bytes(buf)
         }
         fn barrier(&self) -> Result<(), DistError> {
             thread::sleep(self.0);

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use rnngym_gyms::{Codec, Step};
-use rnngym_kernels::{hash, Backend};
+use rnngym_kernels::{hash, Backend, DeviceGroup};
 
 use super::TrainerError;
 use crate::config::{Config, TrainConfig};
@@ -87,6 +87,57 @@ pub struct Learner<B: Backend> {
     shard: Shard,
     /// Host copy of the gradients for the all-reduce (empty on one process).
     host: Vec<f32>,
+    /// The ranks' device communicator (NCCL), when every rank has one: gradients are then
+    /// averaged on the devices instead of through `host`.
+    group: Option<Box<dyn DeviceGroup<B::Buf>>>,
+}
+
+/// The device communicator of a data-parallel job whose ranks all have device collectives
+/// (GPUs with NCCL): rank 0 creates its id, the job broadcasts it over `comm`, every rank
+/// joins. `None` on one process, on CPUs, or when any rank lacks them (the gradients then go
+/// through host memory, which works everywhere). A rank that fails to join returns the error,
+/// and the job ends (see `rnngym train`).
+fn device_group<B: Backend>(
+    be: &B,
+    comm: &dyn Collective,
+) -> Result<Option<Box<dyn DeviceGroup<B::Buf>>>, TrainerError> {
+    let world = comm.world();
+    if world == 1 {
+        return Ok(None);
+    }
+    let mut able = [f64::from(u8::from(be.device_groups()))];
+    comm.all_reduce_sum_f64(&mut able)?;
+    let able = able[0] as usize;
+    if able < world {
+        if able > 0 && comm.rank() == 0 {
+            log::warn!(
+                "{} of {world} ranks have NCCL: gradients are averaged through host memory",
+                able
+            );
+        }
+        return Ok(None);
+    }
+    // Byte 0 says whether rank 0 made an id; the id follows.
+    let mut msg = vec![0u8; 1 + 128];
+    if comm.rank() == 0 {
+        match be.device_group_id() {
+            Ok(id) if id.len() == 128 => {
+                msg[0] = 1;
+                msg[1..].copy_from_slice(&id);
+            }
+            Ok(id) => log::warn!("a device-group id of {} bytes; using the host", id.len()),
+            Err(e) => log::warn!("{e}: gradients are averaged through host memory"),
+        }
+    }
+    comm.broadcast_bytes(&mut msg)?;
+    if msg[0] == 0 {
+        return Ok(None);
+    }
+    let group = be.join_device_group(&msg[1..], comm.rank(), world)?;
+    if comm.rank() == 0 {
+        log::info!("gradients are averaged on the devices (NCCL, {world} ranks)");
+    }
+    Ok(Some(group))
 }
 
 impl<B: Backend> Learner<B> {
@@ -135,6 +186,7 @@ impl<B: Backend> Learner<B> {
         }
         let opt = Optimizer::new(be, &cfg.train, model.total)?;
         let ws = model.workspace(be, cfg.train.seq_len, shard.lanes)?;
+        let group = device_group(be, comm.as_ref())?;
         Ok(Learner {
             model,
             opt,
@@ -142,6 +194,7 @@ impl<B: Backend> Learner<B> {
             comm,
             shard,
             host: Vec::new(),
+            group,
         })
     }
 
@@ -249,6 +302,10 @@ impl<B: Backend> Learner<B> {
             return Ok(());
         }
         let n = self.model.total;
+        if let Some(group) = &self.group {
+            group.all_reduce_mean(&mut self.model.grads, n)?;
+            return Ok(());
+        }
         self.host.resize(n, 0.0);
         be.read(&self.model.grads, 0, &mut self.host)?;
         self.comm.all_reduce_sum_f32(&mut self.host)?;
