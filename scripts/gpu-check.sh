@@ -23,7 +23,7 @@ for line in sys.stdin:
 cargo build --release --bin rnngym >&2
 cp "${CARGO_TARGET_DIR:-target}/release/rnngym" "$BUNDLE/bin/"
 # Every CUDA test (cuda_smoke, cuda_nvrtc, cuda_cubin_cache, cuda_parity, cuda_determinism,
-# cuda_training), plus the trainer and kernel unit suites (they also run on the CPU there).
+# cuda_training, cuda_ranks), plus the trainer and kernel unit suites (they also run on the CPU there).
 while read -r name exe; do
   case "$name" in
     cuda_*|rnngym_trainer|rnngym_kernels) cp "$exe" "$BUNDLE/bin/$name" ;;

@@ -8,7 +8,8 @@
 #   smoke     40   cuda_smoke: NVRTC, driver and cuBLAS versions and the library files that
 #                  loaded; cuda:0 opens (kernels as CUBIN); one GEMM and one kernel vs the CPU
 #   parity   120   cuda_nvrtc, cuda_cubin_cache, cuda_parity, cuda_determinism, rnngym_kernels
-#   training 150   cuda_training, rnngym_trainer
+#   training 150   cuda_training, cuda_ranks (2 GPU ranks over NCCL, on a machine with 2+ GPUs),
+#                  rnngym_trainer
 #   bench    240   bench/compare.sh --device cuda against PyTorch (when python3 has CUDA torch)
 # Without a usable GPU the smoke stage says why in one line and the GPU stages are skipped.
 #
@@ -102,14 +103,16 @@ run_tests() {
 # The CUDA 13 libraries: the image's own search path comes first (LD_LIBRARY_PATH, then the
 # ldconfig cache, which the loader reads itself); the CUDA 13 pip wheels' folders
 # (nvidia/cu13/lib in python3's site-packages: PyTorch's nvidia-cublas, nvidia-cuda-nvrtc) are
-# appended as a fallback. cuda_smoke reports the files that actually loaded.
+# and NCCL's (nvidia/nccl/lib) are appended as a fallback. cuda_smoke reports the files that
+# actually loaded.
 wheels=$(python3 - 2>/dev/null <<'PY'
 import os, site
 seen = []
 for sp in site.getsitepackages() + [site.getusersitepackages()]:
-    d = os.path.join(sp, "nvidia", "cu13", "lib")
-    if os.path.isdir(d) and d not in seen:
-        seen.append(d)
+    # NCCL (for the GPU-rank test) comes in its own wheel, nvidia-nccl-cu13.
+    for d in (os.path.join(sp, "nvidia", "cu13", "lib"), os.path.join(sp, "nvidia", "nccl", "lib")):
+        if os.path.isdir(d) and d not in seen:
+            seen.append(d)
 print(":".join(seen))
 PY
 )
@@ -122,7 +125,7 @@ export RNNGYM_REQUIRE_GPU=1 RNNGYM_CACHE_DIR="$WORK/cubin" RUST_BACKTRACE="${RUS
   echo "host: $(uname -srm)"
   echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
   echo "ldconfig candidates:"
-  ldconfig -p 2>/dev/null | grep -E 'lib(cuda|nvrtc|cublas|cublasLt)\.so' | sed 's/^/  /'
+  ldconfig -p 2>/dev/null | grep -E 'lib(cuda|nvrtc|cublas|cublasLt|nccl)\.so' | sed 's/^/  /'
   echo "python3: $(python3 -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1 | tail -n 1)"
 } >"$WORK/env.txt" 2>&1
 nvidia-smi >"$WORK/nvidia-smi.txt" 2>&1 || true
@@ -147,7 +150,7 @@ else
       cuda_nvrtc cuda_cubin_cache cuda_parity cuda_determinism rnngym_kernels
   fi
   if on training; then
-    run_tests training 4 "${TRAINING_S:-150}" cuda_training rnngym_trainer
+    run_tests training 4 "${TRAINING_S:-150}" cuda_training cuda_ranks rnngym_trainer
   fi
   if on bench; then
     secs=${BENCH_S:-240}

@@ -81,6 +81,14 @@ fn smoke() {
         say(&format!("loaded {file}"));
     }
     say(&format!("opened in {opened:.2} s"));
+    say(&format!(
+        "NCCL (GPU ranks' all-reduce): {}; {} GPU(s) visible",
+        match rnngym_kernels::cuda::nccl_available() {
+            true => "libnccl.so.2 loads",
+            false => "libnccl.so.2 not found (GPU ranks would average through the host)",
+        },
+        rnngym_kernels::cuda::device_count()
+    ));
     let (c, loss, d) = work(&be);
     let (want_c, want_loss, want_d) = work(&CpuBackend::new(1));
     let (dc, dd) = (max_diff(&c, &want_c), max_diff(&d, &want_d));

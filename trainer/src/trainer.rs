@@ -201,6 +201,12 @@ impl<B: Backend> Trainer<B> {
         self.stop = Some(flag);
     }
 
+    /// Whether the ranks average their gradients on their devices (NCCL) rather than through
+    /// host memory; false on one process.
+    pub fn reduces_on_device(&self) -> bool {
+        self.learner.reduces_on_device()
+    }
+
     /// This process's rank in the job and the number of ranks (`(0, 1)` on one process).
     pub fn rank_and_world(&self) -> (usize, usize) {
         (self.comm.rank(), self.comm.world())

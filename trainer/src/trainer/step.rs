@@ -198,6 +198,11 @@ impl<B: Backend> Learner<B> {
         })
     }
 
+    /// Whether gradients are averaged on the devices (a [`DeviceGroup`]) instead of the host.
+    pub fn reduces_on_device(&self) -> bool {
+        self.group.is_some()
+    }
+
     /// The lanes of the global batch this learner computes.
     pub fn shard(&self) -> Shard {
         self.shard
