@@ -88,8 +88,19 @@ pub struct Learner<B: Backend> {
     /// Host copy of the gradients for the all-reduce (empty on one process).
     host: Vec<f32>,
     /// The ranks' device communicator (NCCL), when every rank has one: gradients are then
-    /// averaged on the devices instead of through `host`.
-    group: Option<Box<dyn DeviceGroup<B::Buf>>>,
+    /// averaged on the devices instead of through `host`. Set up at the first reduction, once
+    /// every rank is past its own setup (which may fail on one rank alone).
+    group: Group<B>,
+}
+
+/// Where a learner averages its gradients over the ranks.
+enum Group<B: Backend> {
+    /// Not decided yet (no reduction so far).
+    Undecided,
+    /// Through host memory over the [`Collective`].
+    Host,
+    /// On the devices.
+    Device(Box<dyn DeviceGroup<B::Buf>>),
 }
 
 /// The device communicator of a data-parallel job whose ranks all have device collectives
@@ -186,7 +197,6 @@ impl<B: Backend> Learner<B> {
         }
         let opt = Optimizer::new(be, &cfg.train, model.total)?;
         let ws = model.workspace(be, cfg.train.seq_len, shard.lanes)?;
-        let group = device_group(be, comm.as_ref())?;
         Ok(Learner {
             model,
             opt,
@@ -194,13 +204,13 @@ impl<B: Backend> Learner<B> {
             comm,
             shard,
             host: Vec::new(),
-            group,
+            group: Group::Undecided,
         })
     }
 
     /// Whether gradients are averaged on the devices (a [`DeviceGroup`]) instead of the host.
     pub fn reduces_on_device(&self) -> bool {
-        self.group.is_some()
+        matches!(self.group, Group::Device(_))
     }
 
     /// The lanes of the global batch this learner computes.
@@ -307,7 +317,13 @@ impl<B: Backend> Learner<B> {
             return Ok(());
         }
         let n = self.model.total;
-        if let Some(group) = &self.group {
+        if let Group::Undecided = self.group {
+            self.group = match device_group(be, self.comm.as_ref())? {
+                Some(g) => Group::Device(g),
+                None => Group::Host,
+            };
+        }
+        if let Group::Device(group) = &self.group {
             group.all_reduce_mean(&mut self.model.grads, n)?;
             return Ok(());
         }
