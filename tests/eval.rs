@@ -158,15 +158,22 @@ fn eval_of_a_model_with_input_features_matches_the_logged_validation_loss() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     let gym = write_tones(p);
-    let features = "\n[model.features]\nkind = \"lpc\"\norder = 8\nhistory = 64\nframe = 4\n";
-    std::fs::write(p.join("c.toml"), config(gym) + features).unwrap();
-    ok(p, &["train", "--config", "c.toml"]);
-    let r = eval_json(p, "audio", "val");
-    assert_eq!(r["total"]["tokens"], 1600);
-    assert_close(
-        r["total"]["model_nats_per_token"].as_f64().unwrap(),
-        logged_val_loss(p),
-    );
+    for target in ["sample", "excitation"] {
+        let features = format!(
+            "\n[model.features]\nkind = \"lpc\"\norder = 8\nhistory = 64\nframe = 4\n\
+             target = \"{target}\"\nbandwidth_gamma = 0.98\n"
+        );
+        let _ = std::fs::remove_dir_all(p.join("run"));
+        std::fs::write(p.join("c.toml"), config(gym) + &features).unwrap();
+        ok(p, &["train", "--config", "c.toml"]);
+        let r = eval_json(p, "audio", "val");
+        assert_eq!(r["total"]["tokens"], 1600);
+        // An excitation model is scored per sample, in validation and eval alike.
+        assert_close(
+            r["total"]["model_nats_per_token"].as_f64().unwrap(),
+            logged_val_loss(p),
+        );
+    }
 }
 
 #[test]

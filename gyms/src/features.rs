@@ -21,6 +21,26 @@ pub trait Features: Send + Sync {
     fn channels(&self) -> &[usize];
     /// A fresh lane (a zero history, like a zeroed recurrent state).
     fn lane(&self) -> Box<dyn FeatureLane>;
+    /// How the model's outputs code the next token, when they are not the token itself
+    /// (LPCNet's excitation); `None` (the default) when the model predicts tokens.
+    fn target_coding(&self) -> Option<&dyn TargetCoding> {
+        None
+    }
+}
+
+/// A coding of the next token that the model predicts instead of the token: an output id
+/// and a lane's context (a number its [`FeatureLane::target_context`] reports after each
+/// push) give the token back. Ids and tokens share the vocabulary.
+pub trait TargetCoding: Send + Sync {
+    /// The id the model is trained to predict for `token` in `context`.
+    fn code(&self, context: f32, token: u32) -> u32;
+    /// The token a drawn `id` stands for in `context`; `dither` in [0, 1) says where in the
+    /// id's cell the value lies (0.5: its centre), so that generation draws from the density
+    /// [`TargetCoding::token_nll`] scores.
+    fn decode(&self, context: f32, id: u32, dither: f32) -> u32;
+    /// `−ln P(token)` in `context` when the model gives the ids probabilities `probs` (a
+    /// distribution over the tokens, so losses compare with token-predicting models).
+    fn token_nll(&self, context: f32, probs: &[f32], token: u32) -> f64;
 }
 
 /// One lane's feature state.
@@ -33,6 +53,10 @@ pub trait FeatureLane: Send {
     /// How periodic the recent history is, in [0, 1] (a pitch correlation; 0 when the
     /// features do not measure it). Generation samples voiced stretches colder with it.
     fn voicing(&self) -> f32 {
+        0.0
+    }
+    /// What [`TargetCoding`] needs to code and decode the next token (0 without one).
+    fn target_context(&self) -> f32 {
         0.0
     }
     /// The lane's whole state as numbers (checkpoints keep it beside the recurrent state).

@@ -123,6 +123,6 @@ pub use check::{check_gym, check_gym_with, CheckReport};
 pub use codec::{CharCodec, CharSpec, OpaqueCodec, OpaqueSpec};
 pub use codecs::{codec_from_spec, CodecRegistry, CodecSpec};
 pub use error::{GymError, WindowError};
-pub use features::{FeatureLane, Features, FeaturesSpec};
+pub use features::{FeatureLane, Features, FeaturesSpec, TargetCoding};
 pub use gym::{lanes_of, AudioCodec, Codec, EpisodeInfo, Gym, Shape, Split, Step, UnknownPolicy};
 pub use registry::{GymCtor, GymRegistry, GymSpec, NamedGym};

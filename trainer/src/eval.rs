@@ -8,7 +8,7 @@
 use rnngym_gyms::{Gym, Split, Step};
 use rnngym_kernels::Backend;
 
-use crate::model::{Mode, Model, Workspace};
+use crate::model::{Model, Workspace};
 use crate::trainer::TrainerError;
 
 /// The model's cost on one source.
@@ -104,11 +104,9 @@ impl<'m, B: Backend> Evaluator<'m, B> {
         step: &Step,
     ) -> Result<f64, TrainerError> {
         let ws = ws.unwrap_or(&mut self.ws);
-        let targets = Some(step.targets.as_slice());
-        let loss = self
+        Ok(self
             .model
-            .forward(be, ws, &step.inputs, targets, &step.reset, Mode::Eval)?;
-        Ok(loss.unwrap_or(f64::NAN))
+            .token_loss(be, ws, &step.inputs, &step.targets, &step.reset)?)
     }
 }
 

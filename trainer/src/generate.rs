@@ -192,7 +192,12 @@ impl<'m, B: Backend> Generator<'m, B> {
         rng: &mut impl Rng,
     ) -> rnngym_kernels::Result<u32> {
         let opts = &self.step_options(opts);
-        let tok = self.pick(be, opts, draw(opts, rng))?;
+        let mut tok = self.pick(be, opts, draw(opts, rng))?;
+        if let Some(coding) = self.model.target_coding() {
+            // The pick is a coded id (an excitation): the token is the lane's prediction plus
+            // a value drawn within the id's cell.
+            tok = coding.decode(self.ws.lane_context(0), tok, rng.random::<f32>());
+        }
         self.feed(be, tok)?;
         Ok(tok)
     }

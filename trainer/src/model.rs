@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use rnngym_gyms::Features;
+use rnngym_gyms::{Features, TargetCoding};
 use rnngym_kernels::{hash, Backend, Cell, Gemm, KernelError, Rows};
 
 use crate::cell::{self, Input, LayerBufs, LayerParams};
@@ -142,6 +142,12 @@ impl<B: Backend> Model<B> {
             return Ok(None);
         };
         to_time_major(targets, t, b, d.vocab, &mut ws.host_ids)?;
+        if let Some(coding) = self.target_coding() {
+            // The model predicts coded ids (LPCNet's excitation), each in its step's context.
+            for (id, &ctx) in ws.host_ids[..t * b].iter_mut().zip(&ws.contexts) {
+                *id = coding.code(ctx, *id);
+            }
+        }
         be.write_ids(&mut ws.targets, &ws.host_ids[..t * b])?;
         let d_logits = match mode {
             Mode::Train { .. } => Some(&mut ws.d_logits),
@@ -248,6 +254,48 @@ impl<B: Backend> Model<B> {
     /// The input features, when the model has any.
     pub fn features(&self) -> Option<&Arc<dyn Features>> {
         self.features.as_ref()
+    }
+
+    /// How the model's outputs code the next token when they are not the token itself (see
+    /// [`rnngym_gyms::TargetCoding`]).
+    pub fn target_coding(&self) -> Option<&dyn TargetCoding> {
+        self.features.as_ref().and_then(|f| f.target_coding())
+    }
+
+    /// The mean loss over a window per token (nats), in `Mode::Eval`: the cross-entropy of
+    /// [`Model::forward`], except that a model predicting coded ids is scored on the tokens
+    /// their density gives ([`rnngym_gyms::TargetCoding::token_nll`]), so every model's loss
+    /// is per token of the data.
+    pub fn token_loss(
+        &self,
+        be: &B,
+        ws: &mut Workspace<B>,
+        inputs: &[u32],
+        targets: &[u32],
+        reset: &[bool],
+    ) -> KResult<f64> {
+        let Some(coding) = self.target_coding() else {
+            let loss = self.forward(be, ws, inputs, Some(targets), reset, Mode::Eval)?;
+            return Ok(loss.unwrap_or(f64::NAN));
+        };
+        self.forward(be, ws, inputs, None, reset, Mode::Eval)?;
+        let (t, b, v) = (ws.t, ws.b, self.dims.vocab);
+        let mut logits = vec![0.0f32; t * b * v];
+        be.read(&ws.logits, 0, &mut logits)?;
+        let mut tm = vec![0u32; t * b];
+        to_time_major(targets, t, b, v, &mut tm)?;
+        let mut probs = vec![0.0f32; v];
+        let mut sum = 0.0;
+        for (row, (&tok, &ctx)) in tm.iter().zip(&ws.contexts).enumerate() {
+            let z = &logits[row * v..(row + 1) * v];
+            let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let total: f64 = z.iter().map(|&x| f64::from(x - max).exp()).sum();
+            for (p, &x) in probs.iter_mut().zip(z) {
+                *p = (f64::from(x - max).exp() / total) as f32;
+            }
+            sum += coding.token_nll(ctx, &probs, tok);
+        }
+        Ok(sum / (t * b) as f64)
     }
 
     /// `[V_in, G]` layer-0 input projections of every input row: row `r` of channel `c` is

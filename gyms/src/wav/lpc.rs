@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::baselines::levinson_durbin;
-use crate::features::{FeatureLane, Features};
+use crate::features::{FeatureLane, Features, TargetCoding};
 use crate::{AudioCodec, Codec, GymError};
 
 /// Most taps accepted (a prediction costs `order` multiply-adds per sample).
@@ -40,6 +40,27 @@ pub struct LpcOptions {
     pub min_pitch_hz: f64,
     /// Highest pitch searched, Hz.
     pub max_pitch_hz: f64,
+    /// What the network predicts: the next sample's code (`"sample"`), or LPCNet's
+    /// `"excitation"`, the next sample minus the linear prediction, quantized with the data's
+    /// codec (generation adds the prediction back, so the sampled noise is shaped by the
+    /// predictor's spectrum).
+    pub target: LpcTarget,
+    /// Bandwidth expansion: tap `k` of every fit is scaled by `bandwidth_gamma^k` (1: off), so
+    /// the predictor's resonances are wider and damped (the poles move inside by this
+    /// factor). Backward-adaptive codecs do this so that a fit to a pure tone cannot ring on
+    /// by itself; generation from an excitation model needs it for the same reason.
+    pub bandwidth_gamma: f64,
+}
+
+/// The values of `model.features.target`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LpcTarget {
+    /// The next sample's code.
+    #[default]
+    Sample,
+    /// The next sample's prediction error (LPCNet).
+    Excitation,
 }
 
 impl Default for LpcOptions {
@@ -52,6 +73,8 @@ impl Default for LpcOptions {
             pitch: true,
             min_pitch_hz: 70.0,
             max_pitch_hz: 400.0,
+            target: LpcTarget::Sample,
+            bandwidth_gamma: 1.0,
         }
     }
 }
@@ -88,6 +111,12 @@ impl LpcOptions {
                     self.history,
                     self.order + 1
                 ),
+            );
+        }
+        if !(self.bandwidth_gamma > 0.0 && self.bandwidth_gamma <= 1.0) {
+            return bad(
+                "bandwidth_gamma",
+                format!("{} is out of range; expected (0, 1]", self.bandwidth_gamma),
             );
         }
         if !(1..=self.history).contains(&self.frame) {
@@ -128,6 +157,80 @@ pub struct LpcFeatures {
     channels: Vec<usize>,
     /// Pitch lags searched, in samples.
     lags: (usize, usize),
+    /// With `target = "excitation"`.
+    excitation: Option<Excitation>,
+}
+
+/// LPCNet's output coding ([`LpcTarget::Excitation`]): the model predicts the code of the
+/// next sample minus the lane's linear prediction (its [`FeatureLane::target_context`]).
+/// As a density, an id is uniform over its cell of the codec's sample domain, the two end
+/// cells stretched to ±2 (the furthest a sample in [−1, 1] can lie from a prediction in
+/// [−1, 1]), so every token has a probability: `eval` scores these models per sample like
+/// any other.
+struct Excitation {
+    codec: Arc<dyn Codec>,
+    /// The codec's V − 1 cell edges.
+    edges: Vec<f64>,
+}
+
+/// How far an excitation reaches: a sample in [−1, 1] minus a prediction in [−1, 1].
+const EXCITATION_REACH: f64 = 2.0;
+
+impl Excitation {
+    fn audio(&self) -> &dyn AudioCodec {
+        self.codec.audio().expect("an audio codec")
+    }
+
+    /// Cell `id` of the excitation density.
+    fn cell(&self, id: usize) -> (f64, f64) {
+        let lo = if id == 0 {
+            -EXCITATION_REACH
+        } else {
+            self.edges[id - 1]
+        };
+        let hi = self.edges.get(id).copied().unwrap_or(EXCITATION_REACH);
+        (lo, hi)
+    }
+
+    /// `P(e ≤ x)` for the excitation density of `probs`.
+    fn cdf(&self, probs: &[f32], x: f64) -> f64 {
+        if x <= -EXCITATION_REACH {
+            return 0.0;
+        }
+        if x >= EXCITATION_REACH {
+            return 1.0;
+        }
+        let j = self.edges.partition_point(|&e| e < x).min(probs.len() - 1);
+        let (lo, hi) = self.cell(j);
+        let below: f64 = probs[..j].iter().map(|&p| f64::from(p)).sum();
+        below + f64::from(probs[j]) * ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
+    }
+}
+
+impl TargetCoding for Excitation {
+    fn code(&self, pred: f32, token: u32) -> u32 {
+        let a = self.audio();
+        a.token_of((a.sample_of(token) - pred).clamp(-1.0, 1.0))
+    }
+
+    fn decode(&self, pred: f32, id: u32, dither: f32) -> u32 {
+        let (lo, hi) = self.cell(id as usize);
+        let e = lo + (hi - lo) * f64::from(dither.clamp(0.0, 1.0));
+        self.audio().token_of((f64::from(pred) + e) as f32)
+    }
+
+    fn token_nll(&self, pred: f32, probs: &[f32], token: u32) -> f64 {
+        let k = token as usize;
+        // The token's cell in the sample domain, the end cells open (token_of clamps).
+        let lo = match k {
+            0 => f64::NEG_INFINITY,
+            k => self.edges[k - 1],
+        };
+        let hi = self.edges.get(k).copied().unwrap_or(f64::INFINITY);
+        let p = f64::from(pred);
+        let mass = self.cdf(probs, hi - p) - self.cdf(probs, lo - p);
+        -mass.max(f64::MIN_POSITIVE).ln()
+    }
 }
 
 impl LpcFeatures {
@@ -140,11 +243,16 @@ impl LpcFeatures {
             )));
         };
         let lags = opts.check(audio.sample_rate())?;
+        let excitation = (opts.target == LpcTarget::Excitation).then(|| Excitation {
+            edges: audio.cell_edges(),
+            codec: codec.clone(),
+        });
         Ok(LpcFeatures {
             channels: opts.channels(codec.vocab_size()),
             opts: opts.clone(),
             codec,
             lags,
+            excitation,
         })
     }
 }
@@ -152,6 +260,10 @@ impl LpcFeatures {
 impl Features for LpcFeatures {
     fn channels(&self) -> &[usize] {
         &self.channels
+    }
+
+    fn target_coding(&self) -> Option<&dyn TargetCoding> {
+        self.excitation.as_ref().map(|e| e as &dyn TargetCoding)
     }
 
     fn lane(&self) -> Box<dyn FeatureLane> {
@@ -167,6 +279,7 @@ impl Features for LpcFeatures {
             frame: o.frame,
             pitch: o.pitch.then_some(self.lags),
             excitation: o.excitation,
+            gamma: o.bandwidth_gamma,
             pred: 0.0,
             keep,
             hist: vec![0.0; keep],
@@ -185,6 +298,8 @@ struct LpcLane {
     frame: usize,
     pitch: Option<(usize, usize)>,
     excitation: bool,
+    /// [`LpcOptions::bandwidth_gamma`].
+    gamma: f64,
     /// The prediction made for the sample pushed next.
     pred: f32,
     /// Samples of history the lane needs.
@@ -217,10 +332,11 @@ impl LpcLane {
             true => levinson_durbin(&r),
             false => vec![0.0; self.order],
         };
-        self.coef
-            .iter_mut()
-            .zip(coef)
-            .for_each(|(c, v)| *c = v as f32);
+        let mut g = 1.0;
+        for (c, v) in self.coef.iter_mut().zip(coef) {
+            g *= self.gamma;
+            *c = (v * g) as f32;
+        }
         if let Some((lo, hi)) = self.pitch {
             (self.lag, self.corr) = match pitch_lag(&self.hist, self.history, lo, hi) {
                 Some((lag, r)) => (lag, r as f32),
@@ -275,6 +391,10 @@ impl FeatureLane for LpcLane {
 
     fn voicing(&self) -> f32 {
         self.corr
+    }
+
+    fn target_context(&self) -> f32 {
+        self.pred
     }
 
     fn save(&self) -> Vec<f32> {
@@ -369,6 +489,107 @@ mod tests {
     fn features(opts: LpcOptions) -> LpcFeatures {
         let codec: Arc<dyn Codec> = Arc::new(SampleCodec::mu_law(16000));
         LpcFeatures::new(&opts, codec).unwrap()
+    }
+
+    /// A softmax-like distribution over 256 ids from a seeded hash.
+    fn some_probs(seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        let w: Vec<f32> = (0..256)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32 * 6.0).exp()
+            })
+            .collect();
+        let z: f32 = w.iter().sum();
+        w.iter().map(|x| x / z).collect()
+    }
+
+    fn excitation() -> LpcFeatures {
+        features(LpcOptions {
+            target: LpcTarget::Excitation,
+            ..LpcOptions::default()
+        })
+    }
+
+    #[test]
+    fn the_excitation_density_is_a_distribution_over_the_tokens() {
+        let f = excitation();
+        let c = f.target_coding().expect("excitation target");
+        assert!(features(LpcOptions::default()).target_coding().is_none());
+        for (seed, pred) in [(1, 0.0f32), (2, 0.3), (3, -0.97), (4, 1.0), (5, -0.0004)] {
+            let probs = some_probs(seed);
+            let total: f64 = (0..256)
+                .map(|k| (-c.token_nll(pred, &probs, k)).exp())
+                .sum();
+            assert!((total - 1.0).abs() < 1e-5, "pred {pred}: {total}");
+            // Every token is possible, however far from the prediction.
+            for k in [0, 1, 127, 128, 254, 255] {
+                assert!(
+                    c.token_nll(pred, &probs, k).is_finite(),
+                    "pred {pred}, token {k}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn excitation_codes_decode_to_their_token_and_draws_follow_the_density() {
+        let f = excitation();
+        let c = f.target_coding().unwrap();
+        let audio = SampleCodec::mu_law(16000);
+        // A well-predicted sample (small excitation, finest cells) comes back exactly.
+        for pred in [0.0f32, 0.25, -0.6] {
+            for k in 0..256u32 {
+                let s = audio.sample_of(k);
+                let back = c.decode(pred, c.code(pred, k), 0.5);
+                let e = (s - pred).abs();
+                if e < 0.05 {
+                    assert_eq!(back, k, "pred {pred}, token {k}");
+                } else if e < 0.95 {
+                    // A larger excitation has a coarser cell (mu-law: about 4.4 % of its
+                    // size), which may span several of the sample's own cells.
+                    let off = (audio.sample_of(back) - s).abs();
+                    assert!(
+                        off <= 0.05 * e + 0.002,
+                        "pred {pred}, token {k}: {back}, {off}"
+                    );
+                }
+            }
+        }
+        // Drawing an id from `probs` and a uniform dither gives the tokens token_nll scores.
+        let (pred, probs) = (0.2f32, some_probs(9));
+        let mut hist = [0u32; 256];
+        let mut s = 77u64;
+        let n = 400_000;
+        let mut cdf = 0.0;
+        let cum: Vec<f32> = probs
+            .iter()
+            .map(|p| {
+                cdf += p;
+                cdf
+            })
+            .collect();
+        for _ in 0..n {
+            let mut u = || {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            };
+            let (pick, dither) = (u(), u());
+            let id = cum.partition_point(|&c| c < pick).min(255) as u32;
+            hist[c.decode(pred, id, dither) as usize] += 1;
+        }
+        for k in 0..256u32 {
+            let want = (-c.token_nll(pred, &probs, k)).exp() * n as f64;
+            let got = f64::from(hist[k as usize]);
+            assert!(
+                (got - want).abs() <= 5.0 * want.sqrt() + 3.0,
+                "token {k}: drew {got}, expected {want:.1}"
+            );
+        }
     }
 
     #[test]

@@ -197,6 +197,13 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
                 &mut self.tokens,
             )?;
         }
+        if let Some(coding) = self.model.target_coding() {
+            // Coded ids (excitations) to tokens, each in its lane's context (see
+            // `Generator::next`).
+            for (lane, (tok, rng)) in self.tokens.iter_mut().zip(rngs.iter_mut()).enumerate() {
+                *tok = coding.decode(self.ws.lane_context(lane), *tok, rng.random::<f32>());
+            }
+        }
         let tokens = std::mem::take(&mut self.tokens);
         let fed = self.feed(be, &tokens);
         self.tokens = tokens;

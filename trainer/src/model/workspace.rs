@@ -44,6 +44,9 @@ pub struct Workspace<B: Backend> {
     lanes: Vec<Box<dyn FeatureLane>>,
     /// Host staging for one step's feature ids.
     feature_ids: Vec<u32>,
+    /// `[T·B]` time-major: each step's lane context for coding its target
+    /// ([`rnngym_gyms::FeatureLane::target_context`]; empty without features).
+    pub(super) contexts: Vec<f32>,
     /// Each feature channel's first row in the embedding table.
     bases: Vec<u32>,
     /// Batch-1 steps with the input table and feature channels: the step's `[C, G]` table
@@ -93,6 +96,10 @@ impl<B: Backend> Model<B> {
                 None => Vec::new(),
             },
             feature_ids: vec![0; self.dims.channels - 1],
+            contexts: match &self.features {
+                Some(_) => vec![0.0; t * b],
+                None => Vec::new(),
+            },
             table_scratch: None,
             bases: (self.input_blocks().iter().skip(1))
                 .map(|&(base, _)| base as u32)
@@ -209,9 +216,15 @@ impl<B: Backend> Workspace<B> {
                 for (k, &id) in self.feature_ids.iter().enumerate() {
                     self.host_ids[row + 1 + k] = self.bases[k] + id;
                 }
+                self.contexts[step * b + lane] = state.target_context();
             }
         }
         Ok(())
+    }
+
+    /// Lane `lane`'s target context now (after its last input; 0 without features).
+    pub fn lane_context(&self, lane: usize) -> f32 {
+        self.lanes.get(lane).map_or(0.0, |l| l.target_context())
     }
 
     /// Takes over `other`'s carried state, recurrent and input features (a workspace of

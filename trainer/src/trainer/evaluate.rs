@@ -11,7 +11,7 @@ use rnngym_kernels::Backend;
 use super::cursor::Cursor;
 use super::{Trainer, TrainerError};
 use crate::dist::{Collective, Shard};
-use crate::model::{Mode, Model, Workspace};
+use crate::model::{Model, Workspace};
 use crate::observer::ValMetrics;
 use crate::run_dir::CheckpointKind;
 
@@ -89,9 +89,8 @@ impl<B: Backend> Validator<B> {
                 break;
             }
             let step = gym.step()?;
-            let targets = Some(step.targets.as_slice());
-            let loss = model.forward(be, ws, &step.inputs, targets, &step.reset, Mode::Eval)?;
-            sum += loss.unwrap_or(f64::NAN);
+            // Per token of the data, also for a model predicting coded ids (the excitation).
+            sum += model.token_loss(be, ws, &step.inputs, &step.targets, &step.reset)?;
             count += 1;
             if step.episode_done || (windows > 0 && count >= windows) {
                 break;
