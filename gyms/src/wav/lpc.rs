@@ -50,6 +50,21 @@ pub struct LpcOptions {
     /// factor). Backward-adaptive codecs do this so that a fit to a pure tone cannot ring on
     /// by itself; generation from an excitation model needs it for the same reason.
     pub bandwidth_gamma: f64,
+    /// What the pitch channel carries one period back: the `"sample"`, or its `"excitation"`
+    /// (the prediction error there: a glottal pulse or not, the cue for the next pulse when
+    /// the model predicts excitations).
+    pub pitch_of: PitchOf,
+}
+
+/// The values of `model.features.pitch_of`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PitchOf {
+    /// The sample one period back.
+    #[default]
+    Sample,
+    /// The prediction error one period back.
+    Excitation,
 }
 
 /// The values of `model.features.target`.
@@ -75,6 +90,7 @@ impl Default for LpcOptions {
             max_pitch_hz: 400.0,
             target: LpcTarget::Sample,
             bandwidth_gamma: 1.0,
+            pitch_of: PitchOf::Sample,
         }
     }
 }
@@ -283,6 +299,10 @@ impl Features for LpcFeatures {
             pred: 0.0,
             keep,
             hist: vec![0.0; keep],
+            errs: match o.pitch_of {
+                PitchOf::Excitation => vec![0.0; keep],
+                PitchOf::Sample => Vec::new(),
+            },
             phase: 0,
             coef: vec![0.0; o.order],
             lag: 0,
@@ -306,6 +326,9 @@ struct LpcLane {
     keep: usize,
     /// Decoded samples, oldest first; at least `keep`, trimmed to `keep` when twice as long.
     hist: Vec<f32>,
+    /// With [`PitchOf::Excitation`]: each sample's prediction error, aligned with `hist`
+    /// (empty otherwise).
+    errs: Vec<f32>,
     /// Samples pushed since the last re-fit (mod `frame`).
     phase: usize,
     coef: Vec<f32>,
@@ -351,8 +374,14 @@ impl FeatureLane for LpcLane {
         let x = self.audio().sample_of(token);
         if self.hist.len() >= 2 * self.keep {
             self.hist.drain(..self.hist.len() - self.keep);
+            if !self.errs.is_empty() {
+                self.errs.drain(..self.errs.len() - self.keep);
+            }
         }
         self.hist.push(x);
+        if !self.errs.is_empty() {
+            self.errs.push(x - self.pred);
+        }
         if self.phase == 0 {
             self.refit();
         }
@@ -372,7 +401,11 @@ impl FeatureLane for LpcLane {
         }
         if self.pitch.is_some() {
             out[k] = if self.lag > 0 {
-                self.audio().token_of(self.hist[n - self.lag])
+                let back = match self.errs.is_empty() {
+                    true => self.hist[n - self.lag],
+                    false => self.errs[n - self.lag].clamp(-1.0, 1.0),
+                };
+                self.audio().token_of(back)
             } else {
                 self.codec.vocab_size() as u32
             };
@@ -382,6 +415,10 @@ impl FeatureLane for LpcLane {
     fn reset(&mut self) {
         self.hist.clear();
         self.hist.resize(self.keep, 0.0);
+        if !self.errs.is_empty() {
+            self.errs.clear();
+            self.errs.resize(self.keep, 0.0);
+        }
         self.phase = 0;
         self.coef.fill(0.0);
         self.lag = 0;
@@ -401,11 +438,15 @@ impl FeatureLane for LpcLane {
         let mut s = vec![self.phase as f32, self.lag as f32, self.pred, self.corr];
         s.extend_from_slice(&self.coef);
         s.extend_from_slice(&self.hist[self.hist.len() - self.keep..]);
+        if !self.errs.is_empty() {
+            s.extend_from_slice(&self.errs[self.errs.len() - self.keep..]);
+        }
         s
     }
 
     fn load(&mut self, state: &[f32]) -> Result<(), String> {
-        let want = 4 + self.order + self.keep;
+        let errs = if self.errs.is_empty() { 0 } else { self.keep };
+        let want = 4 + self.order + self.keep + errs;
         if state.len() != want {
             return Err(format!("{} values, expected {want}", state.len()));
         }
@@ -423,8 +464,13 @@ impl FeatureLane for LpcLane {
         self.pred = state[2];
         self.corr = state[3].clamp(0.0, 1.0);
         self.coef.copy_from_slice(&state[4..4 + self.order]);
+        let (hist, err) = state[4 + self.order..].split_at(self.keep);
         self.hist.clear();
-        self.hist.extend_from_slice(&state[4 + self.order..]);
+        self.hist.extend_from_slice(hist);
+        if errs > 0 {
+            self.errs.clear();
+            self.errs.extend_from_slice(err);
+        }
         Ok(())
     }
 }
@@ -649,27 +695,64 @@ mod tests {
 
     #[test]
     fn a_saved_lane_continues_identically() {
+        for pitch_of in [PitchOf::Sample, PitchOf::Excitation] {
+            let f = features(LpcOptions {
+                frame: 7,
+                pitch_of,
+                ..LpcOptions::default()
+            });
+            let (mut a, mut b) = (f.lane(), f.lane());
+            let tok = |t: usize| ((t * 37 + t * t / 11) % 256) as u32;
+            let mut out = [0u32; 3];
+            for t in 0..1234 {
+                a.push(tok(t), &mut out);
+            }
+            b.load(&a.save()).unwrap();
+            let (mut oa, mut ob) = ([0u32; 3], [0u32; 3]);
+            for t in 1234..3000 {
+                a.push(tok(t), &mut oa);
+                b.push(tok(t), &mut ob);
+                assert_eq!(oa, ob, "{pitch_of:?}, t={t}");
+            }
+            assert!(b.load(&[0.0; 3]).is_err());
+            let mut bad = a.save();
+            bad[0] = 99.0;
+            assert!(b.load(&bad).is_err());
+        }
+    }
+
+    #[test]
+    fn the_pitch_channel_carries_the_excitation_one_period_back() {
+        // A pulse train with a period of 100 samples: one period back from a pulse is a
+        // pulse, in the excitation as in the sample.
+        let audio = SampleCodec::mu_law(16000);
         let f = features(LpcOptions {
-            frame: 7,
+            pitch_of: PitchOf::Excitation,
             ..LpcOptions::default()
         });
-        let (mut a, mut b) = (f.lane(), f.lane());
-        let tok = |t: usize| ((t * 37 + t * t / 11) % 256) as u32;
+        let mut lane = f.lane();
         let mut out = [0u32; 3];
-        for t in 0..1234 {
-            a.push(tok(t), &mut out);
+        let x = |t: usize| {
+            if t % 100 == 0 {
+                0.5
+            } else {
+                0.01 * ((t % 7) as f32 - 3.0)
+            }
+        };
+        let mut pulses_seen = 0;
+        for t in 0..3000 {
+            lane.push(audio.token_of(x(t)), &mut out);
+            // `out` describes the context of sample t + 1.
+            if t > 1500 && (t + 1) % 100 == 0 {
+                let back = audio.sample_of(out[2]);
+                assert!(
+                    back > 0.2,
+                    "t={t}: the excitation one period back is {back}"
+                );
+                pulses_seen += 1;
+            }
         }
-        b.load(&a.save()).unwrap();
-        let (mut oa, mut ob) = ([0u32; 3], [0u32; 3]);
-        for t in 1234..3000 {
-            a.push(tok(t), &mut oa);
-            b.push(tok(t), &mut ob);
-            assert_eq!(oa, ob, "t={t}");
-        }
-        assert!(b.load(&[0.0; 3]).is_err());
-        let mut bad = a.save();
-        bad[0] = 99.0;
-        assert!(b.load(&bad).is_err());
+        assert!(pulses_seen > 10);
     }
 
     #[test]

@@ -25,6 +25,10 @@ fn located(text: &str, label: &str, err: &toml::de::Error) -> ConfigError {
             // The line's key ends with the field; if the span landed elsewhere, trust the message.
             let full = if k.rsplit('.').next() == Some(field.as_str()) {
                 k.clone()
+            } else if at_header(text, offset) {
+                // The span covers a whole table (an internally tagged one, such as
+                // `[model.features]`): the field is that table's.
+                format!("{k}.{field}")
             } else {
                 format!(
                     "{}.{field}",
@@ -71,6 +75,15 @@ fn header_name(line: &str) -> Option<String> {
     let inner = l.strip_prefix('[')?;
     let end = inner.find(']')?;
     Some(normalize_key(inner[..end].trim_start_matches('[')))
+}
+
+/// Whether the line holding `offset` is a table header.
+fn at_header(text: &str, offset: usize) -> bool {
+    let start = text
+        .get(..offset)
+        .and_then(|b| b.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    header_name(text[start..].lines().next().unwrap_or("")).is_some()
 }
 
 /// The last table header strictly before the line holding `offset`.

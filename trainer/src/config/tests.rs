@@ -148,6 +148,9 @@ fn typo_is_one_line_with_file_line_and_full_key() {
     );
     let e = err("model.hiden = 3\n");
     assert!(e.contains("unknown key model.hiden"), "{e}");
+    // A field of an internally tagged table is named under that table.
+    let e = err("[model]\nhidden = 3\n[model.features]\nkind = \"lpc\"\nbogus = 1\n");
+    assert!(e.contains("unknown key model.features.bogus;"), "{e}");
     let e = err("[gym]\nid = \"text-v1\"\noptons = 1\n");
     assert!(
         e.starts_with("configs/x.toml:3:") && e.contains("gym.optons"),
