@@ -177,27 +177,28 @@ fn a_one_rank_run_resumes_on_two_ranks() {
     resume_across(1, 2);
 }
 
-#[test]
-fn a_batch_not_divisible_by_the_ranks_fails_once() {
+/// Trains the fixture on 2 ranks with `--set set`, which must fail before writing anything,
+/// with one `error:` line in all (printed once, not per rank) and no panic; returns that line.
+fn fails_once(set: &str) -> String {
     let f = Fixture::new(&corpus(), CFG);
-    let args = [
-        "-q",
-        "train",
-        "--config",
-        "c.toml",
-        "--set",
-        "train.batch=3",
-    ];
+    let args = ["-q", "train", "--config", "c.toml", "--set", set];
     let out = mpirun(f.path(), 2, &args).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
     assert_eq!(ours.len(), 1, "{err}");
-    assert!(
-        ours[0].contains("train.batch = 3") && ours[0].contains("2 processes"),
-        "{err}"
-    );
+    assert!(!err.contains("panicked"), "{err}");
     assert!(!f.file("run").exists(), "nothing written: {err}");
+    ours[0].to_string()
+}
+
+#[test]
+fn a_batch_not_divisible_by_the_ranks_fails_once() {
+    let line = fails_once("train.batch=3");
+    assert!(
+        line.contains("train.batch = 3") && line.contains("2 processes"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -304,24 +305,9 @@ fn gpu_ranks_on_a_machine_without_gpus_fail_once_naming_the_device() {
         eprintln!("this machine has a GPU: the no-GPU refusal is not what would happen here");
         return;
     }
-    let f = Fixture::new(&corpus(), CFG);
-    let args = [
-        "-q",
-        "train",
-        "--config",
-        "c.toml",
-        "--set",
-        "model.device=cuda",
-    ];
-    let out = mpirun(f.path(), 2, &args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(ours.len(), 1, "{err}");
+    let line = fails_once("model.device=cuda");
     assert!(
-        ours[0].contains("model.device = \"cuda\"") && ours[0].contains("CUDA"),
-        "{err}"
+        line.contains("model.device = \"cuda\"") && line.contains("CUDA"),
+        "{line}"
     );
-    assert!(!err.contains("panicked"), "{err}");
-    assert!(!f.file("run").exists(), "nothing written: {err}");
 }

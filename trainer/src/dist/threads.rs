@@ -18,6 +18,21 @@ enum Payload {
     Bytes(Vec<u8>),
 }
 
+impl Payload {
+    fn f32s(&self) -> Option<&[f32]> {
+        match self {
+            Payload::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn f64s(&self) -> Option<&[f64]> {
+        match self {
+            Payload::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// The exchange in progress: the contributions so far and the last completed round's.
 #[derive(Default)]
 struct Round {
@@ -100,6 +115,19 @@ fn mismatch(what: &str) -> DistError {
     ))
 }
 
+/// Every rank's contribution seen through `view`, or the mismatch error when a rank's is of
+/// another kind.
+fn parts<'a, T>(
+    all: &'a [Payload],
+    view: impl Fn(&'a Payload) -> Option<&'a [T]>,
+    what: &str,
+) -> Result<Vec<&'a [T]>, DistError> {
+    all.iter()
+        .map(view)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| mismatch(what))
+}
+
 /// The element-wise sum of `all` in rank order (the same bits on every rank), into `buf`.
 fn sum_into<T: Copy + std::ops::Add<Output = T>>(
     all: &[&[T]],
@@ -127,25 +155,11 @@ impl Collective for ThreadGroup {
     }
     fn all_reduce_sum_f32(&self, buf: &mut [f32]) -> Result<(), DistError> {
         let all = self.exchange(Payload::F32(buf.to_vec()));
-        let parts: Option<Vec<&[f32]>> = all
-            .iter()
-            .map(|p| match p {
-                Payload::F32(v) => Some(v.as_slice()),
-                _ => None,
-            })
-            .collect();
-        sum_into(&parts.ok_or_else(|| mismatch("reduced f32"))?, buf)
+        sum_into(&parts(&all, Payload::f32s, "reduced f32")?, buf)
     }
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) -> Result<(), DistError> {
         let all = self.exchange(Payload::F64(buf.to_vec()));
-        let parts: Option<Vec<&[f64]>> = all
-            .iter()
-            .map(|p| match p {
-                Payload::F64(v) => Some(v.as_slice()),
-                _ => None,
-            })
-            .collect();
-        sum_into(&parts.ok_or_else(|| mismatch("reduced f64"))?, buf)
+        sum_into(&parts(&all, Payload::f64s, "reduced f64")?, buf)
     }
     fn all_gather_f32(&self, local: &[f32]) -> Result<Vec<f32>, DistError> {
         let all = self.exchange(Payload::F32(local.to_vec()));
