@@ -1,7 +1,7 @@
 //! Scoring a model on whole sources (`rnngym eval`): one source at a time, walked by the gym
 //! ([`Gym::reset_source`]) in one lane from a zero state, in windows of `seq` steps with the
-//! state carried between them, through the same [`Model::forward`] in [`Mode::Eval`] that
-//! validation runs. Every token of the source but the first is scored exactly once; the
+//! state carried between them, through the same [`Model::token_loss`] that validation runs
+//! (per token of the data, also for a model predicting excitations). Every token of the source but the first is scored exactly once; the
 //! last, shorter window runs in a workspace of its own length that takes over the carried
 //! state.
 

@@ -733,7 +733,7 @@ mod tests {
         let mut lane = f.lane();
         let mut out = [0u32; 3];
         let x = |t: usize| {
-            if t % 100 == 0 {
+            if t.is_multiple_of(100) {
                 0.5
             } else {
                 0.01 * ((t % 7) as f32 - 3.0)
