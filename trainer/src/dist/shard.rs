@@ -152,7 +152,11 @@ impl Gym for RankGym {
         if step.episode_done {
             self.shape = None;
         }
-        if self.native || self.shard.world == 1 {
+        if self.shard.world == 1 {
+            check_step(&step, shape.batch, shape.seq)?;
+            return Ok(step);
+        }
+        if self.native {
             check_step(&step, self.shard.lanes, shape.seq)?;
             return Ok(step);
         }
