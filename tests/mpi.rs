@@ -31,7 +31,12 @@ fn mpirun(dir: &Path, np: usize, args: &[&str]) -> Command {
 
 /// Runs `rnngym train` with `sets` on `np` ranks (1: no mpirun) and asserts success.
 fn train(f: &Fixture, np: usize, sets: &[&str]) -> Output {
-    let mut args = vec!["-q", "train", "--config", "c.toml"];
+    train_config(f, np, "c.toml", sets)
+}
+
+/// [`train`] with another config file.
+fn train_config(f: &Fixture, np: usize, config: &str, sets: &[&str]) -> Output {
+    let mut args = vec!["-q", "train", "--config", config];
     for s in sets {
         args.extend(["--set", s]);
     }
@@ -237,22 +242,14 @@ fn a_killed_rank_ends_the_job_and_the_checkpoint_stays_loadable() {
         "ended after {took:?}: {err}"
     );
     // The checkpoint the job left is whole: a 1-rank run resumes from it.
-    let resumed = f
-        .command(&[
-            "-q",
-            "train",
-            "--resume",
-            "run",
-            "--set",
-            "train.iterations=1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    f.ok(&[
+        "-q",
+        "train",
+        "--resume",
+        "run",
+        "--set",
+        "train.iterations=1",
+    ]);
     eprintln!("killed rank: the job ended after {took:?}");
 }
 
@@ -279,17 +276,7 @@ fn a_gym_that_cannot_shard_is_cut_and_trains_what_one_rank_trains() {
             "train.threads=1",
             "model.hidden=32",
         ];
-        let mut args = vec!["-q", "train", "--config", config];
-        for s in sets {
-            args.extend(["--set", s]);
-        }
-        let out = match np {
-            1 => f.command(&args).output(),
-            _ => mpirun(f.path(), np, &args).output(),
-        }
-        .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{np} rank(s): {err}");
+        train_config(&f, np, config, &sets);
         losses(&dir)
     };
     let (t1, v1) = run(1, "one");

@@ -284,14 +284,17 @@ impl<B: Backend> Model<B> {
         be.read(&ws.logits, 0, &mut logits)?;
         let mut tm = vec![0u32; t * b];
         to_time_major(targets, t, b, v, &mut tm)?;
-        let mut probs = vec![0.0f32; v];
+        let (mut exps, mut probs) = (vec![0.0f64; v], vec![0.0f32; v]);
         let mut sum = 0.0;
         for (row, (&tok, &ctx)) in tm.iter().zip(&ws.contexts).enumerate() {
             let z = &logits[row * v..(row + 1) * v];
             let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let total: f64 = z.iter().map(|&x| f64::from(x - max).exp()).sum();
-            for (p, &x) in probs.iter_mut().zip(z) {
-                *p = (f64::from(x - max).exp() / total) as f32;
+            for (e, &x) in exps.iter_mut().zip(z) {
+                *e = f64::from(x - max).exp();
+            }
+            let total: f64 = exps.iter().sum();
+            for (p, &e) in probs.iter_mut().zip(&exps) {
+                *p = (e / total) as f32;
             }
             sum += coding.token_nll(ctx, &probs, tok);
         }

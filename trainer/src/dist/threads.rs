@@ -165,8 +165,8 @@ impl Collective for ThreadGroup {
         let all = self.exchange(Payload::F32(local.to_vec()));
         let mut out = Vec::with_capacity(local.len() * all.len());
         for p in all.iter() {
-            match p {
-                Payload::F32(v) if v.len() == local.len() => out.extend_from_slice(v),
+            match p.f32s() {
+                Some(v) if v.len() == local.len() => out.extend_from_slice(v),
                 _ => return Err(mismatch("gathered f32")),
             }
         }
