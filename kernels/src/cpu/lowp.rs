@@ -270,11 +270,23 @@ impl QWeights {
                     _ => None,
                 };
                 for (ri, s) in sums.chunks_exact(g * P).enumerate() {
-                    let row = &mut y[(r0 + ri) * ldy..];
-                    for (j, (out, &s)) in row[lo..hi].iter_mut().zip(s).enumerate() {
-                        // Multiply, then add: the same two roundings on every path.
-                        let v = scales.map_or(s, |sc| s * sc[j]);
-                        *out = if accumulate { *out + v } else { v };
+                    let out = &mut y[(r0 + ri) * ldy..][lo..hi];
+                    let s = &s[..out.len()];
+                    // Multiply, then add: the same two roundings on every path. One loop per
+                    // case, so each vectorises.
+                    match (scales, accumulate) {
+                        (Some(sc), true) => {
+                            for ((o, &s), &c) in out.iter_mut().zip(s).zip(&sc[..s.len()]) {
+                                *o += s * c;
+                            }
+                        }
+                        (Some(sc), false) => {
+                            for ((o, &s), &c) in out.iter_mut().zip(s).zip(&sc[..s.len()]) {
+                                *o = s * c;
+                            }
+                        }
+                        (None, true) => out.iter_mut().zip(s).for_each(|(o, &s)| *o += s),
+                        (None, false) => out.copy_from_slice(s),
                     }
                 }
             }

@@ -27,6 +27,9 @@ pub struct LowpWeights<B: Backend> {
     table: Option<B::Buf>,
     w_ih: Vec<Option<B::QBuf>>,
     w_hh: Vec<B::QBuf>,
+    /// Per layer, `b_ih + b_hh` (`[G]`) for cells without recurrent gates, summed once here
+    /// rather than per token.
+    bias: Vec<Option<B::Buf>>,
     proj: B::QBuf,
 }
 
@@ -79,18 +82,34 @@ impl<B: Backend> Model<B> {
         };
         let mut w_ih = Vec::new();
         let mut w_hh = Vec::new();
+        let mut bias = Vec::new();
         for (l, p) in self.layers.iter().enumerate() {
             w_ih.push(match (l, &table) {
                 (0, Some(_)) => None,
                 _ => Some(q(p.w_ih, p.gates, p.input)?),
             });
             w_hh.push(q(p.w_hh, p.gates, p.hidden)?);
+            bias.push(match self.dims.cell.has_recurrent_gates() {
+                true => None,
+                false => {
+                    let mut sum = be.zeros(p.gates)?;
+                    be.sum_rows(
+                        &self.params,
+                        Rows::new(p.b_ih, 2, p.gates),
+                        &mut sum,
+                        0,
+                        false,
+                    )?;
+                    Some(sum)
+                }
+            });
         }
         Ok(LowpWeights {
             precision,
             table,
             w_ih,
             w_hh,
+            bias,
             proj: q(self.proj_off, self.dims.vocab, self.dims.hidden)?,
         })
     }
@@ -158,19 +177,13 @@ impl<B: Backend> Model<B> {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb: &mut LayerBufs<B> = &mut rest[0];
             let g = p.gates;
-            if lb.cell.has_recurrent_gates() {
-                // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
-                be.broadcast_rows(&self.params, p.b_ih, &mut lb.gates, 0, b, g)?;
-                be.broadcast_rows(&self.params, p.b_hh, &mut lb.gh, 0, b, g)?;
-            } else {
-                be.sum_rows(
-                    &self.params,
-                    Rows::new(p.b_ih, 2, g),
-                    &mut lb.bias,
-                    0,
-                    false,
-                )?;
-                be.broadcast_rows(&lb.bias, 0, &mut lb.gates, 0, b, g)?;
+            match &lw.bias[l] {
+                Some(bias) => be.broadcast_rows(bias, 0, &mut lb.gates, 0, b, g)?,
+                None => {
+                    // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
+                    be.broadcast_rows(&self.params, p.b_ih, &mut lb.gates, 0, b, g)?;
+                    be.broadcast_rows(&self.params, p.b_hh, &mut lb.gh, 0, b, g)?;
+                }
             }
             match (below.last(), &lw.w_ih[l], projected) {
                 (None, None, Some(proj)) => {

@@ -112,9 +112,14 @@ impl<B: Backend> Model<B> {
     pub(super) fn carry_state(&self, be: &B, ws: &mut Workspace<B>, reset: &[bool]) -> KResult<()> {
         let (t, b, h) = (ws.t, ws.b, self.dims.hidden);
         let carry = ws.has_state;
-        let zero: Vec<bool> = (0..b)
-            .map(|i| !carry || reset.get(i).copied().unwrap_or(false))
-            .collect();
+        // Generation carries every lane every token: nothing to zero, nothing to allocate.
+        let zero: Vec<bool> = if carry && !reset.contains(&true) {
+            Vec::new()
+        } else {
+            (0..b)
+                .map(|i| !carry || reset.get(i).copied().unwrap_or(false))
+                .collect()
+        };
         let slot0 = Rows::new(0, b, h);
         for lb in &mut ws.layers {
             if carry {
@@ -122,6 +127,9 @@ impl<B: Backend> Model<B> {
                 if lb.cell.has_cell_state() {
                     be.copy_within(&mut lb.cs, t * b * h, 0, b * h)?;
                 }
+            }
+            if zero.is_empty() {
+                continue;
             }
             be.fill_rows(&mut lb.hs, slot0, &zero, 0.0)?;
             if lb.cell.has_cell_state() {
