@@ -4,7 +4,7 @@
 # PyTorch / rnngym).
 #
 #   bench/compare.sh [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S]
-#                    [--presets "s m l"] [--rounds R] [--precision f32|bf16|int8]
+#                    [--presets "s m l"] [--rounds R] [--precision f32|bf16|int8|w8a16]
 #                    [--mode both|train|generate] [--bin PATH] [--python PATH]
 #
 # Each preset runs R rounds (default 3) of rnngym and PyTorch, interleaved (who goes first
@@ -16,7 +16,7 @@
 #
 # --mode train|generate measures only that on both sides (the other columns read "-").
 #
-# --precision bf16|int8 stores rnngym's generation weights at that precision (`rnngym bench
+# --precision bf16|int8|w8a16 stores rnngym's generation weights at that precision (`rnngym bench
 # --precision`); PyTorch generates at f32 (its fastest loop, as always), and the table says so.
 #
 # --device cuda compares on GPU 0 against PyTorch's nn.LSTM (GRU, RNN) on cuDNN (FP32, TF32 off on both
@@ -39,7 +39,7 @@ PRECISION=f32
 MODE=both
 BIN=""
 PY=""
-usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--precision f32|bf16|int8] [--mode both|train|generate] [--bin PATH] [--python PATH]"
+usage="usage: $0 [--device cpu|cuda] [--cell lstm|gru|rnn] [--threads N] [--seconds S] [--presets \"s m l\"] [--rounds R] [--precision f32|bf16|int8|w8a16] [--mode both|train|generate] [--bin PATH] [--python PATH]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --device|--cell|--threads|--seconds|--presets|--rounds|--precision|--mode|--bin|--python)

@@ -18,7 +18,7 @@ fn sample_and_eval_at_reduced_precision() {
     let f = Fixture::new(&corpus(), &TINY.replace("hidden = 16", "hidden = 48"));
     f.train();
     let full = sample(&f, &[]);
-    for p in ["bf16", "int8"] {
+    for p in ["bf16", "int8", "w8a16"] {
         let a = sample(&f, &["--precision", p]);
         assert_eq!(
             a,
@@ -40,7 +40,10 @@ fn sample_and_eval_at_reduced_precision() {
     }
     assert_eq!(sample(&f, &["--precision", "f32"]), full);
     let mut out = f.command(&["sample", "--checkpoint", "run", "--precision", "fp16"]);
-    assert_one_line_error(&out.output().unwrap(), &["fp16", "f32", "bf16", "int8"]);
+    assert_one_line_error(
+        &out.output().unwrap(),
+        &["fp16", "f32", "bf16", "int8", "w8a16"],
+    );
 
     // eval: the rounded model scores close to the f32 one, and not identically at int8.
     let eval = |p: &str| -> serde_json::Value {
@@ -63,6 +66,29 @@ fn sample_and_eval_at_reduced_precision() {
     )
     .unwrap();
     assert!(table.starts_with("weights at bf16"), "{table}");
+    // w8a16 scores through the generator (its rounded inputs are in no copy of the weights):
+    // close to int8, whose weights it shares, and it says how it scored.
+    let w8a16 = eval("w8a16");
+    assert_eq!(w8a16["precision"], "w8a16");
+    assert_eq!(
+        w8a16["total"]["tokens"], int8["total"]["tokens"],
+        "every token scored"
+    );
+    assert!(
+        (nats(&w8a16) - nats(&int8)).abs() < 0.01,
+        "{} vs int8 {}",
+        nats(&w8a16),
+        nats(&int8)
+    );
+    let table = String::from_utf8(
+        f.ok(&["eval", "--checkpoint", "run", "--precision", "w8a16"])
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        table.starts_with("weights at w8a16 (scored token by token through the generator)"),
+        "{table}"
+    );
 }
 
 #[test]

@@ -41,7 +41,11 @@ parity!(reduced_precision_products_match, 1e-5, 1e-5, |be| {
         let w = up(be, &rand_vec(&mut r, 3 + n * k, 0.5));
         let x = up(be, &rand_vec(&mut r, 2 + m * k, 1.0));
         let init = rand_vec(&mut r, 1 + m * n, 1.0);
-        for p in Precision::ALL {
+        // w8a16 has no CUDA kernel yet (the GPU's quantize refuses it with a one-line error).
+        for p in Precision::ALL
+            .into_iter()
+            .filter(|&p| p != Precision::W8a16)
+        {
             let q = be.quantize(&w, 3, n, k, p).unwrap();
             let mut set = up(be, &init);
             be.qgemv(&q, m, &x, 2, &mut set, 1, false).unwrap();

@@ -33,8 +33,9 @@ pub struct EvalArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Score the model with its weight matrices rounded to this precision (f32, bf16 or
-    /// int8): the model `sample --precision` and `generate-audio --precision` run.
+    /// Score the model with its weight matrices rounded to this precision (f32, bf16, int8 or
+    /// w8a16): the model `sample --precision` and `generate-audio --precision` run (w8a16
+    /// scores token by token through the generator, which also rounds each product's input).
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
 }
@@ -106,7 +107,12 @@ fn eval_on<B: Backend>(
     registry: &GymRegistry,
 ) -> anyhow::Result<()> {
     let (mut model, loaded) = state::model_from(be, loaded, path)?;
-    model.round_trip_weights(be, a.precision)?;
+    // w8a16 also rounds each product's input: only its generator computes that, so it scores
+    // token by token through one; the others score the model with its weights rounded.
+    let through_generator = a.precision == Precision::W8a16;
+    if !through_generator {
+        model.round_trip_weights(be, a.precision)?;
+    }
     let codec = loaded.codec.clone();
     let (mut gym, split) = data_gym(&loaded, path, a, registry)?;
     let sources = gym.sources(split);
@@ -125,6 +131,9 @@ fn eval_on<B: Backend>(
     });
     let v = codec.vocab_size();
     let mut ev = Evaluator::new(be, &model, loaded.config.train.seq_len)?;
+    if through_generator {
+        ev = ev.through_generator(be, a.precision)?;
+    }
     let mut rows = Vec::new();
     for i in 0..sources.len() {
         let s = ev
@@ -171,7 +180,12 @@ fn eval_on<B: Backend>(
         });
         println!("{report}");
     } else {
-        if a.precision != Precision::F32 {
+        if through_generator {
+            println!(
+                "weights at {} (scored token by token through the generator)",
+                a.precision
+            );
+        } else if a.precision != Precision::F32 {
             println!(
                 "weights at {} (rounded as generation stores them)",
                 a.precision

@@ -20,8 +20,9 @@ pub struct SamplingArgs {
     /// [default: the checkpoint's sample.top_p].
     #[arg(long)]
     top_p: Option<f32>,
-    /// Storage precision of the weights: f32, bf16 or int8 (per-row scaled; activations and
-    /// state stay f32) [default: the checkpoint's sample.precision, f32].
+    /// Storage precision of the weights: f32, bf16, int8 (per-row scaled; activations and
+    /// state stay f32) or w8a16 (int8, and each product's input rounded to 16-bit integers:
+    /// the fastest on CPUs with AVX-512 VNNI) [default: the checkpoint's sample.precision, f32].
     #[arg(long)]
     precision: Option<Precision>,
 }

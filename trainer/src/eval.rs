@@ -8,6 +8,9 @@
 use rnngym_gyms::{Gym, Split, Step};
 use rnngym_kernels::Backend;
 
+use rnngym_kernels::Precision;
+
+use crate::generate::Generator;
 use crate::model::{Model, Workspace};
 use crate::trainer::TrainerError;
 
@@ -37,6 +40,9 @@ pub struct Evaluator<'m, B: Backend> {
     seq: usize,
     /// `[seq, 1]` workspace of the full windows.
     ws: Workspace<B>,
+    /// Scoring token by token through a generator at this precision instead (`w8a16`, whose
+    /// rounding of the inputs no copy of the weights can stand for).
+    gen: Option<Generator<'m, B>>,
 }
 
 impl<'m, B: Backend> Evaluator<'m, B> {
@@ -51,7 +57,17 @@ impl<'m, B: Backend> Evaluator<'m, B> {
             model,
             seq,
             ws: model.workspace(be, seq, 1)?,
+            gen: None,
         })
+    }
+
+    /// Scores through a batch-1 [`Generator`] at `precision`, token by token: exactly what
+    /// generation at that precision computes (used for `w8a16`; the other precisions score
+    /// the model with its weights rounded, [`Model::round_trip_weights`], which is the same
+    /// up to summation order).
+    pub fn through_generator(mut self, be: &B, precision: Precision) -> Result<Self, TrainerError> {
+        self.gen = Some(Generator::with_precision(be, self.model, precision)?);
+        Ok(self)
     }
 
     /// Scores source `index` of `gym.sources(split)`.
@@ -66,6 +82,9 @@ impl<'m, B: Backend> Evaluator<'m, B> {
         let mut tokens = Vec::with_capacity(info.tokens);
         let (mut nats, mut windows) = (0.0f64, 0u64);
         self.ws.reset_state();
+        if let Some(g) = &mut self.gen {
+            g.reset();
+        }
         loop {
             let step = gym.step()?;
             let n = check_walk_step(&step, self.seq)?;
@@ -73,6 +92,20 @@ impl<'m, B: Backend> Evaluator<'m, B> {
                 tokens.push(step.inputs[0]);
             }
             tokens.extend_from_slice(&step.targets);
+            if let Some(g) = &mut self.gen {
+                if step.reset[0] {
+                    g.reset();
+                }
+                for (&input, &target) in step.inputs.iter().zip(&step.targets) {
+                    g.feed(be, input)?;
+                    nats += g.token_nll(be, target)?;
+                }
+                windows += 1;
+                if step.episode_done {
+                    break;
+                }
+                continue;
+            }
             let loss = if n == self.seq {
                 self.forward(be, None, &step)?
             } else {

@@ -91,6 +91,27 @@ impl<'m, B: Backend> Generator<'m, B> {
         Ok(())
     }
 
+    /// Forgets the state and input features: the next token starts from zeros.
+    pub fn reset(&mut self) {
+        self.ws.reset_state();
+        self.primed = false;
+    }
+
+    /// The cost in nats of `target` coming next, after the tokens fed so far: what
+    /// [`Model::token_loss`] scores per token, from this generator's own logits (so at its
+    /// precision, as generation computes them).
+    pub fn token_nll(&mut self, be: &B, target: u32) -> rnngym_kernels::Result<f64> {
+        let v = self.model.dims.vocab;
+        if target as usize >= v {
+            return Err(rnngym_kernels::KernelError::Shape(format!(
+                "token_nll: target {target} is outside the vocabulary (V = {v})"
+            )));
+        }
+        self.ws.read_logits(be, 0, &mut self.logits)?;
+        let ctx = self.ws.lane_context(0);
+        Ok(self.model.row_token_nll(&self.logits, ctx, target))
+    }
+
     /// Feeds every token of `prime` in order.
     pub fn prime(&mut self, be: &B, prime: &[u32]) -> rnngym_kernels::Result<()> {
         self.prime_with(be, prime, |_| {})

@@ -99,6 +99,39 @@ fn reduced_precision_changes_the_logits_but_round_tripping_is_what_it_computes()
     }
     assert_eq!(diffs[0], 0.0, "f32 is the plain generator");
     assert!(diffs[1] > 0.0 && diffs[2] > diffs[1], "{diffs:?}");
+    assert!(diffs[3] > 0.0, "w8a16 rounds too: {diffs:?}");
+}
+
+/// Feeds `seq` to a `w8a16` generator and an `int8` one (the same weights): their logits
+/// differ only by the rounding of each product's input, a 2⁻¹⁶ of its largest value.
+fn w8a16_is_int8_with_rounded_inputs<B: Backend>(be: &B, model: &Model<B>, seq: &[u32]) -> f32 {
+    let mut w = Generator::with_precision(be, model, Precision::W8a16).unwrap();
+    let mut i = Generator::with_precision(be, model, Precision::Int8).unwrap();
+    let mut moved = 0.0f32;
+    for (k, &t) in seq.iter().enumerate() {
+        w.feed(be, t).unwrap();
+        i.feed(be, t).unwrap();
+        let want = i.logits(be).unwrap().to_vec();
+        for (j, (a, b)) in w.logits(be).unwrap().iter().zip(&want).enumerate() {
+            assert!(
+                (a - b).abs() <= 2e-3 * (1.0 + b.abs()),
+                "{:?} step {k} logit {j}: w8a16 {a} vs int8 {b}",
+                model.dims.cell
+            );
+            moved = moved.max((a - b).abs());
+        }
+    }
+    moved
+}
+
+#[test]
+fn w8a16_steps_are_int8_steps_with_rounded_inputs_for_every_cell() {
+    let be = CpuBackend::new(2);
+    for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
+        let model = Model::new(&be, ModelDims::plain(cell, 40, 24, 96, 2), 0.0, 5).unwrap();
+        let moved = w8a16_is_int8_with_rounded_inputs(&be, &model, &tokens(40, 60, 1));
+        assert!(moved > 0.0, "{cell:?}: the inputs are rounded");
+    }
 }
 
 #[test]
@@ -107,23 +140,30 @@ fn features_and_batches_run_at_reduced_precision() {
     let model = lpc_gru(&be, 40, 2, 3);
     let seq = tokens(256, 80, 3);
     matches_round_trip(&be, &model, Precision::Int8, &seq);
-    // N lanes at int8 = N batch-1 int8 generators.
+    w8a16_is_int8_with_rounded_inputs(&be, &model, &seq);
+    for p in [Precision::Int8, Precision::W8a16] {
+        n_lanes_are_n_generators(&be, &model, p, &seq);
+    }
+}
+
+/// N lanes at `p` = N batch-1 generators at `p` (w8a16 rounds each lane's input on its own).
+fn n_lanes_are_n_generators(be: &CpuBackend, model: &Model<CpuBackend>, p: Precision, seq: &[u32]) {
     let n = 3;
-    let mut batch = BatchGenerator::with_precision(&be, &model, n, Precision::Int8).unwrap();
+    let mut batch = BatchGenerator::with_precision(be, model, n, p).unwrap();
     let mut ones: Vec<_> = (0..n)
-        .map(|_| Generator::with_precision(&be, &model, Precision::Int8).unwrap())
+        .map(|_| Generator::with_precision(be, model, p).unwrap())
         .collect();
     for k in 0..40 {
         let toks: Vec<u32> = (0..n).map(|lane| seq[(k + lane * 7) % seq.len()]).collect();
-        batch.feed(&be, &toks).unwrap();
-        let got = batch.logits(&be).unwrap().to_vec();
+        batch.feed(be, &toks).unwrap();
+        let got = batch.logits(be).unwrap().to_vec();
         for (lane, g) in ones.iter_mut().enumerate() {
-            g.feed(&be, toks[lane]).unwrap();
-            let want = g.logits(&be).unwrap();
+            g.feed(be, toks[lane]).unwrap();
+            let want = g.logits(be).unwrap();
             for (a, b) in got[lane * 256..(lane + 1) * 256].iter().zip(want) {
                 assert!(
                     (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                    "step {k} lane {lane}"
+                    "{p} step {k} lane {lane}"
                 );
             }
         }
@@ -225,4 +265,24 @@ fn a_trained_model_loses_less_than_the_bounds_at_reduced_precision() {
         // And what the generator computes at that precision is that model.
         matches_round_trip(be, model, p, &ids[..200]);
     }
+    // w8a16 is scored through its generator, token by token (the f32 generator alike for the
+    // reference): held to int8's bound.
+    let through = |p: Precision| {
+        let mut g = Generator::with_precision(be, model, p).unwrap();
+        let n = 2048;
+        let mut sum = 0.0;
+        for w in ids[..=n].windows(2) {
+            g.feed(be, w[0]).unwrap();
+            sum += g.token_nll(be, w[1]).unwrap();
+        }
+        sum / n as f64
+    };
+    let (f32_gen, w8a16) = (through(Precision::F32), through(Precision::W8a16));
+    println!("w8a16: {w8a16:.5} nats/char through the generator (f32 {f32_gen:.5}, bound 0.03)");
+    assert!((0.5..1.0).contains(&f32_gen), "{f32_gen}");
+    assert!(
+        (w8a16 - f32_gen).abs() <= 0.03,
+        "w8a16 {w8a16} vs f32 {f32_gen}"
+    );
+    assert!(w8a16 != f32_gen, "w8a16 rounds");
 }

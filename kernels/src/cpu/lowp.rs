@@ -8,12 +8,18 @@
 //! and a shift or a mask turns a load into `f32`s. Every output is one fused multiply-add
 //! chain over `i = 0 … k − 1` on every path (portable, AVX2, AVX-512), so all three give
 //! bit-identical results; only how many outputs run side by side differs.
+//!
+//! `w8a16` packs each panel in quads of steps, `[k / 4][32][4]` (each output's four weights of
+//! a quad side by side, as AVX-512 VNNI's `vpdpbusd` multiplies them), and rounds each input
+//! row to 16-bit codes `a`, split into bytes of `a + 32768` (`hi`, `lo`): the products
+//! `Σ q · hi` and `Σ q · lo` are exact in `i32` and give `Σ q · a = 256 Σ q·hi + Σ q·lo −
+//! 32768 Σ q`. Integer sums do not depend on order, so every path is bit-identical here too.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
 use super::spin::{join_halves, Helper};
-use crate::precision::{f32_to_bf16, int8_row};
+use crate::precision::{a16_code, a16_scale, f32_to_bf16, int8_row};
 use crate::Precision;
 
 /// Output rows per panel.
@@ -77,12 +83,42 @@ pub(crate) fn gemv(
     threads: usize,
     spin: Option<&Helper>,
 ) {
+    if !w.rounds_inputs() {
+        return gemv_rounded(w, m, x, None, y, accumulate, threads, spin);
+    }
+    // w8a16 rounds the inputs once here, for both threads, into this thread's buffers (a
+    // product per layer and token: no allocation each time).
+    thread_local! {
+        static A16_ROWS: std::cell::RefCell<A16> = std::cell::RefCell::new(A16::default());
+    }
+    A16_ROWS.with_borrow_mut(|a| {
+        a.fill(x, m, w.k);
+        gemv_rounded(w, m, x, Some(a), y, accumulate, threads, spin)
+    })
+}
+
+/// [`gemv`] with `w8a16`'s rounded inputs (when the weights are `w8a16`).
+#[allow(clippy::too_many_arguments)]
+fn gemv_rounded(
+    w: &QWeights,
+    m: usize,
+    x: &[f32],
+    a16: Option<&A16>,
+    y: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    spin: Option<&Helper>,
+) {
     let (n, k, isa) = (w.n, w.k, Isa::detect());
     let panels = w.panels();
     let outputs = m.saturating_mul(n);
+    let run = |p0: usize, p1: usize, r0: usize, rows: usize, y: &mut [f32], ldy: usize| {
+        let a = a16.map(|a| a.rows(r0));
+        w.run_panels(isa, p0, p1, rows, &x[r0 * k..], a, y, ldy, accumulate)
+    };
     if m > 1 {
         // Whole row blocks per thread, so each thread converts the weights once per block.
-        let (rows, _) = QWeights::blocking(isa, m);
+        let (rows, _) = w.blocking(isa, m);
         if threads > 1 && super::gemv::split_rows(outputs, k, threads, spin.is_some()) {
             // Whole blocks to the first thread where there are two or more, else half the rows.
             let half = if m >= 2 * rows {
@@ -90,22 +126,21 @@ pub(crate) fn gemv(
             } else {
                 m.div_ceil(2)
             };
-            let (x0, x1) = x.split_at(half * k);
             let (y0, y1) = y.split_at_mut(half * n);
             join_halves(
                 spin,
                 y0,
                 y1,
-                |y0| w.gemv_panels(isa, 0, panels, half, x0, y0, n, accumulate),
-                |y1| w.gemv_panels(isa, 0, panels, m - half, x1, y1, n, accumulate),
+                |y0| run(0, panels, 0, half, y0, n),
+                |y1| run(0, panels, half, m - half, y1, n),
             );
         } else {
-            w.gemv_panels(isa, 0, panels, m, x, y, n, accumulate);
+            run(0, panels, 0, m, y, n);
         }
         return;
     }
     if !(panels >= 2 && super::gemv::split_rows(n, k, threads, spin.is_some())) {
-        w.gemv_panels(isa, 0, panels, m, x, y, n, accumulate);
+        run(0, panels, 0, m, y, n);
         return;
     }
     let mid = panels / 2;
@@ -114,9 +149,73 @@ pub(crate) fn gemv(
         spin,
         y0,
         y1,
-        |y0| w.gemv_panels(isa, 0, mid, 1, x, y0, y0.len(), accumulate),
-        |y1| w.gemv_panels(isa, mid, panels, 1, x, y1, y1.len(), accumulate),
+        |y0| run(0, mid, 0, 1, y0, y0.len()),
+        |y1| run(mid, panels, 0, 1, y1, y1.len()),
     );
+}
+
+/// `w8a16`'s inputs: each row of `x` rounded to 16-bit codes `a`
+/// ([`a16_row`](crate::precision::a16_row)), kept as the two bytes of `a + 32768`, padded to
+/// whole quads with the code 0.
+#[derive(Default)]
+struct A16 {
+    /// Row length, `k` rounded up to a multiple of 4.
+    kp: usize,
+    hi: Vec<u8>,
+    lo: Vec<u8>,
+    /// Each row's scale `s_x`.
+    scale: Vec<f32>,
+}
+
+/// Rows `r0 ..` of an [`A16`].
+#[derive(Clone, Copy)]
+struct A16Rows<'a> {
+    kp: usize,
+    hi: &'a [u8],
+    lo: &'a [u8],
+    scale: &'a [f32],
+}
+
+impl A16 {
+    /// Rounds the `m` rows of `x` (`k` each).
+    #[cfg(test)]
+    fn new(x: &[f32], m: usize, k: usize) -> A16 {
+        let mut a = A16::default();
+        a.fill(x, m, k);
+        a
+    }
+
+    /// Rounds the `m` rows of `x` (`k` each) into these buffers.
+    fn fill(&mut self, x: &[f32], m: usize, k: usize) {
+        let kp = k.div_ceil(4) * 4;
+        self.kp = kp;
+        self.hi.clear();
+        self.hi.resize(m * kp, 128);
+        self.lo.clear();
+        self.lo.resize(m * kp, 0);
+        self.scale.clear();
+        for r in 0..m {
+            let xr = &x[r * k..(r + 1) * k];
+            let (s, inv) = a16_scale(xr);
+            self.scale.push(s);
+            let h = &mut self.hi[r * kp..r * kp + k];
+            let l = &mut self.lo[r * kp..r * kp + k];
+            for ((h, l), &v) in h.iter_mut().zip(l.iter_mut()).zip(xr) {
+                let u = (a16_code(v, inv) + 32768) as u16;
+                (*h, *l) = ((u >> 8) as u8, u as u8);
+            }
+        }
+    }
+
+    /// The rows from `r0` on.
+    fn rows(&self, r0: usize) -> A16Rows<'_> {
+        A16Rows {
+            kp: self.kp,
+            hi: &self.hi[r0 * self.kp..],
+            lo: &self.lo[r0 * self.kp..],
+            scale: &self.scale[r0..],
+        }
+    }
 }
 
 /// The packed panels, by format.
@@ -126,6 +225,8 @@ enum Data {
     /// Two bf16 per 32-bit lane (see the module docs).
     Bf16(Vec<u32>),
     Int8(Vec<i8>),
+    /// `w8a16`: int8 codes in quads of steps (see the module docs).
+    Quad(Vec<i8>),
 }
 
 /// A `[n, k]` weight matrix at reduced precision, packed for the CPU's `qgemv` kernels (the CPU backend's [`Backend::QBuf`](crate::Backend::QBuf)).
@@ -135,8 +236,10 @@ pub struct QWeights {
     n: usize,
     k: usize,
     data: Data,
-    /// int8: one scale per output row (padded to whole panels); empty otherwise.
+    /// int8, w8a16: one scale per output row (padded to whole panels); empty otherwise.
     scales: Vec<f32>,
+    /// w8a16: each output row's sum of codes (padded to whole panels); empty otherwise.
+    code_sums: Vec<i32>,
 }
 
 impl QWeights {
@@ -181,6 +284,29 @@ impl QWeights {
                 }
                 Data::Int8(d)
             }
+            Precision::W8a16 => {
+                let kq = k.div_ceil(4);
+                let mut d = vec![0i8; panels * kq * P * 4];
+                scales = vec![0.0; panels * P];
+                let mut sums = vec![0; panels * P];
+                for r in 0..n {
+                    let (p, c) = (r / P, r % P);
+                    let (q, scale) = int8_row(row(r));
+                    scales[r] = scale;
+                    sums[r] = q.iter().map(|&q| i32::from(q)).sum();
+                    for (i, q) in q.into_iter().enumerate() {
+                        d[((p * kq + i / 4) * P + c) * 4 + i % 4] = q;
+                    }
+                }
+                return QWeights {
+                    precision,
+                    n,
+                    k,
+                    data: Data::Quad(d),
+                    scales,
+                    code_sums: sums,
+                };
+            }
         };
         QWeights {
             precision,
@@ -188,6 +314,7 @@ impl QWeights {
             k,
             data,
             scales,
+            code_sums: Vec::new(),
         }
     }
 
@@ -211,15 +338,22 @@ impl QWeights {
         self.n.div_ceil(P)
     }
 
+    /// Whether products round their inputs (`w8a16`).
+    fn rounds_inputs(&self) -> bool {
+        matches!(self.data, Data::Quad(_))
+    }
+
     /// Rows of `x` one kernel call takes and panels it walks side by side: one row over a
     /// group of panels (batch 1), or a block of rows over one panel (each step's weights
     /// converted once for every row of the block). Both keep eight accumulators in registers.
-    /// AVX-512's 32 registers hold a block of eight rows (sixteen accumulators).
-    fn blocking(isa: Isa, m: usize) -> (usize, usize) {
-        let (rows, panels) = match isa {
-            Isa::Portable => (1, 1),
-            Isa::Avx2 => (2, 2),
-            Isa::Avx512 => (8, 4),
+    /// AVX-512's 32 registers hold a block of eight rows (sixteen accumulators); `w8a16`'s
+    /// VNNI kernel keeps two per output (the sums against `hi` and `lo`), so four rows.
+    fn blocking(&self, isa: Isa, m: usize) -> (usize, usize) {
+        let (rows, panels) = match (isa, &self.data) {
+            (Isa::Avx512, Data::Quad(_)) if has_vnni() => (4, 4),
+            (_, Data::Quad(_)) | (Isa::Portable, _) => (1, 1),
+            (Isa::Avx2, _) => (2, 2),
+            (Isa::Avx512, _) => (8, 4),
         };
         if m == 1 {
             (1, panels)
@@ -231,6 +365,7 @@ impl QWeights {
     /// `y[r·ldy + j] (+)= Σ_i W[p0·32 + j, i] · x[r·k + i]` for the `m` rows of `x` and the
     /// outputs of panels `p0 .. p1` (row `r` of `y` holds exactly those outputs at
     /// `r·ldy`, the last panel clipped to `n`).
+    #[cfg(test)]
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gemv_panels(
         &self,
@@ -239,6 +374,26 @@ impl QWeights {
         p1: usize,
         m: usize,
         x: &[f32],
+        y: &mut [f32],
+        ldy: usize,
+        accumulate: bool,
+    ) {
+        assert!(x.len() >= m * self.k, "lowp: x extent");
+        let a16 = self.rounds_inputs().then(|| A16::new(x, m, self.k));
+        let a = a16.as_ref().map(|a| a.rows(0));
+        self.run_panels(isa, p0, p1, m, x, a, y, ldy, accumulate);
+    }
+
+    /// [`QWeights::gemv_panels`] with `w8a16`'s rounded inputs `a` (made from `x`) given.
+    #[allow(clippy::too_many_arguments)]
+    fn run_panels(
+        &self,
+        isa: Isa,
+        p0: usize,
+        p1: usize,
+        m: usize,
+        x: &[f32],
+        a: Option<A16Rows<'_>>,
         y: &mut [f32],
         ldy: usize,
         accumulate: bool,
@@ -253,7 +408,42 @@ impl QWeights {
             ldy >= width && (m == 0 || y.len() >= (m - 1) * ldy + width),
             "lowp: y extent"
         );
-        let (rows, group) = Self::blocking(isa, m);
+        let (rows, group) = self.blocking(isa, m);
+        if let (Data::Quad(d), Some(a)) = (&self.data, a) {
+            assert!(
+                a.scale.len() >= m && a.hi.len() >= m * a.kp,
+                "lowp: a16 extent"
+            );
+            let mut p = p0;
+            while p < p1 {
+                let g = group.min(p1 - p);
+                for r0 in (0..m).step_by(rows) {
+                    let r = rows.min(m - r0);
+                    let (mut hs, mut ls) = ([0i32; 4 * P], [0i32; 4 * P]);
+                    quad_sums(isa, d, self.k, p, g, r, a, r0, &mut hs, &mut ls);
+                    let (o0, o1) = (p * P - first, ((p + g) * P).min(self.n) - first);
+                    for ri in 0..r {
+                        let s_x = a.scale[r0 + ri];
+                        let out = &mut y[(r0 + ri) * ldy..][o0..o1];
+                        let n = out.len();
+                        let (h, l) = (&hs[ri * g * P..][..n], &ls[ri * g * P..][..n]);
+                        let (cs, sc) = (&self.code_sums[p * P..][..n], &self.scales[p * P..][..n]);
+                        for ((((o, &h), &l), &cs), &sc) in
+                            out.iter_mut().zip(h).zip(l).zip(cs).zip(sc)
+                        {
+                            // Exact in f64 (|sum| < 2⁵³), so `as f32` is the one rounding of
+                            // the integer sum; then × s_x, then × scale.
+                            let codes =
+                                256.0 * f64::from(h) + f64::from(l) - 32768.0 * f64::from(cs);
+                            let v = (codes as f32 * s_x) * sc;
+                            *o = if accumulate { *o + v } else { v };
+                        }
+                    }
+                }
+                p += g;
+            }
+            return;
+        }
         let mut sums = [0.0f32; 8 * P];
         // Panels outside, row blocks inside: a panel (k · 32 weights) is read from memory
         // once and stays in L1 / L2 for every further block of rows.
@@ -376,6 +566,164 @@ impl QWeights {
                 f32::from_bits(bits)
             }
             Data::Int8(d) => f32::from(d[step * P + c]),
+            Data::Quad(_) => unreachable!("w8a16 runs through quad_sums"),
+        }
+    }
+}
+
+/// Whether the CPU has AVX-512 VNNI (and BW), checked once.
+fn has_vnni() -> bool {
+    static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VNNI.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vnni")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    })
+}
+
+/// `w8a16`'s integer sums `Σ q · hi` and `Σ q · lo` of panels `p .. p + g` for rows
+/// `r0 .. r0 + r` of `a` into `hs` and `ls` (`[r][g · 32]`), with `(r, g)` one of
+/// [`QWeights::blocking`]'s shapes: AVX-512 VNNI where `isa` allows it, else the generic
+/// kernel (built for AVX2 where `isa` says so).
+#[allow(clippy::too_many_arguments)]
+fn quad_sums(
+    isa: Isa,
+    d: &[i8],
+    k: usize,
+    p: usize,
+    g: usize,
+    r: usize,
+    a: A16Rows<'_>,
+    r0: usize,
+    hs: &mut [i32; 4 * P],
+    ls: &mut [i32; 4 * P],
+) {
+    let kq = k.div_ceil(4);
+    let panel = kq * 4 * P;
+    assert!(d.len() >= (p + g) * panel && a.hi.len() >= (r0 + r) * a.kp && a.kp >= 4 * kq);
+    let (hi, lo) = (&a.hi[r0 * a.kp..], &a.lo[r0 * a.kp..]);
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 && has_vnni() {
+        let w = d[p * panel..].as_ptr();
+        let (h, l, kp) = (hi.as_ptr(), lo.as_ptr(), a.kp);
+        let (sh, sl) = (hs.as_mut_ptr(), ls.as_mut_ptr());
+        // SAFETY: the CPU has AVX-512 VNNI (checked); panels p .. p + g hold kq quads each,
+        // `hi`/`lo` r rows of kp ≥ 4·kq bytes (asserted), and the sums r · g · 32 ≤ 4 · 32.
+        unsafe {
+            match (r, g) {
+                (1, 1) => vnni_quads::<1, 1>(w, kq, h, l, kp, sh, sl),
+                (1, 2) => vnni_quads::<1, 2>(w, kq, h, l, kp, sh, sl),
+                (1, 3) => vnni_quads::<1, 3>(w, kq, h, l, kp, sh, sl),
+                (1, 4) => vnni_quads::<1, 4>(w, kq, h, l, kp, sh, sl),
+                (2, 1) => vnni_quads::<2, 1>(w, kq, h, l, kp, sh, sl),
+                (3, 1) => vnni_quads::<3, 1>(w, kq, h, l, kp, sh, sl),
+                (4, 1) => vnni_quads::<4, 1>(w, kq, h, l, kp, sh, sl),
+                _ => unreachable!("lowp: no w8a16 kernel for {r} rows × {g} panels"),
+            }
+        }
+        return;
+    }
+    assert!(
+        r == 1 && g == 1,
+        "lowp: the generic w8a16 kernel takes one row and one panel"
+    );
+    let w = &d[p * panel..(p + 1) * panel];
+    let (h, l) = (&hi[..4 * kq], &lo[..4 * kq]);
+    let (sh, sl) = (&mut hs[..P], &mut ls[..P]);
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Portable {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(w: &[i8], h: &[u8], l: &[u8], sh: &mut [i32], sl: &mut [i32]) {
+            quads(w, h, l, sh, sl)
+        }
+        // SAFETY: `isa` is one this CPU runs (AVX2 at least).
+        unsafe { avx2(w, h, l, sh, sl) };
+        return;
+    }
+    let _ = isa;
+    quads(w, h, l, sh, sl);
+}
+
+/// One row against one panel in quads (the generic `w8a16` kernel, written so that it
+/// vectorises): `sh[c] = Σ q[c] · h`, `sl[c] = Σ q[c] · l`.
+#[inline(always)]
+fn quads(w: &[i8], h: &[u8], l: &[u8], sh: &mut [i32], sl: &mut [i32]) {
+    let (sh, sl): (&mut [i32; P], &mut [i32; P]) = (
+        (&mut sh[..P]).try_into().expect("P sums"),
+        (&mut sl[..P]).try_into().expect("P sums"),
+    );
+    *sh = [0; P];
+    *sl = [0; P];
+    for ((blk, h), l) in w
+        .chunks_exact(4 * P)
+        .zip(h.chunks_exact(4))
+        .zip(l.chunks_exact(4))
+    {
+        let h = [0, 1, 2, 3].map(|t| i32::from(h[t]));
+        let l = [0, 1, 2, 3].map(|t| i32::from(l[t]));
+        for (c, q) in blk.chunks_exact(4).enumerate() {
+            let q = [0, 1, 2, 3].map(|t| i32::from(q[t]));
+            sh[c] += q[0] * h[0] + q[1] * h[1] + q[2] * h[2] + q[3] * h[3];
+            sl[c] += q[0] * l[0] + q[1] * l[1] + q[2] * l[2] + q[3] * l[3];
+        }
+    }
+}
+
+/// `R` rows × `G` panels of `w8a16` with `vpdpbusd`: per quad, each row's four `hi` (and
+/// `lo`) bytes broadcast, times each panel's two 64-byte halves (16 outputs × 4 codes).
+///
+/// # Safety
+/// The CPU has AVX-512F, BW and VNNI; `w` holds `G · kq` quads of 128 bytes, `hi` and `lo`
+/// `R` rows of `kp ≥ 4 · kq` bytes, `sh` and `sl` `R · G · 32` sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn vnni_quads<const R: usize, const G: usize>(
+    w: *const i8,
+    kq: usize,
+    hi: *const u8,
+    lo: *const u8,
+    kp: usize,
+    sh: *mut i32,
+    sl: *mut i32,
+) {
+    let mut ah = [[[_mm512_setzero_si512(); 2]; G]; R];
+    let mut al = [[[_mm512_setzero_si512(); 2]; G]; R];
+    for q in 0..kq {
+        let mut bh = [_mm512_setzero_si512(); R];
+        let mut bl = [_mm512_setzero_si512(); R];
+        for r in 0..R {
+            bh[r] = _mm512_set1_epi32((hi.add(r * kp + 4 * q) as *const i32).read_unaligned());
+            bl[r] = _mm512_set1_epi32((lo.add(r * kp + 4 * q) as *const i32).read_unaligned());
+        }
+        for g in 0..G {
+            let wp = w.add((g * kq + q) * 4 * P);
+            let wv = [
+                _mm512_loadu_si512(wp as *const __m512i),
+                _mm512_loadu_si512(wp.add(64) as *const __m512i),
+            ];
+            for r in 0..R {
+                for j in 0..2 {
+                    ah[r][g][j] = _mm512_dpbusd_epi32(ah[r][g][j], bh[r], wv[j]);
+                    al[r][g][j] = _mm512_dpbusd_epi32(al[r][g][j], bl[r], wv[j]);
+                }
+            }
+        }
+    }
+    for r in 0..R {
+        for g in 0..G {
+            for j in 0..2 {
+                let o = (r * G + g) * P + 16 * j;
+                _mm512_storeu_si512(sh.add(o) as *mut __m512i, ah[r][g][j]);
+                _mm512_storeu_si512(sl.add(o) as *mut __m512i, al[r][g][j]);
+            }
         }
     }
 }
@@ -578,6 +926,7 @@ mod tests {
             let (w, x, y0) = (values(n * k, 1), values(m * k, 2), values(m * n, 3));
             assert!(super::super::gemv::split_rows(m * n, k, 2, false));
             check_paths(&w, n, k, m, &x, &y0, Precision::Int8);
+            check_paths(&w, n, k, m, &x, &y0, Precision::W8a16);
         }
     }
 
@@ -588,9 +937,23 @@ mod tests {
         p.round_trip(&mut deq, k);
         // The spec: each output one fused chain over i, then × scale, then + y.
         let rows: Vec<(Vec<i8>, f32)> = w.chunks(k.max(1)).map(int8_row).collect();
+        // w8a16: each input row's codes and scale; the sum of code products is exact.
+        let mut codes = Vec::new();
+        let a16: Vec<(Vec<i32>, f32)> = (0..m)
+            .map(|r| {
+                let s = crate::precision::a16_row(&x[r * k..(r + 1) * k], &mut codes);
+                (codes.clone(), s)
+            })
+            .collect();
         let v: Vec<f32> = (0..m * n)
             .map(|o| {
                 let (r, j) = (o / n, o % n);
+                if p == Precision::W8a16 {
+                    let (a, s_x) = &a16[r];
+                    let q = &rows[j].0;
+                    let sum: i64 = (0..k).map(|i| i64::from(q[i]) * i64::from(a[i])).sum();
+                    return (sum as f32 * s_x) * rows[j].1;
+                }
                 let unscaled = |i: usize| match p {
                     Precision::Int8 => f32::from(rows[j].0[i]),
                     _ => deq[j * k + i],
@@ -623,11 +986,16 @@ mod tests {
         let mut y = y0.to_vec();
         gemv(&q, m, x, &mut y, true, 2, None);
         assert_eq!(y, want, "{tag} two threads");
-        // And the f64 product of the dequantized weights, to rounding.
+        // And the f64 product of the dequantized weights (and, for w8a16, inputs), to rounding.
+        let mut xr = x.to_vec();
+        if p == Precision::W8a16 {
+            xr.chunks_mut(k.max(1))
+                .for_each(crate::precision::round_activations);
+        }
         for (o, &got) in v.iter().enumerate() {
             let (r, j) = (o / n, o % n);
             let exact: f64 = (0..k)
-                .map(|i| f64::from(x[r * k + i]) * f64::from(deq[j * k + i]))
+                .map(|i| f64::from(xr[r * k + i]) * f64::from(deq[j * k + i]))
                 .sum();
             assert!(
                 (f64::from(got) - exact).abs() <= 1e-5 * (k as f64).sqrt() + 1e-6,

@@ -7,7 +7,7 @@ use cudarc::driver::{CudaSlice, LaunchConfig};
 use super::buffers::{CudaBuf, CudaQBuf};
 use super::context::{dev_err, launch, CudaBackend, THREADS};
 use crate::precision::{f32_to_bf16, int8_row};
-use crate::{operands, Backend, Precision, Result};
+use crate::{operands, Backend, KernelError, Precision, Result};
 
 /// Largest grid in x and y the launches use.
 const MAX_GRID: usize = 65_535;
@@ -22,6 +22,13 @@ pub(crate) fn quantize(
     precision: Precision,
 ) -> Result<CudaQBuf> {
     let n = operands::quantize(src.len(), off, rows, cols)?;
+    if precision == Precision::W8a16 {
+        return Err(KernelError::Unavailable(
+            "precision w8a16 has no CUDA kernel yet (its integer products are a CPU path); \
+             use int8 on the GPU"
+                .into(),
+        ));
+    }
     let mut host = vec![0.0f32; n];
     be.read(src, off, &mut host)?;
     let mut scales = Vec::new();
@@ -31,7 +38,7 @@ pub(crate) fn quantize(
             .iter()
             .flat_map(|&x| f32_to_bf16(x).to_le_bytes())
             .collect(),
-        Precision::Int8 => {
+        Precision::Int8 | Precision::W8a16 => {
             let mut out = Vec::with_capacity(n);
             for row in host.chunks_exact(cols.max(1)).take(rows) {
                 let (q, scale) = int8_row(row);
@@ -87,6 +94,8 @@ pub(crate) fn qgemv(
     match w.precision {
         Precision::F32 => launch!(be, qgemv_f32, cfg, pw, 0u64, px, py, n, k, m, acc),
         Precision::Bf16 => launch!(be, qgemv_bf16, cfg, pw, 0u64, px, py, n, k, m, acc),
-        Precision::Int8 => launch!(be, qgemv_int8, cfg, pw, ps, px, py, n, k, m, acc),
+        Precision::Int8 | Precision::W8a16 => {
+            launch!(be, qgemv_int8, cfg, pw, ps, px, py, n, k, m, acc)
+        }
     }
 }
