@@ -419,23 +419,19 @@ impl QWeights {
                 let g = group.min(p1 - p);
                 for r0 in (0..m).step_by(rows) {
                     let r = rows.min(m - r0);
-                    let (mut hs, mut ls) = ([0i32; 4 * P], [0i32; 4 * P]);
-                    quad_sums(isa, d, self.k, p, g, r, a, r0, &mut hs, &mut ls);
+                    let mut totals = [0.0f64; 4 * P];
+                    let cs = &self.code_sums;
+                    quad_sums(isa, d, self.k, p, g, r, a, r0, cs, &mut totals);
                     let (o0, o1) = (p * P - first, ((p + g) * P).min(self.n) - first);
                     for ri in 0..r {
                         let s_x = a.scale[r0 + ri];
                         let out = &mut y[(r0 + ri) * ldy..][o0..o1];
-                        let n = out.len();
-                        let (h, l) = (&hs[ri * g * P..][..n], &ls[ri * g * P..][..n]);
-                        let (cs, sc) = (&self.code_sums[p * P..][..n], &self.scales[p * P..][..n]);
-                        for ((((o, &h), &l), &cs), &sc) in
-                            out.iter_mut().zip(h).zip(l).zip(cs).zip(sc)
-                        {
-                            // Exact in f64 (|sum| < 2⁵³), so `as f32` is the one rounding of
-                            // the integer sum; then × s_x, then × scale.
-                            let codes =
-                                256.0 * f64::from(h) + f64::from(l) - 32768.0 * f64::from(cs);
-                            let v = (codes as f32 * s_x) * sc;
+                        let t = &totals[ri * g * P..][..out.len()];
+                        let sc = &self.scales[p * P..][..out.len()];
+                        for ((o, &t), &sc) in out.iter_mut().zip(t).zip(sc) {
+                            // `as f32` is the one rounding of the exact integer sum; then
+                            // × s_x, then × scale.
+                            let v = (t as f32 * s_x) * sc;
                             *o = if accumulate { *o + v } else { v };
                         }
                     }
@@ -588,10 +584,10 @@ fn has_vnni() -> bool {
     })
 }
 
-/// `w8a16`'s integer sums `Σ q · hi` and `Σ q · lo` of panels `p .. p + g` for rows
-/// `r0 .. r0 + r` of `a` into `hs` and `ls` (`[r][g · 32]`), with `(r, g)` one of
-/// [`QWeights::blocking`]'s shapes: AVX-512 VNNI where `isa` allows it, else the generic
-/// kernel (built for AVX2 where `isa` says so).
+/// `w8a16`'s exact sums `Σ q · a` of panels `p .. p + g` for rows `r0 .. r0 + r` of `a`
+/// into `totals` (`[r][g · 32]`, integers held in `f64`, exact below 2⁵³), with `(r, g)` one
+/// of [`QWeights::blocking`]'s shapes: AVX-512 VNNI where `isa` allows it, else AVX2's
+/// `vpmaddwd` kernel, else the portable one. `code_sums` are the panels' rows' `Σ q`.
 #[allow(clippy::too_many_arguments)]
 fn quad_sums(
     isa: Isa,
@@ -602,15 +598,17 @@ fn quad_sums(
     r: usize,
     a: A16Rows<'_>,
     r0: usize,
-    hs: &mut [i32; 4 * P],
-    ls: &mut [i32; 4 * P],
+    code_sums: &[i32],
+    totals: &mut [f64; 4 * P],
 ) {
     let kq = k.div_ceil(4);
     let panel = kq * 4 * P;
     assert!(d.len() >= (p + g) * panel && a.hi.len() >= (r0 + r) * a.kp && a.kp >= 4 * kq);
+    assert!(code_sums.len() >= (p + g) * P && r * g <= 4);
     let (hi, lo) = (&a.hi[r0 * a.kp..], &a.lo[r0 * a.kp..]);
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && has_vnni() {
+        let (mut hs, mut ls) = ([0i32; 4 * P], [0i32; 4 * P]);
         let w = d[p * panel..].as_ptr();
         let (h, l, kp) = (hi.as_ptr(), lo.as_ptr(), a.kp);
         let (sh, sl) = (hs.as_mut_ptr(), ls.as_mut_ptr());
@@ -628,51 +626,86 @@ fn quad_sums(
                 _ => unreachable!("lowp: no w8a16 kernel for {r} rows × {g} panels"),
             }
         }
+        // Σ q·a = 256 Σ q·hi + Σ q·lo − 32768 Σ q, with hi, lo the bytes of a + 32768.
+        for ri in 0..r {
+            for c in 0..g * P {
+                let i = ri * g * P + c;
+                totals[i] = 256.0 * f64::from(hs[i]) + f64::from(ls[i])
+                    - 32768.0 * f64::from(code_sums[p * P + c]);
+            }
+        }
         return;
     }
     assert!(
         r == 1 && g == 1,
-        "lowp: the generic w8a16 kernel takes one row and one panel"
+        "lowp: the AVX2 and portable w8a16 kernels take one row and one panel"
     );
     let w = &d[p * panel..(p + 1) * panel];
     let (h, l) = (&hi[..4 * kq], &lo[..4 * kq]);
-    let (sh, sl) = (&mut hs[..P], &mut ls[..P]);
+    let out: &mut [f64; P] = (&mut totals[..P]).try_into().expect("P totals");
     #[cfg(target_arch = "x86_64")]
     if isa != Isa::Portable {
-        #[target_feature(enable = "avx2")]
-        unsafe fn avx2(w: &[i8], h: &[u8], l: &[u8], sh: &mut [i32], sl: &mut [i32]) {
-            quads(w, h, l, sh, sl)
-        }
-        // SAFETY: `isa` is one this CPU runs (AVX2 at least).
-        unsafe { avx2(w, h, l, sh, sl) };
+        // SAFETY: `isa` is one this CPU runs (AVX2 at least); `w` holds kq quads of 32 rows
+        // and `h`, `l` 4·kq bytes (sliced above).
+        unsafe { avx2_quads(w, h, l, out) };
         return;
     }
     let _ = isa;
-    quads(w, h, l, sh, sl);
+    for c in 0..P {
+        let mut sum = 0i64;
+        for (qi, q) in w[c * 4..].chunks(4 * P).enumerate() {
+            for t in 0..4 {
+                let code = 256 * i32::from(h[4 * qi + t]) + i32::from(l[4 * qi + t]) - 32768;
+                sum += i64::from(q[t]) * i64::from(code);
+            }
+        }
+        out[c] = sum as f64;
+    }
 }
 
-/// One row against one panel in quads (the generic `w8a16` kernel, written so that it
-/// vectorises): `sh[c] = Σ q[c] · h`, `sl[c] = Σ q[c] · l`.
-#[inline(always)]
-fn quads(w: &[i8], h: &[u8], l: &[u8], sh: &mut [i32], sl: &mut [i32]) {
-    let (sh, sl): (&mut [i32; P], &mut [i32; P]) = (
-        (&mut sh[..P]).try_into().expect("P sums"),
-        (&mut sl[..P]).try_into().expect("P sums"),
-    );
-    *sh = [0; P];
-    *sl = [0; P];
-    for ((blk, h), l) in w
-        .chunks_exact(4 * P)
-        .zip(h.chunks_exact(4))
-        .zip(l.chunks_exact(4))
-    {
-        let h = [0, 1, 2, 3].map(|t| i32::from(h[t]));
-        let l = [0, 1, 2, 3].map(|t| i32::from(l[t]));
-        for (c, q) in blk.chunks_exact(4).enumerate() {
-            let q = [0, 1, 2, 3].map(|t| i32::from(q[t]));
-            sh[c] += q[0] * h[0] + q[1] * h[1] + q[2] * h[2] + q[3] * h[3];
-            sl[c] += q[0] * l[0] + q[1] * l[1] + q[2] * l[2] + q[3] * l[3];
+/// One row against one panel of `w8a16` on AVX2: per quad the row's four codes as 16-bit
+/// integers, broadcast, against four outputs × four codes sign-extended to 16 bits at a time
+/// (`vpmaddwd`: two products summed in 32 bits per lane, two lanes an output).
+///
+/// # Safety
+/// The CPU has AVX2; `w` holds `h.len() / 4` quads of 128 bytes, `l` as many bytes as `h`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], out: &mut [f64; P]) {
+    let kq = h.len() / 4;
+    assert!(w.len() >= kq * 4 * P && l.len() >= 4 * kq);
+    let mut total = [0i64; P];
+    let mut q0 = 0;
+    while q0 < kq {
+        // A lane gains at most 2 · 127 · 32767 a quad: 256 quads stay below 2³¹.
+        let q1 = (q0 + 256).min(kq);
+        let mut acc = [_mm256_setzero_si256(); 8];
+        for q in q0..q1 {
+            let code = |t: usize| {
+                let c = 256 * i32::from(h[4 * q + t]) + i32::from(l[4 * q + t]) - 32768;
+                u64::from(c as i16 as u16)
+            };
+            let codes = code(0) | code(1) << 16 | code(2) << 32 | code(3) << 48;
+            let a = _mm256_set1_epi64x(codes as i64);
+            let wp = w.as_ptr().add(q * 4 * P);
+            for grp in 0..8 {
+                let q16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wp.add(16 * grp) as *const __m128i));
+                acc[grp] = _mm256_add_epi32(acc[grp], _mm256_madd_epi16(q16, a));
+            }
         }
+        // Lanes 2i and 2i + 1 of group `grp` are output 4·grp + i's two halves.
+        for grp in 0..8 {
+            let mut lanes = [0i32; 8];
+            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, acc[grp]);
+            for i in 0..4 {
+                total[4 * grp + i] += i64::from(lanes[2 * i]) + i64::from(lanes[2 * i + 1]);
+            }
+        }
+        q0 = q1;
+    }
+    for (o, t) in out.iter_mut().zip(total) {
+        *o = t as f64;
     }
 }
 
@@ -927,6 +960,24 @@ mod tests {
             assert!(super::super::gemv::split_rows(m * n, k, 2, false));
             check_paths(&w, n, k, m, &x, &y0, Precision::Int8);
             check_paths(&w, n, k, m, &x, &y0, Precision::W8a16);
+        }
+    }
+
+    #[test]
+    fn w8a16_sums_stay_exact_where_32_bits_would_overflow() {
+        // Every code at its largest (127 · 32767 per step, same sign): 3001 steps sum to
+        // ~1.2·10¹⁰, past i32 (AVX2 folds its 32-bit lanes into i64 every 256 quads, VNNI's
+        // byte halves stay small); one negative row and one mixed row beside.
+        let (n, k) = (70, 3001);
+        let mut w = vec![1.0f32; n * k];
+        w[k..2 * k].iter_mut().for_each(|v| *v = -1.0);
+        w[2 * k..3 * k]
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = [1.0, -1.0][i % 2]);
+        for m in [1, 5] {
+            let x = vec![0.75f32; m * k];
+            check_paths(&w, n, k, m, &x, &vec![0.0; m * n], Precision::W8a16);
         }
     }
 
