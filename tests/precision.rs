@@ -51,43 +51,29 @@ fn sample_and_eval_at_reduced_precision() {
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let nats = |v: &serde_json::Value| v["total"]["model_nats_per_token"].as_f64().unwrap();
+    let close = |a: &serde_json::Value, b: &serde_json::Value, within: f64| {
+        assert!((nats(a) - nats(b)).abs() < within, "{a} vs {b}");
+    };
+    let table = |p: &str| {
+        let out = f.ok(&["eval", "--checkpoint", "run", "--precision", p]);
+        String::from_utf8(out.stdout).unwrap()
+    };
     let (f32s, int8) = (eval("f32"), eval("int8"));
     assert_eq!(int8["precision"], "int8");
     assert!(nats(&int8) != nats(&f32s), "int8 rounds the weights");
-    assert!(
-        (nats(&int8) - nats(&f32s)).abs() < 0.05,
-        "{} vs {}",
-        nats(&int8),
-        nats(&f32s)
-    );
-    let table = String::from_utf8(
-        f.ok(&["eval", "--checkpoint", "run", "--precision", "bf16"])
-            .stdout,
-    )
-    .unwrap();
-    assert!(table.starts_with("weights at bf16"), "{table}");
+    close(&int8, &f32s, 0.05);
+    let bf16 = table("bf16");
+    assert!(bf16.starts_with("weights at bf16"), "{bf16}");
     // w8a16 scores through the generator (its rounded inputs are in no copy of the weights):
-    // close to int8, whose weights it shares, and it says how it scored.
+    // every token, close to int8, whose weights it shares, and it says how it scored.
     let w8a16 = eval("w8a16");
     assert_eq!(w8a16["precision"], "w8a16");
-    assert_eq!(
-        w8a16["total"]["tokens"], int8["total"]["tokens"],
-        "every token scored"
-    );
+    assert_eq!(w8a16["total"]["tokens"], int8["total"]["tokens"]);
+    close(&w8a16, &int8, 0.01);
+    let t = table("w8a16");
     assert!(
-        (nats(&w8a16) - nats(&int8)).abs() < 0.01,
-        "{} vs int8 {}",
-        nats(&w8a16),
-        nats(&int8)
-    );
-    let table = String::from_utf8(
-        f.ok(&["eval", "--checkpoint", "run", "--precision", "w8a16"])
-            .stdout,
-    )
-    .unwrap();
-    assert!(
-        table.starts_with("weights at w8a16 (scored token by token through the generator)"),
-        "{table}"
+        t.starts_with("weights at w8a16 (scored token by token through the generator)"),
+        "{t}"
     );
 }
 
