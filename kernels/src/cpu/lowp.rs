@@ -83,17 +83,24 @@ pub(crate) fn gemv(
     threads: usize,
     spin: Option<&Helper>,
 ) {
-    if !w.rounds_inputs() {
+    if !(w.rounds_inputs() && m == 1) {
         return gemv_rounded(w, m, x, None, y, accumulate, threads, spin);
     }
-    // w8a16 rounds the inputs once here, for both threads, into this thread's buffers (a
-    // product per layer and token: no allocation each time).
+    // w8a16 at batch 1: both threads multiply the same input, rounded once here.
+    with_rounded(x, m, w.k, |a| {
+        gemv_rounded(w, m, x, Some(a), y, accumulate, threads, spin)
+    })
+}
+
+/// Runs `f` with `w8a16`'s rounding of the `m` rows of `x` (`k` each), made in this thread's
+/// buffers (a product per layer and token: no allocation each time).
+fn with_rounded<R>(x: &[f32], m: usize, k: usize, f: impl FnOnce(&A16) -> R) -> R {
     thread_local! {
         static A16_ROWS: std::cell::RefCell<A16> = std::cell::RefCell::new(A16::default());
     }
     A16_ROWS.with_borrow_mut(|a| {
-        a.fill(x, m, w.k);
-        gemv_rounded(w, m, x, Some(a), y, accumulate, threads, spin)
+        a.fill(x, m, k);
+        f(a)
     })
 }
 
@@ -113,8 +120,15 @@ fn gemv_rounded(
     let panels = w.panels();
     let outputs = m.saturating_mul(n);
     let run = |p0: usize, p1: usize, r0: usize, rows: usize, y: &mut [f32], ldy: usize| {
-        let a = a16.map(|a| a.rows(r0));
-        w.run_panels(isa, p0, p1, rows, &x[r0 * k..], a, y, ldy, accumulate)
+        let x = &x[r0 * k..];
+        match a16 {
+            Some(a) => w.run_panels(isa, p0, p1, rows, x, Some(a.rows(r0)), y, ldy, accumulate),
+            // Several w8a16 rows: each thread rounds its own.
+            None if w.rounds_inputs() => with_rounded(x, rows, k, |a| {
+                w.run_panels(isa, p0, p1, rows, x, Some(a.rows(0)), y, ldy, accumulate)
+            }),
+            None => w.run_panels(isa, p0, p1, rows, x, None, y, ldy, accumulate),
+        }
     };
     if m > 1 {
         // Whole row blocks per thread, so each thread converts the weights once per block.
@@ -419,20 +433,17 @@ impl QWeights {
                 let g = group.min(p1 - p);
                 for r0 in (0..m).step_by(rows) {
                     let r = rows.min(m - r0);
-                    let mut totals = [0.0f64; 4 * P];
-                    let cs = &self.code_sums;
-                    quad_sums(isa, d, self.k, p, g, r, a, r0, cs, &mut totals);
+                    let mut vals = [0.0f32; 4 * P];
+                    let scaled = (&self.code_sums[p * P..], &self.scales[p * P..]);
+                    quad_products(isa, d, self.k, p, g, r, a, r0, scaled, &mut vals);
                     let (o0, o1) = (p * P - first, ((p + g) * P).min(self.n) - first);
-                    for ri in 0..r {
-                        let s_x = a.scale[r0 + ri];
+                    for (ri, v) in vals[..r * g * P].chunks_exact(g * P).enumerate() {
                         let out = &mut y[(r0 + ri) * ldy..][o0..o1];
-                        let t = &totals[ri * g * P..][..out.len()];
-                        let sc = &self.scales[p * P..][..out.len()];
-                        for ((o, &t), &sc) in out.iter_mut().zip(t).zip(sc) {
-                            // `as f32` is the one rounding of the exact integer sum; then
-                            // × s_x, then × scale.
-                            let v = (t as f32 * s_x) * sc;
-                            *o = if accumulate { *o + v } else { v };
+                        let v = &v[..out.len()];
+                        if accumulate {
+                            out.iter_mut().zip(v).for_each(|(o, &v)| *o += v);
+                        } else {
+                            out.copy_from_slice(v);
                         }
                     }
                 }
@@ -567,7 +578,7 @@ impl QWeights {
     }
 }
 
-/// Whether the CPU has AVX-512 VNNI (and BW), checked once.
+/// Whether the CPU has AVX-512 VNNI (and BW, DQ), checked once.
 fn has_vnni() -> bool {
     static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *VNNI.get_or_init(|| {
@@ -575,6 +586,7 @@ fn has_vnni() -> bool {
         {
             std::arch::is_x86_feature_detected!("avx512f")
                 && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512dq")
                 && std::arch::is_x86_feature_detected!("avx512vnni")
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -584,12 +596,13 @@ fn has_vnni() -> bool {
     })
 }
 
-/// `w8a16`'s exact sums `Σ q · a` of panels `p .. p + g` for rows `r0 .. r0 + r` of `a`
-/// into `totals` (`[r][g · 32]`, integers held in `f64`, exact below 2⁵³), with `(r, g)` one
-/// of [`QWeights::blocking`]'s shapes: AVX-512 VNNI where `isa` allows it, else AVX2's
-/// `vpmaddwd` kernel, else the portable one. `code_sums` are the panels' rows' `Σ q`.
+/// `w8a16`'s products of panels `p .. p + g` for rows `r0 .. r0 + r` of `a` into `vals`
+/// (`[r][g · 32]`): each output's exact integer sum `Σ q · a`, rounded once to `f32`, × the
+/// row's `s_x`, × the output's scale (`scaled`: the panels' code sums `Σ q` and scales, from
+/// panel `p` on). `(r, g)` is one of [`QWeights::blocking`]'s shapes: AVX-512 VNNI where `isa`
+/// allows it, else AVX2's `vpmaddwd` kernel, else the portable one.
 #[allow(clippy::too_many_arguments)]
-fn quad_sums(
+fn quad_products(
     isa: Isa,
     d: &[i8],
     k: usize,
@@ -598,40 +611,38 @@ fn quad_sums(
     r: usize,
     a: A16Rows<'_>,
     r0: usize,
-    code_sums: &[i32],
-    totals: &mut [f64; 4 * P],
+    (code_sums, scales): (&[i32], &[f32]),
+    vals: &mut [f32; 4 * P],
 ) {
     let kq = k.div_ceil(4);
     let panel = kq * 4 * P;
     assert!(d.len() >= (p + g) * panel && a.hi.len() >= (r0 + r) * a.kp && a.kp >= 4 * kq);
-    assert!(code_sums.len() >= (p + g) * P && r * g <= 4);
-    let (hi, lo) = (&a.hi[r0 * a.kp..], &a.lo[r0 * a.kp..]);
+    assert!(code_sums.len() >= g * P && scales.len() >= g * P && a.scale.len() >= r0 + r);
+    assert!(r * g <= 4);
+    let (hi, lo, s_x) = (&a.hi[r0 * a.kp..], &a.lo[r0 * a.kp..], &a.scale[r0..r0 + r]);
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && has_vnni() {
-        let (mut hs, mut ls) = ([0i32; 4 * P], [0i32; 4 * P]);
         let w = d[p * panel..].as_ptr();
         let (h, l, kp) = (hi.as_ptr(), lo.as_ptr(), a.kp);
-        let (sh, sl) = (hs.as_mut_ptr(), ls.as_mut_ptr());
-        // SAFETY: the CPU has AVX-512 VNNI (checked); panels p .. p + g hold kq quads each,
-        // `hi`/`lo` r rows of kp ≥ 4·kq bytes (asserted), and the sums r · g · 32 ≤ 4 · 32.
+        let ends = (
+            code_sums.as_ptr(),
+            scales.as_ptr(),
+            s_x.as_ptr(),
+            vals.as_mut_ptr(),
+        );
+        // SAFETY: the CPU has AVX-512 F, BW, DQ and VNNI (checked); panels p .. p + g hold kq
+        // quads each, `hi`/`lo` r rows of kp ≥ 4·kq bytes, the code sums and scales g · 32
+        // values, `s_x` r, `vals` r · g · 32 ≤ 4 · 32 (all asserted).
         unsafe {
             match (r, g) {
-                (1, 1) => vnni_quads::<1, 1>(w, kq, h, l, kp, sh, sl),
-                (1, 2) => vnni_quads::<1, 2>(w, kq, h, l, kp, sh, sl),
-                (1, 3) => vnni_quads::<1, 3>(w, kq, h, l, kp, sh, sl),
-                (1, 4) => vnni_quads::<1, 4>(w, kq, h, l, kp, sh, sl),
-                (2, 1) => vnni_quads::<2, 1>(w, kq, h, l, kp, sh, sl),
-                (3, 1) => vnni_quads::<3, 1>(w, kq, h, l, kp, sh, sl),
-                (4, 1) => vnni_quads::<4, 1>(w, kq, h, l, kp, sh, sl),
+                (1, 1) => vnni_quads::<1, 1>(w, kq, h, l, kp, ends),
+                (1, 2) => vnni_quads::<1, 2>(w, kq, h, l, kp, ends),
+                (1, 3) => vnni_quads::<1, 3>(w, kq, h, l, kp, ends),
+                (1, 4) => vnni_quads::<1, 4>(w, kq, h, l, kp, ends),
+                (2, 1) => vnni_quads::<2, 1>(w, kq, h, l, kp, ends),
+                (3, 1) => vnni_quads::<3, 1>(w, kq, h, l, kp, ends),
+                (4, 1) => vnni_quads::<4, 1>(w, kq, h, l, kp, ends),
                 _ => unreachable!("lowp: no w8a16 kernel for {r} rows × {g} panels"),
-            }
-        }
-        // Σ q·a = 256 Σ q·hi + Σ q·lo − 32768 Σ q, with hi, lo the bytes of a + 32768.
-        for ri in 0..r {
-            for c in 0..g * P {
-                let i = ri * g * P + c;
-                totals[i] = 256.0 * f64::from(hs[i]) + f64::from(ls[i])
-                    - 32768.0 * f64::from(code_sums[p * P + c]);
             }
         }
         return;
@@ -642,24 +653,32 @@ fn quad_sums(
     );
     let w = &d[p * panel..(p + 1) * panel];
     let (h, l) = (&hi[..4 * kq], &lo[..4 * kq]);
-    let out: &mut [f64; P] = (&mut totals[..P]).try_into().expect("P totals");
+    let mut totals = [0i64; P];
     #[cfg(target_arch = "x86_64")]
-    if isa != Isa::Portable {
+    let simd = isa != Isa::Portable;
+    #[cfg(not(target_arch = "x86_64"))]
+    let simd = false;
+    if simd {
+        #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` is one this CPU runs (AVX2 at least); `w` holds kq quads of 32 rows
         // and `h`, `l` 4·kq bytes (sliced above).
-        unsafe { avx2_quads(w, h, l, out) };
-        return;
-    }
-    let _ = isa;
-    for c in 0..P {
-        let mut sum = 0i64;
-        for (qi, q) in w[c * 4..].chunks(4 * P).enumerate() {
-            for t in 0..4 {
-                let code = 256 * i32::from(h[4 * qi + t]) + i32::from(l[4 * qi + t]) - 32768;
-                sum += i64::from(q[t]) * i64::from(code);
+        unsafe {
+            avx2_quads(w, h, l, &mut totals)
+        };
+    } else {
+        for (c, t) in totals.iter_mut().enumerate() {
+            for (qi, q) in w[c * 4..].chunks(4 * P).enumerate() {
+                for (t4, &q) in q[..4].iter().enumerate() {
+                    let i = 4 * qi + t4;
+                    let code = 256 * i32::from(h[i]) + i32::from(l[i]) - 32768;
+                    *t += i64::from(q) * i64::from(code);
+                }
             }
         }
-        out[c] = sum as f64;
+    }
+    for ((v, t), &sc) in vals.iter_mut().zip(totals).zip(scales) {
+        // One rounding of the exact sum, then × s_x, then × the scale: as the VNNI epilogue.
+        *v = (t as f32 * s_x[0]) * sc;
     }
 }
 
@@ -672,10 +691,10 @@ fn quad_sums(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], out: &mut [f64; P]) {
+unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], total: &mut [i64; P]) {
     let kq = h.len() / 4;
     assert!(w.len() >= kq * 4 * P && l.len() >= 4 * kq);
-    let mut total = [0i64; P];
+    *total = [0; P];
     let mut q0 = 0;
     while q0 < kq {
         // A lane gains at most 2 · 127 · 32767 a quad: 256 quads stay below 2³¹.
@@ -704,19 +723,19 @@ unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], out: &mut [f64; P]) {
         }
         q0 = q1;
     }
-    for (o, t) in out.iter_mut().zip(total) {
-        *o = t as f64;
-    }
 }
 
 /// `R` rows × `G` panels of `w8a16` with `vpdpbusd`: per quad, each row's four `hi` (and
-/// `lo`) bytes broadcast, times each panel's two 64-byte halves (16 outputs × 4 codes).
+/// `lo`) bytes broadcast, times each panel's two 64-byte halves (16 outputs × 4 codes); then
+/// each output's `Σ q·a = 256 Σ q·hi + Σ q·lo − 32768 Σ q` in 64 bits, rounded once to `f32`,
+/// × `s_x`, × scale, into `vals`. `ends` = (code sums, scales, `s_x`, `vals`).
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW and VNNI; `w` holds `G · kq` quads of 128 bytes, `hi` and `lo`
-/// `R` rows of `kp ≥ 4 · kq` bytes, `sh` and `sl` `R · G · 32` sums.
+/// The CPU has AVX-512F, BW, DQ and VNNI; `w` holds `G · kq` quads of 128 bytes, `hi` and `lo`
+/// `R` rows of `kp ≥ 4 · kq` bytes, the code sums and scales `G · 32` values, `s_x` `R`,
+/// `vals` `R · G · 32`.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
 #[allow(clippy::needless_range_loop)]
 unsafe fn vnni_quads<const R: usize, const G: usize>(
     w: *const i8,
@@ -724,8 +743,7 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
     hi: *const u8,
     lo: *const u8,
     kp: usize,
-    sh: *mut i32,
-    sl: *mut i32,
+    (code_sums, scales, s_x, vals): (*const i32, *const f32, *const f32, *mut f32),
 ) {
     let mut ah = [[[_mm512_setzero_si512(); 2]; G]; R];
     let mut al = [[[_mm512_setzero_si512(); 2]; G]; R];
@@ -750,12 +768,32 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
             }
         }
     }
+    let wide = |v: __m512i, half: bool| {
+        _mm512_cvtepi32_epi64(if half {
+            _mm512_extracti64x4_epi64::<1>(v)
+        } else {
+            _mm512_castsi512_si256(v)
+        })
+    };
     for r in 0..R {
+        let sx = _mm256_set1_ps(*s_x.add(r));
         for g in 0..G {
             for j in 0..2 {
-                let o = (r * G + g) * P + 16 * j;
-                _mm512_storeu_si512(sh.add(o) as *mut __m512i, ah[r][g][j]);
-                _mm512_storeu_si512(sl.add(o) as *mut __m512i, al[r][g][j]);
+                let o = g * P + 16 * j;
+                let cs = _mm512_loadu_si512(code_sums.add(o) as *const __m512i);
+                for half in [false, true] {
+                    let t = _mm512_sub_epi64(
+                        _mm512_add_epi64(
+                            _mm512_slli_epi64::<8>(wide(ah[r][g][j], half)),
+                            wide(al[r][g][j], half),
+                        ),
+                        _mm512_slli_epi64::<15>(wide(cs, half)),
+                    );
+                    let e = o + 8 * usize::from(half);
+                    let v = _mm256_mul_ps(_mm512_cvtepi64_ps(t), sx);
+                    let v = _mm256_mul_ps(v, _mm256_loadu_ps(scales.add(e)));
+                    _mm256_storeu_ps(vals.add(r * G * P + e), v);
+                }
             }
         }
     }
