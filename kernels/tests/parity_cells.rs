@@ -60,6 +60,27 @@ fn gru_fwd_bwd_match_reference() {
     }
 }
 
+/// Big enough for the hot helper thread (generation's many streams), below the rayon split.
+const HELPER: (usize, usize) = (17, 256);
+
+#[test]
+fn steps_handed_half_to_the_helper_thread_match_one_thread_bit_for_bit() {
+    for (s, cell) in [Cell::Lstm, Cell::Gru].into_iter().enumerate() {
+        let c = step(cell, HELPER);
+        // Against the reference, then the two-thread forward against the one-thread one.
+        check(&CpuBackend::new(2), &c, 30 + s as u64);
+        let start = Bufs::random(&mut rng(40 + s as u64), &c);
+        let (mut one, mut two) = (start.clone(), start);
+        CpuBackend::new(1)
+            .cell_forward(&c, &mut one.state())
+            .unwrap();
+        CpuBackend::new(2)
+            .cell_forward(&c, &mut two.state())
+            .unwrap();
+        two.assert_close(&format!("{cell:?} split"), &one, 0.0, 0.0);
+    }
+}
+
 #[test]
 fn rnn_fwd_bwd_match_reference() {
     let be = CpuBackend::new(1);

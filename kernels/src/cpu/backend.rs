@@ -36,7 +36,7 @@ impl CpuBackend {
     }
 
     /// The hot helper thread, when this backend may use a second thread.
-    fn spin(&self) -> Option<&Helper> {
+    pub(crate) fn spin(&self) -> Option<&Helper> {
         if self.threads < 2 {
             return None;
         }

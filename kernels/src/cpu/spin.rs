@@ -225,6 +225,28 @@ impl Half {
     }
 }
 
+/// Splits each of `parts` at its `at` and runs `f(0, first parts)` on this thread and
+/// `f(1, second parts)` on the hot helper: rows of a step handed to two threads (the index tells
+/// `f` which rows its read-only operands are).
+pub(crate) fn join_parts<const N: usize>(
+    helper: &Helper,
+    parts: [&mut [f32]; N],
+    at: [usize; N],
+    f: impl Fn(usize, [&mut [f32]; N]) + Sync,
+) {
+    let mut firsts: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
+    let mut seconds = [(); N].map(|_| Half(std::ptr::null_mut(), 0));
+    for (i, (part, &at)) in parts.into_iter().zip(&at).enumerate() {
+        let (a, b) = part.split_at_mut(at);
+        firsts[i] = a;
+        seconds[i] = Half(b.as_mut_ptr(), b.len());
+    }
+    // SAFETY: each second part is disjoint from every first one and from the others (halves of
+    // distinct slices), and `join` returns only after the helper is done with them.
+    let job = || f(1, std::array::from_fn(|i| unsafe { seconds[i].slice() }));
+    helper.join(&job, || f(0, firsts));
+}
+
 /// Runs `fa(a)` on this thread and `fb(b)` on the hot helper (`spin`), or the two through a
 /// rayon join without one, and returns both results: the split of a product's output in two
 /// disjoint halves.

@@ -4,7 +4,8 @@
 
 use super::cells;
 use super::check::split_src_dst;
-use super::tuning::CELL_THREADS_MIN_UNITS;
+use super::spin::{join_parts, Helper};
+use super::tuning::{CELL_HELPER_MIN_UNITS, CELL_THREADS_MIN_UNITS};
 use crate::recurrence::{CellStep, LayerState};
 use crate::{Cell, CpuBackend, Result};
 
@@ -13,6 +14,15 @@ impl CpuBackend {
     /// threads, else `None`.
     fn row_split(&self, c: &CellStep) -> Option<usize> {
         (self.threads() > 1 && c.b >= 2 && c.b * c.h >= CELL_THREADS_MIN_UNITS).then_some(c.b / 2)
+    }
+
+    /// The hot helper and the rows for this thread when a smaller cell step (many generated
+    /// streams) is worth handing half of to it, else `None`.
+    fn helper_split(&self, c: &CellStep) -> Option<(&Helper, usize)> {
+        if !(c.b >= 2 && c.b * c.h >= CELL_HELPER_MIN_UNITS) {
+            return None;
+        }
+        self.spin().map(|helper| (helper, c.b / 2))
     }
 }
 
@@ -47,7 +57,15 @@ pub(crate) fn forward(
                         || cells::lstm_fwd(h, g1, c1, h1),
                     );
                 }
-                None => cells::lstm_fwd(h, g, cs, hs),
+                None => match be.helper_split(c) {
+                    Some((helper, half)) => {
+                        let at = [half * 4 * h, half * h, half * h];
+                        join_parts(helper, [g, cs, hs], at, |_, [g, cs, hs]| {
+                            cells::lstm_fwd(h, g, cs, hs)
+                        });
+                    }
+                    None => cells::lstm_fwd(h, g, cs, hs),
+                },
             }
         }
         Cell::Gru => {
@@ -56,7 +74,16 @@ pub(crate) fn forward(
                 s.hs.copy_within(prev..prev + nh, next);
             }
             let (gx, gh) = (&mut s.gates[go..go + ng], &s.gh[go..go + ng]);
-            cells::gru_fwd(h, gx, gh, &mut s.hs[next..next + nh]);
+            let hs = &mut s.hs[next..next + nh];
+            match be.helper_split(c) {
+                Some((helper, half)) => {
+                    let gh = gh.split_at(half * 3 * h);
+                    join_parts(helper, [gx, hs], [half * 3 * h, half * h], |i, [gx, hs]| {
+                        cells::gru_fwd(h, gx, [gh.0, gh.1][i], hs)
+                    });
+                }
+                None => cells::gru_fwd(h, gx, gh, hs),
+            }
         }
         Cell::Rnn => cells::rnn_fwd(&mut s.gates[go..go + nh], &mut s.hs[next..next + nh]),
     }

@@ -35,3 +35,8 @@ pub(crate) const WINDOW_PACKED_MIN_ROW_STEPS: usize = 16;
 /// Fewest `B·H` elements for which one pointwise cell step splits its rows between two threads
 /// (preset L's 64 × 512 is above it, S and M below).
 pub(crate) const CELL_THREADS_MIN_UNITS: usize = 1 << 15;
+
+/// Fewest `B·H` elements for which a cell step splits its rows through the hot helper thread
+/// when there is one (generation of many streams: a hand-off costs about a microsecond, a
+/// rayon wake-up several, and the helper would otherwise wait through the step).
+pub(crate) const CELL_HELPER_MIN_UNITS: usize = 1 << 12;
