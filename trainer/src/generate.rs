@@ -4,7 +4,7 @@
 use rand::Rng;
 use rnngym_kernels::{Backend, Precision, Rows};
 
-use crate::model::{is_converted, LowpWeights, Mode, Model, Workspace};
+use crate::model::{is_converted, row_nll, LowpWeights, Mode, Model, Workspace};
 use crate::sample::{draw, SampleOptions};
 
 mod batch;
@@ -31,6 +31,8 @@ pub struct Generator<'m, B: Backend> {
     sharpening: f32,
     /// The converted weights when generating below `f32` ([`Generator::with_precision`]).
     lowp: Option<LowpWeights<B>>,
+    /// [`Generator::token_nll`]'s exponentials and probabilities, kept between tokens.
+    nll: (Vec<f64>, Vec<f32>),
 }
 
 impl<'m, B: Backend> Generator<'m, B> {
@@ -62,6 +64,7 @@ impl<'m, B: Backend> Generator<'m, B> {
             primed: false,
             sharpening: 0.0,
             lowp,
+            nll: Default::default(),
         })
     }
 
@@ -108,8 +111,8 @@ impl<'m, B: Backend> Generator<'m, B> {
             )));
         }
         self.ws.read_logits(be, 0, &mut self.logits)?;
-        let ctx = self.ws.lane_context(0);
-        Ok(self.model.row_token_nll(&self.logits, ctx, target))
+        let (coding, ctx) = (self.model.target_coding(), self.ws.lane_context(0));
+        Ok(row_nll(coding, &self.logits, ctx, target, &mut self.nll))
     }
 
     /// Feeds every token of `prime` in order.

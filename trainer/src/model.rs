@@ -284,22 +284,13 @@ impl<B: Backend> Model<B> {
         be.read(&ws.logits, 0, &mut logits)?;
         let mut tm = vec![0u32; t * b];
         to_time_major(targets, t, b, v, &mut tm)?;
-        let mut scratch = (vec![0.0f64; v], vec![0.0f32; v]);
+        let mut scratch = Default::default();
         let mut sum = 0.0;
         for (row, (&tok, &ctx)) in tm.iter().zip(&ws.contexts).enumerate() {
             let z = &logits[row * v..(row + 1) * v];
             sum += row_nll(Some(coding), z, ctx, tok, &mut scratch);
         }
         Ok(sum / (t * b) as f64)
-    }
-
-    /// The cost in nats of token `tok` coming next under one row of logits `z`, with `ctx` the
-    /// lane's target context: the cross-entropy, or for a model predicting coded ids the
-    /// density its coding gives the token (what [`Model::token_loss`] averages).
-    pub fn row_token_nll(&self, z: &[f32], ctx: f32, tok: u32) -> f64 {
-        let v = z.len();
-        let mut scratch = (vec![0.0f64; v], vec![0.0f32; v]);
-        row_nll(self.target_coding(), z, ctx, tok, &mut scratch)
     }
 
     /// `[V_in, G]` layer-0 input projections of every input row: row `r` of channel `c` is
@@ -496,14 +487,19 @@ fn layer_input<'a, B: Backend>(
     }
 }
 
-/// See [`Model::row_token_nll`]; `scratch` holds `V` exponentials and probabilities.
-fn row_nll(
+/// The cost in nats of token `tok` coming next under one row of logits `z`, with `ctx` the
+/// lane's target context: the cross-entropy, or for a model predicting coded ids (`coding`)
+/// the density its coding gives the token (what [`Model::token_loss`] averages). `scratch`
+/// holds the row's exponentials and probabilities between calls.
+pub(crate) fn row_nll(
     coding: Option<&dyn TargetCoding>,
     z: &[f32],
     ctx: f32,
     tok: u32,
     (exps, probs): &mut (Vec<f64>, Vec<f32>),
 ) -> f64 {
+    exps.resize(z.len(), 0.0);
+    probs.resize(z.len(), 0.0);
     let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for (e, &x) in exps.iter_mut().zip(z) {
         *e = f64::from(x - max).exp();

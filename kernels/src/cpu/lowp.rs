@@ -262,7 +262,7 @@ impl QWeights {
         assert_eq!(w.len(), n * k, "lowp: W must be [n, k]");
         let panels = n.div_ceil(P);
         let row = |r: usize| &w[r * k..(r + 1) * k];
-        let mut scales = Vec::new();
+        let (mut scales, mut code_sums) = (Vec::new(), Vec::new());
         let data = match precision {
             Precision::F32 => {
                 let mut d = vec![0.0f32; panels * k * P];
@@ -285,41 +285,33 @@ impl QWeights {
                 }
                 Data::Bf16(d)
             }
-            Precision::Int8 => {
-                let mut d = vec![0i8; panels * k * P];
-                scales = vec![0.0; panels * P];
-                for (r, s) in scales.iter_mut().enumerate().take(n) {
-                    let (p, c) = (r / P, r % P);
-                    let (q, scale) = int8_row(row(r));
-                    *s = scale;
-                    for (i, q) in q.into_iter().enumerate() {
-                        d[(p * k + i) * P + c] = q;
-                    }
-                }
-                Data::Int8(d)
-            }
-            Precision::W8a16 => {
+            Precision::Int8 | Precision::W8a16 => {
+                // int8: `[k][32]` per panel; w8a16: `[k / 4][32][4]`, and each row's Σ q.
+                let quads = precision == Precision::W8a16;
                 let kq = k.div_ceil(4);
-                let mut d = vec![0i8; panels * kq * P * 4];
+                let at = |p: usize, c: usize, i: usize| match quads {
+                    true => ((p * kq + i / 4) * P + c) * 4 + i % 4,
+                    false => (p * k + i) * P + c,
+                };
+                let mut d = vec![0i8; panels * if quads { kq * 4 } else { k } * P];
                 scales = vec![0.0; panels * P];
-                let mut sums = vec![0; panels * P];
+                if quads {
+                    code_sums = vec![0; panels * P];
+                }
                 for r in 0..n {
-                    let (p, c) = (r / P, r % P);
                     let (q, scale) = int8_row(row(r));
                     scales[r] = scale;
-                    sums[r] = q.iter().map(|&q| i32::from(q)).sum();
+                    if quads {
+                        code_sums[r] = q.iter().map(|&q| i32::from(q)).sum();
+                    }
                     for (i, q) in q.into_iter().enumerate() {
-                        d[((p * kq + i / 4) * P + c) * 4 + i % 4] = q;
+                        d[at(r / P, r % P, i)] = q;
                     }
                 }
-                return QWeights {
-                    precision,
-                    n,
-                    k,
-                    data: Data::Quad(d),
-                    scales,
-                    code_sums: sums,
-                };
+                match quads {
+                    true => Data::Quad(d),
+                    false => Data::Int8(d),
+                }
             }
         };
         QWeights {
@@ -328,7 +320,7 @@ impl QWeights {
             k,
             data,
             scales,
-            code_sums: Vec::new(),
+            code_sums,
         }
     }
 
@@ -438,13 +430,7 @@ impl QWeights {
                     quad_products(isa, d, self.k, p, g, r, a, r0, scaled, &mut vals);
                     let (o0, o1) = (p * P - first, ((p + g) * P).min(self.n) - first);
                     for (ri, v) in vals[..r * g * P].chunks_exact(g * P).enumerate() {
-                        let out = &mut y[(r0 + ri) * ldy..][o0..o1];
-                        let v = &v[..out.len()];
-                        if accumulate {
-                            out.iter_mut().zip(v).for_each(|(o, &v)| *o += v);
-                        } else {
-                            out.copy_from_slice(v);
-                        }
+                        store(&mut y[(r0 + ri) * ldy..][o0..o1], v, accumulate);
                     }
                 }
                 p += g;
@@ -482,8 +468,7 @@ impl QWeights {
                                 *o = s * c;
                             }
                         }
-                        (None, true) => out.iter_mut().zip(s).for_each(|(o, &s)| *o += s),
-                        (None, false) => out.copy_from_slice(s),
+                        (None, _) => store(out, s, accumulate),
                     }
                 }
             }
@@ -573,9 +558,25 @@ impl QWeights {
                 f32::from_bits(bits)
             }
             Data::Int8(d) => f32::from(d[step * P + c]),
-            Data::Quad(_) => unreachable!("w8a16 runs through quad_sums"),
+            Data::Quad(_) => unreachable!("w8a16 runs through quad_products"),
         }
     }
+}
+
+/// `out (+)= v` (as many values as `out` holds).
+fn store(out: &mut [f32], v: &[f32], accumulate: bool) {
+    let v = &v[..out.len()];
+    if accumulate {
+        out.iter_mut().zip(v).for_each(|(o, &v)| *o += v);
+    } else {
+        out.copy_from_slice(v);
+    }
+}
+
+/// The 16-bit code whose `a + 32768` has the bytes `hi`, `lo` (see [`A16`]).
+#[inline(always)]
+fn a16_of(hi: u8, lo: u8) -> i32 {
+    256 * i32::from(hi) + i32::from(lo) - 32768
 }
 
 /// Whether the CPU has AVX-512 VNNI (and BW, DQ), checked once.
@@ -670,8 +671,7 @@ fn quad_products(
             for (qi, q) in w[c * 4..].chunks(4 * P).enumerate() {
                 for (t4, &q) in q[..4].iter().enumerate() {
                     let i = 4 * qi + t4;
-                    let code = 256 * i32::from(h[i]) + i32::from(l[i]) - 32768;
-                    *t += i64::from(q) * i64::from(code);
+                    *t += i64::from(q) * i64::from(a16_of(h[i], l[i]));
                 }
             }
         }
@@ -701,10 +701,7 @@ unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], total: &mut [i64; P]) {
         let q1 = (q0 + 256).min(kq);
         let mut acc = [_mm256_setzero_si256(); 8];
         for q in q0..q1 {
-            let code = |t: usize| {
-                let c = 256 * i32::from(h[4 * q + t]) + i32::from(l[4 * q + t]) - 32768;
-                u64::from(c as i16 as u16)
-            };
+            let code = |t: usize| u64::from(a16_of(h[4 * q + t], l[4 * q + t]) as i16 as u16);
             let codes = code(0) | code(1) << 16 | code(2) << 32 | code(3) << 48;
             let a = _mm256_set1_epi64x(codes as i64);
             let wp = w.as_ptr().add(q * 4 * P);

@@ -226,21 +226,25 @@ impl Half {
 }
 
 /// Splits each of `parts` at its `at` and runs `f(0, first parts)` on this thread and
-/// `f(1, second parts)` on the hot helper: rows of a step handed to two threads (the index tells
-/// `f` which rows its read-only operands are).
+/// `f(1, second parts)` on the hot helper (`helper`), or the two through a rayon join without
+/// one: rows of a step handed to two threads (the index tells `f` which rows its read-only
+/// operands are).
 pub(crate) fn join_parts<const N: usize>(
-    helper: &Helper,
+    helper: Option<&Helper>,
     parts: [&mut [f32]; N],
     at: [usize; N],
     f: impl Fn(usize, [&mut [f32]; N]) + Sync,
 ) {
     let mut firsts: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
-    let mut seconds = [(); N].map(|_| Half(std::ptr::null_mut(), 0));
+    let mut seconds: [&mut [f32]; N] = std::array::from_fn(|_| <&mut [f32]>::default());
     for (i, (part, &at)) in parts.into_iter().zip(&at).enumerate() {
-        let (a, b) = part.split_at_mut(at);
-        firsts[i] = a;
-        seconds[i] = Half(b.as_mut_ptr(), b.len());
+        (firsts[i], seconds[i]) = part.split_at_mut(at);
     }
+    let Some(helper) = helper else {
+        rayon::join(|| f(0, firsts), || f(1, seconds));
+        return;
+    };
+    let seconds = seconds.map(|s| Half(s.as_mut_ptr(), s.len()));
     // SAFETY: each second part is disjoint from every first one and from the others (halves of
     // distinct slices), and `join` returns only after the helper is done with them.
     let job = || f(1, std::array::from_fn(|i| unsafe { seconds[i].slice() }));

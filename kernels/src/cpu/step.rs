@@ -16,13 +16,17 @@ impl CpuBackend {
         (self.threads() > 1 && c.b >= 2 && c.b * c.h >= CELL_THREADS_MIN_UNITS).then_some(c.b / 2)
     }
 
-    /// The hot helper and the rows for this thread when a smaller cell step (many generated
-    /// streams) is worth handing half of to it, else `None`.
-    fn helper_split(&self, c: &CellStep) -> Option<(&Helper, usize)> {
+    /// How a forward cell step splits its rows, if it does: a big one through rayon (`None`,
+    /// as [`CpuBackend::row_split`]), a smaller one (many generated streams) through the hot
+    /// helper thread; with the rows for this thread.
+    fn forward_split(&self, c: &CellStep) -> Option<(Option<&Helper>, usize)> {
+        if let Some(half) = self.row_split(c) {
+            return Some((None, half));
+        }
         if !(c.b >= 2 && c.b * c.h >= CELL_HELPER_MIN_UNITS) {
             return None;
         }
-        self.spin().map(|helper| (helper, c.b / 2))
+        self.spin().map(|helper| (Some(helper), c.b / 2))
     }
 }
 
@@ -46,26 +50,15 @@ pub(crate) fn forward(
                 &mut s.cs[next..next + nh],
                 &mut s.hs[next..next + nh],
             );
-            match be.row_split(c) {
+            match be.forward_split(c) {
                 // Rows are independent: each thread takes half of the batch.
-                Some(half) => {
-                    let (g0, g1) = g.split_at_mut(half * 4 * h);
-                    let (c0, c1) = cs.split_at_mut(half * h);
-                    let (h0, h1) = hs.split_at_mut(half * h);
-                    rayon::join(
-                        || cells::lstm_fwd(h, g0, c0, h0),
-                        || cells::lstm_fwd(h, g1, c1, h1),
-                    );
+                Some((helper, half)) => {
+                    let at = [half * 4 * h, half * h, half * h];
+                    join_parts(helper, [g, cs, hs], at, |_, [g, cs, hs]| {
+                        cells::lstm_fwd(h, g, cs, hs)
+                    });
                 }
-                None => match be.helper_split(c) {
-                    Some((helper, half)) => {
-                        let at = [half * 4 * h, half * h, half * h];
-                        join_parts(helper, [g, cs, hs], at, |_, [g, cs, hs]| {
-                            cells::lstm_fwd(h, g, cs, hs)
-                        });
-                    }
-                    None => cells::lstm_fwd(h, g, cs, hs),
-                },
+                None => cells::lstm_fwd(h, g, cs, hs),
             }
         }
         Cell::Gru => {
@@ -75,7 +68,7 @@ pub(crate) fn forward(
             }
             let (gx, gh) = (&mut s.gates[go..go + ng], &s.gh[go..go + ng]);
             let hs = &mut s.hs[next..next + nh];
-            match be.helper_split(c) {
+            match be.forward_split(c) {
                 Some((helper, half)) => {
                     let gh = gh.split_at(half * 3 * h);
                     join_parts(helper, [gx, hs], [half * 3 * h, half * h], |i, [gx, hs]| {

@@ -89,19 +89,13 @@ impl<B: Backend> Model<B> {
                 _ => Some(q(p.w_ih, p.gates, p.input)?),
             });
             w_hh.push(q(p.w_hh, p.gates, p.hidden)?);
-            bias.push(match self.dims.cell.has_recurrent_gates() {
-                true => None,
-                false => {
-                    let mut sum = be.zeros(p.gates)?;
-                    be.sum_rows(
-                        &self.params,
-                        Rows::new(p.b_ih, 2, p.gates),
-                        &mut sum,
-                        0,
-                        false,
-                    )?;
-                    Some(sum)
-                }
+            bias.push(if self.dims.cell.has_recurrent_gates() {
+                None
+            } else {
+                let mut sum = be.zeros(p.gates)?;
+                let both = Rows::new(p.b_ih, 2, p.gates);
+                be.sum_rows(&self.params, both, &mut sum, 0, false)?;
+                Some(sum)
             });
         }
         Ok(LowpWeights {
