@@ -140,6 +140,12 @@ pub fn a16_scale(x: &[f32]) -> (f32, f32) {
     // `max` ignores NaN, so look for non-finite values apart (one pass each, both vectorise).
     let max = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
     let finite = x.iter().fold(true, |ok, v| ok & v.is_finite());
+    a16_scale_of(max, finite)
+}
+
+/// [`a16_scale`] from a row's largest magnitude and whether all its values are finite.
+#[inline]
+pub(crate) fn a16_scale_of(max: f32, finite: bool) -> (f32, f32) {
     match (finite, max == 0.0) {
         (false, _) => (f32::NAN, 0.0),
         (true, true) => (0.0, 0.0),

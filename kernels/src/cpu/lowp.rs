@@ -19,7 +19,7 @@
 use std::arch::x86_64::*;
 
 use super::spin::{join_halves, Helper};
-use crate::precision::{a16_code, a16_scale, f32_to_bf16, int8_row};
+use crate::precision::{a16_code, a16_scale, a16_scale_of, f32_to_bf16, int8_row};
 use crate::Precision;
 
 /// Output rows per panel.
@@ -203,21 +203,17 @@ impl A16 {
     fn fill(&mut self, x: &[f32], m: usize, k: usize) {
         let kp = k.div_ceil(4) * 4;
         self.kp = kp;
-        self.hi.clear();
-        self.hi.resize(m * kp, 128);
-        self.lo.clear();
+        // Every byte is written below: resizing without clearing keeps this a no-op from the
+        // second call on.
+        self.hi.resize(m * kp, 0);
         self.lo.resize(m * kp, 0);
         self.scale.clear();
+        let isa = Isa::detect();
         for r in 0..m {
             let xr = &x[r * k..(r + 1) * k];
-            let (s, inv) = a16_scale(xr);
-            self.scale.push(s);
-            let h = &mut self.hi[r * kp..r * kp + k];
-            let l = &mut self.lo[r * kp..r * kp + k];
-            for ((h, l), &v) in h.iter_mut().zip(l.iter_mut()).zip(xr) {
-                let u = (a16_code(v, inv) + 32768) as u16;
-                (*h, *l) = ((u >> 8) as u8, u as u8);
-            }
+            let h = &mut self.hi[r * kp..(r + 1) * kp];
+            let l = &mut self.lo[r * kp..(r + 1) * kp];
+            self.scale.push(round_row(isa, xr, h, l));
         }
     }
 
@@ -230,6 +226,88 @@ impl A16 {
             scale: &self.scale[r0..],
         }
     }
+}
+
+/// Rounds one row `x` into the bytes `hi`, `lo` of its codes (`+ 32768`), the code 0 past `x`'s
+/// end, and returns its scale `s_x`: [`a16_scale`] and [`a16_code`], 16 values at a time on
+/// AVX-512 (the same operations in the same order, so the same bytes).
+fn round_row(isa: Isa, x: &[f32], hi: &mut [u8], lo: &mut [u8]) -> f32 {
+    assert!(hi.len() >= x.len() && lo.len() == hi.len());
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx512 {
+        // SAFETY: the CPU has AVX-512F (`isa`); `hi` and `lo` hold at least `x.len()` bytes.
+        return unsafe { avx512_round_row(x, hi, lo) };
+    }
+    let _ = isa;
+    let (s, inv) = a16_scale(x);
+    round_tail(x, inv, 0, hi, lo);
+    s
+}
+
+/// Codes of `x[from ..]` (scaled by `inv`) as bytes, and the code 0 past `x`'s end.
+fn round_tail(x: &[f32], inv: f32, from: usize, hi: &mut [u8], lo: &mut [u8]) {
+    for ((h, l), &v) in hi[from..].iter_mut().zip(&mut lo[from..]).zip(&x[from..]) {
+        let u = (a16_code(v, inv) + 32768) as u16;
+        (*h, *l) = ((u >> 8) as u8, u as u8);
+    }
+    hi[x.len()..].fill(128);
+    lo[x.len()..].fill(0);
+}
+
+/// [`round_row`] on AVX-512: the largest magnitude and the finiteness check in one pass, then
+/// 16 codes per step (`(v · inv + M) − M`, clamped, NaN to 0, as [`a16_code`]).
+///
+/// # Safety
+/// The CPU has AVX-512F; `hi` and `lo` hold at least `x.len()` bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn avx512_round_row(x: &[f32], hi: &mut [u8], lo: &mut [u8]) -> f32 {
+    let k = x.len();
+    let whole = k / 16 * 16;
+    let xp = x.as_ptr();
+    let abs = |v: __m512| {
+        _mm512_castsi512_ps(_mm512_and_si512(
+            _mm512_castps_si512(v),
+            _mm512_set1_epi32(0x7FFF_FFFF),
+        ))
+    };
+    let (mut top, mut finite) = (_mm512_setzero_ps(), u16::MAX);
+    for i in (0..whole).step_by(16) {
+        let a = abs(_mm512_loadu_ps(xp.add(i)));
+        // NaN compares false: a non-finite value clears its bit.
+        finite &= _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(f32::INFINITY));
+        top = _mm512_max_ps(top, a);
+    }
+    // Largest of finite magnitudes is exact in any order; with a non-finite value the row's
+    // scale is NaN whatever the maximum.
+    let mut max = _mm512_reduce_max_ps(top);
+    let mut ok = finite == u16::MAX;
+    for &v in &x[whole..] {
+        max = max.max(v.abs());
+        ok &= v.is_finite();
+    }
+    let (s, inv) = a16_scale_of(max, ok);
+    let (vinv, magic) = (_mm512_set1_ps(inv), _mm512_set1_ps(12_582_912.0));
+    for i in (0..whole).step_by(16) {
+        let r = _mm512_sub_ps(
+            _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(xp.add(i)), vinv), magic),
+            magic,
+        );
+        let c = _mm512_min_ps(
+            _mm512_max_ps(r, _mm512_set1_ps(-32767.0)),
+            _mm512_set1_ps(32767.0),
+        );
+        let code = _mm512_maskz_cvttps_epi32(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(r, r), c);
+        let u = _mm512_add_epi32(code, _mm512_set1_epi32(32768));
+        let bytes = |v: __m512i| _mm512_cvtepi32_epi8(v);
+        _mm_storeu_si128(lo.as_mut_ptr().add(i) as *mut __m128i, bytes(u));
+        _mm_storeu_si128(
+            hi.as_mut_ptr().add(i) as *mut __m128i,
+            bytes(_mm512_srli_epi32::<8>(u)),
+        );
+    }
+    round_tail(x, inv, whole, hi, lo);
+    s
 }
 
 /// The packed panels, by format.
@@ -973,6 +1051,51 @@ mod tests {
     use super::*;
 
     use crate::cpu::test_values as values;
+
+    #[test]
+    fn every_path_rounds_inputs_to_the_same_bytes() {
+        // Lengths around the 16-value step; ties, huge and tiny values, zeros, NaN and ±inf.
+        let specials = [
+            0.5f32,
+            -2.5,
+            1e-30,
+            -0.0,
+            3.0e38,
+            f32::NAN,
+            f32::INFINITY,
+            -1.0,
+        ];
+        for k in [1usize, 5, 15, 16, 17, 31, 33, 64, 100] {
+            for case in 0..4 {
+                let mut x = values(k, 11 + case as u32);
+                match case {
+                    1 => x.iter_mut().for_each(|v| *v = 0.0),
+                    2 | 3 => {
+                        let at = (case * 7) % k;
+                        x[at] = specials[(k + case) % specials.len()];
+                        x[k - 1] = specials[(k * case + 3) % specials.len()];
+                    }
+                    _ => {}
+                }
+                let kp = k.div_ceil(4) * 4 + 4;
+                let (mut h0, mut l0) = (vec![7u8; kp], vec![7u8; kp]);
+                let s0 = round_row(Isa::Portable, &x, &mut h0, &mut l0);
+                let mut codes = Vec::new();
+                let want = crate::precision::a16_row(&x, &mut codes);
+                assert_eq!(s0.to_bits(), want.to_bits(), "k={k} case {case}");
+                for (i, &c) in codes.iter().enumerate() {
+                    assert_eq!(a16_of(h0[i], l0[i]), c, "k={k} case {case} at {i}");
+                }
+                assert!(h0[k..].iter().all(|&b| b == 128) && l0[k..].iter().all(|&b| b == 0));
+                for isa in Isa::available() {
+                    let (mut h, mut l) = (vec![9u8; kp], vec![9u8; kp]);
+                    let s = round_row(isa, &x, &mut h, &mut l);
+                    assert_eq!(s.to_bits(), s0.to_bits(), "{isa:?} k={k} case {case}");
+                    assert_eq!((&h, &l), (&h0, &l0), "{isa:?} k={k} case {case}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_path_matches_the_dequantized_product_bit_for_bit() {
