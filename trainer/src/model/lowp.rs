@@ -25,6 +25,9 @@ pub struct LowpWeights<B: Backend> {
     /// `[V_in, G]` layer-0 input projections of the converted `weight_ih_l0`, when it fits
     /// (see [`Model::input_table`]); layer 0 then has no `w_ih`.
     table: Option<B::Buf>,
+    /// Whether `table`'s rows already hold layer 0's gate bias (one input channel: a step's
+    /// gates are then one gathered row, see [`Model::step_lowp`]).
+    table_has_bias: bool,
     w_ih: Vec<Option<B::QBuf>>,
     w_hh: Vec<B::QBuf>,
     /// Per layer, `b_ih + b_hh` (`[G]`) for cells without recurrent gates, summed once here
@@ -66,7 +69,7 @@ impl<B: Backend> Model<B> {
         let q = |off: usize, rows: usize, cols: usize| {
             be.quantize(&self.params, off, rows, cols, precision)
         };
-        let table = match (table, precision) {
+        let mut table = match (table, precision) {
             (false, _) => None,
             (true, Precision::F32) => Some(self.input_table(be)?),
             (true, _) => {
@@ -82,14 +85,14 @@ impl<B: Backend> Model<B> {
         };
         let mut w_ih = Vec::new();
         let mut w_hh = Vec::new();
-        let mut bias = Vec::new();
+        let mut bias_sums = Vec::new();
         for (l, p) in self.layers.iter().enumerate() {
             w_ih.push(match (l, &table) {
                 (0, Some(_)) => None,
                 _ => Some(q(p.w_ih, p.gates, p.input)?),
             });
             w_hh.push(q(p.w_hh, p.gates, p.hidden)?);
-            bias.push(if self.dims.cell.has_recurrent_gates() {
+            bias_sums.push(if self.dims.cell.has_recurrent_gates() {
                 None
             } else {
                 let mut sum = be.zeros(p.gates)?;
@@ -98,9 +101,28 @@ impl<B: Backend> Model<B> {
                 Some(sum)
             });
         }
+        // One channel: each step's layer-0 gates are `bias + table[id]`, so add the bias here,
+        // once (the same single f32 addition as adding it per step).
+        let table_has_bias = table.is_some() && self.dims.channels == 1;
+        if let (Some(t), true) = (&mut table, table_has_bias) {
+            let g = self.layers[0].gates;
+            let mut bias = vec![0.0; g];
+            match &bias_sums[0] {
+                Some(sum) => be.read(sum, 0, &mut bias)?,
+                None => be.read(&self.params, self.layers[0].b_ih, &mut bias)?,
+            }
+            let mut rows = vec![0.0; be.len(t)];
+            be.read(t, 0, &mut rows)?;
+            for row in rows.chunks_exact_mut(g) {
+                row.iter_mut().zip(&bias).for_each(|(v, &b)| *v = b + *v);
+            }
+            be.write(t, 0, &rows)?;
+        }
+        let bias = bias_sums;
         Ok(LowpWeights {
             precision,
             table,
+            table_has_bias,
             w_ih,
             w_hh,
             bias,
@@ -131,38 +153,45 @@ impl<B: Backend> Model<B> {
         self.carry_state(be, ws, &[])?;
         ws.encode_inputs(&d, tokens, &[])?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
-        let mut scratch = match ws.table_scratch.take() {
-            Some(s) if be.len(&s.0) == b * c * g && be.len(&s.1) == b * g => s,
-            _ => (be.zeros(b * c * g)?, be.zeros(b * g)?),
-        };
-        let projected = match &lw.table {
+        let mut scratch = None;
+        let input = match &lw.table {
+            Some(table) if lw.table_has_bias => {
+                // One gathered row per lane is its whole layer-0 gate input, bias included.
+                be.gather_rows(table, g, &ws.ids, b, &mut ws.layers[0].gates)?;
+                Layer0In::Ready
+            }
             Some(table) => {
+                let s = scratch.insert(match ws.table_scratch.take() {
+                    Some(s) if be.len(&s.0) == b * c * g && be.len(&s.1) == b * g => s,
+                    _ => (be.zeros(b * c * g)?, be.zeros(b * g)?),
+                });
                 // Each lane's C table rows, summed: layer 0's input projection.
-                be.gather_rows(table, g, &ws.ids, b * c, &mut scratch.0)?;
+                be.gather_rows(table, g, &ws.ids, b * c, &mut s.0)?;
                 for r in 0..b {
                     let rows = Rows::new(r * c * g, c, g);
-                    be.sum_rows(&scratch.0, rows, &mut scratch.1, r * g, false)?;
+                    be.sum_rows(&s.0, rows, &mut s.1, r * g, false)?;
                 }
-                Some(&scratch.1)
+                Layer0In::Projected(&s.1)
             }
             None => {
                 be.gather_rows(&self.params, d.embed, &ws.ids, b * c, &mut ws.x0)?;
-                None
+                Layer0In::Embedded
             }
         };
-        let done = self.layers_lowp(be, ws, projected, lw);
-        ws.table_scratch = Some(scratch);
+        let done = self.layers_lowp(be, ws, input, lw);
+        if scratch.is_some() {
+            ws.table_scratch = scratch;
+        }
         done
     }
 
-    /// Every layer's step, then the logits (see [`Model::step_lowp`]). Layer 0 adds the
-    /// `[B, G]` `projected` rows (from the input table), or without them multiplies the
-    /// gathered embeddings in `x0` by the converted `weight_ih_l0`.
+    /// Every layer's step, then the logits (see [`Model::step_lowp`]), layer 0's gate input
+    /// taken from `input`.
     fn layers_lowp(
         &self,
         be: &B,
         ws: &mut Workspace<B>,
-        projected: Option<&B::Buf>,
+        input: Layer0In<'_, B::Buf>,
         lw: &LowpWeights<B>,
     ) -> KResult<()> {
         let (b, d) = (ws.b, self.dims);
@@ -171,19 +200,27 @@ impl<B: Backend> Model<B> {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb: &mut LayerBufs<B> = &mut rest[0];
             let g = p.gates;
+            // Layer 0's gates may hold their bias and input already.
+            let ready = l == 0 && matches!(input, Layer0In::Ready);
             match &lw.bias[l] {
+                Some(_) if ready => {}
                 Some(bias) => be.broadcast_rows(bias, 0, &mut lb.gates, 0, b, g)?,
                 None => {
                     // The two biases stay apart: b_hn sits inside r · (W_hn h + b_hn).
-                    be.broadcast_rows(&self.params, p.b_ih, &mut lb.gates, 0, b, g)?;
+                    if !ready {
+                        be.broadcast_rows(&self.params, p.b_ih, &mut lb.gates, 0, b, g)?;
+                    }
                     be.broadcast_rows(&self.params, p.b_hh, &mut lb.gh, 0, b, g)?;
                 }
             }
-            match (below.last(), &lw.w_ih[l], projected) {
-                (None, None, Some(proj)) => {
+            match (below.last(), &lw.w_ih[l], &input) {
+                (None, None, Layer0In::Ready) => {}
+                (None, None, Layer0In::Projected(proj)) => {
                     be.sum_rows(proj, Rows::new(0, 1, b * g), &mut lb.gates, 0, true)?;
                 }
-                (None, Some(w), None) => be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?,
+                (None, Some(w), Layer0In::Embedded) => {
+                    be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?
+                }
                 (Some(prev), Some(w), _) => {
                     be.qgemv(w, b, &prev.hs, b * h, &mut lb.gates, 0, true)?
                 }
@@ -214,6 +251,16 @@ impl<B: Backend> Model<B> {
         be.broadcast_rows(&self.params, self.proj_b_off, &mut ws.logits, 0, b, v)?;
         be.qgemv(&lw.proj, b, &top.hs, b * h, &mut ws.logits, 0, true)
     }
+}
+
+/// Where a step's layer-0 gate input comes from (see [`Model::step_lowp`]).
+enum Layer0In<'a, Buf> {
+    /// Already in the gates, bias included (gathered from a table holding the bias).
+    Ready,
+    /// `[B, G]` projected rows, to add to the bias.
+    Projected(&'a Buf),
+    /// The gathered embeddings in the workspace's `x0`, to multiply by `weight_ih_l0`.
+    Embedded,
 }
 
 /// Replaces the tensor `p` of `params` by its round trip through `precision`.
