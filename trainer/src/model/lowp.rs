@@ -114,7 +114,7 @@ impl<B: Backend> Model<B> {
             let mut rows = vec![0.0; be.len(t)];
             be.read(t, 0, &mut rows)?;
             for row in rows.chunks_exact_mut(g) {
-                row.iter_mut().zip(&bias).for_each(|(v, &b)| *v = b + *v);
+                row.iter_mut().zip(&bias).for_each(|(v, &b)| *v += b);
             }
             be.write(t, 0, &rows)?;
         }
