@@ -18,6 +18,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use super::amx;
 use super::spin::{join_halves, Helper};
 use crate::precision::{a16_code, a16_scale, a16_scale_of, f32_to_bf16, int8_row};
 use crate::Precision;
@@ -170,13 +171,13 @@ fn gemv_rounded(
 
 /// `w8a16`'s inputs: each row of `x` rounded to 16-bit codes `a`
 /// ([`a16_row`](crate::precision::a16_row)), kept as the two bytes of `a + 32768`, padded to
-/// whole quads with the code 0.
+/// whole quads with the code 0. Each row's `hi` bytes come first, then its `lo` bytes
+/// (`[m][2][kp]`): the rows of `hi` and `lo` bytes are the AMX kernel's input tile rows.
 #[derive(Default)]
 struct A16 {
     /// Row length, `k` rounded up to a multiple of 4.
     kp: usize,
-    hi: Vec<u8>,
-    lo: Vec<u8>,
+    bytes: Vec<u8>,
     /// Each row's scale `s_x`.
     scale: Vec<f32>,
 }
@@ -185,9 +186,26 @@ struct A16 {
 #[derive(Clone, Copy)]
 struct A16Rows<'a> {
     kp: usize,
-    hi: &'a [u8],
-    lo: &'a [u8],
+    /// `[rows][2][kp]`, from row `r0` on.
+    bytes: &'a [u8],
     scale: &'a [f32],
+}
+
+impl<'a> A16Rows<'a> {
+    /// Row `r`'s `hi` bytes (its `lo` bytes follow them, `kp` on).
+    fn hi(&self, r: usize) -> &'a [u8] {
+        &self.bytes[2 * r * self.kp..]
+    }
+
+    /// Row `r`'s `lo` bytes.
+    fn lo(&self, r: usize) -> &'a [u8] {
+        &self.bytes[(2 * r + 1) * self.kp..]
+    }
+
+    /// Whether rows `0 .. m` are all here.
+    fn holds(&self, m: usize) -> bool {
+        self.scale.len() >= m && self.bytes.len() >= 2 * m * self.kp
+    }
 }
 
 impl A16 {
@@ -205,15 +223,13 @@ impl A16 {
         self.kp = kp;
         // Every byte is written below: resizing without clearing keeps this a no-op from the
         // second call on.
-        self.hi.resize(m * kp, 0);
-        self.lo.resize(m * kp, 0);
+        self.bytes.resize(2 * m * kp, 0);
         self.scale.clear();
         let isa = Isa::detect();
-        for r in 0..m {
-            let xr = &x[r * k..(r + 1) * k];
-            let h = &mut self.hi[r * kp..(r + 1) * kp];
-            let l = &mut self.lo[r * kp..(r + 1) * kp];
-            self.scale.push(round_row(isa, xr, h, l));
+        for (r, row) in self.bytes.chunks_exact_mut(2 * kp).enumerate() {
+            let (h, l) = row.split_at_mut(kp);
+            self.scale
+                .push(round_row(isa, &x[r * k..(r + 1) * k], h, l));
         }
     }
 
@@ -221,8 +237,7 @@ impl A16 {
     fn rows(&self, r0: usize) -> A16Rows<'_> {
         A16Rows {
             kp: self.kp,
-            hi: &self.hi[r0 * self.kp..],
-            lo: &self.lo[r0 * self.kp..],
+            bytes: &self.bytes[2 * r0 * self.kp..],
             scale: &self.scale[r0..],
         }
     }
@@ -494,10 +509,18 @@ impl QWeights {
         );
         let (rows, group) = self.blocking(isa, m);
         if let (Data::Quad(d), Some(a)) = (&self.data, a) {
-            assert!(
-                a.scale.len() >= m && a.hi.len() >= m * a.kp,
-                "lowp: a16 extent"
-            );
+            assert!(a.holds(m), "lowp: a16 extent");
+            if isa == Isa::Avx512 && tiles_allowed() && amx::fits(m, k) {
+                let w = amx::Quads {
+                    data: d,
+                    kq: k / 4,
+                    n: self.n,
+                    code_sums: &self.code_sums,
+                    scales: &self.scales,
+                };
+                amx::products(&w, p0, p1, m, a.bytes, a.scale, y, ldy, accumulate);
+                return;
+            }
             let mut p = p0;
             while p < p1 {
                 let g = group.min(p1 - p);
@@ -641,8 +664,27 @@ impl QWeights {
     }
 }
 
+/// Whether a product may run on AMX tiles (tests turn them off to check the VNNI kernel on
+/// the same shapes).
+#[cfg(not(test))]
+fn tiles_allowed() -> bool {
+    true
+}
+
+#[cfg(test)]
+thread_local! {
+    static NO_TILES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a product may run on AMX tiles (tests turn them off to check the VNNI kernel on
+/// the same shapes).
+#[cfg(test)]
+fn tiles_allowed() -> bool {
+    !NO_TILES.get()
+}
+
 /// `out (+)= v` (as many values as `out` holds).
-fn store(out: &mut [f32], v: &[f32], accumulate: bool) {
+pub(super) fn store(out: &mut [f32], v: &[f32], accumulate: bool) {
     let v = &v[..out.len()];
     if accumulate {
         out.iter_mut().zip(v).for_each(|(o, &v)| *o += v);
@@ -695,14 +737,15 @@ fn quad_products(
 ) {
     let kq = k.div_ceil(4);
     let panel = kq * 4 * P;
-    assert!(d.len() >= (p + g) * panel && a.hi.len() >= (r0 + r) * a.kp && a.kp >= 4 * kq);
-    assert!(code_sums.len() >= g * P && scales.len() >= g * P && a.scale.len() >= r0 + r);
+    assert!(d.len() >= (p + g) * panel && a.holds(r0 + r) && a.kp >= 4 * kq);
+    assert!(code_sums.len() >= g * P && scales.len() >= g * P);
     assert!(r * g <= 4);
-    let (hi, lo, s_x) = (&a.hi[r0 * a.kp..], &a.lo[r0 * a.kp..], &a.scale[r0..r0 + r]);
+    let (hi, lo, s_x) = (a.hi(r0), a.lo(r0), &a.scale[r0..r0 + r]);
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && has_vnni() {
         let w = d[p * panel..].as_ptr();
-        let (h, l, kp) = (hi.as_ptr(), lo.as_ptr(), a.kp);
+        // A row's next `hi` (and `lo`) bytes are 2 · kp on.
+        let (h, l, lda) = (hi.as_ptr(), lo.as_ptr(), 2 * a.kp);
         let ends = (
             code_sums.as_ptr(),
             scales.as_ptr(),
@@ -714,13 +757,13 @@ fn quad_products(
         // values, `s_x` r, `vals` r · g · 32 ≤ 4 · 32 (all asserted).
         unsafe {
             match (r, g) {
-                (1, 1) => vnni_quads::<1, 1>(w, kq, h, l, kp, ends),
-                (1, 2) => vnni_quads::<1, 2>(w, kq, h, l, kp, ends),
-                (1, 3) => vnni_quads::<1, 3>(w, kq, h, l, kp, ends),
-                (1, 4) => vnni_quads::<1, 4>(w, kq, h, l, kp, ends),
-                (2, 1) => vnni_quads::<2, 1>(w, kq, h, l, kp, ends),
-                (3, 1) => vnni_quads::<3, 1>(w, kq, h, l, kp, ends),
-                (4, 1) => vnni_quads::<4, 1>(w, kq, h, l, kp, ends),
+                (1, 1) => vnni_quads::<1, 1>(w, kq, h, l, lda, ends),
+                (1, 2) => vnni_quads::<1, 2>(w, kq, h, l, lda, ends),
+                (1, 3) => vnni_quads::<1, 3>(w, kq, h, l, lda, ends),
+                (1, 4) => vnni_quads::<1, 4>(w, kq, h, l, lda, ends),
+                (2, 1) => vnni_quads::<2, 1>(w, kq, h, l, lda, ends),
+                (3, 1) => vnni_quads::<3, 1>(w, kq, h, l, lda, ends),
+                (4, 1) => vnni_quads::<4, 1>(w, kq, h, l, lda, ends),
                 _ => unreachable!("lowp: no w8a16 kernel for {r} rows × {g} panels"),
             }
         }
@@ -807,8 +850,8 @@ unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], total: &mut [i64; P]) {
 ///
 /// # Safety
 /// The CPU has AVX-512F, BW, DQ and VNNI; `w` holds `G · kq` quads of 128 bytes, `hi` and `lo`
-/// `R` rows of `kp ≥ 4 · kq` bytes, the code sums and scales `G · 32` values, `s_x` `R`,
-/// `vals` `R · G · 32`.
+/// `R` rows of `4 · kq` bytes, `lda` apart, the code sums and scales `G · 32` values, `s_x`
+/// `R`, `vals` `R · G · 32`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
 #[allow(clippy::needless_range_loop)]
@@ -817,7 +860,7 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
     kq: usize,
     hi: *const u8,
     lo: *const u8,
-    kp: usize,
+    lda: usize,
     (code_sums, scales, s_x, vals): (*const i32, *const f32, *const f32, *mut f32),
 ) {
     let mut ah = [[[_mm512_setzero_si512(); 2]; G]; R];
@@ -826,8 +869,8 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
         let mut bh = [_mm512_setzero_si512(); R];
         let mut bl = [_mm512_setzero_si512(); R];
         for r in 0..R {
-            bh[r] = _mm512_set1_epi32((hi.add(r * kp + 4 * q) as *const i32).read_unaligned());
-            bl[r] = _mm512_set1_epi32((lo.add(r * kp + 4 * q) as *const i32).read_unaligned());
+            bh[r] = _mm512_set1_epi32((hi.add(r * lda + 4 * q) as *const i32).read_unaligned());
+            bl[r] = _mm512_set1_epi32((lo.add(r * lda + 4 * q) as *const i32).read_unaligned());
         }
         for g in 0..G {
             let wp = w.add((g * kq + q) * 4 * P);
@@ -1122,6 +1165,26 @@ mod tests {
     }
 
     #[test]
+    fn amx_tiles_give_the_other_paths_products() {
+        // Blocks of 16 streams, of 8 and a tail, alone and together; one and several 64-deep
+        // steps; a clipped last panel; codes at their extremes (all bytes 255 or 0).
+        if !amx::available() {
+            eprintln!("amx_tiles_give_the_other_paths_products: this CPU (or kernel) has no AMX-INT8 for this process; only the VNNI / AVX2 / portable paths were compared");
+        }
+        for &(n, k) in &[(70, 64), (256, 192), (33, 512)] {
+            for m in [8, 11, 16, 21, 37] {
+                let (w, x, y0) = (values(n * k, 4), values(m * k, 6), values(m * n, 8));
+                check_paths(&w, n, k, m, &x, &y0, Precision::W8a16);
+                assert!(!amx::available() || amx::fits(m, k));
+            }
+        }
+        let (n, k, m) = (40, 4096, 9);
+        let w: Vec<f32> = (0..n * k).map(|i| [1.0, -1.0, 0.5][i % 3]).collect();
+        let x: Vec<f32> = (0..m * k).map(|i| [1.0, -1.0][(i / k) % 2]).collect();
+        check_paths(&w, n, k, m, &x, &vec![0.0; m * n], Precision::W8a16);
+    }
+
+    #[test]
     fn w8a16_sums_stay_exact_where_32_bits_would_overflow() {
         // Every code at its largest (127 · 32767 per step, same sign): 3001 steps sum to
         // ~1.2·10¹⁰, past i32 (AVX2 folds its 32-bit lanes into i64 every 256 quads, VNNI's
@@ -1176,7 +1239,16 @@ mod tests {
             .collect();
         let want: Vec<f32> = y0.iter().zip(&v).map(|(a, b)| a + b).collect();
         let tag = format!("{p} {n}x{k} m={m}");
-        for isa in Isa::available() {
+        // AVX-512 at w8a16 runs on AMX tiles where the shape allows it: check VNNI there too.
+        let both = p == Precision::W8a16 && amx::fits(m, k);
+        for (isa, no_tiles) in Isa::available()
+            .into_iter()
+            .flat_map(|isa| [(isa, false), (isa, true)])
+            .filter(|&(isa, no_tiles)| !no_tiles || (both && isa == Isa::Avx512))
+        {
+            NO_TILES.set(no_tiles);
+            let isa_tag = if no_tiles { "without tiles" } else { "" };
+            let tag = format!("{tag} {isa_tag}");
             let mut y = y0.to_vec();
             q.gemv_panels(isa, 0, q.panels(), m, x, &mut y, n, true);
             assert_eq!(y, want, "{tag} {isa:?}");
@@ -1190,6 +1262,7 @@ mod tests {
                 q.gemv_panels(isa, mid, q.panels(), 1, x, b, wb, false);
                 assert_eq!(y, v, "{tag} {isa:?} overwrite");
             }
+            NO_TILES.set(false);
         }
         // The threaded driver (rayon halves of the panels or of the rows).
         let mut y = y0.to_vec();
