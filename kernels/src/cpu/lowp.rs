@@ -1172,7 +1172,7 @@ mod tests {
             eprintln!("amx_tiles_give_the_other_paths_products: this CPU (or kernel) has no AMX-INT8 for this process; only the VNNI / AVX2 / portable paths were compared");
         }
         for &(n, k) in &[(70, 64), (256, 192), (33, 512)] {
-            for m in [8, 11, 16, 21, 37] {
+            for m in [4, 7, 8, 11, 16, 21, 37] {
                 let (w, x, y0) = (values(n * k, 4), values(m * k, 6), values(m * n, 8));
                 check_paths(&w, n, k, m, &x, &y0, Precision::W8a16);
                 assert!(!amx::available() || amx::fits(m, k));
