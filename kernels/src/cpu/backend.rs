@@ -5,13 +5,20 @@ use std::sync::{Arc, OnceLock};
 
 use super::check::{self, shape_err, span};
 use super::lowp::QWeights;
-use super::spin::Helper;
+use super::spin::{join_halves, Helper};
 use super::{gemm, lowp, memory, ops, step, window};
 use crate::operands;
 use crate::{
     AdamStep, Backend, CellStep, Gemm, LayerState, Precision, Recurrence, Result, RmsPropStep,
     Rows, SampleOptions,
 };
+
+/// Fewest elements of a row copy (`gather_rows`, `broadcast_rows`) split with the hot helper:
+/// below about this the hand-off costs more than half the copy.
+const SPLIT_MIN: usize = 32 * 1024;
+
+/// Fewest rows of a `sample_rows` split with the hot helper (a pick is a softmax of its row).
+const SPLIT_MIN_PICKS: usize = 8;
 
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
 #[derive(Clone, Debug)]
@@ -32,6 +39,28 @@ impl CpuBackend {
         CpuBackend {
             threads,
             spin: Arc::default(),
+        }
+    }
+
+    /// Runs `f(r0, part)` over the rows of `out` (`len` elements each, `r0` the part's first
+    /// row): whole, or when `split` in two halves, the second on the hot helper — only if a
+    /// generation step already started it (the per-step row copies and picks of many streams
+    /// then share the helper's idle time; nothing else wakes it).
+    fn row_halves<T: Send>(
+        &self,
+        out: &mut [T],
+        len: usize,
+        split: bool,
+        f: impl Fn(usize, &mut [T]) + Sync,
+    ) {
+        let rows = out.len().checked_div(len).unwrap_or(0);
+        match self.spin.get().and_then(Option::as_ref) {
+            Some(h) if split && rows >= 2 => {
+                let mid = rows / 2;
+                let (a, b) = out.split_at_mut(mid * len);
+                join_halves(Some(h), a, b, |a| f(0, a), |b| f(mid, b));
+            }
+            _ => f(0, out),
         }
     }
 
@@ -161,7 +190,9 @@ impl Backend for CpuBackend {
         rows: usize,
         cols: usize,
     ) -> Result<()> {
-        ops::broadcast_rows(bias, bias_off, out, off, rows, cols)
+        ops::broadcast_rows(bias, bias_off, out, off, rows, cols, |o, c, f| {
+            self.row_halves(o, c, o.len() >= SPLIT_MIN, f)
+        })
     }
 
     fn sum_rows(
@@ -210,7 +241,9 @@ impl Backend for CpuBackend {
         ids_n: usize,
         out: &mut Vec<f32>,
     ) -> Result<()> {
-        ops::gather_rows(table, cols, ids, ids_n, out)
+        ops::gather_rows(table, cols, ids, ids_n, out, |o, c, f| {
+            self.row_halves(o, c, o.len() >= SPLIT_MIN, f)
+        })
     }
 
     fn scatter_add_rows(
@@ -283,10 +316,14 @@ impl Backend for CpuBackend {
         }
         let Rows { off, rows, cols } = block;
         // The logits are already on the host: pick straight from them, without the copy.
-        let rows_data = logits[off..off + rows * cols].chunks_exact(cols);
-        for ((row, &u), o) in rows_data.zip(uniforms).zip(out) {
-            *o = crate::sample::pick_local(row, opts, u);
-        }
+        let logits = &logits[off..off + rows * cols];
+        let split = rows >= SPLIT_MIN_PICKS;
+        self.row_halves(&mut out[..rows], 1, split, |r0, out| {
+            let rows_data = logits[r0 * cols..].chunks_exact(cols);
+            for ((row, &u), o) in rows_data.zip(&uniforms[r0..]).zip(out) {
+                *o = crate::sample::pick_local(row, opts, u);
+            }
+        });
         Ok(())
     }
 

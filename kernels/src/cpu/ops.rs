@@ -14,13 +14,15 @@ pub(crate) fn broadcast_rows(
     off: usize,
     rows: usize,
     cols: usize,
+    split: impl FnOnce(&mut [f32], usize, &(dyn Fn(usize, &mut [f32]) + Sync)),
 ) -> Result<()> {
     let n = operands::broadcast_rows((bias.len(), bias_off), (out.len(), off), rows, cols)?;
     if cols > 0 {
         let bias = &bias[bias_off..bias_off + cols];
-        out[off..off + n]
-            .chunks_exact_mut(cols)
-            .for_each(|r| r.copy_from_slice(bias));
+        split(&mut out[off..off + n], cols, &|_, part| {
+            part.chunks_exact_mut(cols)
+                .for_each(|r| r.copy_from_slice(bias))
+        });
     }
     Ok(())
 }
@@ -82,15 +84,19 @@ pub(crate) fn gather_rows(
     ids: &[u32],
     ids_n: usize,
     out: &mut [f32],
+    split: impl FnOnce(&mut [f32], usize, &(dyn Fn(usize, &mut [f32]) + Sync)),
 ) -> Result<()> {
     let (_, n) = operands::gather_rows(table.len(), cols, ids, ids_n, out.len())?;
     if n == 0 {
         return Ok(());
     }
-    for (o, &id) in out.chunks_exact_mut(cols).zip(&ids[..ids_n]) {
-        let id = id as usize;
-        o.copy_from_slice(&table[id * cols..(id + 1) * cols]);
-    }
+    let ids = &ids[..ids_n];
+    split(&mut out[..n], cols, &|r0, part| {
+        for (o, &id) in part.chunks_exact_mut(cols).zip(&ids[r0..]) {
+            let id = id as usize;
+            o.copy_from_slice(&table[id * cols..(id + 1) * cols]);
+        }
+    });
     Ok(())
 }
 

@@ -208,19 +208,19 @@ fn work(s: &Shared) {
 }
 
 /// The second half of an output handed to the helper thread.
-struct Half(*mut f32, usize);
+struct Half<T>(*mut T, usize);
 // SAFETY: the two halves are disjoint, and `Helper::join` returns only after the worker is
-// done with its half.
-unsafe impl Sync for Half {}
+// done with its half (`T: Send`: the half moves to the worker for that time).
+unsafe impl<T: Send> Sync for Half<T> {}
 
-impl Half {
+impl<T> Half<T> {
     /// The half as a slice (a method, so a closure captures the whole `Sync` wrapper rather
     /// than its raw pointer field).
     ///
     /// # Safety
     /// No other live slice overlaps it (see the `Sync` impl).
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self) -> &mut [f32] {
+    unsafe fn slice(&self) -> &mut [T] {
         std::slice::from_raw_parts_mut(self.0, self.1)
     }
 }
@@ -254,12 +254,12 @@ pub(crate) fn join_parts<const N: usize>(
 /// Runs `fa(a)` on this thread and `fb(b)` on the hot helper (`spin`), or the two through a
 /// rayon join without one, and returns both results: the split of a product's output in two
 /// disjoint halves.
-pub(crate) fn join_halves<R: Send>(
+pub(crate) fn join_halves<T: Send, R: Send>(
     spin: Option<&Helper>,
-    a: &mut [f32],
-    b: &mut [f32],
-    fa: impl FnOnce(&mut [f32]) -> R + Send,
-    fb: impl Fn(&mut [f32]) -> R + Sync + Send,
+    a: &mut [T],
+    b: &mut [T],
+    fa: impl FnOnce(&mut [T]) -> R + Send,
+    fb: impl Fn(&mut [T]) -> R + Sync + Send,
 ) -> (R, R) {
     let Some(helper) = spin else {
         return rayon::join(|| fa(a), || fb(b));
