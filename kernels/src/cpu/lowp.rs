@@ -18,6 +18,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
+use super::aligned::Aligned;
 use super::amx;
 use super::spin::{join_halves, Helper};
 use crate::precision::{a16_code, a16_scale, a16_scale_of, f32_to_bf16, int8_row};
@@ -177,7 +178,8 @@ fn gemv_rounded(
 struct A16 {
     /// Row length, `k` rounded up to a multiple of 4.
     kp: usize,
-    bytes: Vec<u8>,
+    /// Aligned: with `kp` a multiple of 64 (the AMX kernel's case) every row starts a line.
+    bytes: Aligned<u8>,
     /// Each row's scale `s_x`.
     scale: Vec<f32>,
 }
@@ -223,7 +225,7 @@ impl A16 {
         self.kp = kp;
         // Every byte is written below: resizing without clearing keeps this a no-op from the
         // second call on.
-        self.bytes.resize(2 * m * kp, 0);
+        self.bytes.resize(2 * m * kp);
         self.scale.clear();
         let isa = Isa::detect();
         for (r, row) in self.bytes.chunks_exact_mut(2 * kp).enumerate() {
@@ -328,12 +330,12 @@ unsafe fn avx512_round_row(x: &[f32], hi: &mut [u8], lo: &mut [u8]) -> f32 {
 /// The packed panels, by format.
 #[derive(Debug)]
 enum Data {
-    F32(Vec<f32>),
+    F32(Aligned<f32>),
     /// Two bf16 per 32-bit lane (see the module docs).
-    Bf16(Vec<u32>),
-    Int8(Vec<i8>),
+    Bf16(Aligned<u32>),
+    Int8(Aligned<i8>),
     /// `w8a16`: int8 codes in quads of steps (see the module docs).
-    Quad(Vec<i8>),
+    Quad(Aligned<i8>),
 }
 
 /// A `[n, k]` weight matrix at reduced precision, packed for the CPU's `qgemv` kernels (the CPU backend's [`Backend::QBuf`](crate::Backend::QBuf)).
@@ -358,7 +360,7 @@ impl QWeights {
         let (mut scales, mut code_sums) = (Vec::new(), Vec::new());
         let data = match precision {
             Precision::F32 => {
-                let mut d = vec![0.0f32; panels * k * P];
+                let mut d = Aligned::zeroed(panels * k * P);
                 for r in 0..n {
                     let (p, c) = (r / P, r % P);
                     for (i, &x) in row(r).iter().enumerate() {
@@ -368,7 +370,7 @@ impl QWeights {
                 Data::F32(d)
             }
             Precision::Bf16 => {
-                let mut d = vec![0u32; panels * k * P / 2];
+                let mut d = Aligned::<u32>::zeroed(panels * k * P / 2);
                 for r in 0..n {
                     let (p, c) = (r / P, r % P);
                     let (lane, shift) = (c % (P / 2), 16 * (c / (P / 2)));
@@ -386,7 +388,7 @@ impl QWeights {
                     true => ((p * kq + i / 4) * P + c) * 4 + i % 4,
                     false => (p * k + i) * P + c,
                 };
-                let mut d = vec![0i8; panels * if quads { kq * 4 } else { k } * P];
+                let mut d = Aligned::zeroed(panels * if quads { kq * 4 } else { k } * P);
                 scales = vec![0.0; panels * P];
                 if quads {
                     code_sums = vec![0; panels * P];

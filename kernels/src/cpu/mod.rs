@@ -1,6 +1,7 @@
 //! CPU backend: the naive reference ("spec") in [`reference`](mod@reference) and the fast path in
 //! [`CpuBackend`], which is tested against it.
 
+mod aligned;
 mod amx;
 mod backend;
 mod cells;
