@@ -70,7 +70,10 @@ mod tests {
         for len in [0usize, 1, 63, 64, 1000, 100_000] {
             let mut a = Aligned::<i8>::zeroed(len);
             // (An empty buffer holds no line to align.)
-            assert!(len == 0 || a.as_ptr() as usize % LINE == 0, "i8 × {len}");
+            assert!(
+                len == 0 || (a.as_ptr() as usize).is_multiple_of(LINE),
+                "i8 × {len}"
+            );
             assert!(a.iter().all(|&v| v == 0) && a.len() == len);
             a.iter_mut().enumerate().for_each(|(i, v)| *v = i as i8);
             a.resize(len + 500);
