@@ -55,6 +55,7 @@ impl CpuBackend {
     ) {
         let rows = out.len().checked_div(len).unwrap_or(0);
         match self.spin.get().and_then(Option::as_ref) {
+            // (Started by a generation step: see `spin_running`.)
             Some(h) if split && rows >= 2 => {
                 let mid = rows / 2;
                 let (a, b) = out.split_at_mut(mid * len);
@@ -62,6 +63,11 @@ impl CpuBackend {
             }
             _ => f(0, out),
         }
+    }
+
+    /// Whether the hot helper thread runs (a batch-1 product started it: generation).
+    pub(crate) fn spin_running(&self) -> bool {
+        self.spin.get().is_some_and(Option::is_some)
     }
 
     /// The hot helper thread, when this backend may use a second thread.

@@ -9,9 +9,9 @@
 use super::fastmath::{dispatch, sigmoid, tanh, Mad};
 
 /// LSTM forward on `gates` (`[B, 4H]`), `c` (`[B, H]`, holding `c_prev` on entry, `c` on
-/// exit) and `hs` (`[B, H]`).
-pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]) {
-    let from = simd!(super::simd::lstm_fwd(h, gates, c, hs));
+/// exit) and `hs` (`[B, H]`); 16 lanes at a time where `wide` and the CPU has AVX-512.
+pub(crate) fn lstm_fwd(h: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32], wide: bool) {
+    let from = simd!(wide, lstm_fwd_avx512, lstm_fwd_avx2, (h, gates, c, hs));
     if from == h {
         return;
     }
@@ -66,17 +66,18 @@ fn lstm_fwd_k<M: Mad>(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], h
     }
 }
 
-/// Runs an intrinsics kernel of [`simd`](super::simd) (whole 8-unit blocks) where the CPU has
-/// AVX2 + FMA, giving the first unit it left for the generic kernel; elsewhere 0.
+/// Runs an intrinsics kernel of [`simd`](super::simd) (whole 16-unit blocks on AVX-512 when
+/// `$wide`, else 8-unit ones on AVX2 + FMA; the same bits), giving the first unit it left for
+/// the generic kernel; 0 on other CPUs.
 macro_rules! simd {
-    ($call:expr) => {{
+    ($wide:expr, $avx512:ident, $avx2:ident, ($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
-        let from = if super::fastmath::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA (checked here); the kernels assert their
-            // operands' row extents.
-            unsafe { $call }
-        } else {
-            0
+        // SAFETY: the CPU has the kernel's features (checked here); the kernels assert their
+        // operands' row extents.
+        let from = match simd_width($wide) {
+            16 => unsafe { super::simd::$avx512($($arg),*) },
+            8 => unsafe { super::simd::$avx2($($arg),*) },
+            _ => 0,
         };
         #[cfg(not(target_arch = "x86_64"))]
         let from = 0;
@@ -84,6 +85,22 @@ macro_rules! simd {
     }};
 }
 use simd;
+
+/// Lanes of the intrinsics kernels to run: 16 (`wide` and AVX-512F), 8 (AVX2 + FMA) or 0.
+#[cfg(target_arch = "x86_64")]
+fn simd_width(wide: bool) -> usize {
+    #[cfg(test)]
+    if tests::AVX2_ONLY.get() && super::fastmath::has_avx2_fma() {
+        return 8;
+    }
+    if wide && std::arch::is_x86_feature_detected!("avx512f") {
+        16
+    } else if super::fastmath::has_avx2_fma() {
+        8
+    } else {
+        0
+    }
+}
 
 /// Columns per block of the pointwise kernels. The row slices come from `split_at_mut` of one
 /// gate block, which LLVM cannot prove disjoint, so a plain loop over them is left scalar
@@ -129,7 +146,13 @@ pub(crate) fn lstm_bwd(
     dh: &[f32],
     dc: &mut [f32],
 ) {
-    let from = simd!(super::simd::lstm_bwd(h, gates, c_prev, c, dh, dc));
+    // 8 lanes: training only (see `CpuBackend::wide_cells`).
+    let from = simd!(
+        false,
+        lstm_bwd_avx2,
+        lstm_bwd_avx2,
+        (h, gates, c_prev, c, dh, dc)
+    );
     if from == h {
         return;
     }
@@ -237,9 +260,10 @@ fn lstm_bwd_block<M: Mad, const W: usize>(
 }
 
 /// GRU forward on `gx` (`[B, 3H]`, pre-activations in, (r, z, n) out), `gh` (`[B, 3H]`) and
-/// `hs` (`[B, H]`, holding `h_prev` on entry, `h` on exit).
-pub(crate) fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]) {
-    let from = simd!(super::simd::gru_fwd(h, gx, gh, hs));
+/// `hs` (`[B, H]`, holding `h_prev` on entry, `h` on exit); 16 lanes at a time where `wide` and
+/// the CPU has AVX-512.
+pub(crate) fn gru_fwd(h: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32], wide: bool) {
+    let from = simd!(wide, gru_fwd_avx512, gru_fwd_avx2, (h, gx, gh, hs));
     if from == h {
         return;
     }
@@ -460,7 +484,8 @@ mod tests {
     /// `(rows, h)` for the intrinsics tests: widths with and without a remainder after the
     /// 8-unit blocks, and with and without blocks left over after the four-block groups (45)
     /// and the LSTM backward's 256-unit chunks (264).
-    const WIDTHS: [(usize, usize); 8] = [
+    /// (On AVX-512: 16-unit blocks and groups of 64 units, a 512-unit backward chunk (520).)
+    const WIDTHS: [(usize, usize); 11] = [
         (3, 8),
         (2, 13),
         (5, 24),
@@ -469,7 +494,28 @@ mod tests {
         (1, 264),
         (1, 7),
         (2, 0),
+        (2, 72),
+        (1, 80),
+        (1, 520),
     ];
+
+    thread_local! {
+        /// Set: the intrinsics kernels run at 8 lanes even where the CPU has AVX-512.
+        pub(super) static AVX2_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    /// Runs `f` once per intrinsics width this CPU has (16 lanes where it has AVX-512F, then 8).
+    fn each_width(f: impl Fn(&str)) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            f("16 lanes");
+        } else {
+            eprintln!("no AVX-512F on this CPU: the 16-lane intrinsics kernels were not compared");
+        }
+        AVX2_ONLY.set(true);
+        f("8 lanes");
+        AVX2_ONLY.set(false);
+    }
 
     /// The intrinsics kernels (`simd`) and the generic ones give bit-identical results.
     #[test]
@@ -478,35 +524,40 @@ mod tests {
             eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
             return;
         }
-        for &(rows, h) in &WIDTHS {
-            let (n, ng) = (rows * h, rows * 4 * h);
-            let (mut g1, mut c1, mut h1) = (values(ng, 1), values(n, 2), vec![0.0; n]);
-            let (mut g2, mut c2, mut h2) = (g1.clone(), c1.clone(), h1.clone());
-            lstm_fwd(h, &mut g1, &mut c1, &mut h1);
-            let from = 0;
-            let (gates, c, hs) = (&mut g2[..], &mut c2[..], &mut h2[..]);
-            dispatch!(lstm_fwd_k(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]));
-            same(&g1, &g2, "fwd gates");
-            same(&c1, &c2, "fwd c");
-            same(&h1, &h2, "fwd h");
+        each_width(|lanes| {
+            for &(rows, h) in &WIDTHS {
+                let same =
+                    |a: &[f32], b: &[f32], what: &str| same(a, b, &format!("{what}, {lanes}"));
+                let (n, ng) = (rows * h, rows * 4 * h);
+                let (mut g1, mut c1, mut h1) = (values(ng, 1), values(n, 2), vec![0.0; n]);
+                let (mut g2, mut c2, mut h2) = (g1.clone(), c1.clone(), h1.clone());
+                lstm_fwd(h, &mut g1, &mut c1, &mut h1, true);
+                let from = 0;
+                let (gates, c, hs) = (&mut g2[..], &mut c2[..], &mut h2[..]);
+                dispatch!(lstm_fwd_k(h: usize, from: usize, gates: &mut [f32], c: &mut [f32], hs: &mut [f32]));
+                same(&g1, &g2, "fwd gates");
+                same(&c1, &c2, "fwd c");
+                same(&h1, &h2, "fwd h");
 
-            let (cp, dh) = (values(n, 3), values(n, 4));
-            let (mut b1, mut d1) = (g1.clone(), values(n, 5));
-            let (mut b2, mut d2) = (b1.clone(), d1.clone());
-            lstm_bwd(h, &mut b1, &cp, &c1, &dh, &mut d1);
-            let (gates, c_prev, c, dh, dc) = (&mut b2[..], &cp[..], &c1[..], &dh[..], &mut d2[..]);
-            dispatch!(lstm_bwd_k(
-                h: usize,
-                from: usize,
-                gates: &mut [f32],
-                c_prev: &[f32],
-                c: &[f32],
-                dh: &[f32],
-                dc: &mut [f32],
-            ));
-            same(&b1, &b2, "bwd gates");
-            same(&d1, &d2, "bwd dc");
-        }
+                let (cp, dh) = (values(n, 3), values(n, 4));
+                let (mut b1, mut d1) = (g1.clone(), values(n, 5));
+                let (mut b2, mut d2) = (b1.clone(), d1.clone());
+                lstm_bwd(h, &mut b1, &cp, &c1, &dh, &mut d1);
+                let (gates, c_prev, c, dh, dc) =
+                    (&mut b2[..], &cp[..], &c1[..], &dh[..], &mut d2[..]);
+                dispatch!(lstm_bwd_k(
+                    h: usize,
+                    from: usize,
+                    gates: &mut [f32],
+                    c_prev: &[f32],
+                    c: &[f32],
+                    dh: &[f32],
+                    dc: &mut [f32],
+                ));
+                same(&b1, &b2, "bwd gates");
+                same(&d1, &d2, "bwd dc");
+            }
+        });
     }
 
     /// The same for the GRU forward step.
@@ -516,16 +567,20 @@ mod tests {
             eprintln!("SKIPPED: this CPU has no AVX2 + FMA, so the intrinsics kernels never run");
             return;
         }
-        for &(rows, h) in &WIDTHS {
-            let (n, ng) = (rows * h, rows * 3 * h);
-            let (mut x1, gh, mut h1) = (values(ng, 6), values(ng, 7), values(n, 8));
-            let (mut x2, mut h2) = (x1.clone(), h1.clone());
-            gru_fwd(h, &mut x1, &gh, &mut h1);
-            let from = 0;
-            let (gx, gh, hs) = (&mut x2[..], &gh[..], &mut h2[..]);
-            dispatch!(gru_fwd_k(h: usize, from: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]));
-            same(&x1, &x2, "gru gates");
-            same(&h1, &h2, "gru h");
-        }
+        each_width(|lanes| {
+            for &(rows, h) in &WIDTHS {
+                let same =
+                    |a: &[f32], b: &[f32], what: &str| same(a, b, &format!("{what}, {lanes}"));
+                let (n, ng) = (rows * h, rows * 3 * h);
+                let (mut x1, gh, mut h1) = (values(ng, 6), values(ng, 7), values(n, 8));
+                let (mut x2, mut h2) = (x1.clone(), h1.clone());
+                gru_fwd(h, &mut x1, &gh, &mut h1, true);
+                let from = 0;
+                let (gx, gh, hs) = (&mut x2[..], &gh[..], &mut h2[..]);
+                dispatch!(gru_fwd_k(h: usize, from: usize, gx: &mut [f32], gh: &[f32], hs: &mut [f32]));
+                same(&x1, &x2, "gru gates");
+                same(&h1, &h2, "gru h");
+            }
+        });
     }
 }

@@ -117,13 +117,15 @@ pub(crate) fn forward(
                         w.gemm_acc(n, h_prev, h, gates, g);
                         let c = at(p.cs, ho, nh);
                         c.copy_from_slice(at(p.cs, hp, nh));
-                        cells::lstm_fwd(h, gates, c, h_out);
+                        // 8 lanes: an AVX2 GEMM follows each step (see
+                        // `CpuBackend::wide_cells`).
+                        cells::lstm_fwd(h, gates, c, h_out, false);
                     }
                     Cell::Gru => {
                         let gh = at(p.gh, go, ng);
                         w.gemm_acc(n, h_prev, h, gh, g);
                         h_out.copy_from_slice(h_prev);
-                        cells::gru_fwd(h, gates, gh, h_out);
+                        cells::gru_fwd(h, gates, gh, h_out, false);
                     }
                     Cell::Rnn => {
                         w.gemm_acc(n, h_prev, h, gates, g);
