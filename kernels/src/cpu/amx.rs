@@ -291,31 +291,17 @@ unsafe fn epilogue(
     vals: &mut [f32; 16 * 32],
 ) {
     assert!(streams <= 16 && s_x.len() >= streams && code_sums.len() >= 32 && scales.len() >= 32);
-    let wide = |v: __m512i, half: bool| {
-        _mm512_cvtepi32_epi64(if half {
-            _mm512_extracti64x4_epi64::<1>(v)
-        } else {
-            _mm512_castsi512_si256(v)
-        })
-    };
     for s in 0..streams {
-        let sx = _mm256_set1_ps(s_x[s]);
         for j in 0..2 {
             let o = 16 * j;
             let load =
                 |row: usize| _mm512_loadu_si512(sums[row * 32 + o..].as_ptr() as *const __m512i);
-            let (h, l) = (load(2 * s), load(2 * s + 1));
-            let cs = _mm512_loadu_si512(code_sums[o..].as_ptr() as *const __m512i);
-            for half in [false, true] {
-                let t = _mm512_sub_epi64(
-                    _mm512_add_epi64(_mm512_slli_epi64::<8>(wide(h, half)), wide(l, half)),
-                    _mm512_slli_epi64::<15>(wide(cs, half)),
-                );
-                let e = o + 8 * usize::from(half);
-                let v = _mm256_mul_ps(_mm512_cvtepi64_ps(t), sx);
-                let v = _mm256_mul_ps(v, _mm256_loadu_ps(scales[e..].as_ptr()));
-                _mm256_storeu_ps(vals[s * 32 + e..].as_mut_ptr(), v);
-            }
+            let ends = (
+                code_sums[o..].as_ptr(),
+                scales[o..].as_ptr(),
+                vals[s * 32 + o..].as_mut_ptr(),
+            );
+            super::lowp::finish16(load(2 * s), load(2 * s + 1), s_x[s], ends);
         }
     }
 }

@@ -934,6 +934,33 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
             }
         }
     }
+    for r in 0..R {
+        for g in 0..G {
+            for j in 0..2 {
+                let o = g * P + 16 * j;
+                let ends = (code_sums.add(o), scales.add(o), vals.add(r * G * P + o));
+                finish16(ah[r][g][j], al[r][g][j], *s_x.add(r), ends);
+            }
+        }
+    }
+}
+
+/// 16 outputs of `w8a16` from their `Σ q·hi` (`h`) and `Σ q·lo` (`l`) sums: `256 h + l −
+/// 32768 Σ q` in 64 bits, rounded once to `f32`, × `s_x`, × the output's scale, into `out`.
+/// `ends` = (the outputs' code sums `Σ q`, their scales, `out`). Shared by the VNNI and the AMX
+/// kernels, so both round alike.
+///
+/// # Safety
+/// The CPU has AVX-512 F and DQ; each of `ends` holds 16 values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+#[inline]
+pub(super) unsafe fn finish16(
+    h: __m512i,
+    l: __m512i,
+    s_x: f32,
+    (code_sums, scales, out): (*const i32, *const f32, *mut f32),
+) {
     let wide = |v: __m512i, half: bool| {
         _mm512_cvtepi32_epi64(if half {
             _mm512_extracti64x4_epi64::<1>(v)
@@ -941,27 +968,19 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
             _mm512_castsi512_si256(v)
         })
     };
-    for r in 0..R {
-        let sx = _mm256_set1_ps(*s_x.add(r));
-        for g in 0..G {
-            for j in 0..2 {
-                let o = g * P + 16 * j;
-                let cs = _mm512_loadu_si512(code_sums.add(o) as *const __m512i);
-                for half in [false, true] {
-                    let t = _mm512_sub_epi64(
-                        _mm512_add_epi64(
-                            _mm512_slli_epi64::<8>(wide(ah[r][g][j], half)),
-                            wide(al[r][g][j], half),
-                        ),
-                        _mm512_slli_epi64::<15>(wide(cs, half)),
-                    );
-                    let e = o + 8 * usize::from(half);
-                    let v = _mm256_mul_ps(_mm512_cvtepi64_ps(t), sx);
-                    let v = _mm256_mul_ps(v, _mm256_loadu_ps(scales.add(e)));
-                    _mm256_storeu_ps(vals.add(r * G * P + e), v);
-                }
-            }
-        }
+    let (sx, cs) = (
+        _mm256_set1_ps(s_x),
+        _mm512_loadu_si512(code_sums as *const __m512i),
+    );
+    for half in [false, true] {
+        let t = _mm512_sub_epi64(
+            _mm512_add_epi64(_mm512_slli_epi64::<8>(wide(h, half)), wide(l, half)),
+            _mm512_slli_epi64::<15>(wide(cs, half)),
+        );
+        let e = 8 * usize::from(half);
+        let v = _mm256_mul_ps(_mm512_cvtepi64_ps(t), sx);
+        let v = _mm256_mul_ps(v, _mm256_loadu_ps(scales.add(e)));
+        _mm256_storeu_ps(out.add(e), v);
     }
 }
 
