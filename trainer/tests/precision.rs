@@ -142,13 +142,31 @@ fn features_and_batches_run_at_reduced_precision() {
     matches_round_trip(&be, &model, Precision::Int8, &seq);
     w8a16_is_int8_with_rounded_inputs(&be, &model, &seq);
     for p in [Precision::Int8, Precision::W8a16] {
-        n_lanes_are_n_generators(&be, &model, p, &seq);
+        n_lanes_are_n_generators(&be, &model, p, &seq, 3);
     }
 }
 
-/// N lanes at `p` = N batch-1 generators at `p` (w8a16 rounds each lane's input on its own).
-fn n_lanes_are_n_generators(be: &CpuBackend, model: &Model<CpuBackend>, p: Precision, seq: &[u32]) {
-    let n = 3;
+#[test]
+fn many_lanes_at_w8a16_are_batch_one_generators() {
+    // 64 inputs a product (AMX tiles where the CPU has them, from 4 rows), two threads: 5 lanes
+    // (few rows: each thread takes half the panels of every lane) and 12 (6 lanes a thread).
+    let be = CpuBackend::new(2);
+    let model = Model::new(&be, ModelDims::plain(CellKind::Lstm, 70, 64, 64, 2), 0.0, 7).unwrap();
+    let seq = tokens(70, 90, 5);
+    for n in [5, 12] {
+        n_lanes_are_n_generators(&be, &model, Precision::W8a16, &seq, n);
+    }
+}
+
+/// `n` lanes at `p` = `n` batch-1 generators at `p` (w8a16 rounds each lane's input on its own).
+fn n_lanes_are_n_generators(
+    be: &CpuBackend,
+    model: &Model<CpuBackend>,
+    p: Precision,
+    seq: &[u32],
+    n: usize,
+) {
+    let v = model.dims.vocab;
     let mut batch = BatchGenerator::with_precision(be, model, n, p).unwrap();
     let mut ones: Vec<_> = (0..n)
         .map(|_| Generator::with_precision(be, model, p).unwrap())
@@ -160,7 +178,7 @@ fn n_lanes_are_n_generators(be: &CpuBackend, model: &Model<CpuBackend>, p: Preci
         for (lane, g) in ones.iter_mut().enumerate() {
             g.feed(be, toks[lane]).unwrap();
             let want = g.logits(be).unwrap();
-            for (a, b) in got[lane * 256..(lane + 1) * 256].iter().zip(want) {
+            for (a, b) in got[lane * v..(lane + 1) * v].iter().zip(want) {
                 assert!(
                     (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
                     "{p} step {k} lane {lane}"
