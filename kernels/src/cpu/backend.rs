@@ -54,8 +54,7 @@ impl CpuBackend {
         f: impl Fn(usize, &mut [T]) + Sync,
     ) {
         let rows = out.len().checked_div(len).unwrap_or(0);
-        match self.spin.get().and_then(Option::as_ref) {
-            // (Started by a generation step: see `spin_running`.)
+        match self.running_helper() {
             Some(h) if split && rows >= 2 => {
                 let mid = rows / 2;
                 let (a, b) = out.split_at_mut(mid * len);
@@ -65,9 +64,15 @@ impl CpuBackend {
         }
     }
 
-    /// Whether the hot helper thread runs (a batch-1 product started it: generation).
+    /// The hot helper thread if it runs already (a batch-1 product started it: generation);
+    /// unlike [`CpuBackend::spin`], never starts it.
+    fn running_helper(&self) -> Option<&Helper> {
+        self.spin.get().and_then(Option::as_ref)
+    }
+
+    /// Whether the hot helper thread runs (see [`CpuBackend::running_helper`]).
     pub(crate) fn spin_running(&self) -> bool {
-        self.spin.get().is_some_and(Option::is_some)
+        self.running_helper().is_some()
     }
 
     /// The hot helper thread, when this backend may use a second thread.

@@ -83,10 +83,12 @@ impl Isa {
 }
 
 /// `y[r] (+)= W · x[r]` for the `m` rows of `x` (`k` each) and `y` (`n` each), on the widest
-/// instruction set. Batch 1 splits the panels between two threads like an f32 batch-1
-/// product ([`super::gemv::split_rows`]), several rows split the rows; both through `spin`
-/// when there is one (a rayon wake-up costs more than a small product). Each output is still
-/// one chain, so the result does not depend on the split.
+/// instruction set (`w8a16` products of [`amx::MIN_ROWS`] rows or more on AMX tiles where the
+/// CPU has them). Batch 1 and a few rows ([`PANEL_SPLIT_ROWS`]) split the panels between two
+/// threads like an f32 batch-1 product ([`super::gemv::split_rows`]), more rows split the
+/// rows; both through `spin` when there is one (a rayon wake-up costs more than a small
+/// product). Each output is still one chain (or one exact integer sum), so the result does
+/// not depend on the split.
 pub(crate) fn gemv(
     w: &QWeights,
     m: usize,
