@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use rnngym_kernels::cpu::reference;
-use rnngym_kernels::{Backend, Cell, CellStep, CpuBackend};
+use rnngym_kernels::{Backend, Cell, CellStep, CpuBackend, Gemm};
 
 const REL: f32 = 1e-5;
 const ABS: f32 = 1e-6;
@@ -78,6 +78,26 @@ fn steps_handed_half_to_the_helper_thread_match_one_thread_bit_for_bit() {
             .cell_forward(&c, &mut two.state())
             .unwrap();
         two.assert_close(&format!("{cell:?} split"), &one, 0.0, 0.0);
+    }
+}
+
+#[test]
+fn big_steps_while_generating_go_to_the_helper_and_match_one_thread_bit_for_bit() {
+    // A batch-1 product starts the hot helper (as generation does); a step above the rayon
+    // threshold then splits through it (and 16-lane cells where the CPU has AVX-512).
+    let two = CpuBackend::new(2);
+    let (k, n) = (64, 96);
+    let (a, b, mut c) = (vec![0.5f32; k], vec![0.25f32; n * k], vec![0.0f32; n]);
+    two.gemm(&Gemm::nt(1, n, k), &a, &b, &mut c).unwrap();
+    for (s, cell) in [Cell::Lstm, Cell::Gru].into_iter().enumerate() {
+        let step = step(cell, SPLIT);
+        let start = Bufs::random(&mut rng(60 + s as u64), &step);
+        let (mut one, mut split) = (start.clone(), start);
+        CpuBackend::new(1)
+            .cell_forward(&step, &mut one.state())
+            .unwrap();
+        two.cell_forward(&step, &mut split.state()).unwrap();
+        split.assert_close(&format!("{cell:?} helper split"), &one, 0.0, 0.0);
     }
 }
 

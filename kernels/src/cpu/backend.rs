@@ -66,7 +66,7 @@ impl CpuBackend {
 
     /// The hot helper thread if it runs already (a batch-1 product started it: generation);
     /// unlike [`CpuBackend::spin`], never starts it.
-    fn running_helper(&self) -> Option<&Helper> {
+    pub(crate) fn running_helper(&self) -> Option<&Helper> {
         self.spin.get().and_then(Option::as_ref)
     }
 

@@ -29,10 +29,17 @@ impl CpuBackend {
     /// as [`CpuBackend::row_split`]), a smaller one (many generated streams) through the hot
     /// helper thread; with the rows for this thread.
     fn forward_split(&self, c: &CellStep) -> Option<(Option<&Helper>, usize)> {
+        let worth = c.b >= 2 && c.b * c.h >= CELL_HELPER_MIN_UNITS;
+        // While generating, the running helper takes big steps too: a rayon worker beside it
+        // would make three busy threads on two cores (preset L, 64 streams: its 32k-unit steps
+        // went to rayon while the helper spun).
+        if let Some(helper) = self.running_helper().filter(|_| worth) {
+            return Some((Some(helper), c.b / 2));
+        }
         if let Some(half) = self.row_split(c) {
             return Some((None, half));
         }
-        if !(c.b >= 2 && c.b * c.h >= CELL_HELPER_MIN_UNITS) {
+        if !worth {
             return None;
         }
         self.spin().map(|helper| (Some(helper), c.b / 2))
