@@ -98,13 +98,53 @@ pub(crate) fn gemv(
     threads: usize,
     spin: Option<&Helper>,
 ) {
-    if !(w.rounds_inputs() && m == 1) {
-        return gemv_rounded(w, m, x, None, y, accumulate, threads, spin);
+    let split = Split::of(w, m, threads, spin.is_some());
+    if !(w.rounds_inputs() && split != Split::Rows) {
+        return gemv_rounded(w, m, x, None, y, accumulate, split, spin);
     }
-    // w8a16 at batch 1: both threads multiply the same input, rounded once here.
+    // w8a16, unless each thread has rows of its own: every thread multiplies the same inputs,
+    // rounded once here.
     with_rounded(x, m, w.k, |a| {
-        gemv_rounded(w, m, x, Some(a), y, accumulate, threads, spin)
+        gemv_rounded(w, m, x, Some(a), y, accumulate, split, spin)
     })
+}
+
+/// How [`gemv`] shares a product between two threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Split {
+    /// One thread: too small to pay for a hand-off.
+    One,
+    /// Each thread takes half the panels of every row (batch 1 and a few rows: each reads half
+    /// the weights).
+    Panels,
+    /// Each thread takes whole blocks of rows (many rows: each converts a panel once per block).
+    Rows,
+}
+
+impl Split {
+    /// The split of an `m`-row product of `w` on `threads` threads (`hot`: through the
+    /// spinning helper).
+    fn of(w: &QWeights, m: usize, threads: usize, hot: bool) -> Split {
+        let panels = w.panels();
+        let few = match panels * P * w.k * w.precision.bytes() >= BIG_MATRIX {
+            true => 2 * PANEL_SPLIT_ROWS,
+            false => PANEL_SPLIT_ROWS,
+        };
+        if !super::gemv::split_rows(m.saturating_mul(w.n), w.k, threads, hot) {
+            Split::One
+        } else if m < few {
+            // (A single panel cannot be halved: its rows are split instead.)
+            if panels >= 2 {
+                Split::Panels
+            } else if m > 1 {
+                Split::Rows
+            } else {
+                Split::One
+            }
+        } else {
+            Split::Rows
+        }
+    }
 }
 
 /// Runs `f` with `w8a16`'s rounding of the `m` rows of `x` (`k` each), made in this thread's
@@ -119,7 +159,8 @@ fn with_rounded<R>(x: &[f32], m: usize, k: usize, f: impl FnOnce(&A16) -> R) -> 
     })
 }
 
-/// [`gemv`] with `w8a16`'s rounded inputs (when the weights are `w8a16`).
+/// [`gemv`] with `w8a16`'s rounded inputs (when the weights are `w8a16`; `None` with a row
+/// split, where each thread rounds its own rows), shared between threads as `split` says.
 #[allow(clippy::too_many_arguments)]
 fn gemv_rounded(
     w: &QWeights,
@@ -128,63 +169,65 @@ fn gemv_rounded(
     a16: Option<&A16>,
     y: &mut [f32],
     accumulate: bool,
-    threads: usize,
+    split: Split,
     spin: Option<&Helper>,
 ) {
     let (n, k, isa) = (w.n, w.k, Isa::detect());
     let panels = w.panels();
-    let outputs = m.saturating_mul(n);
     let run = |p0: usize, p1: usize, r0: usize, rows: usize, y: &mut [f32], ldy: usize| {
         let x = &x[r0 * k..];
         match a16 {
             Some(a) => w.run_panels(isa, p0, p1, rows, x, Some(a.rows(r0)), y, ldy, accumulate),
-            // Several w8a16 rows: each thread rounds its own.
             None if w.rounds_inputs() => with_rounded(x, rows, k, |a| {
                 w.run_panels(isa, p0, p1, rows, x, Some(a.rows(0)), y, ldy, accumulate)
             }),
             None => w.run_panels(isa, p0, p1, rows, x, None, y, ldy, accumulate),
         }
     };
-    let split = threads > 1 && super::gemv::split_rows(outputs, k, threads, spin.is_some());
-    let few = match panels * P * k * w.precision.bytes() >= BIG_MATRIX {
-        true => 2 * PANEL_SPLIT_ROWS,
-        false => PANEL_SPLIT_ROWS,
-    };
-    if m > 1 && m < few && panels >= 2 && split {
-        // Few rows: each thread takes half the panels for every row, so each reads half the
-        // weights (a row split has both read all of them). The second half's outputs go
-        // through a scratch block (`y`'s rows interleave the two halves).
-        let (mid, w1) = (panels / 2, n - panels / 2 * P);
-        thread_local! {
-            static RIGHT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        RIGHT.with_borrow_mut(|right| {
-            right.clear();
-            right.resize(m * w1, 0.0);
-            let cols = |r: usize| r * n + (n - w1)..(r + 1) * n;
-            if accumulate {
-                for (r, dst) in right.chunks_exact_mut(w1).enumerate() {
-                    dst.copy_from_slice(&y[cols(r)]);
-                }
-            }
+    match split {
+        Split::One => run(0, panels, 0, m, y, n),
+        Split::Panels if m == 1 => {
+            let mid = panels / 2;
+            let (y0, y1) = y[..n].split_at_mut(mid * P);
             join_halves(
                 spin,
-                &mut y[..m * n],
-                &mut right[..],
-                |y| run(0, mid, 0, m, y, n),
-                |right| run(mid, panels, 0, m, right, w1),
+                y0,
+                y1,
+                |y0| run(0, mid, 0, 1, y0, y0.len()),
+                |y1| run(mid, panels, 0, 1, y1, y1.len()),
             );
-            for (r, src) in right.chunks_exact(w1).enumerate() {
-                y[cols(r)].copy_from_slice(src);
+        }
+        Split::Panels => {
+            // The second half's outputs go through a scratch block (`y`'s rows interleave the
+            // two halves).
+            let (mid, w1) = (panels / 2, n - panels / 2 * P);
+            thread_local! {
+                static RIGHT: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
             }
-        });
-        return;
-    }
-    if m > 1 {
-        // Whole row blocks per thread, so each thread converts the weights once per block.
-        let (rows, _) = w.blocking(isa, m);
-        if split {
+            RIGHT.with_borrow_mut(|right| {
+                right.clear();
+                right.resize(m * w1, 0.0);
+                let cols = |r: usize| r * n + (n - w1)..(r + 1) * n;
+                if accumulate {
+                    for (r, dst) in right.chunks_exact_mut(w1).enumerate() {
+                        dst.copy_from_slice(&y[cols(r)]);
+                    }
+                }
+                join_halves(
+                    spin,
+                    &mut y[..m * n],
+                    &mut right[..],
+                    |y| run(0, mid, 0, m, y, n),
+                    |right| run(mid, panels, 0, m, right, w1),
+                );
+                for (r, src) in right.chunks_exact(w1).enumerate() {
+                    y[cols(r)].copy_from_slice(src);
+                }
+            });
+        }
+        Split::Rows => {
             // Whole blocks to the first thread where there are two or more, else half the rows.
+            let (rows, _) = w.blocking(isa, m);
             let half = if m >= 2 * rows {
                 (m / 2).div_ceil(rows) * rows
             } else {
@@ -198,24 +241,8 @@ fn gemv_rounded(
                 |y0| run(0, panels, 0, half, y0, n),
                 |y1| run(0, panels, half, m - half, y1, n),
             );
-        } else {
-            run(0, panels, 0, m, y, n);
         }
-        return;
     }
-    if !(panels >= 2 && super::gemv::split_rows(n, k, threads, spin.is_some())) {
-        run(0, panels, 0, m, y, n);
-        return;
-    }
-    let mid = panels / 2;
-    let (y0, y1) = y[..n].split_at_mut(mid * P);
-    join_halves(
-        spin,
-        y0,
-        y1,
-        |y0| run(0, mid, 0, 1, y0, y0.len()),
-        |y1| run(mid, panels, 0, 1, y1, y1.len()),
-    );
 }
 
 /// `w8a16`'s inputs: each row of `x` rounded to 16-bit codes `a`
