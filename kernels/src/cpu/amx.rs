@@ -16,6 +16,8 @@
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 use std::arch::{asm, x86_64::*};
 
+use super::lowp::P;
+
 /// Fewest rows (streams) of one call worth the tile set-up (an AMX instruction costs the same
 /// for 2 rows as for 16). Measured at M (interleaved A/B, 2 threads, rows split between them):
 /// from 4 rows a thread on, tiles win (+10 % at 8 streams, +7 % at 12); at 2 they tie.
@@ -128,12 +130,10 @@ pub(crate) fn products(
 ) {
     let (kq, kp) = (w.kq, 4 * w.kq);
     assert!(fits(m, kp), "amx: {m} rows over {kp} inputs");
-    let panel = kq * 4 * super::lowp::P;
-    let first = p0 * 32;
-    let width = (p1 * 32).min(w.n).saturating_sub(first);
-    assert!(
-        w.data.len() >= p1 * panel && w.code_sums.len() >= p1 * 32 && w.scales.len() >= p1 * 32
-    );
+    let panel = kq * 4 * P;
+    let first = p0 * P;
+    let width = (p1 * P).min(w.n).saturating_sub(first);
+    assert!(w.data.len() >= p1 * panel && w.code_sums.len() >= p1 * P && w.scales.len() >= p1 * P);
     assert!(bytes.len() >= 2 * m * kp && s_x.len() >= m);
     assert!(
         ldy >= width && y.len() >= (m - 1) * ldy + width,
@@ -143,7 +143,7 @@ pub(crate) fn products(
     {
         // Blocks of 16 streams (two input tiles), then one of 8, then the rest.
         let mut sums = Sums([0; 32 * 32]);
-        let mut vals = [0.0f32; 16 * 32];
+        let mut vals = [0.0f32; 16 * P];
         let mut r0 = 0;
         let mut loaded = 0;
         while r0 < m {
@@ -173,12 +173,12 @@ pub(crate) fn products(
                         single(wp, kq, a, kp, sums.0.as_mut_ptr());
                     }
                 }
-                let scaled = (&w.code_sums[p * 32..], &w.scales[p * 32..]);
+                let scaled = (&w.code_sums[p * P..], &w.scales[p * P..]);
                 // SAFETY: the CPU has AVX-512 F and DQ (`fits`); `sums` holds 2 · streams
                 // rows, `vals` streams × 32, `s_x` the block's rows (asserted).
                 unsafe { epilogue(&sums.0, streams, scaled, &s_x[r0..], &mut vals) };
-                let (o0, o1) = (p * 32 - first, ((p + 1) * 32).min(w.n) - first);
-                for (s, v) in vals[..streams * 32].chunks_exact(32).enumerate() {
+                let (o0, o1) = (p * P - first, ((p + 1) * P).min(w.n) - first);
+                for (s, v) in vals[..streams * P].chunks_exact(P).enumerate() {
                     super::lowp::store(&mut y[(r0 + s) * ldy..][o0..o1], v, accumulate);
                 }
             }
@@ -288,7 +288,7 @@ unsafe fn epilogue(
     streams: usize,
     (code_sums, scales): (&[i32], &[f32]),
     s_x: &[f32],
-    vals: &mut [f32; 16 * 32],
+    vals: &mut [f32; 16 * P],
 ) {
     assert!(streams <= 16 && s_x.len() >= streams && code_sums.len() >= 32 && scales.len() >= 32);
     for s in 0..streams {

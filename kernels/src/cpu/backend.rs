@@ -70,11 +70,6 @@ impl CpuBackend {
         self.spin.get().and_then(Option::as_ref)
     }
 
-    /// Whether the hot helper thread runs (see [`CpuBackend::running_helper`]).
-    pub(crate) fn spin_running(&self) -> bool {
-        self.running_helper().is_some()
-    }
-
     /// The hot helper thread, when this backend may use a second thread.
     pub(crate) fn spin(&self) -> Option<&Helper> {
         if self.threads < 2 {

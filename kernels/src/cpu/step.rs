@@ -22,7 +22,7 @@ impl CpuBackend {
     /// training −4 % (S): perf shows the AVX2 recurrent GEMM between its steps taking longer
     /// (likely the lower AVX-512 clock, which lingers after 512-bit code).
     pub(crate) fn wide_cells(&self) -> bool {
-        self.spin_running()
+        self.running_helper().is_some()
     }
 
     /// How a forward cell step splits its rows, if it does: a big one through rayon (`None`,

@@ -85,14 +85,14 @@ impl<B: Backend> Model<B> {
         };
         let mut w_ih = Vec::new();
         let mut w_hh = Vec::new();
-        let mut bias_sums = Vec::new();
+        let mut bias = Vec::new();
         for (l, p) in self.layers.iter().enumerate() {
             w_ih.push(match (l, &table) {
                 (0, Some(_)) => None,
                 _ => Some(q(p.w_ih, p.gates, p.input)?),
             });
             w_hh.push(q(p.w_hh, p.gates, p.hidden)?);
-            bias_sums.push(if self.dims.cell.has_recurrent_gates() {
+            bias.push(if self.dims.cell.has_recurrent_gates() {
                 None
             } else {
                 let mut sum = be.zeros(p.gates)?;
@@ -106,19 +106,18 @@ impl<B: Backend> Model<B> {
         let table_has_bias = table.is_some() && self.dims.channels == 1;
         if let (Some(t), true) = (&mut table, table_has_bias) {
             let g = self.layers[0].gates;
-            let mut bias = vec![0.0; g];
-            match &bias_sums[0] {
-                Some(sum) => be.read(sum, 0, &mut bias)?,
-                None => be.read(&self.params, self.layers[0].b_ih, &mut bias)?,
+            let mut b0 = vec![0.0; g];
+            match &bias[0] {
+                Some(sum) => be.read(sum, 0, &mut b0)?,
+                None => be.read(&self.params, self.layers[0].b_ih, &mut b0)?,
             }
             let mut rows = vec![0.0; be.len(t)];
             be.read(t, 0, &mut rows)?;
             for row in rows.chunks_exact_mut(g) {
-                row.iter_mut().zip(&bias).for_each(|(v, &b)| *v += b);
+                row.iter_mut().zip(&b0).for_each(|(v, &b)| *v += b);
             }
             be.write(t, 0, &rows)?;
         }
-        let bias = bias_sums;
         Ok(LowpWeights {
             precision,
             table,
