@@ -86,7 +86,10 @@ if [ -z "$PY" ]; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --upgrade pip
     if [ "$DEVICE" = cpu ]; then
-      .venv/bin/pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu
+      # The CPU wheels' own index, else PyPI's (bigger: it brings CUDA's libraries) where only
+      # PyPI can be reached.
+      .venv/bin/pip install --quiet torch --index-url https://download.pytorch.org/whl/cpu \
+        || .venv/bin/pip install --quiet torch
     else
       .venv/bin/pip install --quiet torch
     fi

@@ -1,9 +1,10 @@
 //! Criterion benchmarks of the CPU hot paths at the S preset's shapes (B = 32, H = 128,
 //! T = 64, V = 65): the per-step recurrent GEMM, the all-steps input projection, the LSTM
-//! and GRU pointwise steps and the loss.
+//! and GRU pointwise steps and the loss; and preset M's generation products at every weight
+//! precision.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rnngym_kernels::{Backend, Cell, CellStep, CpuBackend, Gemm, LayerState};
+use rnngym_kernels::{Backend, Cell, CellStep, CpuBackend, Gemm, LayerState, Precision};
 use std::hint::black_box;
 
 /// Deterministic pseudo-random values in [-1, 1) without an RNG dependency.
@@ -36,6 +37,33 @@ fn bench_gemm(c: &mut Criterion) {
             group.bench_function(format!("{m}x{n}x{k}/t{threads}"), |bch| {
                 bch.iter(|| be.gemm(black_box(&g), &a, &b, &mut out).unwrap())
             });
+        }
+    }
+    group.finish();
+}
+
+fn bench_qgemv(c: &mut Criterion) {
+    let mut group = c.benchmark_group("qgemv");
+    // One recurrent product of preset M's generation (W `[4H, H]`, H = 256) for 1, 16 and 64
+    // streams at every storage precision. Throughput in multiply-adds (m·n·k).
+    let (n, k) = (1024, 256);
+    for precision in [
+        Precision::F32,
+        Precision::Bf16,
+        Precision::Int8,
+        Precision::W8a16,
+    ] {
+        for m in [1, 16, 64] {
+            for threads in [1, 2] {
+                let be = CpuBackend::new(threads);
+                let w = be.quantize(&data(n * k, 3), 0, n, k, precision).unwrap();
+                let x = data(m * k, 4);
+                let mut y = vec![0.0; m * n];
+                group.throughput(Throughput::Elements((m * n * k) as u64));
+                group.bench_function(format!("{precision}/{m}x{n}x{k}/t{threads}"), |bch| {
+                    bch.iter(|| be.qgemv(&w, m, black_box(&x), 0, &mut y, 0, false).unwrap())
+                });
+            }
         }
     }
     group.finish();
@@ -109,5 +137,5 @@ fn bench_loss(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_gemm, bench_cells, bench_loss);
+criterion_group!(benches, bench_gemm, bench_qgemv, bench_cells, bench_loss);
 criterion_main!(benches);
