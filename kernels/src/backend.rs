@@ -460,6 +460,22 @@ pub trait Backend: Send + Sync + 'static {
         y_off: usize,
         accumulate: bool,
     ) -> Result<()>;
+    /// `y (+)= W_a · x_a + W_b · x_b` for `m` rows, each pair `(W, x, x_off)`: exactly
+    /// [`Backend::qgemv`] of `a`, then of `b` accumulating (a layer's input and recurrent
+    /// products, which a backend may run together).
+    #[allow(clippy::type_complexity)]
+    fn qgemv_pair(
+        &self,
+        a: (&Self::QBuf, &Self::Buf, usize),
+        b: (&Self::QBuf, &Self::Buf, usize),
+        m: usize,
+        y: &mut Self::Buf,
+        y_off: usize,
+        accumulate: bool,
+    ) -> Result<()> {
+        self.qgemv(a.0, m, a.1, a.2, y, y_off, accumulate)?;
+        self.qgemv(b.0, m, b.1, b.2, y, y_off, true)
+    }
 
     // ---- regularisation ----
     /// Inverted dropout: fills `mask[..n]` with `0` or `1/(1-p)` from a counter-based hash of

@@ -363,6 +363,29 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn qgemv_pair(
+        &self,
+        (wa, xa, xa_off): (&QWeights, &Vec<f32>, usize),
+        (wb, xb, xb_off): (&QWeights, &Vec<f32>, usize),
+        m: usize,
+        y: &mut Vec<f32>,
+        y_off: usize,
+        accumulate: bool,
+    ) -> Result<()> {
+        let n = wa.rows();
+        if m != 1 || wb.rows() != n {
+            self.qgemv(wa, m, xa, xa_off, y, y_off, accumulate)?;
+            return self.qgemv(wb, m, xb, xb_off, y, y_off, true);
+        }
+        operands::qgemv((xa.len(), xa_off), (y.len(), y_off), 1, n, wa.cols())?;
+        operands::qgemv((xb.len(), xb_off), (y.len(), y_off), 1, n, wb.cols())?;
+        let a = (wa, &xa[xa_off..xa_off + wa.cols()]);
+        let b = (wb, &xb[xb_off..xb_off + wb.cols()]);
+        let y = &mut y[y_off..y_off + n];
+        lowp::gemv_pair(a, b, y, accumulate, self.threads, self.spin());
+        Ok(())
+    }
+
     fn dropout(
         &self,
         x: &mut Vec<f32>,

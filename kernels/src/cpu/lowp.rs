@@ -109,6 +109,50 @@ pub(crate) fn gemv(
     })
 }
 
+/// `y (+)= W_a · x_a + W_b · x_b` for one row (`W_a`, `W_b` of `n` outputs each): exactly
+/// [`gemv`] of `a`, then of `b` accumulating (each output's two sums added in that order), but
+/// where both split their panels, each thread runs its half of both in one hand-off (a layer's
+/// input and recurrent products: one hand-off a layer instead of two).
+pub(crate) fn gemv_pair(
+    (wa, xa): (&QWeights, &[f32]),
+    (wb, xb): (&QWeights, &[f32]),
+    y: &mut [f32],
+    accumulate: bool,
+    threads: usize,
+    spin: Option<&Helper>,
+) {
+    let paired = spin.is_some()
+        && wa.n == wb.n
+        && Split::of(wa, 1, threads, true) == Split::Panels
+        && Split::of(wb, 1, threads, true) == Split::Panels;
+    if !paired {
+        gemv(wa, 1, xa, y, accumulate, threads, spin);
+        return gemv(wb, 1, xb, y, true, threads, spin);
+    }
+    let (n, isa, panels) = (wa.n, Isa::detect(), wa.panels());
+    let mid = panels / 2;
+    let (y0, y1) = y[..n].split_at_mut(mid * P);
+    // w8a16 rounds each input once, here, for both threads.
+    with_rounded_in(0, wa.rounds_inputs().then_some(xa), 1, wa.k, |ra| {
+        with_rounded_in(1, wb.rounds_inputs().then_some(xb), 1, wb.k, |rb| {
+            let both = |p0: usize, p1: usize, y: &mut [f32]| {
+                let ldy = y.len();
+                let ra = ra.map(|a| a.rows(0));
+                wa.run_panels(isa, p0, p1, 1, xa, ra, y, ldy, accumulate);
+                let rb = rb.map(|a| a.rows(0));
+                wb.run_panels(isa, p0, p1, 1, xb, rb, y, ldy, true);
+            };
+            join_halves(
+                spin,
+                y0,
+                y1,
+                |y0| both(0, mid, y0),
+                |y1| both(mid, panels, y1),
+            );
+        })
+    });
+}
+
 /// How [`gemv`] shares a product between two threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Split {
@@ -150,12 +194,26 @@ impl Split {
 /// Runs `f` with `w8a16`'s rounding of the `m` rows of `x` (`k` each), made in this thread's
 /// buffers (a product per layer and token: no allocation each time).
 fn with_rounded<R>(x: &[f32], m: usize, k: usize, f: impl FnOnce(&A16) -> R) -> R {
+    with_rounded_in(0, Some(x), m, k, |a| f(a.expect("rounded rows")))
+}
+
+/// [`with_rounded`] in this thread's buffer `slot` (0 or 1: [`gemv_pair`] holds two at once);
+/// `f` gets `None` when `x` is `None` (weights that do not round their inputs).
+fn with_rounded_in<R>(
+    slot: usize,
+    x: Option<&[f32]>,
+    m: usize,
+    k: usize,
+    f: impl FnOnce(Option<&A16>) -> R,
+) -> R {
     thread_local! {
-        static A16_ROWS: std::cell::RefCell<A16> = std::cell::RefCell::new(A16::default());
+        static A16_ROWS: [std::cell::RefCell<A16>; 2] = Default::default();
     }
-    A16_ROWS.with_borrow_mut(|a| {
+    let Some(x) = x else { return f(None) };
+    A16_ROWS.with(|bufs| {
+        let mut a = bufs[slot].borrow_mut();
         a.fill(x, m, k);
-        f(a)
+        f(Some(&a))
     })
 }
 
@@ -1465,6 +1523,37 @@ mod tests {
                 (f64::from(got) - exact).abs() <= 1e-5 * (k as f64).sqrt() + 1e-6,
                 "{tag}"
             );
+        }
+    }
+
+    #[test]
+    fn a_pair_of_products_is_the_two_products_one_after_the_other() {
+        // Big enough for both to split their panels through the helper (the paired path), and
+        // pairs that fall back: a small pair, one thread, no helper.
+        let helper = super::super::spin::Helper::start().expect("a thread");
+        for &(n, ka, kb) in &[(1000, 600, 300), (512, 128, 128), (64, 16, 8)] {
+            let (wa, wb) = (values(n * ka, 1), values(n * kb, 2));
+            let (xa, xb, y0) = (values(ka, 3), values(kb, 4), values(n, 5));
+            for p in Precision::ALL {
+                let (qa, qb) = (QWeights::new(&wa, n, ka, p), QWeights::new(&wb, n, kb, p));
+                for accumulate in [false, true] {
+                    let mut want = y0.clone();
+                    gemv(&qa, 1, &xa, &mut want, accumulate, 1, None);
+                    gemv(&qb, 1, &xb, &mut want, true, 1, None);
+                    for (threads, spin) in [(2, Some(&helper)), (1, Some(&helper)), (2, None)] {
+                        let mut got = y0.clone();
+                        gemv_pair((&qa, &xa), (&qb, &xb), &mut got, accumulate, threads, spin);
+                        let same = got
+                            .iter()
+                            .zip(&want)
+                            .all(|(g, w)| g.to_bits() == w.to_bits());
+                        assert!(
+                            same,
+                            "{p} {n}×({ka}+{kb}) accumulate={accumulate} threads={threads}"
+                        );
+                    }
+                }
+            }
         }
     }
 

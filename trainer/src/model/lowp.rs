@@ -212,6 +212,9 @@ impl<B: Backend> Model<B> {
                     be.broadcast_rows(&self.params, p.b_hh, &mut lb.gh, 0, b, g)?;
                 }
             }
+            // Above layer 0, a cell whose recurrent product goes into the gates (LSTM, RNN)
+            // takes both products in one call (see `Backend::qgemv_pair`).
+            let paired = !below.is_empty() && !lb.cell.has_recurrent_gates();
             match (below.last(), &lw.w_ih[l], &input) {
                 (None, None, Layer0In::Ready) => {}
                 (None, None, Layer0In::Projected(proj)) => {
@@ -219,6 +222,10 @@ impl<B: Backend> Model<B> {
                 }
                 (None, Some(w), Layer0In::Embedded) => {
                     be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?
+                }
+                (Some(prev), Some(w), _) if paired => {
+                    let (x, rec) = ((w, &prev.hs, b * h), (&lw.w_hh[l], &lb.hs, 0));
+                    be.qgemv_pair(x, rec, b, &mut lb.gates, 0, true)?
                 }
                 (Some(prev), Some(w), _) => {
                     be.qgemv(w, b, &prev.hs, b * h, &mut lb.gates, 0, true)?
@@ -229,12 +236,14 @@ impl<B: Backend> Model<B> {
                     ))
                 }
             }
-            let rec = if lb.cell.has_recurrent_gates() {
-                &mut lb.gh
-            } else {
-                &mut lb.gates
-            };
-            be.qgemv(&lw.w_hh[l], b, &lb.hs, 0, rec, 0, true)?;
+            if !paired {
+                let rec = if lb.cell.has_recurrent_gates() {
+                    &mut lb.gh
+                } else {
+                    &mut lb.gates
+                };
+                be.qgemv(&lw.w_hh[l], b, &lb.hs, 0, rec, 0, true)?;
+            }
             let r = Recurrence {
                 cell: lb.cell,
                 t: 1,
