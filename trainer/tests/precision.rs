@@ -76,6 +76,32 @@ fn reduced_precision_steps_compute_the_round_tripped_model_for_every_cell() {
 }
 
 #[test]
+fn generation_carries_the_state_of_the_training_forward_for_every_cell() {
+    // The generator updates each layer's state in place from token to token; the training
+    // forward runs the whole window. Every step's logits agree (to summation order).
+    let be = CpuBackend::new(2);
+    for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
+        let model = Model::new(&be, ModelDims::plain(cell, 40, 24, 96, 2), 0.0, 7).unwrap();
+        let seq = tokens(40, 50, 2);
+        let mut ws = model.workspace(&be, seq.len(), 1).unwrap();
+        model
+            .forward(&be, &mut ws, &seq, None, &[true], Mode::Eval)
+            .unwrap();
+        let mut gen = Generator::new(&be, &model).unwrap();
+        let mut want = vec![0f32; 40];
+        for (i, &t) in seq.iter().enumerate() {
+            gen.feed(&be, t).unwrap();
+            ws.read_logits(&be, i, &mut want).unwrap();
+            let got = gen.logits(&be).unwrap();
+            let worst = (got.iter().zip(&want))
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-4, "{cell:?} step {i}: logits differ by {worst}");
+        }
+    }
+}
+
+#[test]
 fn reduced_precision_changes_the_logits_but_round_tripping_is_what_it_computes() {
     // Guard against a test that would pass with the f32 weights: the converted model's logits
     // differ from the f32 model's, and int8 differs more than bf16.

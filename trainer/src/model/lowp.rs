@@ -7,7 +7,7 @@
 //! parameters, so `rnngym eval --precision` scores what generation at that precision computes
 //! (up to summation order).
 
-use rnngym_kernels::{Backend, KernelError, Precision, Recurrence, Rows};
+use rnngym_kernels::{Backend, CellStep, KernelError, Precision, Recurrence, Rows};
 
 use super::{KResult, Model, ParamInfo, Workspace};
 use crate::cell::LayerBufs;
@@ -148,8 +148,13 @@ impl<B: Backend> Model<B> {
             )));
         }
         let (c, g) = (d.channels, d.gates());
-        // No lane is reset (an empty list: nothing to allocate per token).
-        self.carry_state(be, ws, &[])?;
+        // A carried state stays where the last step left it (slot 1) and each layer updates it
+        // in place; only the first step takes the zeros `carry_state` puts in slot 0 (no lane
+        // is reset: an empty list, nothing to allocate per token).
+        let carried = ws.has_state;
+        if !carried {
+            self.carry_state(be, ws, &[])?;
+        }
         ws.encode_inputs(&d, tokens, &[])?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
         let mut scratch = None;
@@ -177,7 +182,7 @@ impl<B: Backend> Model<B> {
                 Layer0In::Embedded
             }
         };
-        let done = self.layers_lowp(be, ws, input, lw);
+        let done = self.layers_lowp(be, ws, input, lw, carried);
         if scratch.is_some() {
             ws.table_scratch = scratch;
         }
@@ -185,16 +190,20 @@ impl<B: Backend> Model<B> {
     }
 
     /// Every layer's step, then the logits (see [`Model::step_lowp`]), layer 0's gate input
-    /// taken from `input`.
+    /// taken from `input`, the state read from slot 1 and updated in place where `in_place`
+    /// (else read from slot 0).
     fn layers_lowp(
         &self,
         be: &B,
         ws: &mut Workspace<B>,
         input: Layer0In<'_, B::Buf>,
         lw: &LowpWeights<B>,
+        in_place: bool,
     ) -> KResult<()> {
         let (b, d) = (ws.b, self.dims);
         let h = d.hidden;
+        // Where each layer's previous hidden (and cell) state is.
+        let h_prev = if in_place { b * h } else { 0 };
         for (l, p) in self.layers.iter().enumerate() {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb: &mut LayerBufs<B> = &mut rest[0];
@@ -224,7 +233,7 @@ impl<B: Backend> Model<B> {
                     be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?
                 }
                 (Some(prev), Some(w), _) if paired => {
-                    let (x, rec) = ((w, &prev.hs, b * h), (&lw.w_hh[l], &lb.hs, 0));
+                    let (x, rec) = ((w, &prev.hs, b * h), (&lw.w_hh[l], &lb.hs, h_prev));
                     be.qgemv_pair(x, rec, b, &mut lb.gates, 0, true)?
                 }
                 (Some(prev), Some(w), _) => {
@@ -242,7 +251,7 @@ impl<B: Backend> Model<B> {
                 } else {
                     &mut lb.gates
                 };
-                be.qgemv(&lw.w_hh[l], b, &lb.hs, 0, rec, 0, true)?;
+                be.qgemv(&lw.w_hh[l], b, &lb.hs, h_prev, rec, 0, true)?;
             }
             let r = Recurrence {
                 cell: lb.cell,
@@ -251,7 +260,12 @@ impl<B: Backend> Model<B> {
                 h,
                 w_hh: p.w_hh,
             };
-            be.cell_forward(&r.step(0), &mut lb.state(&mut ws.dhs))?;
+            // prev == next: the cells update the state in place (nothing copied).
+            let step = CellStep {
+                prev: h_prev,
+                ..r.step(0)
+            };
+            be.cell_forward(&step, &mut lb.state(&mut ws.dhs))?;
         }
         ws.has_state = true;
         let top = &ws.layers[d.layers - 1];
