@@ -116,23 +116,7 @@ fn generation_computes_the_features_of_the_training_window() {
     let tokens: Vec<u32> = (0..700)
         .map(|k| audio.token_of(0.4 * (k as f32 * 0.2).sin()))
         .collect();
-    let n = tokens.len();
-    let mut ws = model.workspace(&be, n, 1).unwrap();
-    model
-        .forward(&be, &mut ws, &tokens, None, &[true], Mode::Eval)
-        .unwrap();
-    let v = model.dims.vocab;
-    let mut gen = Generator::new(&be, &model).unwrap();
-    let mut want = vec![0f32; v];
-    for (i, &tok) in tokens.iter().enumerate() {
-        gen.feed(&be, tok).unwrap();
-        ws.read_logits(&be, i, &mut want).unwrap();
-        let got = gen.logits(&be).unwrap();
-        let worst = (got.iter().zip(&want))
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert!(worst < 1e-4, "step {i}: logits differ by {worst}");
-    }
+    let mut gen = common::generator_follows_forward(&be, &model, &tokens);
     // A prime longer than a window runs as windows, then the generator carries on from it.
     let mut primed = Generator::new(&be, &model).unwrap();
     let mut seen = Vec::new();
@@ -140,11 +124,7 @@ fn generation_computes_the_features_of_the_training_window() {
     assert_eq!(seen, [256, 512, 699, 700], "progress after each window");
     let a = primed.logits(&be).unwrap().to_vec();
     let b = gen.logits(&be).unwrap();
-    let worst = a
-        .iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0f32, f32::max);
+    let worst = common::max_diff(&a, b);
     assert!(worst < 1e-4, "primed logits differ by {worst}");
     // The tone is periodic: pitch sharpening samples it colder, by LPCNet's rule.
     let plain = rnngym_kernels::sample::SampleOptions::default();

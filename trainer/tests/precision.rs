@@ -53,12 +53,7 @@ fn matches_round_trip<B: Backend>(be: &B, model: &Model<B>, p: Precision, seq: &
                 model.dims.cell
             );
         }
-        moved = moved.max(
-            g.iter()
-                .zip(&w)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f32::max),
-        );
+        moved = moved.max(max_diff(g, &w));
     }
     assert!(moved.is_finite());
 }
@@ -82,22 +77,7 @@ fn generation_carries_the_state_of_the_training_forward_for_every_cell() {
     let be = CpuBackend::new(2);
     for cell in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
         let model = Model::new(&be, ModelDims::plain(cell, 40, 24, 96, 2), 0.0, 7).unwrap();
-        let seq = tokens(40, 50, 2);
-        let mut ws = model.workspace(&be, seq.len(), 1).unwrap();
-        model
-            .forward(&be, &mut ws, &seq, None, &[true], Mode::Eval)
-            .unwrap();
-        let mut gen = Generator::new(&be, &model).unwrap();
-        let mut want = vec![0f32; 40];
-        for (i, &t) in seq.iter().enumerate() {
-            gen.feed(&be, t).unwrap();
-            ws.read_logits(&be, i, &mut want).unwrap();
-            let got = gen.logits(&be).unwrap();
-            let worst = (got.iter().zip(&want))
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
-            assert!(worst < 1e-4, "{cell:?} step {i}: logits differ by {worst}");
-        }
+        generator_follows_forward(&be, &model, &tokens(40, 50, 2));
     }
 }
 

@@ -9,7 +9,41 @@ use rnngym_gyms::text::TextGym;
 use rnngym_gyms::wav::lpc::LpcOptions;
 use rnngym_gyms::{FeaturesSpec, Gym, GymSpec};
 use rnngym_kernels::CpuBackend;
+use rnngym_trainer::generate::Generator;
+use rnngym_trainer::model::Mode;
 use rnngym_trainer::{CellKind, Config, Model, ModelDims, Observer, Update};
+
+/// The largest `|a − b|` over two equally long runs of values.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
+
+/// Feeds `tokens` one by one to a generator of `model` and checks each step's logits against
+/// the training forward over the whole window (within 1e-4: only the summation order may
+/// differ); returns the generator, its state after the last token.
+pub fn generator_follows_forward<'m>(
+    be: &CpuBackend,
+    model: &'m Model<CpuBackend>,
+    tokens: &[u32],
+) -> Generator<'m, CpuBackend> {
+    let mut ws = model.workspace(be, tokens.len(), 1).unwrap();
+    model
+        .forward(be, &mut ws, tokens, None, &[true], Mode::Eval)
+        .unwrap();
+    let mut gen = Generator::new(be, model).unwrap();
+    let mut want = vec![0f32; model.dims.vocab];
+    for (i, &tok) in tokens.iter().enumerate() {
+        gen.feed(be, tok).unwrap();
+        ws.read_logits(be, i, &mut want).unwrap();
+        let worst = max_diff(gen.logits(be).unwrap(), &want);
+        let cell = model.dims.cell;
+        assert!(worst < 1e-4, "{cell:?} step {i}: logits differ by {worst}");
+    }
+    gen
+}
 
 /// A GRU (`layers` × `hidden`, E 8) over 8 kHz mu-law samples with small LPC input features
 /// (order 4 on 32 samples, refitted every 4), seeded.
