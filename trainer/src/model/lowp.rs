@@ -151,8 +151,7 @@ impl<B: Backend> Model<B> {
         // A carried state stays where the last step left it (slot 1) and each layer updates it
         // in place; only the first step takes the zeros `carry_state` puts in slot 0 (no lane
         // is reset: an empty list, nothing to allocate per token).
-        let carried = ws.has_state;
-        if !carried {
+        if !ws.has_state {
             self.carry_state(be, ws, &[])?;
         }
         ws.encode_inputs(&d, tokens, &[])?;
@@ -182,7 +181,7 @@ impl<B: Backend> Model<B> {
                 Layer0In::Embedded
             }
         };
-        let done = self.layers_lowp(be, ws, input, lw, carried);
+        let done = self.layers_lowp(be, ws, input, lw);
         if scratch.is_some() {
             ws.table_scratch = scratch;
         }
@@ -190,7 +189,7 @@ impl<B: Backend> Model<B> {
     }
 
     /// Every layer's step, then the logits (see [`Model::step_lowp`]), layer 0's gate input
-    /// taken from `input`, the state read from slot 1 and updated in place where `in_place`
+    /// taken from `input`, the state read from slot 1 and updated in place where one is carried
     /// (else read from slot 0).
     fn layers_lowp(
         &self,
@@ -198,12 +197,11 @@ impl<B: Backend> Model<B> {
         ws: &mut Workspace<B>,
         input: Layer0In<'_, B::Buf>,
         lw: &LowpWeights<B>,
-        in_place: bool,
     ) -> KResult<()> {
         let (b, d) = (ws.b, self.dims);
         let h = d.hidden;
         // Where each layer's previous hidden (and cell) state is.
-        let h_prev = if in_place { b * h } else { 0 };
+        let h_prev = if ws.has_state { b * h } else { 0 };
         for (l, p) in self.layers.iter().enumerate() {
             let (below, rest) = ws.layers.split_at_mut(l);
             let lb: &mut LayerBufs<B> = &mut rest[0];
@@ -260,7 +258,7 @@ impl<B: Backend> Model<B> {
                 h,
                 w_hh: p.w_hh,
             };
-            // prev == next: the cells update the state in place (nothing copied).
+            // With a carried state prev == next: the cells update it in place (nothing copied).
             let step = CellStep {
                 prev: h_prev,
                 ..r.step(0)
