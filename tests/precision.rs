@@ -18,7 +18,7 @@ fn sample_and_eval_at_reduced_precision() {
     let f = Fixture::new(&corpus(), &TINY.replace("hidden = 16", "hidden = 48"));
     f.train();
     let full = sample(&f, &[]);
-    for p in ["bf16", "int8", "w8a16"] {
+    for p in ["bf16", "int8", "w8a16", "w8a8"] {
         let a = sample(&f, &["--precision", p]);
         assert_eq!(
             a,
@@ -42,7 +42,7 @@ fn sample_and_eval_at_reduced_precision() {
     let mut out = f.command(&["sample", "--checkpoint", "run", "--precision", "fp16"]);
     assert_one_line_error(
         &out.output().unwrap(),
-        &["fp16", "f32", "bf16", "int8", "w8a16"],
+        &["fp16", "f32", "bf16", "int8", "w8a16", "w8a8"],
     );
 
     // eval: the rounded model scores close to the f32 one, and not identically at int8.
@@ -64,17 +64,21 @@ fn sample_and_eval_at_reduced_precision() {
     close(&int8, &f32s, 0.05);
     let bf16 = table("bf16");
     assert!(bf16.starts_with("weights at bf16"), "{bf16}");
-    // w8a16 scores through the generator (its rounded inputs are in no copy of the weights):
-    // every token, close to int8, whose weights it shares, and it says how it scored.
-    let w8a16 = eval("w8a16");
-    assert_eq!(w8a16["precision"], "w8a16");
-    assert_eq!(w8a16["total"]["tokens"], int8["total"]["tokens"]);
-    close(&w8a16, &int8, 0.01);
-    let t = table("w8a16");
-    assert!(
-        t.starts_with("weights at w8a16 (scored token by token through the generator)"),
-        "{t}"
-    );
+    // w8a16 and w8a8 score through the generator (their rounded inputs are in no copy of the
+    // weights): every token, close to int8, whose weights they share, and they say how.
+    for (p, within) in [("w8a16", 0.01), ("w8a8", 0.03)] {
+        let v = eval(p);
+        assert_eq!(v["precision"], p);
+        assert_eq!(v["total"]["tokens"], int8["total"]["tokens"]);
+        close(&v, &int8, within);
+        let t = table(p);
+        assert!(
+            t.starts_with(&format!(
+                "weights at {p} (scored token by token through the generator)"
+            )),
+            "{t}"
+        );
+    }
 }
 
 #[test]

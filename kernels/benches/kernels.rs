@@ -47,12 +47,7 @@ fn bench_qgemv(c: &mut Criterion) {
     // One recurrent product of preset M's generation (W `[4H, H]`, H = 256) for 1, 16 and 64
     // streams at every storage precision. Throughput in multiply-adds (m·n·k).
     let (n, k) = (1024, 256);
-    for precision in [
-        Precision::F32,
-        Precision::Bf16,
-        Precision::Int8,
-        Precision::W8a16,
-    ] {
+    for precision in Precision::ALL {
         for m in [1, 16, 64] {
             for threads in [1, 2] {
                 let be = CpuBackend::new(threads);

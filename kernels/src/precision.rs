@@ -3,8 +3,8 @@
 //!
 //! A batch-1 generation step reads every weight once per token, so its speed is the bandwidth
 //! of the cache level the weights live in ([`Backend::qgemv`](crate::Backend::qgemv) moves
-//! 2 or 1 bytes per weight instead of 4). Only the weights are converted; the activations,
-//! the state and every sum stay `f32`.
+//! 2 or 1 bytes per weight instead of 4). Only the weights are converted (and, for `w8a16` and
+//! `w8a8`, each product's input); the state and every other value stay `f32`.
 //!
 //! - `bf16`: the upper 16 bits of the `f32`, rounded to nearest, ties to even (NaN stays NaN).
 //! - `int8`: per output row `r`, `scale_r = max_c |W[r, c]| / 127` and
@@ -13,10 +13,14 @@
 //! - `w8a16`: the weights of `int8`, and each product also rounds its input vector `x` to
 //!   16-bit integers: `s_x = max_c |x_c| / 32767`, `a = round(x · (32767 / max_c |x_c|))`
 //!   (to nearest, ties to even) in `-32767 ..= 32767`;
-//!   the product is `(Σ_c q[r, c] · a_c) · s_x · scale_r`, the sum exact in integers. This is
-//!   the one precision that rounds an activation (by at most `s_x / 2`, a 2⁻¹⁶ of the largest
-//!   input): integer dot products (AVX-512 VNNI) take 64 multiply-adds an instruction where
-//!   `int8`'s convert-and-FMA takes 16 in three. The state and everything else stay `f32`.
+//!   the product is `(Σ_c q[r, c] · a_c) · s_x · scale_r`, the sum exact in integers. Each
+//!   input moves by at most `s_x / 2`, a 2⁻¹⁶ of the largest: integer dot products (AVX-512
+//!   VNNI) take 64 multiply-adds an instruction where `int8`'s convert-and-FMA takes 16 in
+//!   three.
+//! - `w8a8`: the same with 8-bit inputs, `s_x = max_c |x_c| / 127` and codes in `-127 ..= 127`
+//!   (as PyTorch's dynamically quantized LSTM): one integer dot product per 64 weights where
+//!   `w8a16` takes two (one per byte of its codes), so products of many streams run about
+//!   twice as fast; each input is off by at most a 2⁻⁸ of the row's largest.
 
 use std::fmt;
 use std::str::FromStr;
@@ -36,15 +40,18 @@ pub enum Precision {
     Int8,
     /// `int8` weights, each product's input rounded to 16-bit integers (see the module docs).
     W8a16,
+    /// `int8` weights, each product's input rounded to 8-bit integers (see the module docs).
+    W8a8,
 }
 
 impl Precision {
     /// Every precision, in the order the CLI lists them.
-    pub const ALL: [Precision; 4] = [
+    pub const ALL: [Precision; 5] = [
         Precision::F32,
         Precision::Bf16,
         Precision::Int8,
         Precision::W8a16,
+        Precision::W8a8,
     ];
 
     /// The name used in configs and on the command line.
@@ -54,6 +61,7 @@ impl Precision {
             Precision::Bf16 => "bf16",
             Precision::Int8 => "int8",
             Precision::W8a16 => "w8a16",
+            Precision::W8a8 => "w8a8",
         }
     }
 
@@ -62,19 +70,35 @@ impl Precision {
         match self {
             Precision::F32 => 4,
             Precision::Bf16 => 2,
-            Precision::Int8 | Precision::W8a16 => 1,
+            Precision::Int8 | Precision::W8a16 | Precision::W8a8 => 1,
         }
+    }
+
+    /// The largest code each product rounds its inputs to (`w8a16` 32767, `w8a8` 127), or
+    /// `None` where the inputs stay `f32`.
+    pub fn input_codes(self) -> Option<i32> {
+        match self {
+            Precision::W8a16 => Some(32767),
+            Precision::W8a8 => Some(127),
+            Precision::F32 | Precision::Bf16 | Precision::Int8 => None,
+        }
+    }
+
+    /// Whether each product rounds its inputs (so no copy of the weights computes it alone).
+    pub fn rounds_inputs(self) -> bool {
+        self.input_codes().is_some()
     }
 
     /// Replaces each value of the `[rows, cols]` row-major `w` by what this precision stores
     /// for it, converted back to `f32` ("fake quantization": a model evaluated on these
     /// weights computes what the reduced-precision products compute, up to summation order;
-    /// `w8a16`'s rounding of the inputs is not in the weights, see [`round_activations`]).
+    /// the rounding of `w8a16`'s and `w8a8`'s inputs is not in the weights, see
+    /// [`round_activations`]).
     pub fn round_trip(self, w: &mut [f32], cols: usize) {
         match self {
             Precision::F32 => {}
             Precision::Bf16 => w.iter_mut().for_each(|x| *x = bf16_to_f32(f32_to_bf16(*x))),
-            Precision::Int8 | Precision::W8a16 => {
+            Precision::Int8 | Precision::W8a16 | Precision::W8a8 => {
                 for row in w.chunks_mut(cols.max(1)) {
                     let (q, scale) = int8_row(row);
                     for (x, q) in row.iter_mut().zip(q) {
@@ -92,9 +116,11 @@ impl fmt::Display for Precision {
     }
 }
 
-/// A precision name that is not one of `f32`, `bf16`, `int8`.
+/// A precision name that is not one of [`Precision::ALL`]'s.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown precision {0:?}: expected one of \"f32\", \"bf16\", \"int8\", \"w8a16\"")]
+#[error(
+    "unknown precision {0:?}: expected one of \"f32\", \"bf16\", \"int8\", \"w8a16\", \"w8a8\""
+)]
 pub struct UnknownPrecision(pub String);
 
 impl FromStr for Precision {
@@ -123,53 +149,55 @@ pub fn bf16_to_f32(b: u16) -> f32 {
     f32::from_bits(u32::from(b) << 16)
 }
 
-/// `w8a16`'s rounding of one input vector: the codes `round(x · 32767 / max |x|)` (to nearest,
-/// ties to even) in `-32767 ..= 32767`, and the scale `s = max |x| / 32767` (0 for a zero
-/// vector; NaN when `x` has a non-finite value, so the product is NaN as an `f32` one would
-/// be).
-pub fn a16_row(x: &[f32], codes: &mut Vec<i32>) -> f32 {
-    let (s, inv) = a16_scale(x);
+/// The rounding of one input vector to codes up to `top` ([`Precision::input_codes`]: 32767
+/// for `w8a16`, 127 for `w8a8`): the codes `round(x · top / max |x|)` (to nearest, ties to
+/// even) in `-top ..= top`, and the scale `s = max |x| / top` (0 for a zero vector; NaN when `x`
+/// has a non-finite value, so the product is NaN as an `f32` one would be).
+pub fn input_row(x: &[f32], top: i32, codes: &mut Vec<i32>) -> f32 {
+    let (s, inv) = input_scale(x, top);
     codes.clear();
-    codes.extend(x.iter().map(|&v| a16_code(v, inv)));
+    codes.extend(x.iter().map(|&v| input_code(v, inv, top)));
     s
 }
 
-/// `w8a16`'s scale of `x` and the factor its codes are made with (see [`a16_row`]).
+/// The scale of `x` and the factor its codes are made with (see [`input_row`]).
 #[inline]
-pub fn a16_scale(x: &[f32]) -> (f32, f32) {
+pub fn input_scale(x: &[f32], top: i32) -> (f32, f32) {
     // `max` ignores NaN, so look for non-finite values apart (one pass each, both vectorise).
     let max = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
     let finite = x.iter().fold(true, |ok, v| ok & v.is_finite());
-    a16_scale_of(max, finite)
+    input_scale_of(max, finite, top)
 }
 
-/// [`a16_scale`] from a row's largest magnitude and whether all its values are finite.
+/// [`input_scale`] from a row's largest magnitude and whether all its values are finite.
 #[inline]
-pub(crate) fn a16_scale_of(max: f32, finite: bool) -> (f32, f32) {
+pub(crate) fn input_scale_of(max: f32, finite: bool, top: i32) -> (f32, f32) {
+    let top = top as f32;
     match (finite, max == 0.0) {
         (false, _) => (f32::NAN, 0.0),
         (true, true) => (0.0, 0.0),
-        (true, false) => (max / 32767.0, 32767.0 / max),
+        (true, false) => (max / top, top / max),
     }
 }
 
-/// One code of [`a16_row`] (`inv` from [`a16_scale`]).
+/// One code of [`input_row`] (`inv` from [`input_scale`]).
 #[inline(always)]
-pub fn a16_code(v: f32, inv: f32) -> i32 {
-    // |v · inv| ≤ 32767 (NaN aside), where adding 1.5 · 2²³ leaves a unit in the last place
-    // of 1: the sum rounds to the nearest integer, ties to even, exactly as
+pub fn input_code(v: f32, inv: f32, top: i32) -> i32 {
+    // |v · inv| ≤ top ≤ 32767 (NaN aside), where adding 1.5 · 2²³ leaves a unit in the last
+    // place of 1: the sum rounds to the nearest integer, ties to even, exactly as
     // `round_ties_even` would, without a libm call on CPUs lacking a rounding instruction.
     const MAGIC: f32 = 12_582_912.0;
     let r = (v * inv + MAGIC) - MAGIC;
+    let top = top as f32;
     // Saturating: a non-finite `v` (whose row has a NaN scale) gives some code, never UB.
-    r.clamp(-32767.0, 32767.0) as i32
+    r.clamp(-top, top) as i32
 }
 
-/// Replaces each value of `x` by `w8a16`'s rounding of it (`s · round(x / s)`, see
-/// [`a16_row`]): what a `w8a16` product multiplies by.
-pub fn round_activations(x: &mut [f32]) {
+/// Replaces each value of `x` by its rounding to codes up to `top` (`s · round(x / s)`, see
+/// [`input_row`]): what a `w8a16` (`top` 32767) or `w8a8` (127) product multiplies by.
+pub fn round_activations(x: &mut [f32], top: i32) {
     let mut codes = Vec::new();
-    let s = a16_row(x, &mut codes);
+    let s = input_row(x, top, &mut codes);
     for (v, &c) in x.iter_mut().zip(&codes) {
         *v = c as f32 * s;
     }
@@ -250,7 +278,7 @@ mod tests {
     fn a16_codes_are_within_half_a_step_and_ties_go_to_even() {
         let x = [0.5f32, -1.0, 0.25, 1e-7, 0.0, -0.3333];
         let mut codes = Vec::new();
-        let s = a16_row(&x, &mut codes);
+        let s = input_row(&x, 32767, &mut codes);
         assert_eq!(s, 1.0 / 32767.0);
         assert_eq!(codes[1], -32767);
         for (&v, &c) in x.iter().zip(&codes) {
@@ -259,24 +287,53 @@ mod tests {
         }
         // 2.5 against a max of 32767 is an exact tie between 2 and 3: even is 2 (half away from
         // zero would give 3); −3.5 goes to the even −4.
-        assert_eq!(a16_row(&[2.5, 32767.0], &mut codes), 1.0);
+        assert_eq!(input_row(&[2.5, 32767.0], 32767, &mut codes), 1.0);
         assert_eq!(codes, [2, 32767]);
-        assert_eq!(a16_row(&[-3.5, 32767.0], &mut codes), 1.0);
+        assert_eq!(input_row(&[-3.5, 32767.0], 32767, &mut codes), 1.0);
         assert_eq!(codes, [-4, 32767]);
         // The magic-number rounding agrees with round_ties_even over the whole code range.
         for i in -70_000..70_000 {
             let t = i as f32 * 0.4687;
             let want = t.round_ties_even().clamp(-32767.0, 32767.0) as i32;
-            assert_eq!(a16_code(t, 1.0), want, "{t}");
+            assert_eq!(input_code(t, 1.0, 32767), want, "{t}");
         }
-        assert_eq!(a16_row(&[0.0; 4], &mut codes), 0.0);
+        assert_eq!(input_row(&[0.0; 4], 32767, &mut codes), 0.0);
         assert_eq!(codes, [0; 4]);
-        assert!(a16_row(&[1.0, f32::NAN], &mut codes).is_nan());
-        assert!(a16_row(&[1.0, f32::NEG_INFINITY], &mut codes).is_nan());
+        assert!(input_row(&[1.0, f32::NAN], 32767, &mut codes).is_nan());
+        assert!(input_row(&[1.0, f32::NEG_INFINITY], 32767, &mut codes).is_nan());
         let mut r = [0.5f32, -1.0, 0.123456];
-        round_activations(&mut r);
+        round_activations(&mut r, 32767);
         assert_eq!(r[1], -1.0);
         assert!((r[2] - 0.123456).abs() <= 0.5 / 32767.0 && r[2] != 0.123456);
+    }
+
+    #[test]
+    fn a8_codes_are_within_half_a_step_and_ties_go_to_even() {
+        let x = [0.5f32, -1.27, 0.25, 1e-7, 0.0, -0.3333];
+        let mut codes = Vec::new();
+        let s = input_row(&x, 127, &mut codes);
+        assert_eq!(s, 1.27 / 127.0);
+        assert_eq!(codes[1], -127);
+        for (&v, &c) in x.iter().zip(&codes) {
+            assert!((-127..=127).contains(&c));
+            assert!((c as f32 * s - v).abs() <= s / 2.0 * 1.0001, "{v} -> {c}");
+        }
+        // Exact ties against a max of 127: 2.5 → 2, −3.5 → −4, 126.5 → 126.
+        assert_eq!(input_row(&[2.5, -3.5, 126.5, 127.0], 127, &mut codes), 1.0);
+        assert_eq!(codes, [2, -4, 126, 127]);
+        for i in -400..400 {
+            let t = i as f32 * 0.4687;
+            let want = t.round_ties_even().clamp(-127.0, 127.0) as i32;
+            assert_eq!(input_code(t, 1.0, 127), want, "{t}");
+        }
+        assert!(input_row(&[1.0, f32::NAN], 127, &mut codes).is_nan());
+        let mut r = [0.5f32, -1.0, 0.123456];
+        round_activations(&mut r, 127);
+        assert_eq!(r[1], -1.0);
+        assert!((r[2] - 0.123456).abs() <= 0.5 / 127.0 && r[2] != 0.123456);
+        assert_eq!(Precision::W8a8.input_codes(), Some(127));
+        assert_eq!(Precision::W8a16.input_codes(), Some(32767));
+        assert!(!Precision::Int8.rounds_inputs());
     }
 
     #[test]
@@ -287,7 +344,7 @@ mod tests {
         let err = "fp16".parse::<Precision>().unwrap_err().to_string();
         assert_eq!(
             err,
-            "unknown precision \"fp16\": expected one of \"f32\", \"bf16\", \"int8\", \"w8a16\""
+            "unknown precision \"fp16\": expected one of \"f32\", \"bf16\", \"int8\", \"w8a16\", \"w8a8\""
         );
     }
 }

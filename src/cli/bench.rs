@@ -55,8 +55,8 @@ pub struct BenchArgs {
     /// Training batch (lanes, the global batch under mpirun) instead of the preset's.
     #[arg(long)]
     batch: Option<usize>,
-    /// Storage precision of the weights `--mode generate` multiplies by: f32, bf16, int8 or
-    /// w8a16.
+    /// Storage precision of the weights `--mode generate` multiplies by: f32, bf16, int8,
+    /// w8a16 or w8a8.
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
     /// Interleaved rounds over the stream counts (each gets --seconds / rounds per round); the

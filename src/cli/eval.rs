@@ -33,9 +33,10 @@ pub struct EvalArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Score the model with its weight matrices rounded to this precision (f32, bf16, int8 or
-    /// w8a16): the model `sample --precision` and `generate-audio --precision` run (w8a16
-    /// scores token by token through the generator, which also rounds each product's input).
+    /// Score the model with its weight matrices rounded to this precision (f32, bf16, int8,
+    /// w8a16 or w8a8): the model `sample --precision` and `generate-audio --precision` run
+    /// (w8a16 and w8a8 score token by token through the generator, which also rounds each
+    /// product's input).
     #[arg(long, default_value_t = Precision::F32)]
     precision: Precision,
 }
@@ -107,9 +108,10 @@ fn eval_on<B: Backend>(
     registry: &GymRegistry,
 ) -> anyhow::Result<()> {
     let (mut model, loaded) = state::model_from(be, loaded, path)?;
-    // w8a16 also rounds each product's input: only its generator computes that, so it scores
-    // token by token through one; the others score the model with its weights rounded.
-    let through_generator = a.precision == Precision::W8a16;
+    // w8a16 and w8a8 also round each product's input: only their generator computes that, so
+    // they score token by token through one; the others score the model with its weights
+    // rounded.
+    let through_generator = a.precision.rounds_inputs();
     if !through_generator {
         model.round_trip_weights(be, a.precision)?;
     }

@@ -21,8 +21,9 @@ pub struct SamplingArgs {
     #[arg(long)]
     top_p: Option<f32>,
     /// Storage precision of the weights: f32, bf16, int8 (per-row scaled; activations and
-    /// state stay f32) or w8a16 (int8, and each product's input rounded to 16-bit integers:
-    /// the fastest on CPUs with AVX-512 VNNI) [default: the checkpoint's sample.precision, f32].
+    /// state stay f32), w8a16 (int8, and each product's input rounded to 16-bit integers: the
+    /// fastest at batch 1 on CPUs with AVX-512 VNNI) or w8a8 (inputs rounded to 8-bit
+    /// integers: the fastest for many streams) [default: the checkpoint's sample.precision].
     #[arg(long)]
     precision: Option<Precision>,
 }

@@ -40,8 +40,8 @@ pub struct Evaluator<'m, B: Backend> {
     seq: usize,
     /// `[seq, 1]` workspace of the full windows.
     ws: Workspace<B>,
-    /// Scoring token by token through a generator at this precision instead (`w8a16`, whose
-    /// rounding of the inputs no copy of the weights can stand for).
+    /// Scoring token by token through a generator at this precision instead (`w8a16`, `w8a8`,
+    /// whose rounding of the inputs no copy of the weights can stand for).
     gen: Option<Generator<'m, B>>,
 }
 
@@ -62,7 +62,7 @@ impl<'m, B: Backend> Evaluator<'m, B> {
     }
 
     /// Scores through a batch-1 [`Generator`] at `precision`, token by token: exactly what
-    /// generation at that precision computes (used for `w8a16`; the other precisions score
+    /// generation at that precision computes (used for `w8a16` and `w8a8`; the others score
     /// the model with its weights rounded, [`Model::round_trip_weights`], which is the same
     /// up to summation order).
     pub fn through_generator(mut self, be: &B, precision: Precision) -> Result<Self, TrainerError> {

@@ -14,6 +14,9 @@
 //! row to 16-bit codes `a`, split into bytes of `a + 32768` (`hi`, `lo`): the products
 //! `Σ q · hi` and `Σ q · lo` are exact in `i32` and give `Σ q · a = 256 Σ q·hi + Σ q·lo −
 //! 32768 Σ q`. Integer sums do not depend on order, so every path is bit-identical here too.
+//! `w8a8` packs its weights alike and rounds each input row to 8-bit codes, kept as one byte
+//! row `a + 128`: `Σ q · a = Σ q·(a + 128) − 128 Σ q`, one `vpdpbusd` per quad where `w8a16`
+//! needs two.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -21,7 +24,7 @@ use std::arch::x86_64::*;
 use super::aligned::Aligned;
 use super::amx;
 use super::spin::{join_halves, Helper};
-use crate::precision::{a16_code, a16_scale, a16_scale_of, f32_to_bf16, int8_row};
+use crate::precision::{f32_to_bf16, input_code, input_scale, input_scale_of, int8_row};
 use crate::Precision;
 
 /// Output rows per panel.
@@ -102,9 +105,9 @@ pub(crate) fn gemv(
     if !(w.rounds_inputs() && split != Split::Rows) {
         return gemv_rounded(w, m, x, None, y, accumulate, split, spin);
     }
-    // w8a16, unless each thread has rows of its own: every thread multiplies the same inputs,
-    // rounded once here.
-    with_rounded(x, m, w.k, |a| {
+    // w8a16 and w8a8, unless each thread has rows of its own: every thread multiplies the same
+    // inputs, rounded once here.
+    with_rounded(w, x, m, |a| {
         gemv_rounded(w, m, x, Some(a), y, accumulate, split, spin)
     })
 }
@@ -132,9 +135,9 @@ pub(crate) fn gemv_pair(
     let (n, isa, panels) = (wa.n, Isa::detect(), wa.panels());
     let mid = panels / 2;
     let (y0, y1) = y[..n].split_at_mut(mid * P);
-    // w8a16 rounds each input once, here, for both threads.
-    with_rounded_in(0, wa.rounds_inputs().then_some(xa), 1, wa.k, |ra| {
-        with_rounded_in(1, wb.rounds_inputs().then_some(xb), 1, wb.k, |rb| {
+    // w8a16 and w8a8 round each input once, here, for both threads.
+    with_rounded_in(0, wa, xa, 1, |ra| {
+        with_rounded_in(1, wb, xb, 1, |rb| {
             let both = |p0: usize, p1: usize, y: &mut [f32]| {
                 let ldy = y.len();
                 let ra = ra.map(|a| a.rows(0));
@@ -191,40 +194,44 @@ impl Split {
     }
 }
 
-/// Runs `f` with `w8a16`'s rounding of the `m` rows of `x` (`k` each), made in this thread's
-/// buffers (a product per layer and token: no allocation each time).
-fn with_rounded<R>(x: &[f32], m: usize, k: usize, f: impl FnOnce(&A16) -> R) -> R {
-    with_rounded_in(0, Some(x), m, k, |a| f(a.expect("rounded rows")))
+/// Runs `f` with `w`'s rounding of the `m` rows of `x` (`w8a16` or `w8a8` weights), made in
+/// this thread's buffers (a product per layer and token: no allocation each time).
+fn with_rounded<R>(w: &QWeights, x: &[f32], m: usize, f: impl FnOnce(&Rounded) -> R) -> R {
+    with_rounded_in(0, w, x, m, |a| {
+        f(a.expect("weights that round their inputs"))
+    })
 }
 
 /// [`with_rounded`] in this thread's buffer `slot` (0 or 1: [`gemv_pair`] holds two at once);
-/// `f` gets `None` when `x` is `None` (weights that do not round their inputs).
+/// `f` gets `None` for weights that do not round their inputs.
 fn with_rounded_in<R>(
     slot: usize,
-    x: Option<&[f32]>,
+    w: &QWeights,
+    x: &[f32],
     m: usize,
-    k: usize,
-    f: impl FnOnce(Option<&A16>) -> R,
+    f: impl FnOnce(Option<&Rounded>) -> R,
 ) -> R {
     thread_local! {
-        static A16_ROWS: [std::cell::RefCell<A16>; 2] = Default::default();
+        static ROUNDED_ROWS: [std::cell::RefCell<Rounded>; 2] = Default::default();
     }
-    let Some(x) = x else { return f(None) };
-    A16_ROWS.with(|bufs| {
+    let Some(top) = w.precision.input_codes() else {
+        return f(None);
+    };
+    ROUNDED_ROWS.with(|bufs| {
         let mut a = bufs[slot].borrow_mut();
-        a.fill(x, m, k);
+        a.fill(x, m, w.k, top);
         f(Some(&a))
     })
 }
 
-/// [`gemv`] with `w8a16`'s rounded inputs (when the weights are `w8a16`; `None` with a row
-/// split, where each thread rounds its own rows), shared between threads as `split` says.
+/// [`gemv`] with the rounded inputs of `w8a16` or `w8a8` weights (`None` with a row split,
+/// where each thread rounds its own rows), shared between threads as `split` says.
 #[allow(clippy::too_many_arguments)]
 fn gemv_rounded(
     w: &QWeights,
     m: usize,
     x: &[f32],
-    a16: Option<&A16>,
+    a16: Option<&Rounded>,
     y: &mut [f32],
     accumulate: bool,
     split: Split,
@@ -236,7 +243,7 @@ fn gemv_rounded(
         let x = &x[r0 * k..];
         match a16 {
             Some(a) => w.run_panels(isa, p0, p1, rows, x, Some(a.rows(r0)), y, ldy, accumulate),
-            None if w.rounds_inputs() => with_rounded(x, rows, k, |a| {
+            None if w.rounds_inputs() => with_rounded(w, x, rows, |a| {
                 w.run_panels(isa, p0, p1, rows, x, Some(a.rows(0)), y, ldy, accumulate)
             }),
             None => w.run_panels(isa, p0, p1, rows, x, None, y, ldy, accumulate),
@@ -303,101 +310,138 @@ fn gemv_rounded(
     }
 }
 
-/// `w8a16`'s inputs: each row of `x` rounded to 16-bit codes `a`
-/// ([`a16_row`](crate::precision::a16_row)), kept as the two bytes of `a + 32768`, padded to
-/// whole quads with the code 0. Each row's `hi` bytes come first, then its `lo` bytes
-/// (`[m][2][kp]`): the rows of `hi` and `lo` bytes are the AMX kernel's input tile rows.
+/// The inputs of `w8a16` and `w8a8` products: each row of `x` rounded to codes `a`
+/// ([`input_row`](crate::precision::input_row)), padded to whole quads with the code 0. `w8a16`
+/// keeps the two bytes of `a + 32768`, each row's `hi` bytes first, then its `lo` bytes
+/// (`[m][2][kp]`: the AMX kernel's input tile rows); `w8a8` the one byte `a + 128` (`[m][kp]`,
+/// its bytes in `hi`).
 #[derive(Default)]
-struct A16 {
+struct Rounded {
     /// Row length, `k` rounded up to a multiple of 4.
     kp: usize,
+    /// Byte rows an input row takes: 2 (`w8a16`) or 1 (`w8a8`).
+    planes: usize,
     /// Aligned: with `kp` a multiple of 64 (the AMX kernel's case) every row starts a line.
     bytes: Aligned<u8>,
     /// Each row's scale `s_x`.
     scale: Vec<f32>,
 }
 
-/// Rows `r0 ..` of an [`A16`].
+/// Rows `r0 ..` of an [`Rounded`].
 #[derive(Clone, Copy)]
-struct A16Rows<'a> {
+struct RoundedRows<'a> {
     kp: usize,
-    /// `[rows][2][kp]`, from row `r0` on.
+    planes: usize,
+    /// `[rows][planes][kp]`, from row `r0` on.
     bytes: &'a [u8],
     scale: &'a [f32],
 }
 
-impl<'a> A16Rows<'a> {
-    /// Row `r`'s `hi` bytes (its `lo` bytes follow them, `kp` on).
+impl<'a> RoundedRows<'a> {
+    /// Row `r`'s `hi` bytes (`w8a16`: its `lo` bytes follow them, `kp` on), or its `w8a8` bytes.
     fn hi(&self, r: usize) -> &'a [u8] {
-        &self.bytes[2 * r * self.kp..]
+        &self.bytes[self.planes * r * self.kp..]
     }
 
-    /// Row `r`'s `lo` bytes.
+    /// Row `r`'s `lo` bytes (`w8a16`).
     fn lo(&self, r: usize) -> &'a [u8] {
+        assert_eq!(self.planes, 2, "lowp: only 16-bit codes have a low byte");
         &self.bytes[(2 * r + 1) * self.kp..]
+    }
+
+    /// The input code at column `i` of row `r`.
+    #[inline(always)]
+    fn code(&self, r: usize, i: usize) -> i32 {
+        match self.planes {
+            1 => i32::from(self.hi(r)[i]) - 128,
+            _ => a16_of(self.hi(r)[i], self.lo(r)[i]),
+        }
     }
 
     /// Whether rows `0 .. m` are all here.
     fn holds(&self, m: usize) -> bool {
-        self.scale.len() >= m && self.bytes.len() >= 2 * m * self.kp
+        self.scale.len() >= m && self.bytes.len() >= self.planes * m * self.kp
     }
 }
 
-impl A16 {
-    /// Rounds the `m` rows of `x` (`k` each).
+impl Rounded {
+    /// Rounds the `m` rows of `x` (`k` each) to codes up to `top`.
     #[cfg(test)]
-    fn new(x: &[f32], m: usize, k: usize) -> A16 {
-        let mut a = A16::default();
-        a.fill(x, m, k);
+    fn new(x: &[f32], m: usize, k: usize, top: i32) -> Rounded {
+        let mut a = Rounded::default();
+        a.fill(x, m, k, top);
         a
     }
 
-    /// Rounds the `m` rows of `x` (`k` each) into these buffers.
-    fn fill(&mut self, x: &[f32], m: usize, k: usize) {
+    /// Rounds the `m` rows of `x` (`k` each) to codes up to `top` (32767 or 127) into these
+    /// buffers.
+    fn fill(&mut self, x: &[f32], m: usize, k: usize, top: i32) {
         let kp = k.div_ceil(4) * 4;
-        self.kp = kp;
+        let planes = planes(top);
+        (self.kp, self.planes) = (kp, planes);
         // Every byte is written below: resizing without clearing keeps this a no-op from the
         // second call on.
-        self.bytes.resize(2 * m * kp);
+        self.bytes.resize(planes * m * kp);
         self.scale.clear();
         let isa = Isa::detect();
-        for (r, row) in self.bytes.chunks_exact_mut(2 * kp).enumerate() {
+        for (r, row) in self.bytes.chunks_exact_mut(planes * kp).enumerate() {
             let (h, l) = row.split_at_mut(kp);
             self.scale
-                .push(round_row(isa, &x[r * k..(r + 1) * k], h, l));
+                .push(round_row(isa, &x[r * k..(r + 1) * k], top, h, l));
         }
     }
 
     /// The rows from `r0` on.
-    fn rows(&self, r0: usize) -> A16Rows<'_> {
-        A16Rows {
+    fn rows(&self, r0: usize) -> RoundedRows<'_> {
+        RoundedRows {
             kp: self.kp,
-            bytes: &self.bytes[2 * r0 * self.kp..],
+            planes: self.planes,
+            bytes: &self.bytes[self.planes * r0 * self.kp..],
             scale: &self.scale[r0..],
         }
     }
 }
 
-/// Rounds one row `x` into the bytes `hi`, `lo` of its codes (`+ 32768`), the code 0 past `x`'s
-/// end, and returns its scale `s_x`: [`a16_scale`] and [`a16_code`], 16 values at a time on
+/// Byte rows that codes up to `top` take: 1 for 8-bit codes, 2 for 16-bit ones.
+fn planes(top: i32) -> usize {
+    if top <= 127 {
+        1
+    } else {
+        2
+    }
+}
+
+/// Rounds one row `x` to codes up to `top` and returns its scale `s_x` ([`input_scale`] and
+/// [`input_code`]): 16-bit codes as the bytes `hi`, `lo` of `a + 32768`, 8-bit codes as the
+/// bytes `hi` of `a + 128` (`lo` empty); the code 0 past `x`'s end. 16 values at a time on
 /// AVX-512 (the same operations in the same order, so the same bytes).
-fn round_row(isa: Isa, x: &[f32], hi: &mut [u8], lo: &mut [u8]) -> f32 {
-    assert!(hi.len() >= x.len() && lo.len() == hi.len());
+fn round_row(isa: Isa, x: &[f32], top: i32, hi: &mut [u8], lo: &mut [u8]) -> f32 {
+    let two = planes(top) == 2;
+    assert!(hi.len() >= x.len() && lo.len() == if two { hi.len() } else { 0 });
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 {
-        // SAFETY: the CPU has AVX-512F (`isa`); `hi` and `lo` hold at least `x.len()` bytes.
-        return unsafe { avx512_round_row(x, hi, lo) };
+        // SAFETY: the CPU has AVX-512F (`isa`); `hi` (and `lo` for 16-bit codes) hold at least
+        // `x.len()` bytes.
+        return unsafe { avx512_round_row(x, top, hi, lo) };
     }
     let _ = isa;
-    let (s, inv) = a16_scale(x);
-    round_tail(x, inv, 0, hi, lo);
+    let (s, inv) = input_scale(x, top);
+    round_tail(x, inv, top, 0, hi, lo);
     s
 }
 
-/// Codes of `x[from ..]` (scaled by `inv`) as bytes, and the code 0 past `x`'s end.
-fn round_tail(x: &[f32], inv: f32, from: usize, hi: &mut [u8], lo: &mut [u8]) {
+/// Codes of `x[from ..]` (scaled by `inv`, up to `top`) as bytes, and the code 0 past `x`'s
+/// end.
+fn round_tail(x: &[f32], inv: f32, top: i32, from: usize, hi: &mut [u8], lo: &mut [u8]) {
+    if planes(top) == 1 {
+        for (h, &v) in hi[from..].iter_mut().zip(&x[from..]) {
+            *h = (input_code(v, inv, top) + 128) as u8;
+        }
+        hi[x.len()..].fill(128);
+        return;
+    }
     for ((h, l), &v) in hi[from..].iter_mut().zip(&mut lo[from..]).zip(&x[from..]) {
-        let u = (a16_code(v, inv) + 32768) as u16;
+        let u = (input_code(v, inv, top) + 32768) as u16;
         (*h, *l) = ((u >> 8) as u8, u as u8);
     }
     hi[x.len()..].fill(128);
@@ -405,13 +449,13 @@ fn round_tail(x: &[f32], inv: f32, from: usize, hi: &mut [u8], lo: &mut [u8]) {
 }
 
 /// [`round_row`] on AVX-512: the largest magnitude and the finiteness check in one pass, then
-/// 16 codes per step (`(v · inv + M) − M`, clamped, NaN to 0, as [`a16_code`]).
+/// 16 codes per step (`(v · inv + M) − M`, clamped, NaN to 0, as [`input_code`]).
 ///
 /// # Safety
-/// The CPU has AVX-512F; `hi` and `lo` hold at least `x.len()` bytes.
+/// The CPU has AVX-512F; `hi` (and `lo` for 16-bit codes) hold at least `x.len()` bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn avx512_round_row(x: &[f32], hi: &mut [u8], lo: &mut [u8]) -> f32 {
+unsafe fn avx512_round_row(x: &[f32], top: i32, hi: &mut [u8], lo: &mut [u8]) -> f32 {
     let k = x.len();
     let whole = k / 16 * 16;
     let xp = x.as_ptr();
@@ -421,42 +465,44 @@ unsafe fn avx512_round_row(x: &[f32], hi: &mut [u8], lo: &mut [u8]) -> f32 {
             _mm512_set1_epi32(0x7FFF_FFFF),
         ))
     };
-    let (mut top, mut finite) = (_mm512_setzero_ps(), u16::MAX);
+    let (mut peak, mut finite) = (_mm512_setzero_ps(), u16::MAX);
     for i in (0..whole).step_by(16) {
         let a = abs(_mm512_loadu_ps(xp.add(i)));
         // NaN compares false: a non-finite value clears its bit.
         finite &= _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(f32::INFINITY));
-        top = _mm512_max_ps(top, a);
+        peak = _mm512_max_ps(peak, a);
     }
     // Largest of finite magnitudes is exact in any order; with a non-finite value the row's
     // scale is NaN whatever the maximum.
-    let mut max = _mm512_reduce_max_ps(top);
+    let mut max = _mm512_reduce_max_ps(peak);
     let mut ok = finite == u16::MAX;
     for &v in &x[whole..] {
         max = max.max(v.abs());
         ok &= v.is_finite();
     }
-    let (s, inv) = a16_scale_of(max, ok);
+    let (s, inv) = input_scale_of(max, ok, top);
     let (vinv, magic) = (_mm512_set1_ps(inv), _mm512_set1_ps(12_582_912.0));
+    let (two, t) = (planes(top) == 2, top as f32);
     for i in (0..whole).step_by(16) {
         let r = _mm512_sub_ps(
             _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(xp.add(i)), vinv), magic),
             magic,
         );
-        let c = _mm512_min_ps(
-            _mm512_max_ps(r, _mm512_set1_ps(-32767.0)),
-            _mm512_set1_ps(32767.0),
-        );
+        let c = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-t)), _mm512_set1_ps(t));
         let code = _mm512_maskz_cvttps_epi32(_mm512_cmp_ps_mask::<_CMP_ORD_Q>(r, r), c);
-        let u = _mm512_add_epi32(code, _mm512_set1_epi32(32768));
+        let u = _mm512_add_epi32(code, _mm512_set1_epi32(top + 1));
         let bytes = |v: __m512i| _mm512_cvtepi32_epi8(v);
-        _mm_storeu_si128(lo.as_mut_ptr().add(i) as *mut __m128i, bytes(u));
-        _mm_storeu_si128(
-            hi.as_mut_ptr().add(i) as *mut __m128i,
-            bytes(_mm512_srli_epi32::<8>(u)),
-        );
+        if two {
+            _mm_storeu_si128(lo.as_mut_ptr().add(i) as *mut __m128i, bytes(u));
+            _mm_storeu_si128(
+                hi.as_mut_ptr().add(i) as *mut __m128i,
+                bytes(_mm512_srli_epi32::<8>(u)),
+            );
+        } else {
+            _mm_storeu_si128(hi.as_mut_ptr().add(i) as *mut __m128i, bytes(u));
+        }
     }
-    round_tail(x, inv, whole, hi, lo);
+    round_tail(x, inv, top, whole, hi, lo);
     s
 }
 
@@ -467,7 +513,7 @@ enum Data {
     /// Two bf16 per 32-bit lane (see the module docs).
     Bf16(Aligned<u32>),
     Int8(Aligned<i8>),
-    /// `w8a16`: int8 codes in quads of steps (see the module docs).
+    /// `w8a16`, `w8a8`: int8 codes in quads of steps (see the module docs).
     Quad(Aligned<i8>),
 }
 
@@ -478,9 +524,9 @@ pub struct QWeights {
     n: usize,
     k: usize,
     data: Data,
-    /// int8, w8a16: one scale per output row (padded to whole panels); empty otherwise.
+    /// int8, w8a16, w8a8: one scale per output row (padded to whole panels); empty otherwise.
     scales: Vec<f32>,
-    /// w8a16: each output row's sum of codes (padded to whole panels); empty otherwise.
+    /// w8a16, w8a8: each output row's sum of codes (padded to whole panels); empty otherwise.
     code_sums: Vec<i32>,
 }
 
@@ -488,6 +534,17 @@ impl QWeights {
     /// Converts and packs `w` (`[n, k]` row-major).
     pub(crate) fn new(w: &[f32], n: usize, k: usize, precision: Precision) -> QWeights {
         assert_eq!(w.len(), n * k, "lowp: W must be [n, k]");
+        // The integer kernels' 32-bit sums are exact up to these depths (|q · byte| ≤ 127 · 255 a
+        // step for 16-bit codes' bytes; |q · a| ≤ 127 · 127 for 8-bit codes).
+        let deepest = match precision {
+            Precision::W8a16 => 1 << 16,
+            Precision::W8a8 => 1 << 17,
+            _ => usize::MAX,
+        };
+        assert!(
+            k < deepest,
+            "lowp: {precision} products take fewer than {deepest} inputs"
+        );
         let panels = n.div_ceil(P);
         let row = |r: usize| &w[r * k..(r + 1) * k];
         let (mut scales, mut code_sums) = (Vec::new(), Vec::new());
@@ -513,9 +570,9 @@ impl QWeights {
                 }
                 Data::Bf16(d)
             }
-            Precision::Int8 | Precision::W8a16 => {
-                // int8: `[k][32]` per panel; w8a16: `[k / 4][32][4]`, and each row's Σ q.
-                let quads = precision == Precision::W8a16;
+            Precision::Int8 | Precision::W8a16 | Precision::W8a8 => {
+                // int8: `[k][32]` per panel; w8a16, w8a8: `[k / 4][32][4]`, and each row's Σ q.
+                let quads = precision.rounds_inputs();
                 let kq = k.div_ceil(4);
                 let at = |p: usize, c: usize, i: usize| match quads {
                     true => ((p * kq + i / 4) * P + c) * 4 + i % 4,
@@ -572,7 +629,7 @@ impl QWeights {
         self.n.div_ceil(P)
     }
 
-    /// Whether products round their inputs (`w8a16`).
+    /// Whether products round their inputs (`w8a16`, `w8a8`).
     fn rounds_inputs(&self) -> bool {
         matches!(self.data, Data::Quad(_))
     }
@@ -582,6 +639,8 @@ impl QWeights {
     /// converted once for every row of the block). Both keep eight accumulators in registers.
     /// AVX-512's 32 registers hold a block of eight rows (sixteen accumulators); `w8a16`'s
     /// VNNI kernel keeps two per output (the sums against `hi` and `lo`), so four rows.
+    /// (`w8a8` needs one, but eight rows or two panels of four measured the same: its
+    /// products are bound by `vpdpbusd`'s rate, not by loads.)
     fn blocking(&self, isa: Isa, m: usize) -> (usize, usize) {
         let (rows, panels) = match (isa, &self.data) {
             (Isa::Avx512, Data::Quad(_)) if has_vnni() => (4, 4),
@@ -613,12 +672,13 @@ impl QWeights {
         accumulate: bool,
     ) {
         assert!(x.len() >= m * self.k, "lowp: x extent");
-        let a16 = self.rounds_inputs().then(|| A16::new(x, m, self.k));
-        let a = a16.as_ref().map(|a| a.rows(0));
+        let rounded = (self.precision.input_codes()).map(|top| Rounded::new(x, m, self.k, top));
+        let a = rounded.as_ref().map(|a| a.rows(0));
         self.run_panels(isa, p0, p1, m, x, a, y, ldy, accumulate);
     }
 
-    /// [`QWeights::gemv_panels`] with `w8a16`'s rounded inputs `a` (made from `x`) given.
+    /// [`QWeights::gemv_panels`] with the rounded inputs `a` (made from `x`) of `w8a16` or
+    /// `w8a8` weights given.
     #[allow(clippy::too_many_arguments)]
     fn run_panels(
         &self,
@@ -627,7 +687,7 @@ impl QWeights {
         p1: usize,
         m: usize,
         x: &[f32],
-        a: Option<A16Rows<'_>>,
+        a: Option<RoundedRows<'_>>,
         y: &mut [f32],
         ldy: usize,
         accumulate: bool,
@@ -644,8 +704,10 @@ impl QWeights {
         );
         let (rows, group) = self.blocking(isa, m);
         if let (Data::Quad(d), Some(a)) = (&self.data, a) {
-            assert!(a.holds(m), "lowp: a16 extent");
-            if isa == Isa::Avx512 && tiles_allowed() && amx::fits(m, k) {
+            assert!(a.holds(m), "lowp: rounded inputs extent");
+            // The tiles take 16-bit codes' byte rows: w8a8 stays on VNNI.
+            let tiles = self.precision == Precision::W8a16 && tiles_allowed();
+            if isa == Isa::Avx512 && tiles && amx::fits(m, k) {
                 let w = amx::Quads {
                     data: d,
                     kq: k / 4,
@@ -656,12 +718,13 @@ impl QWeights {
                 amx::products(&w, p0, p1, m, a.bytes, a.scale, y, ldy, accumulate);
                 return;
             }
+            // Written by each kernel call before it is read: set once, not per block.
+            let mut vals = [0.0f32; 4 * P];
             let mut p = p0;
             while p < p1 {
                 let g = group.min(p1 - p);
                 for r0 in (0..m).step_by(rows) {
                     let r = rows.min(m - r0);
-                    let mut vals = [0.0f32; 4 * P];
                     let scaled = (&self.code_sums[p * P..], &self.scales[p * P..]);
                     quad_products(isa, d, self.k, p, g, r, a, r0, scaled, &mut vals);
                     let (o0, o1) = (p * P - first, ((p + g) * P).min(self.n) - first);
@@ -884,7 +947,7 @@ pub(super) fn store(out: &mut [f32], v: &[f32], accumulate: bool) {
     }
 }
 
-/// The 16-bit code whose `a + 32768` has the bytes `hi`, `lo` (see [`A16`]).
+/// The 16-bit code whose `a + 32768` has the bytes `hi`, `lo` (see [`Rounded`]).
 #[inline(always)]
 fn a16_of(hi: u8, lo: u8) -> i32 {
     256 * i32::from(hi) + i32::from(lo) - 32768
@@ -908,11 +971,11 @@ fn has_vnni() -> bool {
     })
 }
 
-/// `w8a16`'s products of panels `p .. p + g` for rows `r0 .. r0 + r` of `a` into `vals`
-/// (`[r][g · 32]`): each output's exact integer sum `Σ q · a`, rounded once to `f32`, × the
-/// row's `s_x`, × the output's scale (`scaled`: the panels' code sums `Σ q` and scales, from
-/// panel `p` on). `(r, g)` is one of [`QWeights::blocking`]'s shapes: AVX-512 VNNI where `isa`
-/// allows it, else AVX2's `vpmaddwd` kernel, else the portable one.
+/// The products of `w8a16` or `w8a8` weights, panels `p .. p + g`, for rows `r0 .. r0 + r` of
+/// `a` into `vals` (`[r][g · 32]`): each output's exact integer sum `Σ q · a`, rounded once to
+/// `f32`, × the row's `s_x`, × the output's scale (`scaled`: the panels' code sums `Σ q` and
+/// scales, from panel `p` on). `(r, g)` is one of [`QWeights::blocking`]'s shapes: AVX-512
+/// VNNI where `isa` allows it, else AVX2's `vpmaddwd` kernel, else the portable one.
 #[allow(clippy::too_many_arguments)]
 fn quad_products(
     isa: Isa,
@@ -921,7 +984,7 @@ fn quad_products(
     p: usize,
     g: usize,
     r: usize,
-    a: A16Rows<'_>,
+    a: RoundedRows<'_>,
     r0: usize,
     (code_sums, scales): (&[i32], &[f32]),
     vals: &mut [f32; 4 * P],
@@ -931,41 +994,44 @@ fn quad_products(
     assert!(d.len() >= (p + g) * panel && a.holds(r0 + r) && a.kp >= 4 * kq);
     assert!(code_sums.len() >= g * P && scales.len() >= g * P);
     assert!(r * g <= 4);
-    let (hi, lo, s_x) = (a.hi(r0), a.lo(r0), &a.scale[r0..r0 + r]);
+    let s_x = &a.scale[r0..r0 + r];
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && has_vnni() {
         let w = d[p * panel..].as_ptr();
-        // A row's next `hi` (and `lo`) bytes are 2 · kp on.
-        let (h, l, lda) = (hi.as_ptr(), lo.as_ptr(), 2 * a.kp);
+        // A row's next bytes are planes · kp on; 8-bit codes have no `lo` row (never read).
+        let (h, lda) = (a.hi(r0).as_ptr(), a.planes * a.kp);
+        let l = if a.planes == 2 { a.lo(r0).as_ptr() } else { h };
         let ends = (
             code_sums.as_ptr(),
             scales.as_ptr(),
             s_x.as_ptr(),
             vals.as_mut_ptr(),
         );
+        macro_rules! shapes {
+            ($two:literal, $($r:literal x $g:literal),*) => {
+                match (r, g) {
+                    $(($r, $g) => vnni_quads::<$r, $g, $two>(w, kq, h, l, lda, ends),)*
+                    _ => unreachable!("lowp: no VNNI kernel for {r} rows × {g} panels"),
+                }
+            };
+        }
         // SAFETY: the CPU has AVX-512 F, BW, DQ and VNNI (checked); panels p .. p + g hold kq
-        // quads each, `hi`/`lo` r rows of kp ≥ 4·kq bytes, the code sums and scales g · 32
-        // values, `s_x` r, `vals` r · g · 32 ≤ 4 · 32 (all asserted).
+        // quads each, `hi` (and `lo` for 16-bit codes) r rows of kp ≥ 4·kq bytes, the code
+        // sums and scales g · 32 values, `s_x` r, `vals` r · g · 32 ≤ 4 · 32 (all asserted).
         unsafe {
-            match (r, g) {
-                (1, 1) => vnni_quads::<1, 1>(w, kq, h, l, lda, ends),
-                (1, 2) => vnni_quads::<1, 2>(w, kq, h, l, lda, ends),
-                (1, 3) => vnni_quads::<1, 3>(w, kq, h, l, lda, ends),
-                (1, 4) => vnni_quads::<1, 4>(w, kq, h, l, lda, ends),
-                (2, 1) => vnni_quads::<2, 1>(w, kq, h, l, lda, ends),
-                (3, 1) => vnni_quads::<3, 1>(w, kq, h, l, lda, ends),
-                (4, 1) => vnni_quads::<4, 1>(w, kq, h, l, lda, ends),
-                _ => unreachable!("lowp: no w8a16 kernel for {r} rows × {g} panels"),
+            match a.planes {
+                2 => shapes!(true, 1 x 1, 1 x 2, 1 x 3, 1 x 4, 2 x 1, 3 x 1, 4 x 1),
+                _ => shapes!(false, 1 x 1, 1 x 2, 1 x 3, 1 x 4, 2 x 1, 3 x 1, 4 x 1),
             }
         }
         return;
     }
     assert!(
         r == 1 && g == 1,
-        "lowp: the AVX2 and portable w8a16 kernels take one row and one panel"
+        "lowp: the AVX2 and portable integer kernels take one row and one panel"
     );
     let w = &d[p * panel..(p + 1) * panel];
-    let (h, l) = (&hi[..4 * kq], &lo[..4 * kq]);
+    let code = |i: usize| a.code(r0, i);
     let mut totals = [0i64; P];
     #[cfg(target_arch = "x86_64")]
     let simd = isa != Isa::Portable;
@@ -974,16 +1040,15 @@ fn quad_products(
     if simd {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` is one this CPU runs (AVX2 at least); `w` holds kq quads of 32 rows
-        // and `h`, `l` 4·kq bytes (sliced above).
+        // and `code` answers for 4·kq columns (asserted above).
         unsafe {
-            avx2_quads(w, h, l, &mut totals)
+            avx2_quads(w, kq, code, &mut totals)
         };
     } else {
         for (c, t) in totals.iter_mut().enumerate() {
             for (qi, q) in w[c * 4..].chunks(4 * P).enumerate() {
                 for (t4, &q) in q[..4].iter().enumerate() {
-                    let i = 4 * qi + t4;
-                    *t += i64::from(q) * i64::from(a16_of(h[i], l[i]));
+                    *t += i64::from(q) * i64::from(code(4 * qi + t4));
                 }
             }
         }
@@ -994,18 +1059,18 @@ fn quad_products(
     }
 }
 
-/// One row against one panel of `w8a16` on AVX2: per quad the row's four codes as 16-bit
-/// integers, broadcast, against four outputs × four codes sign-extended to 16 bits at a time
-/// (`vpmaddwd`: two products summed in 32 bits per lane, two lanes an output).
+/// One row against one panel of `w8a16` or `w8a8` on AVX2: per quad the row's four codes
+/// (`code(i)`, column `i`) as 16-bit integers, broadcast, against four outputs × four codes
+/// sign-extended to 16 bits at a time (`vpmaddwd`: two products summed in 32 bits per lane,
+/// two lanes an output).
 ///
 /// # Safety
-/// The CPU has AVX2; `w` holds `h.len() / 4` quads of 128 bytes, `l` as many bytes as `h`.
+/// The CPU has AVX2; `w` holds `kq` quads of 128 bytes and `code` answers for `4 · kq` columns.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], total: &mut [i64; P]) {
-    let kq = h.len() / 4;
-    assert!(w.len() >= kq * 4 * P && l.len() >= 4 * kq);
+unsafe fn avx2_quads(w: &[i8], kq: usize, code: impl Fn(usize) -> i32, total: &mut [i64; P]) {
+    assert!(w.len() >= kq * 4 * P);
     *total = [0; P];
     let mut q0 = 0;
     while q0 < kq {
@@ -1013,7 +1078,7 @@ unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], total: &mut [i64; P]) {
         let q1 = (q0 + 256).min(kq);
         let mut acc = [_mm256_setzero_si256(); 8];
         for q in q0..q1 {
-            let code = |t: usize| u64::from(a16_of(h[4 * q + t], l[4 * q + t]) as i16 as u16);
+            let code = |t: usize| u64::from(code(4 * q + t) as i16 as u16);
             let codes = code(0) | code(1) << 16 | code(2) << 32 | code(3) << 48;
             let a = _mm256_set1_epi64x(codes as i64);
             let wp = w.as_ptr().add(q * 4 * P);
@@ -1034,19 +1099,20 @@ unsafe fn avx2_quads(w: &[i8], h: &[u8], l: &[u8], total: &mut [i64; P]) {
     }
 }
 
-/// `R` rows × `G` panels of `w8a16` with `vpdpbusd`: per quad, each row's four `hi` (and
-/// `lo`) bytes broadcast, times each panel's two 64-byte halves (16 outputs × 4 codes); then
-/// each output's `Σ q·a = 256 Σ q·hi + Σ q·lo − 32768 Σ q` in 64 bits, rounded once to `f32`,
-/// × `s_x`, × scale, into `vals`. `ends` = (code sums, scales, `s_x`, `vals`).
+/// `R` rows × `G` panels with `vpdpbusd`: per quad, each row's four `hi` (and, `TWO`: `lo`)
+/// bytes broadcast, times each panel's two 64-byte halves (16 outputs × 4 codes); then each
+/// output's `Σ q · a` (16-bit codes: `256 Σ q·hi + Σ q·lo − 32768 Σ q` in 64 bits; 8-bit:
+/// `Σ q·hi − 128 Σ q`, exact in `i32` for `k < 2¹⁷`), rounded once to `f32`, × `s_x`, × scale,
+/// into `vals`. `ends` = (code sums, scales, `s_x`, `vals`).
 ///
 /// # Safety
-/// The CPU has AVX-512F, BW, DQ and VNNI; `w` holds `G · kq` quads of 128 bytes, `hi` and `lo`
-/// `R` rows of `4 · kq` bytes, `lda` apart, the code sums and scales `G · 32` values, `s_x`
-/// `R`, `vals` `R · G · 32`.
+/// The CPU has AVX-512F, BW, DQ and VNNI; `w` holds `G · kq` quads of 128 bytes, `hi` (and
+/// with `TWO`, `lo`) `R` rows of `4 · kq` bytes, `lda` apart, the code sums and scales `G · 32`
+/// values, `s_x` `R`, `vals` `R · G · 32`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn vnni_quads<const R: usize, const G: usize>(
+unsafe fn vnni_quads<const R: usize, const G: usize, const TWO: bool>(
     w: *const i8,
     kq: usize,
     hi: *const u8,
@@ -1061,7 +1127,9 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
         let mut bl = [_mm512_setzero_si512(); R];
         for r in 0..R {
             bh[r] = _mm512_set1_epi32((hi.add(r * lda + 4 * q) as *const i32).read_unaligned());
-            bl[r] = _mm512_set1_epi32((lo.add(r * lda + 4 * q) as *const i32).read_unaligned());
+            if TWO {
+                bl[r] = _mm512_set1_epi32((lo.add(r * lda + 4 * q) as *const i32).read_unaligned());
+            }
         }
         for g in 0..G {
             let wp = w.add((g * kq + q) * 4 * P);
@@ -1072,7 +1140,9 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
             for r in 0..R {
                 for j in 0..2 {
                     ah[r][g][j] = _mm512_dpbusd_epi32(ah[r][g][j], bh[r], wv[j]);
-                    al[r][g][j] = _mm512_dpbusd_epi32(al[r][g][j], bl[r], wv[j]);
+                    if TWO {
+                        al[r][g][j] = _mm512_dpbusd_epi32(al[r][g][j], bl[r], wv[j]);
+                    }
                 }
             }
         }
@@ -1082,10 +1152,35 @@ unsafe fn vnni_quads<const R: usize, const G: usize>(
             for j in 0..2 {
                 let o = g * P + 16 * j;
                 let ends = (code_sums.add(o), scales.add(o), vals.add(r * G * P + o));
-                finish16(ah[r][g][j], al[r][g][j], *s_x.add(r), ends);
+                if TWO {
+                    finish16(ah[r][g][j], al[r][g][j], *s_x.add(r), ends);
+                } else {
+                    finish16_a8(ah[r][g][j], *s_x.add(r), ends);
+                }
             }
         }
     }
+}
+
+/// 16 outputs of `w8a8` from their `Σ q·(a + 128)` sums `h`: `h − 128 Σ q` (exact in `i32`,
+/// wrapping in between), rounded once to `f32`, × `s_x`, × the output's scale, into `out`.
+/// `ends` = (the outputs' code sums `Σ q`, their scales, `out`).
+///
+/// # Safety
+/// The CPU has AVX-512 F; each of `ends` holds 16 values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn finish16_a8(
+    h: __m512i,
+    s_x: f32,
+    (code_sums, scales, out): (*const i32, *const f32, *mut f32),
+) {
+    let cs = _mm512_loadu_si512(code_sums as *const __m512i);
+    let t = _mm512_sub_epi32(h, _mm512_slli_epi32::<7>(cs));
+    let v = _mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(s_x));
+    let v = _mm512_mul_ps(v, _mm512_loadu_ps(scales));
+    _mm512_storeu_ps(out, v);
 }
 
 /// 16 outputs of `w8a16` from their `Σ q·hi` (`h`) and `Σ q·lo` (`l`) sums: `256 h + l −
@@ -1353,21 +1448,30 @@ mod tests {
                     }
                     _ => {}
                 }
-                let kp = k.div_ceil(4) * 4 + 4;
-                let (mut h0, mut l0) = (vec![7u8; kp], vec![7u8; kp]);
-                let s0 = round_row(Isa::Portable, &x, &mut h0, &mut l0);
-                let mut codes = Vec::new();
-                let want = crate::precision::a16_row(&x, &mut codes);
-                assert_eq!(s0.to_bits(), want.to_bits(), "k={k} case {case}");
-                for (i, &c) in codes.iter().enumerate() {
-                    assert_eq!(a16_of(h0[i], l0[i]), c, "k={k} case {case} at {i}");
-                }
-                assert!(h0[k..].iter().all(|&b| b == 128) && l0[k..].iter().all(|&b| b == 0));
-                for isa in Isa::available() {
-                    let (mut h, mut l) = (vec![9u8; kp], vec![9u8; kp]);
-                    let s = round_row(isa, &x, &mut h, &mut l);
-                    assert_eq!(s.to_bits(), s0.to_bits(), "{isa:?} k={k} case {case}");
-                    assert_eq!((&h, &l), (&h0, &l0), "{isa:?} k={k} case {case}");
+                for top in [32767, 127] {
+                    let kp = k.div_ceil(4) * 4 + 4;
+                    let lo_len = if top == 127 { 0 } else { kp };
+                    let (mut h0, mut l0) = (vec![7u8; kp], vec![7u8; lo_len]);
+                    let s0 = round_row(Isa::Portable, &x, top, &mut h0, &mut l0);
+                    let mut codes = Vec::new();
+                    let want = crate::precision::input_row(&x, top, &mut codes);
+                    let tag = format!("top {top} k={k} case {case}");
+                    assert_eq!(s0.to_bits(), want.to_bits(), "{tag}");
+                    for (i, &c) in codes.iter().enumerate() {
+                        let got = match top {
+                            127 => i32::from(h0[i]) - 128,
+                            _ => a16_of(h0[i], l0[i]),
+                        };
+                        assert_eq!(got, c, "{tag} at {i}");
+                    }
+                    assert!(h0[k..].iter().all(|&b| b == 128), "{tag}");
+                    assert!(l0.get(k..).unwrap_or(&[]).iter().all(|&b| b == 0), "{tag}");
+                    for isa in Isa::available() {
+                        let (mut h, mut l) = (vec![9u8; kp], vec![9u8; lo_len]);
+                        let s = round_row(isa, &x, top, &mut h, &mut l);
+                        assert_eq!(s.to_bits(), s0.to_bits(), "{isa:?} {tag}");
+                        assert_eq!((&h, &l), (&h0, &l0), "{isa:?} {tag}");
+                    }
                 }
             }
         }
@@ -1432,9 +1536,11 @@ mod tests {
             .iter_mut()
             .enumerate()
             .for_each(|(i, v)| *v = [1.0, -1.0][i % 2]);
-        for m in [1, 5] {
+        for m in [1, 5, 9] {
             let x = vec![0.75f32; m * k];
-            check_paths(&w, n, k, m, &x, &vec![0.0; m * n], Precision::W8a16);
+            for p in [Precision::W8a16, Precision::W8a8] {
+                check_paths(&w, n, k, m, &x, &vec![0.0; m * n], p);
+            }
         }
     }
 
@@ -1445,19 +1551,20 @@ mod tests {
         p.round_trip(&mut deq, k);
         // The spec: each output one fused chain over i, then × scale, then + y.
         let rows: Vec<(Vec<i8>, f32)> = w.chunks(k.max(1)).map(int8_row).collect();
-        // w8a16: each input row's codes and scale; the sum of code products is exact.
+        // w8a16, w8a8: each input row's codes and scale; the sum of code products is exact.
         let mut codes = Vec::new();
-        let a16: Vec<(Vec<i32>, f32)> = (0..m)
+        let top = p.input_codes().unwrap_or(32767);
+        let rounded: Vec<(Vec<i32>, f32)> = (0..m)
             .map(|r| {
-                let s = crate::precision::a16_row(&x[r * k..(r + 1) * k], &mut codes);
+                let s = crate::precision::input_row(&x[r * k..(r + 1) * k], top, &mut codes);
                 (codes.clone(), s)
             })
             .collect();
         let v: Vec<f32> = (0..m * n)
             .map(|o| {
                 let (r, j) = (o / n, o % n);
-                if p == Precision::W8a16 {
-                    let (a, s_x) = &a16[r];
+                if p.rounds_inputs() {
+                    let (a, s_x) = &rounded[r];
                     let q = &rows[j].0;
                     let sum: i64 = (0..k).map(|i| i64::from(q[i]) * i64::from(a[i])).sum();
                     return (sum as f32 * s_x) * rows[j].1;
@@ -1508,11 +1615,12 @@ mod tests {
         let mut y = vec![f32::NAN; m * n];
         gemv(&q, m, x, &mut y, false, 2, None);
         assert_eq!(y, v, "{tag} two threads, overwriting");
-        // And the f64 product of the dequantized weights (and, for w8a16, inputs), to rounding.
+        // And the f64 product of the dequantized weights (and, for w8a16 and w8a8, inputs), to
+        // rounding.
         let mut xr = x.to_vec();
-        if p == Precision::W8a16 {
+        if p.rounds_inputs() {
             xr.chunks_mut(k.max(1))
-                .for_each(crate::precision::round_activations);
+                .for_each(|x| crate::precision::round_activations(x, top));
         }
         for (o, &got) in v.iter().enumerate() {
             let (r, j) = (o / n, o % n);

@@ -22,12 +22,11 @@ pub(crate) fn quantize(
     precision: Precision,
 ) -> Result<CudaQBuf> {
     let n = operands::quantize(src.len(), off, rows, cols)?;
-    if precision == Precision::W8a16 {
-        return Err(KernelError::Unavailable(
-            "precision w8a16 has no CUDA kernel yet (its integer products are a CPU path); \
-             use int8 on the GPU"
-                .into(),
-        ));
+    if precision.rounds_inputs() {
+        return Err(KernelError::Unavailable(format!(
+            "precision {precision} has no CUDA kernel yet (its integer products are a CPU \
+             path); use int8 on the GPU"
+        )));
     }
     let mut host = vec![0.0f32; n];
     be.read(src, off, &mut host)?;
@@ -38,7 +37,7 @@ pub(crate) fn quantize(
             .iter()
             .flat_map(|&x| f32_to_bf16(x).to_le_bytes())
             .collect(),
-        Precision::Int8 | Precision::W8a16 => {
+        Precision::Int8 | Precision::W8a16 | Precision::W8a8 => {
             let mut out = Vec::with_capacity(n);
             for row in host.chunks_exact(cols.max(1)).take(rows) {
                 let (q, scale) = int8_row(row);
@@ -94,7 +93,7 @@ pub(crate) fn qgemv(
     match w.precision {
         Precision::F32 => launch!(be, qgemv_f32, cfg, pw, 0u64, px, py, n, k, m, acc),
         Precision::Bf16 => launch!(be, qgemv_bf16, cfg, pw, 0u64, px, py, n, k, m, acc),
-        Precision::Int8 | Precision::W8a16 => {
+        Precision::Int8 | Precision::W8a16 | Precision::W8a8 => {
             launch!(be, qgemv_int8, cfg, pw, ps, px, py, n, k, m, acc)
         }
     }

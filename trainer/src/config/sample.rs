@@ -39,9 +39,9 @@ pub struct SampleConfig {
     /// it (0 disables; `train.sample_every` applies to text gyms only).
     pub train_seconds: f64,
     /// Storage precision of the weights `sample` and `generate-audio` multiply by: "f32",
-    /// "bf16" or "int8" (per-row scaled; activations and state stay f32), or "w8a16" (int8,
-    /// each product's input rounded to 16-bit integers; docs/PERFORMANCE.md has the speed and
-    /// the loss of each).
+    /// "bf16" or "int8" (per-row scaled; activations and state stay f32), "w8a16" (int8, each
+    /// product's input rounded to 16-bit integers) or "w8a8" (8-bit inputs); docs/PERFORMANCE.md
+    /// has the speed and the loss of each.
     pub precision: Precision,
 }
 
