@@ -157,7 +157,7 @@ else
     say "== bench (limit ${secs} s)"
     # rnngym alone: generation at each weight precision (issue 22), batch 1 and 64 streams.
     for preset in ${BENCH_PRESETS:-s m l}; do
-      for precision in f32 bf16 int8; do
+      for precision in f32 bf16 int8 w8a16 w8a8; do
         line=$(timeout -k 5 60 bin/rnngym bench --device cuda --mode generate --preset "$preset" \
           --precision "$precision" --streams 1,64 --seconds 2 2>&1 | grep -E "^generate" | tr -s ' ' | paste -sd ';')
         say "  generate $preset $precision: ${line:-FAILED}"

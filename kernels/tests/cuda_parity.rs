@@ -15,7 +15,8 @@
 //!   of squares (an f64 result): rel 1e-6;
 //! - optimizers: rel 1e-6, abs 1e-7 (same f32 formulas, `--fmad=false`, IEEE sqrt/div);
 //! - reduced-precision products (`qgemv`): rel 1e-5, abs 1e-5 (the same converted weights,
-//!   summed in another order: a warp's lanes, then a tree).
+//!   summed in another order: a warp's lanes, then a tree); bit-exact for `w8a16` and `w8a8`
+//!   (inputs rounded by the same steps, integer sums exact in any order).
 
 #[macro_use]
 mod common;
@@ -41,11 +42,45 @@ parity!(reduced_precision_products_match, 1e-5, 1e-5, |be| {
         let w = up(be, &rand_vec(&mut r, 3 + n * k, 0.5));
         let x = up(be, &rand_vec(&mut r, 2 + m * k, 1.0));
         let init = rand_vec(&mut r, 1 + m * n, 1.0);
-        // w8a16 has no CUDA kernel yet (the GPU's quantize refuses it with a one-line error).
-        for p in Precision::ALL
-            .into_iter()
-            .filter(|&p| p != Precision::W8a16)
-        {
+        for p in Precision::ALL.into_iter().filter(|p| !p.rounds_inputs()) {
+            let q = be.quantize(&w, 3, n, k, p).unwrap();
+            let mut set = up(be, &init);
+            be.qgemv(&q, m, &x, 2, &mut set, 1, false).unwrap();
+            let mut acc = up(be, &init);
+            be.qgemv(&q, m, &x, 2, &mut acc, 1, true).unwrap();
+            outs.push(("set", down(be, &set)));
+            outs.push(("acc", down(be, &acc)));
+        }
+    }
+    outs
+});
+
+parity!(rounded_input_products_are_exact, 0.0, 0.0, |be| {
+    let mut r = rng(12);
+    let mut outs = Outs::new();
+    // Off-warp and off-quad shapes, a deep one, many rows; inputs of wide and of tiny range,
+    // a zero row (scale 0) and exact ties (0.5 steps) among them.
+    for &(n, k, m) in &[
+        (1usize, 1usize, 1usize),
+        (97, 33, 1),
+        (512, 256, 1),
+        (70, 130, 5),
+        (33, 3001, 3),
+        (64, 64, 37),
+    ] {
+        let w = up(be, &rand_vec(&mut r, 3 + n * k, 0.5));
+        let mut xs = rand_vec(&mut r, 2 + m * k, 1.0);
+        if m > 1 {
+            xs[2..2 + k].iter_mut().for_each(|v| *v = 0.0);
+            xs[2 + k..2 + 2 * k]
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = (i % 7) as f32 * 0.5 - 127.0 * ((i == 0) as u8 as f32));
+            xs[2 + 2 * k] = 1e-30;
+        }
+        let x = up(be, &xs);
+        let init = rand_vec(&mut r, 1 + m * n, 1.0);
+        for p in [Precision::W8a16, Precision::W8a8] {
             let q = be.quantize(&w, 3, n, k, p).unwrap();
             let mut set = up(be, &init);
             be.qgemv(&q, m, &x, 2, &mut set, 1, false).unwrap();

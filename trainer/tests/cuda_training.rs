@@ -1,6 +1,7 @@
 //! Whole-model CPU ↔ CUDA checks: 20 training iterations give the same losses on both devices,
-//! GPU runs repeat and resume bit for bit, and checkpoints move between devices (train on one,
-//! sample on the other). Without a usable
+//! GPU runs repeat and resume bit for bit, checkpoints move between devices (train on one,
+//! sample on the other), and generation at every precision computes the CPU's logits. Without a
+//! usable
 //! GPU each test prints `SKIPPED <test>: <reason>` and passes (`RNNGYM_REQUIRE_GPU=1` makes it
 //! fail instead, as in `scripts/gpu-check.sh` bundles).
 //!
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rnngym_gyms::Gym;
 use rnngym_kernels::sample::pick;
-use rnngym_kernels::{Backend, CpuBackend, CudaBackend};
+use rnngym_kernels::{Backend, CpuBackend, CudaBackend, Precision};
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{draw, seeded_rng, SampleOptions};
 use rnngym_trainer::{state, CellKind, CheckpointKind, Config, Trainer};
@@ -209,6 +210,41 @@ fn seeded_generation_matches_the_cpu() {
         boundary <= 2,
         "{boundary} of 400 picks differ at a boundary"
     );
+}
+
+/// Generation at every storage precision gives the CPU's logits step by step (the weights
+/// converted by the same host code; w8a16 and w8a8 round each product's input on the device
+/// exactly as the CPU does): 1e-4 absolute plus relative, as a device move. At w8a8 a code that
+/// the cells' last-bit differences tip to its neighbour moves an input by a 2⁻⁷ of its row's
+/// largest value, and the logits by up to a few 1e-3 (w8a16's steps are 256 times finer): 5e-3.
+#[test]
+fn generation_at_every_precision_matches_the_cpu() {
+    let Some(cuda) = gpu("generation_at_every_precision_matches_the_cpu") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    train(CpuBackend::new(1), &config(dir.path(), CellKind::Lstm), 10);
+    let ckpt = dir.path().join("latest.safetensors");
+    let cpu = CpuBackend::new(1);
+    let (model_c, _) = state::load_model(&cpu, &ckpt).unwrap();
+    let (model_g, _) = state::load_model(&cuda, &ckpt).unwrap();
+    for p in Precision::ALL {
+        let within = if p == Precision::W8a8 { 5e-3 } else { 1e-4 };
+        let mut gc = Generator::with_precision(&cpu, &model_c, p).unwrap();
+        let mut gg = Generator::with_precision(&cuda, &model_g, p).unwrap();
+        for step in 0..100u32 {
+            let t = (step * 7 + 3) % model_c.dims.vocab as u32;
+            gc.feed(&cpu, t).unwrap();
+            gg.feed(&cuda, t).unwrap();
+            let want = gc.logits(&cpu).unwrap().to_vec();
+            for (j, (g, c)) in gg.logits(&cuda).unwrap().iter().zip(&want).enumerate() {
+                assert!(
+                    (g - c).abs() <= within * (1.0 + c.abs()),
+                    "{p} step {step} logit {j}: cuda {g}, cpu {c}"
+                );
+            }
+        }
+    }
 }
 
 /// A model with LPC input features (audio tones, the feature lanes on the host, the extra

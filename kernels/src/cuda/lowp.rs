@@ -1,13 +1,15 @@
 //! `Backend::quantize` / `qgemv` on the GPU: the weights are converted on the host by the
 //! shared spec ([`precision`](crate::precision)), once at load, and uploaded row-major; the
-//! products run `kernels/lowp.cu` (one warp per output).
+//! products run `kernels/lowp.cu` (one warp per output). `w8a16` and `w8a8` first round each
+//! input row on the device (`round_inputs`, into the backend's scratch), then sum exactly in
+//! integers (`qgemv_rounded`): the CPU's products bit for bit.
 
 use cudarc::driver::{CudaSlice, LaunchConfig};
 
 use super::buffers::{CudaBuf, CudaQBuf};
 use super::context::{dev_err, launch, CudaBackend, THREADS};
 use crate::precision::{f32_to_bf16, int8_row};
-use crate::{operands, Backend, KernelError, Precision, Result};
+use crate::{operands, Backend, Precision, Result};
 
 /// Largest grid in x and y the launches use.
 const MAX_GRID: usize = 65_535;
@@ -22,12 +24,6 @@ pub(crate) fn quantize(
     precision: Precision,
 ) -> Result<CudaQBuf> {
     let n = operands::quantize(src.len(), off, rows, cols)?;
-    if precision.rounds_inputs() {
-        return Err(KernelError::Unavailable(format!(
-            "precision {precision} has no CUDA kernel yet (its integer products are a CPU \
-             path); use int8 on the GPU"
-        )));
-    }
     let mut host = vec![0.0f32; n];
     be.read(src, off, &mut host)?;
     let mut scales = Vec::new();
@@ -93,8 +89,21 @@ pub(crate) fn qgemv(
     match w.precision {
         Precision::F32 => launch!(be, qgemv_f32, cfg, pw, 0u64, px, py, n, k, m, acc),
         Precision::Bf16 => launch!(be, qgemv_bf16, cfg, pw, 0u64, px, py, n, k, m, acc),
-        Precision::Int8 | Precision::W8a16 | Precision::W8a8 => {
-            launch!(be, qgemv_int8, cfg, pw, ps, px, py, n, k, m, acc)
+        Precision::Int8 => launch!(be, qgemv_int8, cfg, pw, ps, px, py, n, k, m, acc),
+        Precision::W8a16 | Precision::W8a8 => {
+            let top = w.precision.input_codes().unwrap_or(127);
+            let (mu, ku) = (m as usize, k as usize);
+            // Scratch: the codes (`i32`, m · k) and then the row scales (`f32`, m).
+            be.with_scratch((mu * ku + mu).div_ceil(2), |codes| {
+                let sx = codes + 4 * m * k;
+                let rows = LaunchConfig {
+                    grid_dim: (mu.clamp(1, MAX_GRID) as u32, 1, 1),
+                    block_dim: (THREADS, 1, 1),
+                    shared_mem_bytes: 0,
+                };
+                launch!(be, round_inputs, rows, px, k, m, top, codes, sx)?;
+                launch!(be, qgemv_rounded, cfg, pw, ps, codes, sx, py, n, k, m, acc)
+            })
         }
     }
 }

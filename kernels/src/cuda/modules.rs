@@ -81,6 +81,8 @@ kernel_table! {
         qgemv_f32: "qgemv_f32",
         qgemv_bf16: "qgemv_bf16",
         qgemv_int8: "qgemv_int8",
+        round_inputs: "round_inputs",
+        qgemv_rounded: "qgemv_rounded",
     },
     "optim.cu" => {
         adam_step: "adam_step",
