@@ -349,15 +349,6 @@ impl<'a> RoundedRows<'a> {
         &self.bytes[(2 * r + 1) * self.kp..]
     }
 
-    /// The input code at column `i` of row `r`.
-    #[inline(always)]
-    fn code(&self, r: usize, i: usize) -> i32 {
-        match self.planes {
-            1 => i32::from(self.hi(r)[i]) - 128,
-            _ => a16_of(self.hi(r)[i], self.lo(r)[i]),
-        }
-    }
-
     /// Whether rows `0 .. m` are all here.
     fn holds(&self, m: usize) -> bool {
         self.scale.len() >= m && self.bytes.len() >= self.planes * m * self.kp
@@ -1031,7 +1022,12 @@ fn quad_products(
         "lowp: the AVX2 and portable integer kernels take one row and one panel"
     );
     let w = &d[p * panel..(p + 1) * panel];
-    let code = |i: usize| a.code(r0, i);
+    let h = &a.hi(r0)[..4 * kq];
+    let l = (a.planes == 2).then(|| &a.lo(r0)[..4 * kq]);
+    let code = |i: usize| match l {
+        Some(l) => a16_of(h[i], l[i]),
+        None => i32::from(h[i]) - 128,
+    };
     let mut totals = [0i64; P];
     #[cfg(target_arch = "x86_64")]
     let simd = isa != Isa::Portable;
