@@ -30,47 +30,43 @@ use rnngym_kernels::{
 };
 
 parity!(reduced_precision_products_match, 1e-5, 1e-5, |be| {
-    let mut r = rng(11);
-    let mut outs = Outs::new();
     // Off-panel and off-warp shapes, one and several input rows, set and accumulate.
-    for &(n, k, m) in &[
-        (1usize, 1usize, 1usize),
-        (97, 33, 1),
-        (512, 256, 1),
-        (70, 130, 5),
-    ] {
-        let w = up(be, &rand_vec(&mut r, 3 + n * k, 0.5));
-        let x = up(be, &rand_vec(&mut r, 2 + m * k, 1.0));
-        let init = rand_vec(&mut r, 1 + m * n, 1.0);
-        for p in Precision::ALL.into_iter().filter(|p| !p.rounds_inputs()) {
-            let q = be.quantize(&w, 3, n, k, p).unwrap();
-            let mut set = up(be, &init);
-            be.qgemv(&q, m, &x, 2, &mut set, 1, false).unwrap();
-            let mut acc = up(be, &init);
-            be.qgemv(&q, m, &x, 2, &mut acc, 1, true).unwrap();
-            outs.push(("set", down(be, &set)));
-            outs.push(("acc", down(be, &acc)));
-        }
-    }
-    outs
+    let shapes = [(1, 1, 1), (97, 33, 1), (512, 256, 1), (70, 130, 5)];
+    let float_inputs = Precision::ALL.into_iter().filter(|p| !p.rounds_inputs());
+    products(be, 11, &shapes, &float_inputs.collect::<Vec<_>>(), false)
 });
 
 parity!(rounded_input_products_are_exact, 0.0, 0.0, |be| {
-    let mut r = rng(12);
-    let mut outs = Outs::new();
     // Off-warp and off-quad shapes, a deep one, many rows; inputs of wide and of tiny range,
     // a zero row (scale 0) and exact ties (0.5 steps) among them.
-    for &(n, k, m) in &[
-        (1usize, 1usize, 1usize),
+    let shapes = [
+        (1, 1, 1),
         (97, 33, 1),
         (512, 256, 1),
         (70, 130, 5),
         (33, 3001, 3),
         (64, 64, 37),
-    ] {
+    ];
+    products(be, 12, &shapes, &[Precision::W8a16, Precision::W8a8], true)
+});
+
+/// `y (+)= W · x` at each precision of `ps` for each `(n, k, m)` of `shapes` (random `W` from
+/// offset 3, `x` from 2, `y` from 1), written and accumulated; with `special`, the second and
+/// third input rows (where `m > 1`) are all zeros and exact ties against a largest of 127, and
+/// the third starts with a tiny value.
+fn products<B: Backend>(
+    be: &B,
+    seed: u64,
+    shapes: &[(usize, usize, usize)],
+    ps: &[Precision],
+    special: bool,
+) -> Outs {
+    let mut r = rng(seed);
+    let mut outs = Outs::new();
+    for &(n, k, m) in shapes {
         let w = up(be, &rand_vec(&mut r, 3 + n * k, 0.5));
         let mut xs = rand_vec(&mut r, 2 + m * k, 1.0);
-        if m > 1 {
+        if special && m > 1 {
             xs[2..2 + k].iter_mut().for_each(|v| *v = 0.0);
             xs[2 + k..2 + 2 * k]
                 .iter_mut()
@@ -80,7 +76,7 @@ parity!(rounded_input_products_are_exact, 0.0, 0.0, |be| {
         }
         let x = up(be, &xs);
         let init = rand_vec(&mut r, 1 + m * n, 1.0);
-        for p in [Precision::W8a16, Precision::W8a8] {
+        for &p in ps {
             let q = be.quantize(&w, 3, n, k, p).unwrap();
             let mut set = up(be, &init);
             be.qgemv(&q, m, &x, 2, &mut set, 1, false).unwrap();
@@ -91,7 +87,7 @@ parity!(rounded_input_products_are_exact, 0.0, 0.0, |be| {
         }
     }
     outs
-});
+}
 
 parity!(memory_ops_are_exact, 0.0, 0.0, |be| {
     let mut r = rng(1);

@@ -17,7 +17,7 @@ use rnngym_kernels::sample::pick;
 use rnngym_kernels::{Backend, CpuBackend, CudaBackend, Precision};
 use rnngym_trainer::generate::Generator;
 use rnngym_trainer::sample::{draw, seeded_rng, SampleOptions};
-use rnngym_trainer::{state, CellKind, CheckpointKind, Config, Trainer};
+use rnngym_trainer::{state, CellKind, CheckpointKind, Config, Model, Trainer};
 
 fn gpu(test: &str) -> Option<CudaBackend> {
     match CudaBackend::new(0) {
@@ -152,6 +152,17 @@ fn checkpoints_move_between_devices() {
     }
 }
 
+/// A 10-iteration LSTM trained on the CPU, loaded on the CPU and on `cuda`.
+fn trained_on_both(cuda: &CudaBackend) -> (CpuBackend, Model<CpuBackend>, Model<CudaBackend>) {
+    let dir = tempfile::tempdir().unwrap();
+    train(CpuBackend::new(1), &config(dir.path(), CellKind::Lstm), 10);
+    let ckpt = dir.path().join("latest.safetensors");
+    let cpu = CpuBackend::new(1);
+    let (model_c, _) = state::load_model(&cpu, &ckpt).unwrap();
+    let (model_g, _) = state::load_model(cuda, &ckpt).unwrap();
+    (cpu, model_c, model_g)
+}
+
 /// A generator primed on `be` from the checkpoint at `path`.
 fn primed<'m, B: Backend>(be: &B, model: &'m rnngym_trainer::Model<B>) -> Generator<'m, B> {
     let mut g = Generator::new(be, model).unwrap();
@@ -168,12 +179,7 @@ fn seeded_generation_matches_the_cpu() {
     let Some(cuda) = gpu("seeded_generation_matches_the_cpu") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    train(CpuBackend::new(1), &config(dir.path(), CellKind::Lstm), 10);
-    let ckpt = dir.path().join("latest.safetensors");
-    let cpu = CpuBackend::new(1);
-    let (model_c, _) = state::load_model(&cpu, &ckpt).unwrap();
-    let (model_g, _) = state::load_model(&cuda, &ckpt).unwrap();
+    let (cpu, model_c, model_g) = trained_on_both(&cuda);
     let mut scratch = Vec::new();
     let mut boundary = 0;
     for opts in [
@@ -222,12 +228,7 @@ fn generation_at_every_precision_matches_the_cpu() {
     let Some(cuda) = gpu("generation_at_every_precision_matches_the_cpu") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    train(CpuBackend::new(1), &config(dir.path(), CellKind::Lstm), 10);
-    let ckpt = dir.path().join("latest.safetensors");
-    let cpu = CpuBackend::new(1);
-    let (model_c, _) = state::load_model(&cpu, &ckpt).unwrap();
-    let (model_g, _) = state::load_model(&cuda, &ckpt).unwrap();
+    let (cpu, model_c, model_g) = trained_on_both(&cuda);
     for p in Precision::ALL {
         let within = if p == Precision::W8a8 { 5e-3 } else { 1e-4 };
         let mut gc = Generator::with_precision(&cpu, &model_c, p).unwrap();
