@@ -928,8 +928,30 @@ fn tiles_allowed() -> bool {
     !NO_TILES.get()
 }
 
-/// `out (+)= v` (as many values as `out` holds).
+/// `out (+)= v` (as many values as `out` holds), 16 lanes at a time where the CPU has AVX-512
+/// (the crate's baseline build would add 4 at a time: 5 % of a 64-stream step at M).
 pub(super) fn store(out: &mut [f32], v: &[f32], accumulate: bool) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::detect() == Isa::Avx512 {
+        // SAFETY: the CPU has AVX-512F (`Isa::detect`).
+        return unsafe { store_avx512(out, v, accumulate) };
+    }
+    store_any(out, v, accumulate)
+}
+
+/// [`store`] compiled for AVX-512 (the same additions, so the same bits).
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn store_avx512(out: &mut [f32], v: &[f32], accumulate: bool) {
+    store_any(out, v, accumulate)
+}
+
+/// [`store`]'s loop, for whatever instruction set its caller is compiled for.
+#[inline(always)]
+fn store_any(out: &mut [f32], v: &[f32], accumulate: bool) {
     let v = &v[..out.len()];
     if accumulate {
         out.iter_mut().zip(v).for_each(|(o, &v)| *o += v);
