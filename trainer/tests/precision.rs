@@ -97,9 +97,7 @@ fn reduced_precision_changes_the_logits_but_round_tripping_is_what_it_computes()
             f.feed(&be, t).unwrap();
             g.feed(&be, t).unwrap();
             let w = f.logits(&be).unwrap().to_vec();
-            d = (g.logits(&be).unwrap().iter().zip(&w))
-                .map(|(a, b)| (a - b).abs())
-                .fold(d, f32::max);
+            d = d.max(max_diff(g.logits(&be).unwrap(), &w));
         }
         diffs.push(d);
     }

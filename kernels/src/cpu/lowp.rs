@@ -231,7 +231,7 @@ fn gemv_rounded(
     w: &QWeights,
     m: usize,
     x: &[f32],
-    a16: Option<&Rounded>,
+    rounded: Option<&Rounded>,
     y: &mut [f32],
     accumulate: bool,
     split: Split,
@@ -241,7 +241,7 @@ fn gemv_rounded(
     let panels = w.panels();
     let run = |p0: usize, p1: usize, r0: usize, rows: usize, y: &mut [f32], ldy: usize| {
         let x = &x[r0 * k..];
-        match a16 {
+        match rounded {
             Some(a) => w.run_panels(isa, p0, p1, rows, x, Some(a.rows(r0)), y, ldy, accumulate),
             None if w.rounds_inputs() => with_rounded(w, x, rows, |a| {
                 w.run_panels(isa, p0, p1, rows, x, Some(a.rows(0)), y, ldy, accumulate)
@@ -327,7 +327,7 @@ struct Rounded {
     scale: Vec<f32>,
 }
 
-/// Rows `r0 ..` of an [`Rounded`].
+/// Rows `r0 ..` of a [`Rounded`].
 #[derive(Clone, Copy)]
 struct RoundedRows<'a> {
     kp: usize,
@@ -622,7 +622,7 @@ impl QWeights {
 
     /// Whether products round their inputs (`w8a16`, `w8a8`).
     fn rounds_inputs(&self) -> bool {
-        matches!(self.data, Data::Quad(_))
+        self.precision.rounds_inputs()
     }
 
     /// Rows of `x` one kernel call takes and panels it walks side by side: one row over a
@@ -663,7 +663,10 @@ impl QWeights {
         accumulate: bool,
     ) {
         assert!(x.len() >= m * self.k, "lowp: x extent");
-        let rounded = (self.precision.input_codes()).map(|top| Rounded::new(x, m, self.k, top));
+        let rounded = self
+            .precision
+            .input_codes()
+            .map(|top| Rounded::new(x, m, self.k, top));
         let a = rounded.as_ref().map(|a| a.rows(0));
         self.run_panels(isa, p0, p1, m, x, a, y, ldy, accumulate);
     }

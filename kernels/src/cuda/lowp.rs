@@ -91,7 +91,10 @@ pub(crate) fn qgemv(
         Precision::Bf16 => launch!(be, qgemv_bf16, cfg, pw, 0u64, px, py, n, k, m, acc),
         Precision::Int8 => launch!(be, qgemv_int8, cfg, pw, ps, px, py, n, k, m, acc),
         Precision::W8a16 | Precision::W8a8 => {
-            let top = w.precision.input_codes().unwrap_or(127);
+            let top = w
+                .precision
+                .input_codes()
+                .expect("w8a16 and w8a8 round their inputs");
             let (mu, ku) = (m as usize, k as usize);
             // Scratch: the codes (`i32`, m · k) and then the row scales (`f32`, m).
             be.with_scratch((mu * ku + mu).div_ceil(2), |codes| {
