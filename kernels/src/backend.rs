@@ -360,6 +360,20 @@ pub trait Backend: Send + Sync + 'static {
         ids_n: usize,
         out: &mut Self::Buf,
     ) -> Result<()>;
+    /// `out[r, :] (+)= Σ_{i < per} table[ids[r · per + i], :]` for `r < rows`: each row the sum
+    /// of `per` gathered table rows (the input channels of one lane's step), summed in order
+    /// from zero, then added to `out` with `accumulate`, else written over it.
+    #[allow(clippy::too_many_arguments)]
+    fn gather_sum_rows(
+        &self,
+        table: &Self::Buf,
+        cols: usize,
+        ids: &Self::IBuf,
+        per: usize,
+        rows: usize,
+        out: &mut Self::Buf,
+        accumulate: bool,
+    ) -> Result<()>;
     /// `d_table[ids[r], :] += src[r, :]` for `r < ids_n` (embedding backward).
     fn scatter_add_rows(
         &self,
@@ -434,6 +448,40 @@ pub trait Backend: Send + Sync + 'static {
         uniforms: &[f64],
         out: &mut [u32],
     ) -> Result<()>;
+    /// [`Backend::sample_rows`] with each row's own options (`opts[r]` for row `r` of the
+    /// block: many streams, each sampled by its own temperature); the default picks the rows
+    /// one at a time.
+    fn sample_rows_each(
+        &self,
+        logits: &Self::Buf,
+        block: Rows,
+        opts: &[SampleOptions],
+        uniforms: &[f64],
+        out: &mut [u32],
+    ) -> Result<()> {
+        let rows = block.rows;
+        if opts.len() != rows || uniforms.len() != rows || out.len() != rows {
+            return Err(KernelError::Shape(format!(
+                "sample_rows_each: {} options, {} uniforms and {} tokens for {rows} rows",
+                opts.len(),
+                uniforms.len(),
+                out.len()
+            )));
+        }
+        for r in 0..rows {
+            let row = Rows::new(block.off + r * block.cols, 1, block.cols);
+            self.sample_rows(logits, row, &opts[r], &uniforms[r..=r], &mut out[r..=r])?;
+        }
+        Ok(())
+    }
+    /// Runs `f(i, &mut items[i])` for every item: the host's own work for each lane of a step
+    /// (input features, decoding drawn ids), which a backend may share with a thread of its
+    /// that would otherwise wait; the default runs the items in order on this thread.
+    fn for_each_lane<T: Send>(&self, items: &mut [T], f: &(dyn Fn(usize, &mut T) + Sync)) {
+        for (i, item) in items.iter_mut().enumerate() {
+            f(i, item);
+        }
+    }
 
     // ---- reduced-precision weights (generation) ----
     /// Converts the `[rows, cols]` row-major block of `src` at `off` to `precision` (the

@@ -100,6 +100,29 @@ pub(crate) fn gather_rows(
     Ok((vocab, n))
 }
 
+/// `gather_sum_rows` of `rows` sums of `per` rows each (`cols` wide) from a table of `table`
+/// elements into `out` elements; returns the table's rows and the elements written
+/// (`rows · cols`; 0: nothing to do).
+pub(crate) fn gather_sum_rows(
+    table: usize,
+    cols: usize,
+    ids: &[u32],
+    per: usize,
+    rows: usize,
+    out: usize,
+) -> Result<(usize, usize)> {
+    let ids_n = mul("gather_sum_rows ids", rows, per)?;
+    span("gather_sum_rows ids", ids.len(), 0, ids_n)?;
+    let n = mul("gather_sum_rows", rows, cols)?;
+    span("gather_sum_rows out", out, 0, n)?;
+    if cols == 0 {
+        return Ok((0, 0));
+    }
+    let vocab = table / cols;
+    ids_in_range("gather_sum_rows", &ids[..ids_n], vocab)?;
+    Ok((vocab, n))
+}
+
 /// `scatter_add_rows` of `src` elements into a table at `d_table = (len, off)`; returns the
 /// table's rows and the elements to add (`ids_n · cols`; 0: nothing to do).
 pub(crate) fn scatter_add_rows(

@@ -107,6 +107,13 @@ fn embedding_loss_regularisation_optimizers() {
     shape(be.gather_rows(&table, 2, &vec![0, 3], 2, &mut out));
     shape(be.gather_rows(&table, 2, &vec![0], 2, &mut out));
     shape(be.gather_rows(&table, 2, &vec![0, 1, 2], 3, &mut out));
+    // Two sums of two rows: an id past the table, too few ids, too small an output.
+    shape(be.gather_sum_rows(&table, 2, &vec![0, 1, 2, 3], 2, 2, &mut out, false));
+    shape(be.gather_sum_rows(&table, 2, &vec![0, 1, 2], 2, 2, &mut out, false));
+    shape(be.gather_sum_rows(&table, 2, &vec![0, 1, 2, 1], 2, 3, &mut out, true));
+    assert!(be
+        .gather_sum_rows(&table, 2, &vec![0, 1, 2, 1], 2, 2, &mut out, true)
+        .is_ok());
     let mut d_table = vec![0.0f32; 7];
     shape(be.scatter_add_rows(&out, 2, &vec![0, 3], 2, &mut d_table, 0));
     shape(be.scatter_add_rows(&out, 2, &vec![0, 2], 2, &mut d_table, 2));

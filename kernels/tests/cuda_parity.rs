@@ -189,7 +189,8 @@ parity!(gemm_matches_every_layout, 1e-4, 1e-4, |be| {
     outs
 });
 
-// Bit-exact: the scatter adds each id's rows in the CPU's order (tests/scatter_order.rs).
+// Bit-exact: the scatter adds each id's rows in the CPU's order (tests/scatter_order.rs), and
+// each gathered sum its rows in order from zero.
 parity!(embedding_gather_scatter_are_exact, 0.0, 0.0, |be| {
     let mut r = rng(6);
     let (v, cols, n) = (65usize, 48usize, 700usize);
@@ -197,11 +198,24 @@ parity!(embedding_gather_scatter_are_exact, 0.0, 0.0, |be| {
     let tok = ids(be, &rand_ids(&mut r, n + 5, v as u32));
     let mut out = be.zeros(n * cols).unwrap();
     be.gather_rows(&table, cols, &tok, n, &mut out).unwrap();
+    // Full-mantissa values, whose sums round differently in another order.
+    let wide = up(be, &rand_vec(&mut r, v * cols, 1.37));
+    let mut sums = up(be, &rand_vec(&mut r, n / 4 * cols, 1.37));
+    be.gather_sum_rows(&wide, cols, &tok, 4, n / 4, &mut sums, true)
+        .unwrap();
+    let mut one = be.zeros(cols).unwrap();
+    be.gather_sum_rows(&wide, cols, &tok, 3, 1, &mut one, false)
+        .unwrap();
     let src = up(be, &rand_vec(&mut r, n * cols, 1.0));
     let mut d_table = up(be, &rand_vec(&mut r, 4 + v * cols, 1.0));
     be.scatter_add_rows(&src, cols, &tok, n, &mut d_table, 4)
         .unwrap();
-    vec![("gather", down(be, &out)), ("scatter", down(be, &d_table))]
+    vec![
+        ("gather", down(be, &out)),
+        ("gather-sum", down(be, &sums)),
+        ("gather-sum one", down(be, &one)),
+        ("scatter", down(be, &d_table)),
+    ]
 });
 
 /// Forward then backward of `c` (and the forward in place, `prev == next`) from random

@@ -64,6 +64,22 @@ fn embedding_matches_reference() {
     be.gather_rows(&table, cols, &ids, n, &mut got).unwrap();
     assert_eq!(got, want, "gather_rows");
 
+    // Sums of 1 and of 4 rows (one lane's channels), written and added; full-mantissa values,
+    // whose sums round differently in another order.
+    let table = rand_vec(&mut r, v * cols, 1.37);
+    let out0 = rand_vec(&mut r, n * cols + 2, 1.37);
+    for (per, accumulate) in [(1, false), (4, false), (4, true)] {
+        let rows = n / per;
+        let (mut want, mut got) = (out0.clone(), out0.clone());
+        reference::gather_sum_rows(&table, cols, &ids, per, rows, &mut want, accumulate);
+        be.gather_sum_rows(&table, cols, &ids, per, rows, &mut got, accumulate)
+            .unwrap();
+        assert_eq!(
+            got, want,
+            "gather_sum_rows of {per}, accumulate {accumulate}"
+        );
+    }
+
     let src = rand_vec(&mut r, n * cols, 1.0);
     let d0 = rand_vec(&mut r, 6 + v * cols, 1.0);
     let (mut want, mut got) = (d0.clone(), d0.clone());

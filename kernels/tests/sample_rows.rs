@@ -249,6 +249,39 @@ fn cpu_sample_rows_follows_the_spec_row_by_row() {
 }
 
 #[test]
+fn sample_rows_each_picks_each_row_by_its_own_options() {
+    let be = CpuBackend::new(2);
+    let mut rng = rng(5);
+    let mut scratch = Vec::new();
+    for (rows, cols) in [(1usize, 5usize), (3, 65), (8, 256), (13, 40)] {
+        let off = 7;
+        let mut host = vec![0.0f32; off];
+        for _ in 0..rows {
+            host.extend(logits_row(&mut rng, cols));
+        }
+        let buf = be.upload(&host).unwrap();
+        let opts: Vec<SampleOptions> = (0..rows).map(|_| options(&mut rng, cols)).collect();
+        let uniforms: Vec<f64> = (0..rows).map(|_| rng.random()).collect();
+        let mut out = vec![u32::MAX; rows];
+        let block = Rows::new(off, rows, cols);
+        be.sample_rows_each(&buf, block, &opts, &uniforms, &mut out)
+            .unwrap();
+        for r in 0..rows {
+            let row = &host[off + r * cols..off + (r + 1) * cols];
+            let want = pick(row, &opts[r], uniforms[r], &mut scratch);
+            assert_eq!(out[r], want, "{rows}x{cols} row {r} {:?}", opts[r]);
+        }
+    }
+    let buf = be.upload(&[0.0; 20]).unwrap();
+    let o = [SampleOptions::default()];
+    let err = be.sample_rows_each(&buf, Rows::new(0, 2, 10), &o, &[0.1, 0.2], &mut [0; 2]);
+    match err {
+        Err(KernelError::Shape(m)) => assert!(m.contains("1 options for 2 rows"), "{m}"),
+        other => panic!("expected a shape error, got {other:?}"),
+    }
+}
+
+#[test]
 fn sample_rows_rejects_bad_operands() {
     let be = CpuBackend::new(1);
     let buf = be.upload(&[0.0; 20]).unwrap();

@@ -128,7 +128,7 @@ impl<B: Backend> Model<B> {
         let (t, b) = (ws.t, ws.b);
         let d = self.dims;
         self.carry_state(be, ws, reset)?;
-        ws.encode_inputs(&d, inputs, reset)?;
+        ws.encode_inputs(be, &d, inputs, reset)?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
         if !ws.embed_table {
             // embed.weight is the first tensor, so the flat buffer starts with the table; the
@@ -196,20 +196,19 @@ impl<B: Backend> Model<B> {
             }
             Some(table) => {
                 // The step's C table rows, summed: layer 0's input projection.
-                ws.encode_inputs(&self.dims, &[token], &[false])?;
+                ws.encode_inputs(be, &self.dims, &[token], &[false])?;
                 be.write_ids(&mut ws.ids, &ws.host_ids)?;
-                let (mut rows, mut proj) = match ws.table_scratch.take() {
+                let mut proj = match ws.table_scratch.take() {
                     Some(s) => s,
-                    None => (be.zeros(c * g)?, be.zeros(g)?),
+                    None => be.zeros(g)?,
                 };
-                be.gather_rows(table, g, &ws.ids, c, &mut rows)?;
-                be.sum_rows(&rows, Rows::new(0, c, g), &mut proj, 0, false)?;
+                be.gather_sum_rows(table, g, &ws.ids, c, 1, &mut proj, false)?;
                 let done = self.layers_forward(be, ws, Some((&proj, 0)), Mode::Eval);
-                ws.table_scratch = Some((rows, proj));
+                ws.table_scratch = Some(proj);
                 done?;
             }
             None => {
-                ws.encode_inputs(&self.dims, &[token], &[false])?;
+                ws.encode_inputs(be, &self.dims, &[token], &[false])?;
                 be.write_ids(&mut ws.ids, &ws.host_ids)?;
                 let (e, c) = (self.dims.embed, self.dims.channels);
                 be.gather_rows(&self.params, e, &ws.ids, c, &mut ws.x0)?;

@@ -5,9 +5,10 @@
 //! draws the same tokens as lane i of an 8-lane run.
 
 mod common;
-use common::lpc_gru;
+use common::{lpc_gru, lpc_model};
 
-use rnngym_kernels::{Backend, CpuBackend};
+use rnngym_gyms::wav::lpc::{LpcOptions, LpcTarget, PitchOf};
+use rnngym_kernels::{Backend, CpuBackend, Precision};
 use rnngym_trainer::generate::{BatchGenerator, Generator, MAX_STREAMS};
 use rnngym_trainer::sample::{seeded_rng, SampleOptions};
 use rnngym_trainer::{CellKind, Model, ModelDims};
@@ -125,4 +126,48 @@ fn the_number_of_streams_is_bounded() {
         let err = BatchGenerator::new(&be, &model, n).err().unwrap();
         assert!(err.to_string().contains("streams"), "{err}");
     }
+}
+
+/// Tokens of `steps` picks of `n` lanes of an LPCNet-style model (excitation targets decoded
+/// in each lane's context, pitch sharpening) at int8 on two threads, lane i drawing from seed
+/// `seed + i`: the lanes' feature updates, picks and decoding are shared with the hot helper.
+fn audio_streams(be: &CpuBackend, model: &Model<CpuBackend>, n: usize, seed: u64) -> Vec<Vec<u32>> {
+    let mut g = BatchGenerator::with_precision(be, model, n, Precision::Int8)
+        .unwrap()
+        .with_pitch_sharpening(1.0);
+    let prime: Vec<u32> = (0..40).map(|k| 128 + (k * 37 % 64) as u32).collect();
+    g.prime_with(be, &prime, |_| {}).unwrap();
+    let mut rngs: Vec<_> = (0..n as u64).map(|i| seeded_rng(Some(seed + i))).collect();
+    let mut out = vec![Vec::new(); n];
+    let opts = SampleOptions::default();
+    for _ in 0..120 {
+        for (lane, &t) in g.next(be, &opts, &mut rngs).unwrap().iter().enumerate() {
+            out[lane].push(t);
+        }
+    }
+    out
+}
+
+#[test]
+fn audio_lanes_shared_between_threads_are_each_their_own_stream() {
+    let be = CpuBackend::new(2);
+    let opts = LpcOptions {
+        order: 4,
+        history: 32,
+        frame: 4,
+        target: LpcTarget::Excitation,
+        pitch_of: PitchOf::Excitation,
+        ..LpcOptions::default()
+    };
+    let model = lpc_model(&be, CellKind::Lstm, opts, 16, 2, 4);
+    assert!(model.target_coding().is_some(), "excitation targets");
+    // Eight lanes split 4/4 between the threads, three 1/2, one not at all.
+    let eight = audio_streams(&be, &model, 8, 20);
+    let three = audio_streams(&be, &model, 3, 20);
+    assert_eq!(three, eight[..3], "lane i is the same with 3 or 8 lanes");
+    for (lane, want) in eight.iter().enumerate().skip(3) {
+        let one = audio_streams(&be, &model, 1, 20 + lane as u64);
+        assert_eq!(one[0], *want, "lane {lane} alone");
+    }
+    assert_ne!(eight[0], eight[5], "lanes draw from their own streams");
 }

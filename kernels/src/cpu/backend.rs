@@ -20,6 +20,11 @@ const SPLIT_MIN: usize = 32 * 1024;
 /// Fewest rows of a `sample_rows` split with the hot helper (a pick is a softmax of its row).
 const SPLIT_MIN_PICKS: usize = 8;
 
+/// Lanes from which a step's per-lane host work ([`Backend::for_each_lane`]) and picks with
+/// options of their own ([`Backend::sample_rows_each`], a few hundred logits each with an
+/// `exp` apiece) are shared with the hot helper.
+const SPLIT_MIN_LANES: usize = 2;
+
 /// The CPU backend: host `Vec` buffers, GEMMs through the `gemm` crate.
 #[derive(Clone, Debug)]
 pub struct CpuBackend {
@@ -252,6 +257,23 @@ impl Backend for CpuBackend {
         })
     }
 
+    fn gather_sum_rows(
+        &self,
+        table: &Vec<f32>,
+        cols: usize,
+        ids: &Vec<u32>,
+        per: usize,
+        rows: usize,
+        out: &mut Vec<f32>,
+        accumulate: bool,
+    ) -> Result<()> {
+        // Split by the rows read, as a gather of the same rows would be.
+        let split = |o: &mut [f32], c, f: &(dyn Fn(usize, &mut [f32]) + Sync)| {
+            self.row_halves(o, c, o.len() * per >= SPLIT_MIN, f)
+        };
+        ops::gather_sum_rows(table, cols, ids, per, rows, out, accumulate, split)
+    }
+
     fn scatter_add_rows(
         &self,
         src: &Vec<f32>,
@@ -331,6 +353,44 @@ impl Backend for CpuBackend {
             }
         });
         Ok(())
+    }
+
+    fn sample_rows_each(
+        &self,
+        logits: &Vec<f32>,
+        block: Rows,
+        opts: &[SampleOptions],
+        uniforms: &[f64],
+        out: &mut [u32],
+    ) -> Result<()> {
+        if opts.len() != block.rows {
+            return shape_err(format!(
+                "sample_rows_each: {} options for {} rows",
+                opts.len(),
+                block.rows
+            ));
+        }
+        if !crate::sample::check_rows(logits.len(), block, uniforms, out)? {
+            return Ok(());
+        }
+        let Rows { off, rows, cols } = block;
+        let logits = &logits[off..off + rows * cols];
+        self.row_halves(out, 1, rows >= SPLIT_MIN_LANES, |r0, out| {
+            let rows_data = logits[r0 * cols..].chunks_exact(cols);
+            let each = rows_data.zip(&opts[r0..]).zip(&uniforms[r0..]);
+            for (((row, o), &u), t) in each.zip(out) {
+                *t = crate::sample::pick_local(row, o, u);
+            }
+        });
+        Ok(())
+    }
+
+    fn for_each_lane<T: Send>(&self, items: &mut [T], f: &(dyn Fn(usize, &mut T) + Sync)) {
+        self.row_halves(items, 1, items.len() >= SPLIT_MIN_LANES, |r0, part| {
+            for (i, item) in part.iter_mut().enumerate() {
+                f(r0 + i, item);
+            }
+        });
     }
 
     fn quantize(
@@ -419,5 +479,72 @@ impl Backend for CpuBackend {
         s: &RmsPropStep,
     ) -> Result<()> {
         ops::rmsprop_step(params, grads, sq, n, s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::reference;
+    use rand::{Rng, SeedableRng};
+
+    /// With the hot helper running (as while generating), a step's per-lane work, picks by
+    /// options of their own and channel sums take half of the rows to the helper: the results
+    /// are those of one thread.
+    #[test]
+    fn sharing_the_rows_with_the_helper_changes_no_result() {
+        let alone = CpuBackend::new(1);
+        let shared = CpuBackend::new(2);
+        assert!(shared.spin().is_some() && shared.running_helper().is_some());
+        let mut r = rand::rngs::StdRng::seed_from_u64(8);
+        for lanes in [1usize, 2, 3, 8, 17] {
+            let mut items = vec![usize::MAX; lanes];
+            shared.for_each_lane(&mut items, &|i, x| *x = 3 * i + 1);
+            let want: Vec<usize> = (0..lanes).map(|i| 3 * i + 1).collect();
+            assert_eq!(items, want, "for_each_lane over {lanes}");
+
+            let cols = 256;
+            let logits: Vec<f32> = (0..lanes * cols)
+                .map(|_| r.random_range(-4.0..4.0))
+                .collect();
+            let opts: Vec<SampleOptions> = (0..lanes)
+                .map(|_| SampleOptions {
+                    temperature: r.random_range(0.3..1.5),
+                    ..SampleOptions::default()
+                })
+                .collect();
+            let uniforms: Vec<f64> = (0..lanes).map(|_| r.random()).collect();
+            let picks = |be: &CpuBackend| {
+                let mut out = vec![u32::MAX; lanes];
+                let block = Rows::new(0, lanes, cols);
+                be.sample_rows_each(&logits, block, &opts, &uniforms, &mut out)
+                    .unwrap();
+                out
+            };
+            assert_eq!(picks(&shared), picks(&alone), "picks of {lanes}");
+
+            // 1024-wide rows, four channels a lane: past the split threshold from 8 lanes. Values
+            // with full mantissas (a range of width 2 gives multiples of 2⁻²², whose sums round
+            // alike in any order).
+            let (cols, per, vocab) = (1024, 4, 50);
+            let mut values =
+                |n: usize| -> Vec<f32> { (0..n).map(|_| r.random_range(-1.37..1.37)).collect() };
+            let (table, out0) = (values(vocab * cols), values(lanes * cols));
+            let ids: Vec<u32> = (0..lanes * per)
+                .map(|_| r.random_range(0..vocab as u32))
+                .collect();
+            for accumulate in [false, true] {
+                let mut want = out0.clone();
+                reference::gather_sum_rows(&table, cols, &ids, per, lanes, &mut want, accumulate);
+                let mut got = out0.clone();
+                shared
+                    .gather_sum_rows(&table, cols, &ids, per, lanes, &mut got, accumulate)
+                    .unwrap();
+                assert_eq!(
+                    got, want,
+                    "gather_sum_rows of {lanes}, accumulate {accumulate}"
+                );
+            }
+        }
     }
 }

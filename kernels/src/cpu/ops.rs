@@ -100,6 +100,44 @@ pub(crate) fn gather_rows(
     Ok(())
 }
 
+/// See [`Backend::gather_sum_rows`](crate::Backend::gather_sum_rows); `split` runs the row
+/// loop (the CPU backend hands half of the rows to the hot helper).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_sum_rows(
+    table: &[f32],
+    cols: usize,
+    ids: &[u32],
+    per: usize,
+    rows: usize,
+    out: &mut [f32],
+    accumulate: bool,
+    split: impl FnOnce(&mut [f32], usize, &(dyn Fn(usize, &mut [f32]) + Sync)),
+) -> Result<()> {
+    let (_, n) = operands::gather_sum_rows(table.len(), cols, ids, per, rows, out.len())?;
+    if n == 0 {
+        return Ok(());
+    }
+    split(&mut out[..n], cols, &|r0, part| {
+        let mut sum = vec![0.0f32; cols];
+        for (r, o) in part.chunks_exact_mut(cols).enumerate() {
+            // Formed apart from `o` when accumulating: `o + (r₀ + r₁ + …)` is what a gather
+            // into a scratch, its sum and an accumulating add would give.
+            let s: &mut [f32] = if accumulate { &mut sum } else { o };
+            s.fill(0.0);
+            for &id in &ids[(r0 + r) * per..(r0 + r + 1) * per] {
+                let id = id as usize;
+                for (d, &x) in s.iter_mut().zip(&table[id * cols..(id + 1) * cols]) {
+                    *d += x;
+                }
+            }
+            if accumulate {
+                o.iter_mut().zip(&sum).for_each(|(d, &x)| *d += x);
+            }
+        }
+    });
+    Ok(())
+}
+
 /// See [`Backend::scatter_add_rows`](crate::Backend::scatter_add_rows).
 pub(crate) fn scatter_add_rows(
     src: &[f32],

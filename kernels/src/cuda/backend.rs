@@ -275,6 +275,19 @@ impl Backend for CudaBackend {
         embed::gather_rows(self, table, cols, ids, ids_n, out)
     }
 
+    fn gather_sum_rows(
+        &self,
+        table: &CudaBuf,
+        cols: usize,
+        ids: &CudaIds,
+        per: usize,
+        rows: usize,
+        out: &mut CudaBuf,
+        accumulate: bool,
+    ) -> Result<()> {
+        embed::gather_sum_rows(self, table, cols, ids, per, rows, out, accumulate)
+    }
+
     fn scatter_add_rows(
         &self,
         src: &CudaBuf,

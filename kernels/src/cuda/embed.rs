@@ -39,6 +39,39 @@ pub(crate) fn gather_rows(
     )
 }
 
+/// See [`Backend::gather_sum_rows`](crate::Backend::gather_sum_rows).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gather_sum_rows(
+    be: &CudaBackend,
+    table: &CudaBuf,
+    cols: usize,
+    ids: &CudaIds,
+    per: usize,
+    rows: usize,
+    out: &mut CudaBuf,
+    accumulate: bool,
+) -> Result<()> {
+    let (vocab, n) = operands::gather_sum_rows(table.len(), cols, &ids.host, per, rows, out.len())?;
+    if n == 0 {
+        return Ok(());
+    }
+    let s = &be.stream;
+    let (pt, pi, po) = (table.at(s, 0), ids.at(s), out.at(s, 0));
+    launch!(
+        be,
+        gather_sum_rows,
+        grid2d(rows, cols),
+        pt,
+        cols as u64,
+        vocab as u64,
+        pi,
+        per as u64,
+        rows as u64,
+        i32::from(accumulate),
+        po
+    )
+}
+
 /// See [`Backend::scatter_add_rows`](crate::Backend::scatter_add_rows): the rows are grouped
 /// by id on the host ([`RowLists`]) and uploaded with the launch, so each (id, column) adds its
 /// rows in the CPU's order: deterministic, and bit-identical to the CPU.

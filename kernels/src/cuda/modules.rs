@@ -74,6 +74,7 @@ kernel_table! {
     },
     "embed.cu" => {
         gather_rows: "gather_rows",
+        gather_sum_rows: "gather_sum_rows",
         scatter_add_rows: "scatter_add_rows",
     },
     "loss.cu" => { softmax_xent_rows: "softmax_xent_rows" },

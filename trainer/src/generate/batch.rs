@@ -26,6 +26,8 @@ pub struct BatchGenerator<'m, B: Backend> {
     tokens: Vec<u32>,
     /// One uniform per lane for the next pick.
     uniforms: Vec<f64>,
+    /// Each lane's options for the next pick, where they differ (pitch sharpening).
+    options: Vec<SampleOptions>,
     /// Never resets a lane: the forward carries every lane's state.
     keep: Vec<bool>,
     /// Host copy of the logits, `[N, V]`, filled only when asked for.
@@ -64,6 +66,7 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
             ws,
             tokens: vec![0; lanes],
             uniforms: vec![0.0; lanes],
+            options: Vec::with_capacity(lanes),
             keep: vec![false; lanes],
             logits: Vec::new(),
             primed: false,
@@ -160,7 +163,7 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
 
     /// Picks the next token of every lane (lane i's uniform drawn from `rngs[i]`), feeds them
     /// back and returns them, lane i's at index i.
-    pub fn next<R: Rng>(
+    pub fn next<R: Rng + Send>(
         &mut self,
         be: &B,
         opts: &SampleOptions,
@@ -176,14 +179,22 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
         let v = self.model.dims.vocab;
         let sharpened = self.sharpening > 0.0 && self.model.features().is_some();
         if sharpened {
-            // Each lane's temperature follows its own voicing: one pick per row.
-            for (lane, rng) in rngs.iter_mut().enumerate() {
-                let o = self.step_options(opts, lane);
-                let u = [draw(&o, rng)];
-                let rows = Rows::new(lane * v, 1, v);
-                let tok = &mut self.tokens[lane..=lane];
-                be.sample_rows(&self.ws.logits, rows, &o, &u, tok)?;
+            // Each lane's temperature follows its own voicing.
+            let (ws, s) = (&self.ws, self.sharpening);
+            let lane_options = |lane| super::sharpened(opts, s, ws.voicing(lane));
+            self.options.clear();
+            self.options.extend((0..n).map(lane_options));
+            let each = self.uniforms.iter_mut().zip(&self.options);
+            for ((u, o), rng) in each.zip(rngs.iter_mut()) {
+                *u = draw(o, rng);
             }
+            be.sample_rows_each(
+                &self.ws.logits,
+                Rows::new(0, n, v),
+                &self.options,
+                &self.uniforms,
+                &mut self.tokens,
+            )?;
         } else {
             for (u, rng) in self.uniforms.iter_mut().zip(rngs.iter_mut()) {
                 *u = draw(opts, rng);
@@ -200,9 +211,12 @@ impl<'m, B: Backend> BatchGenerator<'m, B> {
         if let Some(coding) = self.model.target_coding() {
             // Coded ids (excitations) to tokens, each in its lane's context (see
             // `Generator::next`).
-            for (lane, (tok, rng)) in self.tokens.iter_mut().zip(rngs.iter_mut()).enumerate() {
-                *tok = coding.decode(self.ws.lane_context(lane), *tok, rng.random::<f32>());
-            }
+            let contexts = (0..n).map(|lane| self.ws.lane_context(lane));
+            let each = self.tokens.iter_mut().zip(rngs.iter_mut());
+            let mut lanes: Vec<_> = each.zip(contexts).collect();
+            be.for_each_lane(&mut lanes, &|_, ((tok, rng), context)| {
+                **tok = coding.decode(*context, **tok, rng.random::<f32>());
+            });
         }
         let tokens = std::mem::take(&mut self.tokens);
         let fed = self.feed(be, &tokens);

@@ -154,38 +154,21 @@ impl<B: Backend> Model<B> {
         if !ws.has_state {
             self.carry_state(be, ws, &[])?;
         }
-        ws.encode_inputs(&d, tokens, &[])?;
+        ws.encode_inputs(be, &d, tokens, &[])?;
         be.write_ids(&mut ws.ids, &ws.host_ids)?;
-        let mut scratch = None;
         let input = match &lw.table {
             Some(table) if lw.table_has_bias => {
                 // One gathered row per lane is its whole layer-0 gate input, bias included.
                 be.gather_rows(table, g, &ws.ids, b, &mut ws.layers[0].gates)?;
                 Layer0In::Ready
             }
-            Some(table) => {
-                let s = scratch.insert(match ws.table_scratch.take() {
-                    Some(s) if be.len(&s.0) == b * c * g && be.len(&s.1) == b * g => s,
-                    _ => (be.zeros(b * c * g)?, be.zeros(b * g)?),
-                });
-                // Each lane's C table rows, summed: layer 0's input projection.
-                be.gather_rows(table, g, &ws.ids, b * c, &mut s.0)?;
-                for r in 0..b {
-                    let rows = Rows::new(r * c * g, c, g);
-                    be.sum_rows(&s.0, rows, &mut s.1, r * g, false)?;
-                }
-                Layer0In::Projected(&s.1)
-            }
+            Some(table) => Layer0In::Channels(table),
             None => {
                 be.gather_rows(&self.params, d.embed, &ws.ids, b * c, &mut ws.x0)?;
                 Layer0In::Embedded
             }
         };
-        let done = self.layers_lowp(be, ws, input, lw);
-        if scratch.is_some() {
-            ws.table_scratch = scratch;
-        }
-        done
+        self.layers_lowp(be, ws, input, lw)
     }
 
     /// Every layer's step, then the logits (see [`Model::step_lowp`]), layer 0's gate input
@@ -224,8 +207,10 @@ impl<B: Backend> Model<B> {
             let paired = !below.is_empty() && !lb.cell.has_recurrent_gates();
             match (below.last(), &lw.w_ih[l], &input) {
                 (None, None, Layer0In::Ready) => {}
-                (None, None, Layer0In::Projected(proj)) => {
-                    be.sum_rows(proj, Rows::new(0, 1, b * g), &mut lb.gates, 0, true)?;
+                (None, None, Layer0In::Channels(table)) => {
+                    // Each lane's C table rows, summed: layer 0's input projection.
+                    let c = d.channels;
+                    be.gather_sum_rows(table, g, &ws.ids, c, b, &mut lb.gates, true)?;
                 }
                 (None, Some(w), Layer0In::Embedded) => {
                     be.qgemv(w, b, &ws.x0, 0, &mut lb.gates, 0, true)?
@@ -277,8 +262,9 @@ impl<B: Backend> Model<B> {
 enum Layer0In<'a, Buf> {
     /// Already in the gates, bias included (gathered from a table holding the bias).
     Ready,
-    /// `[B, G]` projected rows, to add to the bias.
-    Projected(&'a Buf),
+    /// The `[V_in, G]` table whose C rows of a lane's step (ids in the workspace) sum to its
+    /// projected input, to add to the bias.
+    Channels(&'a Buf),
     /// The gathered embeddings in the workspace's `x0`, to multiply by `weight_ih_l0`.
     Embedded,
 }

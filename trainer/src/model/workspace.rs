@@ -42,16 +42,14 @@ pub struct Workspace<B: Backend> {
     pub(super) embed_table: bool,
     /// The input features' state of each lane (empty without features).
     lanes: Vec<Box<dyn FeatureLane>>,
-    /// Host staging for one step's feature ids.
-    feature_ids: Vec<u32>,
     /// `[T·B]` time-major: each step's lane context for coding its target
     /// ([`rnngym_gyms::FeatureLane::target_context`]; empty without features).
     pub(super) contexts: Vec<f32>,
     /// Each feature channel's first row in the embedding table.
     bases: Vec<u32>,
-    /// Batch-1 steps with the input table and feature channels: the step's `[C, G]` table
-    /// rows and their sum (made on first use).
-    pub(super) table_scratch: Option<(B::Buf, B::Buf)>,
+    /// Batch-1 steps with the input table and feature channels: the `[G]` sum of the step's C
+    /// table rows (made on first use).
+    pub(super) table_scratch: Option<B::Buf>,
 }
 
 impl<B: Backend> Model<B> {
@@ -95,7 +93,6 @@ impl<B: Backend> Model<B> {
                 Some(f) => (0..b).map(|_| f.lane()).collect(),
                 None => Vec::new(),
             },
-            feature_ids: vec![0; self.dims.channels - 1],
             contexts: match &self.features {
                 Some(_) => vec![0.0; t * b],
                 None => Vec::new(),
@@ -180,9 +177,12 @@ impl<B: Backend> Workspace<B> {
     /// Fills `host_ids` with a lane-major `[B, T]` window's input ids, time-major with the C
     /// channels of a step side by side (`[T, B, C]`): the token, then each feature channel's id
     /// offset past the rows of the channels before it. A lane starts its features afresh
-    /// where its recurrent state starts from zeros (no carried state, or `reset`).
+    /// where its recurrent state starts from zeros (no carried state, or `reset`). A one-step
+    /// window's lanes go through [`Backend::for_each_lane`] (generation: `be` may share them
+    /// with a thread that waits between its products).
     pub(super) fn encode_inputs(
         &mut self,
+        be: &B,
         dims: &ModelDims,
         src: &[u32],
         reset: &[bool],
@@ -212,19 +212,30 @@ impl<B: Backend> Workspace<B> {
                 dims.vocab
             )));
         }
+        let fresh = |lane: usize| !self.has_state || reset.get(lane).copied().unwrap_or(false);
+        let bases = &self.bases;
+        if t == 1 {
+            // Each lane's ids and context are rows of its own: the lanes are independent.
+            let rows = self.host_ids.chunks_exact_mut(c).zip(&mut self.contexts);
+            let mut lanes: Vec<_> = self.lanes.iter_mut().zip(rows).collect();
+            be.for_each_lane(&mut lanes, &|lane, (state, (ids, context))| {
+                if fresh(lane) {
+                    state.reset();
+                }
+                **context = push_step(state.as_mut(), src[lane], bases, ids);
+            });
+            return Ok(());
+        }
+        let mut ids = vec![0; c];
         for (lane, state) in self.lanes.iter_mut().enumerate() {
-            if !self.has_state || reset.get(lane).copied().unwrap_or(false) {
+            if fresh(lane) {
                 state.reset();
             }
             for step in 0..t {
-                let tok = src[lane * t + step];
                 let row = (step * b + lane) * c;
-                self.host_ids[row] = tok;
-                state.push(tok, &mut self.feature_ids);
-                for (k, &id) in self.feature_ids.iter().enumerate() {
-                    self.host_ids[row + 1 + k] = self.bases[k] + id;
-                }
-                self.contexts[step * b + lane] = state.target_context();
+                let context = push_step(state.as_mut(), src[lane * t + step], bases, &mut ids);
+                self.host_ids[row..row + c].copy_from_slice(&ids);
+                self.contexts[step * b + lane] = context;
             }
         }
         Ok(())
@@ -302,4 +313,19 @@ pub(super) fn to_time_major(
         }
     }
     Ok(())
+}
+
+/// Feeds `token` to a lane's features and writes its step's ids into `ids` (`[C]`: the token,
+/// then each feature channel's id offset by its `bases` entry); returns the lane's target
+/// context after it.
+fn push_step(state: &mut dyn FeatureLane, token: u32, bases: &[u32], ids: &mut [u32]) -> f32 {
+    ids[0] = token;
+    // Zeros first: ids a lane leaves unwritten are its channel's first row, not another
+    // step's leftovers.
+    ids[1..].fill(0);
+    state.push(token, &mut ids[1..]);
+    for (id, &base) in ids[1..].iter_mut().zip(bases) {
+        *id += base;
+    }
+    state.target_context()
 }

@@ -48,16 +48,28 @@ pub fn generator_follows_forward<'m>(
 /// A GRU (`layers` × `hidden`, E 8) over 8 kHz mu-law samples with small LPC input features
 /// (order 4 on 32 samples, refitted every 4), seeded.
 pub fn lpc_gru(be: &CpuBackend, hidden: usize, layers: usize, seed: u64) -> Model<CpuBackend> {
-    let codec: Arc<dyn rnngym_gyms::Codec> = Arc::new(rnngym_gyms::wav::SampleCodec::mu_law(8000));
     let opts = LpcOptions {
         order: 4,
         history: 32,
         frame: 4,
         ..LpcOptions::default()
     };
+    lpc_model(be, CellKind::Gru, opts, hidden, layers, seed)
+}
+
+/// A `cell` network (`layers` × `hidden`, E 8) over 8 kHz mu-law samples with the LPC input
+/// features of `opts`, seeded.
+pub fn lpc_model(
+    be: &CpuBackend,
+    cell: CellKind,
+    opts: LpcOptions,
+    hidden: usize,
+    layers: usize,
+    seed: u64,
+) -> Model<CpuBackend> {
+    let codec: Arc<dyn rnngym_gyms::Codec> = Arc::new(rnngym_gyms::wav::SampleCodec::mu_law(8000));
     let features = FeaturesSpec::Lpc(opts).build(&codec).unwrap();
-    let dims =
-        ModelDims::plain(CellKind::Gru, 256, 8, hidden, layers).with_channels(features.channels());
+    let dims = ModelDims::plain(cell, 256, 8, hidden, layers).with_channels(features.channels());
     let mut model = Model::new(be, dims, 0.0, seed).unwrap();
     model.set_features(features).unwrap();
     model

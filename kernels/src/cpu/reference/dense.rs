@@ -104,6 +104,30 @@ pub fn gather_rows(table: &[f32], cols: usize, ids: &[u32], ids_n: usize, out: &
     }
 }
 
+/// `out[r · cols + c] (+)= Σ_{i < per} table[ids[r · per + i] · cols + c]` for `r < rows`, the
+/// sum formed from zero in order, then added with `accumulate`.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_sum_rows(
+    table: &[f32],
+    cols: usize,
+    ids: &[u32],
+    per: usize,
+    rows: usize,
+    out: &mut [f32],
+    accumulate: bool,
+) {
+    for r in 0..rows {
+        for c in 0..cols {
+            let mut s = 0.0f32;
+            for i in 0..per {
+                s += table[ids[r * per + i] as usize * cols + c];
+            }
+            let o = &mut out[r * cols + c];
+            *o = if accumulate { *o + s } else { s };
+        }
+    }
+}
+
 /// `d_table[table_off + ids[r] · cols + c] += src[r · cols + c]` for `r < ids_n`.
 pub fn scatter_add_rows(
     src: &[f32],

@@ -11,8 +11,8 @@ mod dense;
 
 pub use cells::{cell_backward, cell_forward, sigmoid};
 pub use dense::{
-    adam_step, broadcast_rows, dropout, gather_rows, gemm, mul_assign, rmsprop_step, scale,
-    scatter_add_rows, softmax_xent, sum_rows, sum_squares,
+    adam_step, broadcast_rows, dropout, gather_rows, gather_sum_rows, gemm, mul_assign,
+    rmsprop_step, scale, scatter_add_rows, softmax_xent, sum_rows, sum_squares,
 };
 
 use std::ops::{Add, Div, Mul, Neg, Sub};

@@ -23,6 +23,24 @@ extern "C" __global__ void gather_rows(const float* table, u64 cols, u64 vocab, 
     }
 }
 
+// out[r, c] (+)= sum over i < per of table[ids[r * per + i], c] for r < rows: the sum formed from
+// zero in order (the CPU's order), then added to out with accumulate. Ids are checked on the
+// host; one past the table reads zeros as in gather_rows.
+extern "C" __global__ void gather_sum_rows(const float* table, u64 cols, u64 vocab, const u32* ids, u64 per,
+                                           u64 rows, int accumulate, float* out) {
+    FOR_ROWS(r, rows) {
+        FOR_COLS(c, cols) {
+            float s = 0.0f;
+            for (u64 i = 0; i < per; i++) {
+                u64 id = ids[r * per + i];
+                s = __fadd_rn(s, id < vocab ? table[id * cols + c] : 0.0f);
+            }
+            float* o = out + r * cols + c;
+            *o = accumulate ? __fadd_rn(*o, s) : s;
+        }
+    }
+}
+
 // d_table[uniq[u], c] += src[rows[j], c] for j in starts[u] .. starts[u + 1], in that order.
 // The host groups the rows by id (cuda/row_lists.rs: ids ascending, each id's rows ascending),
 // so one thread owns each (id, column) and adds its rows in the CPU's order: no atomics, the
