@@ -92,11 +92,15 @@ fn a_prime_lands_in_every_lane() {
     assert_eq!(batch.next(&be, &opts, &mut rngs).unwrap().len(), 3);
 }
 
-/// Tokens of `steps` picks of lane `0..n`, lane i drawing from seed `10 + i`.
-fn streams(be: &CpuBackend, model: &Model<CpuBackend>, n: usize, steps: usize) -> Vec<Vec<u32>> {
-    let mut g = BatchGenerator::new(be, model, n).unwrap();
-    g.prime_with(be, &[1, 2, 3], |_| {}).unwrap();
-    let mut rngs: Vec<_> = (0..n as u64).map(|i| seeded_rng(Some(10 + i))).collect();
+/// Tokens of `steps` picks of every lane of `g`, lane i drawing from seed `seed + i`.
+fn draws(
+    be: &CpuBackend,
+    mut g: BatchGenerator<'_, CpuBackend>,
+    seed: u64,
+    steps: usize,
+) -> Vec<Vec<u32>> {
+    let n = g.lanes();
+    let mut rngs: Vec<_> = (0..n as u64).map(|i| seeded_rng(Some(seed + i))).collect();
     let mut out = vec![Vec::new(); n];
     let opts = SampleOptions::default();
     for _ in 0..steps {
@@ -105,6 +109,13 @@ fn streams(be: &CpuBackend, model: &Model<CpuBackend>, n: usize, steps: usize) -
         }
     }
     out
+}
+
+/// Tokens of `steps` picks of lane `0..n`, lane i drawing from seed `10 + i`.
+fn streams(be: &CpuBackend, model: &Model<CpuBackend>, n: usize, steps: usize) -> Vec<Vec<u32>> {
+    let mut g = BatchGenerator::new(be, model, n).unwrap();
+    g.prime_with(be, &[1, 2, 3], |_| {}).unwrap();
+    draws(be, g, 10, steps)
 }
 
 #[test]
@@ -137,15 +148,7 @@ fn audio_streams(be: &CpuBackend, model: &Model<CpuBackend>, n: usize, seed: u64
         .with_pitch_sharpening(1.0);
     let prime: Vec<u32> = (0..40).map(|k| 128 + (k * 37 % 64) as u32).collect();
     g.prime_with(be, &prime, |_| {}).unwrap();
-    let mut rngs: Vec<_> = (0..n as u64).map(|i| seeded_rng(Some(seed + i))).collect();
-    let mut out = vec![Vec::new(); n];
-    let opts = SampleOptions::default();
-    for _ in 0..120 {
-        for (lane, &t) in g.next(be, &opts, &mut rngs).unwrap().iter().enumerate() {
-            out[lane].push(t);
-        }
-    }
-    out
+    draws(be, g, seed, 120)
 }
 
 #[test]
