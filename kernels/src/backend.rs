@@ -475,7 +475,7 @@ pub trait Backend: Send + Sync + 'static {
         Ok(())
     }
     /// Runs `f(i, &mut items[i])` for every item: the host's own work for each lane of a step
-    /// (input features, decoding drawn ids), which a backend may share with a thread of its
+    /// (input features, decoding drawn ids), which a backend may share with a thread of its own
     /// that would otherwise wait; the default runs the items in order on this thread.
     fn for_each_lane<T: Send>(&self, items: &mut [T], f: &(dyn Fn(usize, &mut T) + Sync)) {
         for (i, item) in items.iter_mut().enumerate() {
