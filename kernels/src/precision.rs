@@ -274,63 +274,53 @@ mod tests {
         assert_eq!(w, again);
     }
 
-    #[test]
-    fn a16_codes_are_within_half_a_step_and_ties_go_to_even() {
-        let x = [0.5f32, -1.0, 0.25, 1e-7, 0.0, -0.3333];
+    /// What codes of every width share: those of `x` (its largest magnitude at index 1) lie
+    /// within `±top` and half a step of their value, the largest at `−top`; the fast rounding
+    /// equals `round_ties_even` over `sweep` multiples of 0.4687 either side of zero; a NaN
+    /// makes the scale NaN; `round_activations` rounds in place.
+    fn codes_keep_the_spec(x: &[f32], top: i32, sweep: i32) {
         let mut codes = Vec::new();
-        let s = input_row(&x, 32767, &mut codes);
-        assert_eq!(s, 1.0 / 32767.0);
-        assert_eq!(codes[1], -32767);
+        let s = input_row(x, top, &mut codes);
+        assert_eq!(s, x[1].abs() / top as f32);
+        assert_eq!(codes[1], -top);
         for (&v, &c) in x.iter().zip(&codes) {
-            assert!((-32767..=32767).contains(&c));
+            assert!((-top..=top).contains(&c));
             assert!((c as f32 * s - v).abs() <= s / 2.0 * 1.0001, "{v} -> {c}");
         }
+        for i in -sweep..sweep {
+            let t = i as f32 * 0.4687;
+            let want = t.round_ties_even().clamp(-top as f32, top as f32) as i32;
+            assert_eq!(input_code(t, 1.0, top), want, "{t}");
+        }
+        assert!(input_row(&[1.0, f32::NAN], top, &mut codes).is_nan());
+        let mut r = [0.5f32, -1.0, 0.123456];
+        round_activations(&mut r, top);
+        assert_eq!(r[1], -1.0);
+        assert!((r[2] - 0.123456).abs() <= 0.5 / top as f32 && r[2] != 0.123456);
+    }
+
+    #[test]
+    fn a16_codes_are_within_half_a_step_and_ties_go_to_even() {
+        codes_keep_the_spec(&[0.5f32, -1.0, 0.25, 1e-7, 0.0, -0.3333], 32767, 70_000);
+        let mut codes = Vec::new();
         // 2.5 against a max of 32767 is an exact tie between 2 and 3: even is 2 (half away from
         // zero would give 3); −3.5 goes to the even −4.
         assert_eq!(input_row(&[2.5, 32767.0], 32767, &mut codes), 1.0);
         assert_eq!(codes, [2, 32767]);
         assert_eq!(input_row(&[-3.5, 32767.0], 32767, &mut codes), 1.0);
         assert_eq!(codes, [-4, 32767]);
-        // The magic-number rounding agrees with round_ties_even over the whole code range.
-        for i in -70_000..70_000 {
-            let t = i as f32 * 0.4687;
-            let want = t.round_ties_even().clamp(-32767.0, 32767.0) as i32;
-            assert_eq!(input_code(t, 1.0, 32767), want, "{t}");
-        }
         assert_eq!(input_row(&[0.0; 4], 32767, &mut codes), 0.0);
         assert_eq!(codes, [0; 4]);
-        assert!(input_row(&[1.0, f32::NAN], 32767, &mut codes).is_nan());
         assert!(input_row(&[1.0, f32::NEG_INFINITY], 32767, &mut codes).is_nan());
-        let mut r = [0.5f32, -1.0, 0.123456];
-        round_activations(&mut r, 32767);
-        assert_eq!(r[1], -1.0);
-        assert!((r[2] - 0.123456).abs() <= 0.5 / 32767.0 && r[2] != 0.123456);
     }
 
     #[test]
     fn a8_codes_are_within_half_a_step_and_ties_go_to_even() {
-        let x = [0.5f32, -1.27, 0.25, 1e-7, 0.0, -0.3333];
+        codes_keep_the_spec(&[0.5f32, -1.27, 0.25, 1e-7, 0.0, -0.3333], 127, 400);
         let mut codes = Vec::new();
-        let s = input_row(&x, 127, &mut codes);
-        assert_eq!(s, 1.27 / 127.0);
-        assert_eq!(codes[1], -127);
-        for (&v, &c) in x.iter().zip(&codes) {
-            assert!((-127..=127).contains(&c));
-            assert!((c as f32 * s - v).abs() <= s / 2.0 * 1.0001, "{v} -> {c}");
-        }
         // Exact ties against a max of 127: 2.5 → 2, −3.5 → −4, 126.5 → 126.
         assert_eq!(input_row(&[2.5, -3.5, 126.5, 127.0], 127, &mut codes), 1.0);
         assert_eq!(codes, [2, -4, 126, 127]);
-        for i in -400..400 {
-            let t = i as f32 * 0.4687;
-            let want = t.round_ties_even().clamp(-127.0, 127.0) as i32;
-            assert_eq!(input_code(t, 1.0, 127), want, "{t}");
-        }
-        assert!(input_row(&[1.0, f32::NAN], 127, &mut codes).is_nan());
-        let mut r = [0.5f32, -1.0, 0.123456];
-        round_activations(&mut r, 127);
-        assert_eq!(r[1], -1.0);
-        assert!((r[2] - 0.123456).abs() <= 0.5 / 127.0 && r[2] != 0.123456);
         assert_eq!(Precision::W8a8.input_codes(), Some(127));
         assert_eq!(Precision::W8a16.input_codes(), Some(32767));
         assert!(!Precision::Int8.rounds_inputs());
