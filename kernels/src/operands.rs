@@ -89,15 +89,21 @@ pub(crate) fn gather_rows(
     ids_n: usize,
     out: usize,
 ) -> Result<(usize, usize)> {
-    span("gather_rows ids", ids.len(), 0, ids_n)?;
     let n = mul("gather_rows", ids_n, cols)?;
     span("gather_rows out", out, 0, n)?;
+    Ok((gathered("gather_rows", table, cols, ids, ids_n)?, n))
+}
+
+/// The first `ids_n` of `ids` as rows of a table of `table` elements, `cols` wide, for the
+/// gather `what`: its rows (0 when `cols` is 0: nothing to read).
+fn gathered(what: &str, table: usize, cols: usize, ids: &[u32], ids_n: usize) -> Result<usize> {
+    span(format_args!("{what} ids"), ids.len(), 0, ids_n)?;
     if cols == 0 {
-        return Ok((0, 0));
+        return Ok(0);
     }
     let vocab = table / cols;
-    ids_in_range("gather_rows", &ids[..ids_n], vocab)?;
-    Ok((vocab, n))
+    ids_in_range(what, &ids[..ids_n], vocab)?;
+    Ok(vocab)
 }
 
 /// `gather_sum_rows` of `rows` sums of `per` rows each (`cols` wide) from a table of `table`
@@ -112,15 +118,9 @@ pub(crate) fn gather_sum_rows(
     out: usize,
 ) -> Result<(usize, usize)> {
     let ids_n = mul("gather_sum_rows ids", rows, per)?;
-    span("gather_sum_rows ids", ids.len(), 0, ids_n)?;
     let n = mul("gather_sum_rows", rows, cols)?;
     span("gather_sum_rows out", out, 0, n)?;
-    if cols == 0 {
-        return Ok((0, 0));
-    }
-    let vocab = table / cols;
-    ids_in_range("gather_sum_rows", &ids[..ids_n], vocab)?;
-    Ok((vocab, n))
+    Ok((gathered("gather_sum_rows", table, cols, ids, ids_n)?, n))
 }
 
 /// `scatter_add_rows` of `src` elements into a table at `d_table = (len, off)`; returns the
