@@ -118,7 +118,8 @@ pub(crate) fn gather_sum_rows(
         return Ok(());
     }
     split(&mut out[..n], cols, &|r0, part| {
-        let mut sum = vec![0.0f32; cols];
+        // Scratch only where the sum is added to `out` (no allocation otherwise).
+        let mut sum = vec![0.0f32; if accumulate { cols } else { 0 }];
         for (r, o) in part.chunks_exact_mut(cols).enumerate() {
             // Formed apart from `o` when accumulating: `o + (r₀ + r₁ + …)` is what a gather
             // into a scratch, its sum and an accumulating add would give.
